@@ -1,0 +1,332 @@
+//! A small HTTP client for gavel's API, shared by the CLI, the console and the adapters.
+//! Speaks only the protocol; knows nothing of the server's internals.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::protocol::signing::Purpose;
+use crate::protocol::{
+    now_rfc3339, ActionOutcome, ActionRequest, DecisionAck, DecisionBody, ErrorBody, Escalation,
+    FlagReviewBody, FlaggedAction, KillSwitch, KillSwitchBody, PersonKey, SignedDecision,
+    SignedFlagReview, SignedKillSwitch, SignedRequest, Vote, HEADER_PERSON, HEADER_SIGNATURE,
+    HEADER_TIME,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an API error.
+    #[error("{message} ({code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach gavel at {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("unexpected answer from gavel: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Api { code, .. } => code,
+            ClientError::Unreachable { .. } => "unreachable",
+            ClientError::Protocol(_) => "protocol",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `ws://…/v1/stream` for this server.
+    pub fn stream_url(&self) -> String {
+        let rest = self
+            .base
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+            .or_else(|| {
+                self.base
+                    .strip_prefix("http://")
+                    .map(|r| format!("ws://{r}"))
+            })
+            .unwrap_or_else(|| self.base.clone());
+        format!("{rest}/v1/stream")
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            message: root_cause(&e),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            message: root_cause(&e),
+        })?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        } else {
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    /// Submit an action with an agent's bearer token.
+    pub async fn submit(
+        &self,
+        token: &str,
+        action: &ActionRequest,
+    ) -> Result<ActionOutcome, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/actions", self.base))
+            .bearer_auth(token)
+            .json(action);
+        self.send(req).await
+    }
+
+    /// Long-poll an action's outcome for up to `wait`.
+    pub async fn outcome(
+        &self,
+        token: &str,
+        id: &str,
+        wait: Duration,
+    ) -> Result<ActionOutcome, ClientError> {
+        let req = self
+            .http
+            .get(format!(
+                "{}/v1/actions/{id}?wait={}",
+                self.base,
+                wait.as_secs()
+            ))
+            .bearer_auth(token)
+            .timeout(wait + Duration::from_secs(10));
+        self.send(req).await
+    }
+
+    /// Waits for a final outcome until `until`, re-polling across long-poll windows.
+    pub async fn wait_final(
+        &self,
+        token: &str,
+        id: &str,
+        until: tokio::time::Instant,
+    ) -> Result<ActionOutcome, ClientError> {
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let window = left
+                .min(Duration::from_secs(30))
+                .max(Duration::from_secs(1));
+            let out = self.outcome(token, id, window).await?;
+            if out.verdict != crate::protocol::Verdict::Pending
+                || tokio::time::Instant::now() >= until
+            {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// A request signed by a person (people-only endpoints).
+    fn signed(
+        &self,
+        key: &PersonKey,
+        method: Method,
+        path_and_query: &str,
+    ) -> reqwest::RequestBuilder {
+        let req = SignedRequest {
+            method: method.as_str().to_string(),
+            path: path_and_query.to_string(),
+            person: key.id.clone(),
+            time: now_rfc3339(),
+        };
+        let sig = key.sign(Purpose::Request, &req);
+        self.http
+            .request(method, format!("{}{path_and_query}", self.base))
+            .header(HEADER_PERSON, &req.person)
+            .header(HEADER_TIME, &req.time)
+            .header(HEADER_SIGNATURE, sig)
+    }
+
+    pub async fn escalations(&self, key: &PersonKey) -> Result<Vec<Escalation>, ClientError> {
+        self.send(self.signed(key, Method::GET, "/v1/escalations"))
+            .await
+    }
+
+    pub async fn escalation(&self, key: &PersonKey, id: &str) -> Result<Escalation, ClientError> {
+        self.send(self.signed(key, Method::GET, &format!("/v1/escalations/{id}")))
+            .await
+    }
+
+    pub async fn killswitches(&self, key: &PersonKey) -> Result<Vec<KillSwitch>, ClientError> {
+        self.send(self.signed(key, Method::GET, "/v1/killswitches"))
+            .await
+    }
+
+    pub async fn flagged(&self, key: &PersonKey) -> Result<Vec<FlaggedAction>, ClientError> {
+        self.send(self.signed(key, Method::GET, "/v1/flagged"))
+            .await
+    }
+
+    /// `GET /v1/audit?…` with the query already encoded.
+    pub async fn audit(
+        &self,
+        key: &PersonKey,
+        query: &str,
+    ) -> Result<Vec<crate::protocol::AuditRecord>, ClientError> {
+        let path = if query.is_empty() {
+            "/v1/audit".to_string()
+        } else {
+            format!("/v1/audit?{query}")
+        };
+        self.send(self.signed(key, Method::GET, &path)).await
+    }
+
+    /// Build and sign a decision on the escalation as the caller saw it.
+    pub fn sign_decision(
+        key: &PersonKey,
+        esc: &Escalation,
+        vote: Vote,
+        reason: &str,
+    ) -> SignedDecision {
+        let body = DecisionBody {
+            escalation: esc.id.clone(),
+            digest: esc.digest.clone(),
+            verdict: vote,
+            reason: reason.to_string(),
+            approver: key.id.clone(),
+            issued_at: now_rfc3339(),
+        };
+        let signature = key.sign(Purpose::Decision, &body);
+        SignedDecision { body, signature }
+    }
+
+    pub async fn decide(&self, decision: &SignedDecision) -> Result<DecisionAck, ClientError> {
+        let req = self
+            .http
+            .post(format!(
+                "{}/v1/escalations/{}/decisions",
+                self.base, decision.body.escalation
+            ))
+            .json(decision);
+        self.send(req).await
+    }
+
+    pub async fn flip(
+        &self,
+        key: &PersonKey,
+        scope: &str,
+        on: bool,
+        reason: &str,
+    ) -> Result<KillSwitch, ClientError> {
+        let body = KillSwitchBody {
+            scope: scope.to_string(),
+            on,
+            reason: reason.to_string(),
+            operator: key.id.clone(),
+            issued_at: now_rfc3339(),
+        };
+        let signature = key.sign(Purpose::KillSwitch, &body);
+        let req = self
+            .http
+            .post(format!("{}/v1/killswitches", self.base))
+            .json(&SignedKillSwitch { body, signature });
+        self.send(req).await
+    }
+
+    pub async fn review_flag(
+        &self,
+        key: &PersonKey,
+        action: &str,
+        review: crate::protocol::FlagVerdict,
+        note: &str,
+    ) -> Result<FlaggedAction, ClientError> {
+        let body = FlagReviewBody {
+            action: action.to_string(),
+            review,
+            note: note.to_string(),
+            reviewer: key.id.clone(),
+            issued_at: now_rfc3339(),
+        };
+        let signature = key.sign(Purpose::FlagReview, &body);
+        let req = self
+            .http
+            .post(format!("{}/v1/flagged/{action}/review", self.base))
+            .json(&SignedFlagReview { body, signature });
+        self.send(req).await
+    }
+
+    /// Raw request for tests and tools: returns status and body.
+    pub async fn raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, serde_json::Value), ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            message: root_cause(&e),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+}
+
+fn api_error(status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(e) => ClientError::Api {
+            status: status.as_u16(),
+            code: e.error.code,
+            message: e.error.message,
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: format!("http_{}", status.as_u16()),
+            message: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+        },
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,63 @@
+//! Where a person's files live, and the environment variables every command honours.
+
+use std::path::PathBuf;
+
+pub const ENV_SERVER: &str = "GAVEL_SERVER";
+pub const ENV_KEY: &str = "GAVEL_KEY";
+pub const ENV_AGENT_TOKEN: &str = "GAVEL_AGENT_TOKEN";
+pub const ENV_ON_BEHALF_OF: &str = "GAVEL_ON_BEHALF_OF";
+pub const ENV_CONFIG: &str = "GAVEL_CONFIG";
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
+
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("dev", "gavel", "gavel")
+}
+
+/// `~/.config/gavel` on Linux.
+pub fn config_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.config_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".gavel"))
+}
+
+/// Where the console writes its log file.
+pub fn state_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.state_dir().unwrap_or(d.data_local_dir()).to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".gavel"))
+}
+
+/// Default location of a person's private key written by `gavel keygen --id ID`.
+pub fn default_key_path(id: &str) -> PathBuf {
+    config_dir().join("keys").join(format!("{id}.key"))
+}
+
+/// The key to use when none was given: `GAVEL_KEY`, else the only key in the keys folder.
+pub fn find_key(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os(ENV_KEY) {
+        return Ok(PathBuf::from(p));
+    }
+    let dir = config_dir().join("keys");
+    let keys: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "key"))
+                .collect()
+        })
+        .unwrap_or_default();
+    match keys.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no key given: pass --key FILE, set {ENV_KEY}, or run `gavel keygen --id YOU` (writes {})",
+            dir.display()
+        )),
+        _ => Err(format!(
+            "several keys in {}: choose one with --key FILE or {ENV_KEY}",
+            dir.display()
+        )),
+    }
+}

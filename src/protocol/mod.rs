@@ -1,0 +1,13 @@
+//! The wire protocol and its cryptography, shared by the server, the console, the CLI and the
+//! adapters. Depends on nothing else of gavel's: a third-party client can be written from this
+//! module and `docs/PROTOCOL.md` alone.
+
+pub mod canonical;
+pub mod sanitize;
+pub mod signing;
+pub mod wire;
+
+pub use canonical::{action_digest, DigestInput};
+pub use sanitize::{inert, inert_multiline};
+pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
+pub use wire::*;

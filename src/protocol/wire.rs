@@ -1,0 +1,582 @@
+//! JSON messages of the HTTP and WebSocket API (`/v1`). See `docs/PROTOCOL.md`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub type Timestamp = DateTime<Utc>;
+
+/// Largest request body the server accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Longest identifier-like string (tool, session, on_behalf_of, parent).
+pub const MAX_NAME_LEN: usize = 256;
+/// Longest rationale or reason.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// How far a signed `issued_at` may be from the server's clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// What a policy rule says about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Allow,
+    Flag,
+    Review,
+    Deny,
+}
+
+impl Effect {
+    /// deny > review > flag > allow
+    pub fn precedence(self) -> u8 {
+        self as u8
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Flag => "flag",
+            Effect::Review => "review",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// What the agent is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Deny,
+    Pending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Approved,
+    Denied,
+    Expired,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EscalationState {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Cancelled,
+}
+
+impl EscalationState {
+    pub fn resolution(self) -> Option<Resolution> {
+        match self {
+            EscalationState::Pending => None,
+            EscalationState::Approved => Some(Resolution::Approved),
+            EscalationState::Denied => Some(Resolution::Denied),
+            EscalationState::Expired => Some(Resolution::Expired),
+            EscalationState::Cancelled => Some(Resolution::Cancelled),
+        }
+    }
+}
+
+/// `POST /v1/actions` body. The agent's identity comes from its bearer token, never from here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub tool: String,
+    #[serde(default = "empty_object")]
+    pub args: Value,
+    pub session: String,
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Free-form facts from the adapter (cwd, permission mode, MCP server…), visible to CEL.
+    #[serde(default = "empty_object")]
+    pub context: Value,
+}
+
+pub fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// The answer to `POST /v1/actions` and `GET /v1/actions/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionOutcome {
+    pub id: String,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub rule: Option<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<SignedDecision>,
+    /// True when the call was allowed but entered the flagged queue for later review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flagged: bool,
+}
+
+/// An action as the server recorded it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionRecord {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub args: Value,
+    pub session: String,
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub parent: Option<String>,
+    #[serde(default = "empty_object")]
+    pub context: Value,
+    pub submitted_at: Timestamp,
+    pub policy_version: String,
+}
+
+/// One earlier call of the same session, shown beside an escalation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriorCall {
+    pub action: String,
+    pub tool: String,
+    pub args: Value,
+    /// The policy outcome: allow, deny, review or flag.
+    pub verdict: Effect,
+    pub at: Timestamp,
+}
+
+/// The rule that matched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuleRef {
+    pub id: String,
+    pub effect: Effect,
+    pub reason: String,
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+/// Everything an approver needs to decide, and the state of the decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Escalation {
+    pub id: String,
+    pub action: ActionRecord,
+    pub digest: String,
+    pub rule: RuleRef,
+    /// Up to three earlier calls of the same session, oldest first.
+    pub history: Vec<PriorCall>,
+    #[serde(default)]
+    pub agent_owner: Option<String>,
+    /// The approver group currently asked (changes once on an `escalate` hand-over).
+    pub group: String,
+    pub approvals_required: u32,
+    pub separate_owner: bool,
+    pub created_at: Timestamp,
+    pub deadline: Timestamp,
+    /// True once the escalation has been handed over to `escalate_to`.
+    #[serde(default)]
+    pub handed_over: bool,
+    pub state: EscalationState,
+    #[serde(default)]
+    pub resolved_at: Option<Timestamp>,
+    #[serde(default)]
+    pub resolution_reason: Option<String>,
+    #[serde(default)]
+    pub decisions: Vec<SignedDecision>,
+}
+
+impl Escalation {
+    pub fn approvals_received(&self) -> u32 {
+        self.decisions
+            .iter()
+            .filter(|d| d.body.verdict == Vote::Approve)
+            .count() as u32
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vote {
+    Approve,
+    Deny,
+}
+
+/// What an approver signs (purpose `decision`). `issued_at` is an RFC 3339 string, signed as sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    pub escalation: String,
+    pub digest: String,
+    pub verdict: Vote,
+    pub reason: String,
+    pub approver: String,
+    pub issued_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedDecision {
+    #[serde(flatten)]
+    pub body: DecisionBody,
+    pub signature: String,
+}
+
+/// A kill switch scope: `global`, `agent:ID` or `tool:NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Global,
+    Agent(String),
+    Tool(String),
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s.split_once(':') {
+            None if s == "global" => Some(Scope::Global),
+            Some(("agent", id)) if !id.is_empty() => Some(Scope::Agent(id.to_string())),
+            Some(("tool", name)) if !name.is_empty() => Some(Scope::Tool(name.to_string())),
+            _ => None,
+        }
+    }
+
+    pub fn covers(&self, agent: &str, tool: &str) -> bool {
+        match self {
+            Scope::Global => true,
+            Scope::Agent(a) => a == agent,
+            Scope::Tool(t) => t == tool,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Global => f.write_str("global"),
+            Scope::Agent(a) => write!(f, "agent:{a}"),
+            Scope::Tool(t) => write!(f, "tool:{t}"),
+        }
+    }
+}
+
+/// What an operator signs to flip a kill switch (purpose `killswitch`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KillSwitchBody {
+    pub scope: String,
+    pub on: bool,
+    pub reason: String,
+    pub operator: String,
+    pub issued_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedKillSwitch {
+    #[serde(flatten)]
+    pub body: KillSwitchBody,
+    pub signature: String,
+}
+
+/// The state of one kill switch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KillSwitch {
+    pub scope: String,
+    pub on: bool,
+    pub reason: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagVerdict {
+    Acknowledge,
+    Incident,
+}
+
+/// What a lead signs to review a flagged action (purpose `flag-review`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FlagReviewBody {
+    pub action: String,
+    pub review: FlagVerdict,
+    pub note: String,
+    pub reviewer: String,
+    pub issued_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedFlagReview {
+    #[serde(flatten)]
+    pub body: FlagReviewBody,
+    pub signature: String,
+}
+
+/// An allowed action that matched a `flag` rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FlaggedAction {
+    pub action: ActionRecord,
+    pub rule: RuleRef,
+    pub flagged_at: Timestamp,
+    #[serde(default)]
+    pub review: Option<SignedFlagReview>,
+}
+
+/// What a person signs to read a people-only endpoint (purpose `request`), sent as the headers
+/// `x-gavel-person`, `x-gavel-time` and `x-gavel-signature`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub method: String,
+    /// Path and query, e.g. `/v1/audit?agent=refund-bot`.
+    pub path: String,
+    pub person: String,
+    pub time: String,
+}
+
+pub const HEADER_PERSON: &str = "x-gavel-person";
+pub const HEADER_TIME: &str = "x-gavel-time";
+pub const HEADER_SIGNATURE: &str = "x-gavel-signature";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Approver,
+    Lead,
+    Operator,
+}
+
+/// A roster person as others see them (no key material beyond the public key).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersonInfo {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub groups: Vec<String>,
+}
+
+impl PersonInfo {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentInfo {
+    pub id: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// A one-line summary of an action, for activity views.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionSummary {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub session: String,
+    pub effect: Effect,
+    #[serde(default)]
+    pub rule: Option<String>,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// Why a person may not decide an escalation. The server enforces this; the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotYours {
+    #[error("you are not an approver")]
+    NotApprover,
+    #[error("you are not in the approver group `{0}`")]
+    OutsideGroup(String),
+    #[error("the action is on your behalf; someone else must approve it")]
+    Requester,
+    #[error("you own this agent and the rule requires a separate approver")]
+    Owner,
+    #[error("you have already voted")]
+    AlreadyVoted,
+    #[error("it is no longer pending")]
+    NotPending,
+}
+
+impl NotYours {
+    /// The API error code the server answers with for this refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotYours::NotApprover => "not_approver",
+            NotYours::OutsideGroup(_) => "outside_group",
+            NotYours::Requester => "self_approval",
+            NotYours::Owner => "owner_approval",
+            NotYours::AlreadyVoted => "already_voted",
+            NotYours::NotPending => "not_pending",
+        }
+    }
+}
+
+/// Separation of duties: may `person` vote on `esc`? (Signature, digest and deadline are checked
+/// separately by the server.)
+pub fn may_decide(esc: &Escalation, person: &PersonInfo) -> Result<(), NotYours> {
+    if esc.state != EscalationState::Pending {
+        return Err(NotYours::NotPending);
+    }
+    if !person.has_role(Role::Approver) {
+        return Err(NotYours::NotApprover);
+    }
+    if !person.groups.iter().any(|g| g == &esc.group) {
+        return Err(NotYours::OutsideGroup(esc.group.clone()));
+    }
+    if esc.action.on_behalf_of.as_deref() == Some(person.id.as_str()) {
+        return Err(NotYours::Requester);
+    }
+    if esc.separate_owner && esc.agent_owner.as_deref() == Some(person.id.as_str()) {
+        return Err(NotYours::Owner);
+    }
+    if esc.decisions.iter().any(|d| d.body.approver == person.id) {
+        return Err(NotYours::AlreadyVoted);
+    }
+    Ok(())
+}
+
+/// The WebSocket stream's first message: sign it to authenticate (purpose `stream-auth`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StreamAuth {
+    pub nonce: String,
+    pub person: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Answer to the challenge: `signature` over `StreamAuth{nonce, person}`.
+    Auth {
+        person: String,
+        signature: String,
+    },
+    Ping,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerInfo {
+    pub version: String,
+    pub policy_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// Pending escalations, soonest deadline first.
+    pub escalations: Vec<Escalation>,
+    /// Flagged actions not yet reviewed, then the most recently reviewed.
+    pub flagged: Vec<FlaggedAction>,
+    pub killswitches: Vec<KillSwitch>,
+    /// Recently resolved escalations, newest first.
+    pub history: Vec<Escalation>,
+    pub agents: Vec<AgentInfo>,
+    /// Recent actions, newest first.
+    pub activity: Vec<ActionSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Challenge {
+        nonce: String,
+    },
+    Welcome {
+        person: PersonInfo,
+        server: ServerInfo,
+    },
+    Snapshot(Box<Snapshot>),
+    EscalationCreated {
+        escalation: Box<Escalation>,
+    },
+    EscalationUpdated {
+        escalation: Box<Escalation>,
+    },
+    EscalationResolved {
+        escalation: Box<Escalation>,
+    },
+    Flagged {
+        flagged: Box<FlaggedAction>,
+    },
+    FlagReviewed {
+        flagged: Box<FlaggedAction>,
+    },
+    KillSwitchChanged {
+        killswitch: KillSwitch,
+    },
+    Action {
+        action: ActionSummary,
+    },
+    Pong,
+}
+
+/// `{"error": {"code", "message"}}`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// `POST` answers for decisions, flips and reviews.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecisionAck {
+    pub escalation: Box<Escalation>,
+    /// False when this exact decision had been accepted before (idempotent resubmission).
+    pub recorded: bool,
+}
+
+/// One audit record, as `GET /v1/audit` returns it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub time: Timestamp,
+    pub kind: String,
+    pub actor: String,
+    pub body: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_round_trip() {
+        for s in ["global", "agent:refund-bot", "tool:stripe.refund"] {
+            assert_eq!(Scope::parse(s).unwrap().to_string(), s);
+        }
+        for bad in ["", "agent:", "tool:", "everything", "global:x"] {
+            assert_eq!(Scope::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn precedence_is_deny_review_flag_allow() {
+        let mut e = vec![Effect::Allow, Effect::Deny, Effect::Flag, Effect::Review];
+        e.sort_by_key(|e| std::cmp::Reverse(e.precedence()));
+        assert_eq!(
+            e,
+            vec![Effect::Deny, Effect::Review, Effect::Flag, Effect::Allow]
+        );
+    }
+}
