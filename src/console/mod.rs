@@ -1,6 +1,36 @@
-//! The terminal approval console.
+//! The terminal approval console: the queue of escalations, their detail, flagged actions, kill
+//! switches and history, live over the server's WebSocket stream.
+//!
+//! `update` is the only place state changes; views are pure functions of `&State`; the network,
+//! the keyboard and the clock are tasks that send typed events into one loop, which never awaits
+//! I/O and redraws only when something changed.
 
+pub mod driver;
+pub mod keymap;
+pub mod net;
+pub mod notify;
+pub mod settings;
+pub mod state;
+pub mod theme;
+pub mod update;
+pub mod views;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+
+use crate::protocol::PersonKey;
+
+use driver::Driver;
+use keymap::Keymap;
+use settings::Notifications;
+use state::State;
+use theme::Theme;
+use update::Event;
 
 #[derive(clap::Args, Debug)]
 pub struct ConsoleArgs {
@@ -13,8 +43,147 @@ pub struct ConsoleArgs {
     /// Theme name (themes/NAME.toml or a built-in: dark, light, high-contrast)
     #[arg(long)]
     pub theme: Option<String>,
+    /// Turn desktop notifications and the bell off for this run
+    #[arg(long)]
+    pub quiet: bool,
 }
 
-pub fn run(_args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the console is not built yet")
+/// Everything the console needs, resolved and loaded.
+pub struct Options {
+    pub server: String,
+    pub key: PersonKey,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub notifications: Notifications,
+}
+
+impl Options {
+    /// Settings from flags, environment and `console.toml`; files read and checked up front so
+    /// a mistake is one clear line before the terminal changes.
+    pub fn load(args: ConsoleArgs) -> anyhow::Result<Options> {
+        let file = settings::ConsoleFile::load()?;
+        let s = settings::resolve(args.server, args.key, args.theme, file)?;
+        let key = PersonKey::read(&s.key)?;
+        let theme = Theme::load(&s.theme, &s.config_dir)?;
+        let keymap = Keymap::load(&s.config_dir)?;
+        let mut notifications = s.notifications;
+        if args.quiet {
+            notifications = Notifications {
+                desktop: false,
+                bell: false,
+            };
+        }
+        Ok(Options {
+            server: s.server,
+            key,
+            theme,
+            keymap,
+            notifications,
+        })
+    }
+}
+
+pub fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let opts = Options::load(args)?;
+    let log = init_log("console.log");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run_terminal(opts))?;
+    rt.shutdown_timeout(Duration::from_millis(200));
+    if let Some(p) = log {
+        tracing::info!(log = %p.display(), "console closed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The console's own logs go to a file in the user's state dir, never onto the screen.
+pub fn init_log(name: &str) -> Option<PathBuf> {
+    let dir = crate::config::state_dir();
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GAVEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init()
+        .ok()?;
+    Some(path)
+}
+
+pub fn new_state(opts: &Options) -> State {
+    let mut state = State::new(&opts.server, &opts.key.id, chrono::Utc::now());
+    state.theme = opts.theme.clone();
+    state.keymap = opts.keymap.clone();
+    state.notify_desktop = opts.notifications.desktop;
+    state.notify_bell = opts.notifications.bell;
+    state
+}
+
+/// The loop: take the terminal (restored on every exit path, panics included), then drain
+/// events, apply them, draw once if anything changed, tick the countdowns once a second.
+pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
+    let state = new_state(&opts);
+    let mut driver = Driver::start(&opts.server, opts.key, state);
+    driver.notifications_live = true;
+    let input = spawn_input(driver.sender());
+    // ratatui::init installs a panic hook that restores the terminal before the message prints.
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut driver, &mut terminal).await;
+    ratatui::restore();
+    input.abort();
+    result
+}
+
+async fn event_loop(
+    driver: &mut Driver,
+    terminal: &mut ratatui::DefaultTerminal,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal
+                .draw(|f| views::render(f, &driver.state))
+                .context("drawing the console")?;
+        }
+        tokio::select! {
+            got = driver.step(Duration::from_secs(3600)) => dirty = got,
+            _ = tick.tick() => {
+                driver.tick();
+                dirty = true;
+            }
+        }
+        if driver.state.quit {
+            return Ok(());
+        }
+    }
+}
+
+fn spawn_input(tx: tokio::sync::mpsc::Sender<Event>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(ev) = events.next().await {
+            let ev = match ev {
+                Ok(TermEvent::Key(k)) => Event::Key(k),
+                Ok(TermEvent::Resize(..)) => Event::Resize,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "terminal input failed");
+                    return;
+                }
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    })
 }

@@ -1,0 +1,141 @@
+//! The console without a terminal: state, the event channel, the stream task and the effect
+//! runner. The terminal loop wraps it; tests and the headless demo drive it directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::mpsc;
+
+use crate::client::Client;
+use crate::protocol::PersonKey;
+
+use super::net;
+use super::state::State;
+use super::update::{update, Effect, Event};
+
+/// Bounded: a burst of server events applies back-pressure to the socket instead of memory.
+pub const EVENT_QUEUE: usize = 4096;
+
+pub struct Driver {
+    pub state: State,
+    pub client: Client,
+    key: Arc<PersonKey>,
+    tx: mpsc::Sender<Event>,
+    rx: mpsc::Receiver<Event>,
+    stream: tokio::task::JoinHandle<()>,
+    /// When false, notification effects are recorded but not shown (tests, headless demo).
+    pub notifications_live: bool,
+    pub notifications_seen: Vec<Effect>,
+}
+
+impl Driver {
+    /// Starts the stream task; must run inside a tokio runtime.
+    pub fn start(server: &str, key: PersonKey, state: State) -> Driver {
+        let client = Client::new(server);
+        let key = Arc::new(key);
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let stream = net::spawn_stream(client.clone(), key.clone(), tx.clone());
+        Driver {
+            state,
+            client,
+            key,
+            tx,
+            rx,
+            stream,
+            notifications_live: false,
+            notifications_seen: Vec::new(),
+        }
+    }
+
+    pub fn sender(&self) -> mpsc::Sender<Event> {
+        self.tx.clone()
+    }
+
+    /// Apply one event and run what it asks for.
+    pub fn apply(&mut self, event: Event) {
+        for effect in update(&mut self.state, event) {
+            match effect {
+                Effect::Decide { .. } | Effect::Flip { .. } | Effect::Review { .. } => {
+                    net::run_effect(&self.client, &self.key, &self.tx, effect)
+                }
+                Effect::Notify { title, body } => {
+                    if self.notifications_live {
+                        super::notify::desktop(title, body, self.tx.clone());
+                    } else {
+                        self.notifications_seen.push(Effect::Notify { title, body });
+                    }
+                }
+                Effect::Bell => {
+                    if self.notifications_live {
+                        super::notify::bell();
+                    } else {
+                        self.notifications_seen.push(Effect::Bell);
+                    }
+                }
+                Effect::Quit => {}
+            }
+        }
+    }
+
+    /// Apply everything already waiting, without blocking. Returns how many events there were.
+    pub fn drain(&mut self) -> usize {
+        let mut n = 0;
+        while let Ok(ev) = self.rx.try_recv() {
+            self.apply(ev);
+            n += 1;
+        }
+        n
+    }
+
+    /// Wait for the next event (or `None` when `timeout` passes), apply it and everything behind it.
+    pub async fn step(&mut self, timeout: Duration) -> bool {
+        match tokio::time::timeout(timeout, self.rx.recv()).await {
+            Ok(Some(ev)) => {
+                self.apply(ev);
+                self.drain();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Apply events until `pred` holds; errors after `timeout` with what we were waiting for.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&State) -> bool,
+    ) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + timeout;
+        while !pred(&self.state) {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            self.step(left).await;
+        }
+        Ok(())
+    }
+
+    pub fn press(&mut self, code: KeyCode) {
+        self.apply(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+    }
+
+    /// Advance the clock the views and countdowns use.
+    pub fn tick(&mut self) {
+        self.apply(Event::Tick(chrono::Utc::now()));
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stream.abort();
+    }
+}

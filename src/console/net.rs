@@ -1,0 +1,237 @@
+//! The network side of the console, as tokio tasks that send typed events into the loop: the
+//! WebSocket stream (challenge, signed auth, snapshot, live events; reconnect with backoff and
+//! resync from a fresh snapshot) and the REST calls that decisions, flips and reviews become.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::Sender;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{Client, ClientError};
+use crate::protocol::signing::Purpose;
+use crate::protocol::{ClientMessage, PersonKey, ServerMessage, StreamAuth};
+
+use super::update::{ApiError, ConnEvent, Effect, Event, Reply};
+
+/// The server closes with this code when our authentication is refused.
+pub const CLOSE_AUTH_REFUSED: u16 = 4001;
+/// How long a REST call may take before we say so (it may still have been recorded).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+const PING_EVERY: Duration = Duration::from_secs(20);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, ClientError>> + Send>>;
+
+enum End {
+    /// The loop is gone: stop.
+    LoopGone,
+    Refused(String),
+    Lost(String),
+}
+
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250).saturating_mul(1u32 << attempt.min(6));
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    base.min(BACKOFF_MAX) + Duration::from_millis(jitter[0] as u64)
+}
+
+/// Runs until the loop's receiver is dropped or the server refuses our key.
+pub fn spawn_stream(
+    client: Client,
+    key: Arc<PersonKey>,
+    tx: Sender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut attempt = 0u32;
+        loop {
+            if tx
+                .send(Event::Connection(ConnEvent::Connecting))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            match session(&client, &key, &tx, &mut attempt).await {
+                End::LoopGone => return,
+                End::Refused(reason) => {
+                    tracing::warn!(%reason, "stream authentication refused");
+                    let _ = tx
+                        .send(Event::Connection(ConnEvent::Refused { reason }))
+                        .await;
+                    return;
+                }
+                End::Lost(error) => {
+                    attempt += 1;
+                    tracing::info!(attempt, %error, "stream lost; reconnecting");
+                    if tx
+                        .send(Event::Connection(ConnEvent::Lost { attempt, error }))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    })
+}
+
+async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: &mut u32) -> End {
+    let url = client.stream_url();
+    let ws = match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(&url),
+    )
+    .await
+    {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(e)) => return End::Lost(short_error(&e.to_string())),
+        Err(_) => return End::Lost("connect timed out".into()),
+    };
+    let (mut sink, mut stream) = ws.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let text = match msg {
+                    None => return End::Lost("connection closed".into()),
+                    Some(Err(e)) => return End::Lost(short_error(&e.to_string())),
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(frame))) => {
+                        return match frame {
+                            Some(f) if f.code == CloseCode::from(CLOSE_AUTH_REFUSED) => {
+                                End::Refused(f.reason.to_string())
+                            }
+                            Some(f) => End::Lost(format!("closed by server: {} {}", u16::from(f.code), f.reason)),
+                            None => End::Lost("closed by server".into()),
+                        };
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                let message: ServerMessage = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unparseable stream message ignored");
+                        continue;
+                    }
+                };
+                match &message {
+                    ServerMessage::Challenge { nonce } => {
+                        let auth = StreamAuth { nonce: nonce.clone(), person: key.id.clone() };
+                        let reply = ClientMessage::Auth {
+                            person: key.id.clone(),
+                            signature: key.sign(Purpose::StreamAuth, &auth),
+                        };
+                        let body = serde_json::to_string(&reply).unwrap_or_default();
+                        if let Err(e) = sink.send(Message::text(body)).await {
+                            return End::Lost(short_error(&e.to_string()));
+                        }
+                    }
+                    ServerMessage::Snapshot(_) => *attempt = 0,
+                    _ => {}
+                }
+                if tx.send(Event::Server(message)).await.is_err() {
+                    return End::LoopGone;
+                }
+            }
+            _ = ping.tick() => {
+                let body = serde_json::to_string(&ClientMessage::Ping).unwrap_or_default();
+                if let Err(e) = sink.send(Message::text(body)).await {
+                    return End::Lost(short_error(&e.to_string()));
+                }
+            }
+            _ = tx.closed() => return End::LoopGone,
+        }
+    }
+}
+
+fn short_error(e: &str) -> String {
+    e.chars().take(120).collect()
+}
+
+fn api_error(e: ClientError) -> ApiError {
+    match e {
+        ClientError::Api { code, message, .. } => ApiError { code, message },
+        ClientError::Unreachable { message, .. } => ApiError {
+            code: "unreachable".into(),
+            message: format!("cannot reach the server ({message}); nothing was sent"),
+        },
+        ClientError::Protocol(m) => ApiError {
+            code: "protocol".into(),
+            message: format!(
+                "unexpected answer ({m}); check History to see whether it was recorded"
+            ),
+        },
+    }
+}
+
+/// Runs one REST effect as a task; its answer comes back as `Event::Reply`.
+pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, effect: Effect) {
+    let (client, key, tx) = (client.clone(), key.clone(), tx.clone());
+    tokio::spawn(async move {
+        let (request, call) = match effect {
+            Effect::Decide {
+                request,
+                escalation,
+                vote,
+                reason,
+            } => {
+                let d = Client::sign_decision(&key, &escalation, vote, &reason);
+                tracing::info!(escalation = %escalation.id, ?vote, "sending decision");
+                let fut = async move { client.decide(&d).await.map(Reply::Decision) };
+                (request, Box::pin(fut) as Call)
+            }
+            Effect::Flip {
+                request,
+                scope,
+                on,
+                reason,
+            } => {
+                tracing::info!(%scope, on, "flipping kill switch");
+                let fut = async move {
+                    client
+                        .flip(&key, &scope, on, &reason)
+                        .await
+                        .map(Reply::Flip)
+                };
+                (request, Box::pin(fut) as Call)
+            }
+            Effect::Review {
+                request,
+                action,
+                verdict,
+                note,
+            } => {
+                tracing::info!(%action, ?verdict, "reviewing flagged action");
+                let fut = async move {
+                    client
+                        .review_flag(&key, &action, verdict, &note)
+                        .await
+                        .map(|f| Reply::Review(Box::new(f)))
+                };
+                (request, Box::pin(fut) as Call)
+            }
+            Effect::Notify { .. } | Effect::Bell | Effect::Quit => return,
+        };
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+            Ok(r) => r.map_err(api_error),
+            Err(_) => Err(ApiError {
+                code: "timeout".into(),
+                message: format!(
+                    "no answer within {}s; it may or may not have been recorded: check History",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            }),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(code = %e.code, message = %e.message, "request refused or failed");
+        }
+        let _ = tx.send(Event::Reply { request, result }).await;
+    });
+}

@@ -1,0 +1,291 @@
+//! The detail of one escalation or flagged action: everything needed to decide in seconds.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::protocol::canonical::short_digest;
+use crate::protocol::{
+    inert, inert_multiline, ActionRecord, Effect, Escalation, FlaggedAction, RuleRef, Vote,
+};
+
+use super::super::state::State;
+use super::super::theme::Theme;
+use super::json::{compact, json_lines};
+use super::{clip, clock, countdown, duration_text, outcome, urgency_style};
+
+fn label(t: &Theme, l: &str) -> Span<'static> {
+    Span::styled(format!("{l:<14}"), t.muted())
+}
+
+fn heading(t: &Theme, h: &str) -> Line<'static> {
+    Line::from(Span::styled(h.to_string(), t.accent()))
+}
+
+fn field(t: &Theme, l: &str, v: String) -> Line<'static> {
+    Line::from(vec![label(t, l), Span::raw(v)])
+}
+
+pub fn effect_style(t: &Theme, e: Effect) -> (&'static str, Style) {
+    match e {
+        Effect::Allow => ("allow", t.fg(t.approved)),
+        Effect::Deny => ("deny", t.fg(t.denied)),
+        Effect::Review => ("review", t.fg(t.pending)),
+        Effect::Flag => ("flag", t.fg(t.warning)),
+    }
+}
+
+fn action_lines(t: &Theme, a: &ActionRecord, owner: Option<&str>, out: &mut Vec<Line<'static>>) {
+    out.push(field(
+        t,
+        "Agent",
+        match owner {
+            Some(o) => format!("{}  (owner {})", inert(&a.agent), inert(o)),
+            None => inert(&a.agent).into_owned(),
+        },
+    ));
+    out.push(Line::from(vec![
+        label(t, "Tool"),
+        Span::styled(inert(&a.tool).into_owned(), t.accent()),
+    ]));
+    out.push(field(t, "Session", inert(&a.session).into_owned()));
+    out.push(field(
+        t,
+        "On behalf of",
+        a.on_behalf_of
+            .as_deref()
+            .map(|s| inert(s).into_owned())
+            .unwrap_or_else(|| "—".into()),
+    ));
+    out.push(field(
+        t,
+        "Delegated by",
+        a.parent
+            .as_deref()
+            .map(|s| inert(s).into_owned())
+            .unwrap_or_else(|| "— (called directly)".into()),
+    ));
+    if let Some(c) = a.cost {
+        out.push(field(t, "Cost estimate", format!("{c}")));
+    }
+    out.push(Line::default());
+    out.push(heading(t, "Rationale"));
+    match a.rationale.as_deref() {
+        Some(r) if !r.is_empty() => {
+            for l in inert_multiline(r).lines() {
+                out.push(Line::from(format!("  {l}")));
+            }
+        }
+        _ => out.push(Line::from(Span::styled(
+            "  (the agent gave none)",
+            t.muted(),
+        ))),
+    }
+}
+
+fn rule_lines(t: &Theme, r: &RuleRef, out: &mut Vec<Line<'static>>) {
+    let (word, style) = effect_style(t, r.effect);
+    out.push(Line::default());
+    out.push(heading(t, "Policy"));
+    out.push(Line::from(vec![
+        label(t, "Rule"),
+        Span::styled(
+            inert(&r.id).into_owned(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw("  "),
+        Span::styled(word, style),
+    ]));
+    out.push(field(t, "Reason", inert(&r.reason).into_owned()));
+    out.push(field(
+        t,
+        "Condition",
+        r.condition
+            .as_deref()
+            .map(|c| inert(c).into_owned())
+            .unwrap_or_else(|| "(always, for these tools)".into()),
+    ));
+}
+
+fn args_lines(t: &Theme, a: &ActionRecord, out: &mut Vec<Line<'static>>) {
+    out.push(Line::default());
+    out.push(heading(t, "Arguments"));
+    for l in json_lines(&a.args, t) {
+        let mut spans = vec![Span::raw("  ")];
+        spans.extend(l.spans);
+        out.push(Line::from(spans));
+    }
+}
+
+pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
+    let t = &s.theme;
+    let mut out = Vec::new();
+    let (state_word, state_style) = outcome(t, e.state);
+    let mut top = vec![
+        Span::styled(inert(&e.id).into_owned(), t.accent()),
+        Span::raw("  "),
+        Span::styled(state_word, state_style),
+        Span::raw(format!(
+            "  {}/{} approvals",
+            e.approvals_received(),
+            e.approvals_required
+        )),
+    ];
+    if e.handed_over {
+        top.push(Span::styled("  ↪ handed over", t.fg(t.warning)));
+    }
+    out.push(Line::from(top));
+    if e.state == crate::protocol::EscalationState::Pending {
+        let (cd, u) = countdown(e.deadline, s.now);
+        out.push(Line::from(vec![
+            label(t, "Deadline"),
+            Span::styled(format!("{cd} left"), urgency_style(t, u)),
+            Span::styled(format!("  (at {} UTC)", clock(e.deadline)), t.muted()),
+        ]));
+    } else if let Some(at) = e.resolved_at {
+        out.push(field(
+            t,
+            "Resolved",
+            format!(
+                "{} UTC, {} after it was raised{}",
+                clock(at),
+                duration_text(at - e.created_at),
+                e.resolution_reason
+                    .as_deref()
+                    .map(|r| format!(": {}", inert(r)))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    match s.not_mine(e) {
+        None => out.push(Line::from(vec![
+            label(t, "You"),
+            Span::styled("✓ you may decide this (a approve · d deny)", t.fg(t.ok)),
+        ])),
+        Some(why) => out.push(Line::from(vec![
+            label(t, "You"),
+            Span::styled(format!("✗ you may not decide: {why}"), t.fg(t.warning)),
+        ])),
+    }
+    out.push(Line::from(vec![
+        label(t, "Approvers"),
+        Span::raw(format!(
+            "group {} · {} needed{}",
+            inert(&e.group),
+            e.approvals_required,
+            if e.separate_owner {
+                " · not the agent's owner"
+            } else {
+                ""
+            }
+        )),
+    ]));
+    out.push(Line::from(vec![
+        label(t, "You sign"),
+        Span::styled(format!("digest {}", short_digest(&e.digest)), t.accent()),
+        Span::styled("  (sha256 of exactly this action)", t.muted()),
+    ]));
+    out.push(Line::default());
+    action_lines(t, &e.action, e.agent_owner.as_deref(), &mut out);
+    rule_lines(t, &e.rule, &mut out);
+    args_lines(t, &e.action, &mut out);
+    out.push(Line::default());
+    out.push(heading(t, "Last tool calls in this session"));
+    if e.history.is_empty() {
+        out.push(Line::from(Span::styled(
+            "  (none: this is the session's first call)",
+            t.muted(),
+        )));
+    }
+    for p in e.history.iter().rev().take(3).rev() {
+        let (word, style) = effect_style(t, p.verdict);
+        out.push(Line::from(vec![
+            Span::styled(format!("  {}  ", clock(p.at)), t.muted()),
+            Span::raw(format!("{:<18} ", clip(&inert(&p.tool), 18))),
+            Span::styled(format!("{word:<7}"), style),
+            Span::raw(clip(&compact(&p.args), 60)),
+        ]));
+    }
+    if !e.decisions.is_empty() {
+        out.push(Line::default());
+        out.push(heading(t, "Decisions"));
+        for d in &e.decisions {
+            let (w, st) = match d.body.verdict {
+                Vote::Approve => ("✓ approve", t.fg(t.approved)),
+                Vote::Deny => ("✗ deny", t.fg(t.denied)),
+            };
+            out.push(Line::from(vec![
+                Span::raw(format!("  {:<10} ", clip(&inert(&d.body.approver), 10))),
+                Span::styled(format!("{w:<10}"), st),
+                Span::styled(format!("{}  ", inert(&d.body.issued_at)), t.muted()),
+                Span::raw(inert(&d.body.reason).into_owned()),
+            ]));
+        }
+    }
+    out
+}
+
+pub fn flagged_lines(s: &State, f: &FlaggedAction) -> Vec<Line<'static>> {
+    let t = &s.theme;
+    let mut out = vec![Line::from(vec![
+        Span::styled(inert(&f.action.id).into_owned(), t.accent()),
+        Span::styled(
+            format!("  executed, flagged at {} UTC", clock(f.flagged_at)),
+            t.muted(),
+        ),
+    ])];
+    match &f.review {
+        None => out.push(Line::from(vec![
+            label(t, "Review"),
+            Span::styled(
+                "⚑ not reviewed yet (a acknowledge · i incident)",
+                t.fg(t.pending),
+            ),
+        ])),
+        Some(r) => out.push(Line::from(vec![
+            label(t, "Review"),
+            Span::styled(
+                format!(
+                    "{} by {}: {}",
+                    super::super::update::verdict_word(r.body.review),
+                    inert(&r.body.reviewer),
+                    inert(&r.body.note)
+                ),
+                t.fg(t.ok),
+            ),
+        ])),
+    }
+    out.push(Line::default());
+    action_lines(t, &f.action, None, &mut out);
+    rule_lines(t, &f.rule, &mut out);
+    args_lines(t, &f.action, &mut out);
+    out
+}
+
+pub fn render_lines(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    focused: bool,
+) {
+    let t = &s.theme;
+    let hint = if focused {
+        " j/k scroll · Esc back "
+    } else {
+        " Enter to focus "
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { t.fg(t.accent) } else { t.border() })
+        .title(Span::styled(format!(" {title} "), t.accent()))
+        .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned());
+    let p = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((if focused { s.detail_scroll } else { 0 }, 0));
+    f.render_widget(p, area);
+}

@@ -1,0 +1,288 @@
+//! Pop-ups: the decision confirmation (what will be signed), kill switch flips, flag reviews,
+//! "why you may not decide this", the quit question and the help.
+
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::protocol::canonical::short_digest;
+use crate::protocol::{inert, FlagVerdict, Vote};
+
+use super::super::keymap::{Action, Section};
+use super::super::state::{Dialog, State};
+use super::super::theme::Theme;
+use super::{centered, countdown, urgency_style};
+
+pub fn render(f: &mut Frame, area: Rect, s: &State) {
+    if s.pending_quit {
+        popup(
+            f,
+            area,
+            s,
+            " Quit? ",
+            vec![
+                Line::from("What you typed has not been sent and will be lost."),
+                Line::default(),
+                Line::from(Span::styled(
+                    "y quit · any other key: keep editing",
+                    s.theme.accent(),
+                )),
+            ],
+            60,
+        );
+        return;
+    }
+    let Some(d) = &s.dialog else { return };
+    let t = &s.theme;
+    match d {
+        Dialog::Help => help(f, area, s),
+        Dialog::NotYours { escalation, why } => popup(
+            f,
+            area,
+            s,
+            " Not yours to decide ",
+            vec![
+                Line::from(Span::styled(inert(escalation).into_owned(), t.accent())),
+                Line::default(),
+                Line::from(Span::styled(format!("✗ {why}"), t.fg(t.warning))),
+                Line::default(),
+                Line::from(Span::styled(
+                    "The server enforces this too. Press any key.",
+                    t.muted(),
+                )),
+            ],
+            64,
+        ),
+        Dialog::Decision(dr) => {
+            let e = &dr.escalation;
+            let (verb, style) = match dr.vote {
+                Vote::Approve => ("APPROVE", t.fg(t.approved).add_modifier(Modifier::BOLD)),
+                Vote::Deny => ("DENY", t.fg(t.denied).add_modifier(Modifier::BOLD)),
+            };
+            let (cd, u) = countdown(e.deadline, s.now);
+            let reason_label = if dr.vote == Vote::Deny {
+                "Reason (required)"
+            } else {
+                "Reason (optional)"
+            };
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(verb, style),
+                    Span::raw(format!(
+                        "  {} → {}  ",
+                        inert(&e.action.agent),
+                        inert(&e.action.tool)
+                    )),
+                    Span::styled(cd, urgency_style(t, u)),
+                ]),
+                Line::default(),
+                Line::from(Span::styled("You will sign:", t.muted())),
+                kv(t, "escalation", inert(&e.id).into_owned()),
+                kv(
+                    t,
+                    "digest",
+                    format!("{} (of the action shown)", short_digest(&e.digest)),
+                ),
+                kv(t, "verdict", verb.to_lowercase()),
+                kv(t, "approver", inert(&s.key_id).into_owned()),
+                Line::default(),
+                Line::from(Span::styled(reason_label, t.muted())),
+                input(t, &dr.reason, true),
+            ];
+            if let Some(err) = &dr.error {
+                lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Enter send · Esc cancel",
+                t.accent(),
+            )));
+            popup(
+                f,
+                area,
+                s,
+                &format!(" {} escalation ", titlecase(verb)),
+                lines,
+                72,
+            );
+        }
+        Dialog::Flip(fl) => {
+            let what = if fl.on {
+                "TURN ON (stop)"
+            } else {
+                "turn off (resume)"
+            };
+            let effect = match (fl.scope.as_str(), fl.on) {
+                ("global", true) => {
+                    "Every agent's every action will be denied until it is turned off.".to_string()
+                }
+                (sc, true) => format!("Every action matching {} will be denied.", inert(sc)),
+                (_, false) => {
+                    "Actions in this scope will be evaluated by policy again.".to_string()
+                }
+            };
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(format!("Kill switch {}: ", inert(&fl.scope)), t.accent()),
+                    Span::styled(
+                        what,
+                        if fl.on {
+                            t.fg(t.danger).add_modifier(Modifier::BOLD)
+                        } else {
+                            t.fg(t.ok)
+                        },
+                    ),
+                ]),
+                Line::from(Span::styled(effect, t.muted())),
+                Line::default(),
+                Line::from(Span::styled("Reason (required)", t.muted())),
+                input(t, &fl.reason, !fl.in_confirm),
+            ];
+            if let Some(word) = fl.confirm_word {
+                lines.push(Line::from(Span::styled(
+                    format!("Type {word} to confirm (Tab switches field)"),
+                    t.fg(t.warning),
+                )));
+                lines.push(input(t, &fl.confirm, fl.in_confirm));
+            }
+            if let Some(err) = &fl.error {
+                lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Enter send · Esc cancel",
+                t.accent(),
+            )));
+            popup(f, area, s, " Kill switch ", lines, 72);
+        }
+        Dialog::Review(r) => {
+            let verb = match r.verdict {
+                FlagVerdict::Acknowledge => "Acknowledge",
+                FlagVerdict::Incident => "Mark as INCIDENT",
+            };
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(format!("{verb}: "), t.accent()),
+                    Span::raw(format!(
+                        "{} {} ({})",
+                        inert(&r.flagged.action.agent),
+                        inert(&r.flagged.action.tool),
+                        inert(&r.flagged.action.id)
+                    )),
+                ]),
+                Line::default(),
+                Line::from(Span::styled(
+                    if r.verdict == FlagVerdict::Incident {
+                        "Note (required)"
+                    } else {
+                        "Note"
+                    },
+                    t.muted(),
+                )),
+                input(t, &r.note, true),
+            ];
+            if let Some(err) = &r.error {
+                lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
+            }
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Enter send · Esc cancel",
+                t.accent(),
+            )));
+            popup(f, area, s, " Review flagged action ", lines, 72);
+        }
+    }
+}
+
+fn titlecase(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let mut c = lower.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {k:<11}"), t.muted()),
+        Span::raw(v),
+    ])
+}
+
+fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
+    let cursor = if focused { "▏" } else { "" };
+    Line::from(vec![
+        Span::styled("> ", t.accent()),
+        Span::styled(format!("{}{cursor}", inert(text)), t.selected()),
+    ])
+}
+
+fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
+    let t = &s.theme;
+    let height = lines.len() as u16 + 2;
+    let r = centered(area, width, height);
+    f.render_widget(Clear, r);
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .style(t.base())
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.fg(t.accent))
+                .title(Span::styled(title.to_string(), t.accent())),
+        );
+    f.render_widget(p, r);
+}
+
+fn help(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let mut lines = Vec::new();
+    for section in Section::ALL {
+        let bindings = s.keymap.bindings(section);
+        if bindings.is_empty() {
+            continue;
+        }
+        lines.push(Line::from(Span::styled(
+            match section {
+                Section::Global => "Everywhere",
+                Section::Queue => "Queue",
+                Section::Flagged => "Flagged",
+                Section::KillSwitches => "Kill switches",
+                Section::History => "History",
+                Section::Dialog => "In a dialog",
+            },
+            t.accent(),
+        )));
+        for b in bindings {
+            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<16}", keys.join(" ")), t.fg(t.json_key)),
+                Span::raw(b.desc.clone()),
+            ]));
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        format!(
+            "Rebind keys in <config dir>/keymap.toml · {} closes",
+            s.keymap.key_for(Section::Global, Action::Back)
+        ),
+        t.muted(),
+    )));
+    let r = centered(area, 92, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .style(t.base())
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.fg(t.accent))
+                    .title(Span::styled(" Help: key bindings ", t.accent())),
+            ),
+        r,
+    );
+}

@@ -1,0 +1,265 @@
+//! The Flagged, Kill switches and History views.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::Frame;
+
+use crate::protocol::{inert, Vote};
+
+use super::super::state::State;
+use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
+use super::{clip, clock, duration_text, outcome, window};
+
+fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
+    if area.width >= 110 {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
+    } else {
+        let h = (list_rows as u16 + 3).min(area.height / 2).max(5);
+        Layout::vertical([Constraint::Length(h), Constraint::Min(3)]).areas(area)
+    }
+}
+
+fn block<'a>(s: &State, title: String, hint: &'a str) -> Block<'a> {
+    let t = &s.theme;
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border())
+        .title(Span::styled(title, t.accent()))
+        .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned())
+}
+
+fn windowed<'a>(s: &State, rows: Vec<Row<'a>>, sel: usize, height: u16) -> Vec<Row<'a>> {
+    let range = window(rows.len(), sel, height.saturating_sub(3) as usize);
+    rows.into_iter()
+        .enumerate()
+        .skip(range.start)
+        .take(range.len())
+        .map(|(i, r)| {
+            if i == sel {
+                r.style(s.theme.selected())
+            } else {
+                r
+            }
+        })
+        .collect()
+}
+
+pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let idx = s.flagged_rows();
+    let sel = s.selected[1];
+    if s.detail_open {
+        if let Some(fl) = s.selected_flagged() {
+            render_lines(f, area, s, "Flagged action", flagged_lines(s, fl), true);
+            return;
+        }
+    }
+    let [list, detail] = split(area, idx.len());
+    let rows: Vec<Row> = idx
+        .iter()
+        .map(|&i| {
+            let fl = &s.flagged[i];
+            let (review, style) = match &fl.review {
+                None => ("⚑ to review".to_string(), t.fg(t.pending)),
+                Some(r) => (
+                    format!(
+                        "{} {}",
+                        match r.body.review {
+                            crate::protocol::FlagVerdict::Acknowledge => "✓ ack",
+                            crate::protocol::FlagVerdict::Incident => "‼ incident",
+                        },
+                        clip(&inert(&r.body.reviewer), 10)
+                    ),
+                    match r.body.review {
+                        crate::protocol::FlagVerdict::Acknowledge => t.fg(t.ok),
+                        crate::protocol::FlagVerdict::Incident => t.fg(t.danger),
+                    },
+                ),
+            };
+            Row::new(vec![
+                Cell::from(clock(fl.flagged_at)),
+                Cell::from(clip(&inert(&fl.action.agent), 14)),
+                Cell::from(clip(&inert(&fl.action.tool), 18)),
+                Cell::from(clip(&inert(&fl.rule.id), 16)),
+                Cell::from(Span::styled(review, style)),
+            ])
+        })
+        .collect();
+    let title = format!(
+        " Flagged {} · {} to review ",
+        idx.len(),
+        s.unreviewed_flags()
+    );
+    let table = Table::new(
+        windowed(s, rows, sel, list.height),
+        [
+            Constraint::Length(8),
+            Constraint::Length(14),
+            Constraint::Length(18),
+            Constraint::Length(16),
+            Constraint::Min(12),
+        ],
+    )
+    .header(Row::new(["At", "Agent", "Tool", "Rule", "Review"]).style(t.muted()))
+    .block(block(s, title, " a acknowledge · i incident "));
+    f.render_widget(table, list);
+    if let Some(fl) = s.selected_flagged() {
+        render_lines(f, detail, s, "Flagged action", flagged_lines(s, fl), false);
+    } else {
+        f.render_widget(block(s, " Nothing flagged ".into(), ""), detail);
+    }
+}
+
+pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let rows_data = s.switch_rows();
+    let sel = s.selected[2];
+    let rows: Vec<Row> = rows_data
+        .iter()
+        .map(|r| {
+            let (state, style, detail) = match &r.state {
+                Some(k) if k.on => (
+                    "■ STOPPED",
+                    t.fg(t.danger),
+                    format!(
+                        "by {} at {}: {}",
+                        inert(&k.by),
+                        clock(k.at),
+                        inert(&k.reason)
+                    ),
+                ),
+                Some(k) => (
+                    "○ running",
+                    t.fg(t.ok),
+                    format!(
+                        "resumed by {} at {}: {}",
+                        inert(&k.by),
+                        clock(k.at),
+                        inert(&k.reason)
+                    ),
+                ),
+                None => ("○ running", t.fg(t.ok), String::new()),
+            };
+            let activity = match &r.last_activity {
+                Some(a) => {
+                    let (w, _) = effect_style(t, a.effect);
+                    format!(
+                        "{} recent · last {} {} {}",
+                        r.actions,
+                        clock(a.at),
+                        clip(&inert(&a.tool), 16),
+                        w
+                    )
+                }
+                None => "no recent activity".into(),
+            };
+            Row::new(vec![
+                Cell::from(clip(&inert(&r.scope), 26)),
+                Cell::from(Span::styled(state, style)),
+                Cell::from(activity),
+                Cell::from(detail),
+            ])
+        })
+        .collect();
+    let stopped = rows_data
+        .iter()
+        .filter(|r| r.state.as_ref().is_some_and(|k| k.on))
+        .count();
+    let title = if s.global_stopped() {
+        " Kill switches · GLOBAL STOP IS ON: every action is denied ".to_string()
+    } else {
+        format!(" Kill switches · {stopped} on ")
+    };
+    let table = Table::new(
+        windowed(s, rows, sel, area.height),
+        [
+            Constraint::Length(26),
+            Constraint::Length(10),
+            Constraint::Length(44),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(["Scope", "State", "Activity", "Last flip"]).style(t.muted()))
+    .block(block(s, title, " Space toggle · ! stop everything "));
+    f.render_widget(table, area);
+}
+
+pub fn history(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let idx = s.history_rows();
+    let sel = s.selected[3];
+    if s.detail_open {
+        if let Some(e) = s.selected_escalation() {
+            render_lines(
+                f,
+                area,
+                s,
+                "Resolved escalation",
+                escalation_lines(s, e),
+                true,
+            );
+            return;
+        }
+    }
+    let rows: Vec<Row> = idx
+        .iter()
+        .map(|&i| {
+            let e = &s.history[i];
+            let (word, style) = outcome(t, e.state);
+            let deciders: Vec<String> = e
+                .decisions
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}{}",
+                        inert(&d.body.approver),
+                        if d.body.verdict == Vote::Approve {
+                            "✓"
+                        } else {
+                            "✗"
+                        }
+                    )
+                })
+                .collect();
+            let took = e
+                .resolved_at
+                .map(|r| duration_text(r - e.created_at))
+                .unwrap_or_else(|| "—".into());
+            Row::new(vec![
+                Cell::from(e.resolved_at.map(clock).unwrap_or_else(|| "—".into())),
+                Cell::from(Span::styled(word, style)),
+                Cell::from(clip(&inert(&e.action.agent), 14)),
+                Cell::from(clip(&inert(&e.action.tool), 18)),
+                Cell::from(clip(&inert(&e.rule.id), 16)),
+                Cell::from(took),
+                Cell::from(if deciders.is_empty() {
+                    "—".into()
+                } else {
+                    deciders.join(" ")
+                }),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        windowed(s, rows, sel, area.height),
+        [
+            Constraint::Length(8),
+            Constraint::Length(11),
+            Constraint::Length(14),
+            Constraint::Length(18),
+            Constraint::Length(16),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+    )
+    .header(
+        Row::new(["At", "Outcome", "Agent", "Tool", "Rule", "Took", "Deciders"]).style(t.muted()),
+    )
+    .block(block(
+        s,
+        format!(" History {} ", idx.len()),
+        " Enter detail ",
+    ));
+    f.render_widget(table, area);
+}

@@ -1,0 +1,148 @@
+//! Pure render functions of `&State`. Nothing here changes state or touches the network.
+
+mod detail;
+mod dialogs;
+mod json;
+mod lists;
+mod queue;
+mod status;
+
+use chrono::Duration;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Block;
+use ratatui::Frame;
+
+use crate::protocol::{EscalationState, NotYours, Timestamp};
+
+use super::state::{State, View};
+use super::theme::Theme;
+
+pub use json::json_lines;
+
+pub fn render(f: &mut Frame, s: &State) {
+    let area = f.area();
+    f.render_widget(Block::default().style(s.theme.base()), area);
+    let [tabs, main, message, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status::tabs(f, tabs, s);
+    match s.view {
+        View::Queue => queue::render(f, main, s),
+        View::Flagged => lists::flagged(f, main, s),
+        View::KillSwitches => lists::killswitches(f, main, s),
+        View::History => lists::history(f, main, s),
+    }
+    status::message(f, message, s);
+    status::status_bar(f, status, s);
+    dialogs::render(f, area, s);
+}
+
+/// How close a deadline is: never by colour alone, always with a word or symbol too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    Calm,
+    Soon,
+    Urgent,
+    Overdue,
+}
+
+pub fn countdown(deadline: Timestamp, now: Timestamp) -> (String, Urgency) {
+    let left = deadline - now;
+    let secs = left.num_seconds();
+    if secs < 0 {
+        return ("✗ overdue".into(), Urgency::Overdue);
+    }
+    let text = duration_text(left);
+    if secs < 60 {
+        (format!("‼ {text}"), Urgency::Urgent)
+    } else if secs < 300 {
+        (format!("⚠ {text}"), Urgency::Soon)
+    } else {
+        (format!("⏳ {text}"), Urgency::Calm)
+    }
+}
+
+pub fn duration_text(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else if secs < 86400 {
+        format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
+    } else {
+        format!("{}d {:02}h", secs / 86400, (secs % 86400) / 3600)
+    }
+}
+
+pub fn urgency_style(t: &Theme, u: Urgency) -> Style {
+    match u {
+        Urgency::Calm => t.fg(t.ok),
+        Urgency::Soon => t.fg(t.warning),
+        Urgency::Urgent => t.fg(t.danger).add_modifier(Modifier::BOLD),
+        Urgency::Overdue => t.fg(t.expired),
+    }
+}
+
+pub fn clock(t: Timestamp) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+/// Outcome of an escalation as symbol + word, and its colour.
+pub fn outcome(t: &Theme, st: EscalationState) -> (&'static str, Style) {
+    match st {
+        EscalationState::Pending => ("● pending", t.fg(t.pending)),
+        EscalationState::Approved => ("✓ approved", t.fg(t.approved)),
+        EscalationState::Denied => ("✗ denied", t.fg(t.denied)),
+        EscalationState::Expired => ("⌛ expired", t.fg(t.expired)),
+        EscalationState::Cancelled => ("⊘ cancelled", t.fg(t.denied)),
+    }
+}
+
+/// The short column form of "why not me".
+pub fn short_why(n: &NotYours) -> String {
+    match n {
+        NotYours::NotApprover => "✗ not approver".into(),
+        NotYours::OutsideGroup(g) => format!("✗ not in {g}"),
+        NotYours::Requester => "✗ requester".into(),
+        NotYours::Owner => "✗ owner".into(),
+        NotYours::AlreadyVoted => "✓ voted".into(),
+        NotYours::NotPending => "— closed".into(),
+    }
+}
+
+/// Cut to `max` characters with a visible ellipsis.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// The window of rows to draw so that `selected` is visible.
+pub fn window(total: usize, selected: usize, height: usize) -> std::ops::Range<usize> {
+    if total <= height || height == 0 {
+        return 0..total;
+    }
+    let start = selected.saturating_sub(height / 2).min(total - height);
+    start..start + height
+}
+
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,110 @@
+//! The queue: pending escalations, soonest deadline first, and the selected one's detail.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use crate::protocol::inert;
+
+use super::super::state::State;
+use super::detail::{escalation_lines, render_lines};
+use super::{clip, countdown, short_why, urgency_style, window};
+
+pub fn render(f: &mut Frame, area: Rect, s: &State) {
+    let selected = s.selected_escalation();
+    if s.detail_open {
+        if let Some(e) = selected {
+            render_lines(f, area, s, "Escalation", escalation_lines(s, e), true);
+            return;
+        }
+    }
+    let [list, detail] = if area.width >= 110 {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
+    };
+    table(f, list, s);
+    match selected {
+        Some(e) => render_lines(f, detail, s, "Escalation", escalation_lines(s, e), false),
+        None => {
+            let t = &s.theme;
+            let p = Paragraph::new(vec![
+                Line::default(),
+                Line::from(Span::styled("  Nothing waits for a decision.", t.muted())),
+            ])
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.border()),
+            );
+            f.render_widget(p, detail);
+        }
+    }
+}
+
+fn table(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let rows_idx = s.queue_rows();
+    let height = area.height.saturating_sub(3) as usize;
+    let sel = s.selected[0];
+    let range = window(rows_idx.len(), sel, height);
+    let rows: Vec<Row> = rows_idx[range.clone()]
+        .iter()
+        .enumerate()
+        .map(|(off, &i)| {
+            let e = &s.pending[i];
+            let (cd, u) = countdown(e.deadline, s.now);
+            let (you, you_style) = match s.not_mine(e) {
+                None => ("▶ yours".to_string(), t.fg(t.ok)),
+                Some(why) => (short_why(&why), t.muted()),
+            };
+            let row = Row::new(vec![
+                Cell::from(Span::styled(cd, urgency_style(t, u))),
+                Cell::from(clip(&inert(&e.action.agent), 14)),
+                Cell::from(clip(&inert(&e.action.tool), 18)),
+                Cell::from(clip(&inert(&e.rule.id), 16)),
+                Cell::from(format!(
+                    "{}/{}",
+                    e.approvals_received(),
+                    e.approvals_required
+                )),
+                Cell::from(Span::styled(you, you_style)),
+            ]);
+            if range.start + off == sel {
+                row.style(t.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let mine = s.mine_count();
+    let title = format!(" Pending {} · {} for you ", rows_idx.len(), mine);
+    let more = if rows_idx.len() > range.len() {
+        format!(" {}–{} of {} ", range.start + 1, range.end, rows_idx.len())
+    } else {
+        String::new()
+    };
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(14),
+            Constraint::Length(18),
+            Constraint::Length(16),
+            Constraint::Length(5),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(["Left", "Agent", "Tool", "Rule", "Appr", "You"]).style(t.muted()))
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(t.border())
+            .title(Span::styled(title, t.accent()))
+            .title_bottom(Line::from(Span::styled(more, t.muted())).right_aligned()),
+    )
+    .style(Style::default());
+    f.render_widget(table, area);
+}

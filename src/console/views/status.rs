@@ -1,0 +1,135 @@
+//! The tab bar, the message line and the status bar.
+
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::protocol::{inert, Role};
+
+use super::super::state::{Connection, Level, State, View};
+use super::clock;
+
+pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let mut spans = vec![Span::styled(" gavel ", t.accent())];
+    for v in View::ALL {
+        let count = match v {
+            View::Queue => format!(" ({})", s.pending.len()),
+            View::Flagged => format!(" ({})", s.unreviewed_flags()),
+            View::KillSwitches => {
+                if s.global_stopped() {
+                    " (■ GLOBAL)".into()
+                } else {
+                    let on = s.killswitches.values().filter(|k| k.on).count();
+                    format!(" ({on} on)")
+                }
+            }
+            View::History => format!(" ({})", s.history.len()),
+        };
+        let text = format!(" {}{} ", v.title(), count);
+        if v == s.view {
+            spans.push(Span::styled(text, t.selected()));
+        } else {
+            spans.push(Span::styled(text, t.muted()));
+        }
+        spans.push(Span::raw(" "));
+    }
+    if s.filter_editing || !s.filter.is_empty() {
+        spans.push(Span::styled(
+            format!(
+                " / {}{}",
+                inert(&s.filter),
+                if s.filter_editing { "▏" } else { "" }
+            ),
+            t.fg(t.warning),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn message(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let line = match &s.message {
+        Some(m) => {
+            let style = match m.level {
+                Level::Info => t.fg(t.accent),
+                Level::Success => t.fg(t.ok).add_modifier(Modifier::BOLD),
+                Level::Error => t.fg(t.danger).add_modifier(Modifier::BOLD),
+            };
+            Line::from(vec![
+                Span::styled(format!(" {} ", clock(m.at)), t.muted()),
+                Span::styled(m.text.clone(), style),
+            ])
+        }
+        None => Line::default(),
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
+    let t = &s.theme;
+    let (conn, style) = match &s.connection {
+        Connection::Connecting => ("◌ connecting".to_string(), t.fg(t.warning)),
+        Connection::Live => ("● live".to_string(), t.fg(t.ok)),
+        Connection::Reconnecting {
+            attempt,
+            since,
+            error,
+        } => (
+            format!(
+                "↻ reconnecting {attempt} · offline since {} ({})",
+                clock(*since),
+                error
+            ),
+            t.fg(t.danger),
+        ),
+        Connection::Refused { since, reason } => (
+            format!("✗ refused since {}: {reason}", clock(*since)),
+            t.fg(t.danger),
+        ),
+    };
+    let who = match &s.me {
+        Some(me) => {
+            let roles: Vec<&str> = me
+                .roles
+                .iter()
+                .map(|r| match r {
+                    Role::Approver => "approver",
+                    Role::Lead => "lead",
+                    Role::Operator => "operator",
+                })
+                .collect();
+            format!(
+                "{} ({}) {}",
+                inert(&me.name),
+                inert(&me.id),
+                roles.join("+")
+            )
+        }
+        None => format!("{} (not yet confirmed)", inert(&s.key_id)),
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {conn} "), style.add_modifier(Modifier::BOLD)),
+        Span::styled(format!("│ {} ", s.server_url), t.muted()),
+        Span::raw(format!("│ {who} ")),
+        Span::raw(format!(
+            "│ {} pending, {} yours · {} flagged ",
+            s.pending.len(),
+            s.mine_count(),
+            s.unreviewed_flags()
+        )),
+    ];
+    if !s.in_flight.is_empty() {
+        spans.push(Span::styled(
+            format!("│ {} sending ", s.in_flight.len()),
+            t.fg(t.warning),
+        ));
+    }
+    if let Some(n) = &s.note {
+        spans.push(Span::styled(format!("│ {n} "), t.muted()));
+    }
+    spans.push(Span::styled("│ ? help", t.muted()));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
