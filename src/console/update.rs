@@ -677,9 +677,16 @@ fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
 
 fn edit_field(dialog: &mut Dialog, k: &KeyEvent) {
     let field = match dialog {
-        Dialog::Decision(d) => &mut d.reason,
-        Dialog::Review(r) => &mut r.note,
+        Dialog::Decision(d) => {
+            d.error = None;
+            &mut d.reason
+        }
+        Dialog::Review(r) => {
+            r.error = None;
+            &mut r.note
+        }
         Dialog::Flip(f) => {
+            f.error = None;
             if k.code == KeyCode::Tab && f.confirm_word.is_some() {
                 f.in_confirm = !f.in_confirm;
                 return;

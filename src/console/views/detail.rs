@@ -14,7 +14,7 @@ use crate::protocol::{
 use super::super::state::State;
 use super::super::theme::Theme;
 use super::json::{compact, json_lines};
-use super::{clip, clock, countdown, duration_text, outcome, urgency_style};
+use super::{clip, clock, countdown, duration_text, outcome, urgency_style, urgency_word};
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())
@@ -141,7 +141,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         let (cd, u) = countdown(e.deadline, s.now);
         out.push(Line::from(vec![
             label(t, "Deadline"),
-            Span::styled(format!("{cd} left"), urgency_style(t, u)),
+            Span::styled(format!("{cd} left{}", urgency_word(u)), urgency_style(t, u)),
             Span::styled(format!("  (at {} UTC)", clock(e.deadline)), t.muted()),
         ]));
     } else if let Some(at) = e.resolved_at {

@@ -144,19 +144,14 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
             let activity = match &r.last_activity {
                 Some(a) => {
                     let (w, _) = effect_style(t, a.effect);
-                    format!(
-                        "{} recent · last {} {} {}",
-                        r.actions,
-                        clock(a.at),
-                        clip(&inert(&a.tool), 16),
-                        w
-                    )
+                    clip(&format!("{} {} → {w}", clock(a.at), inert(&a.tool)), 34)
                 }
-                None => "no recent activity".into(),
+                None => "—".into(),
             };
             Row::new(vec![
                 Cell::from(clip(&inert(&r.scope), 26)),
                 Cell::from(Span::styled(state, style)),
+                Cell::from(format!("{:>6}", r.actions)),
                 Cell::from(activity),
                 Cell::from(detail),
             ])
@@ -176,11 +171,12 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
         [
             Constraint::Length(26),
             Constraint::Length(10),
-            Constraint::Length(44),
+            Constraint::Length(6),
+            Constraint::Length(34),
             Constraint::Min(10),
         ],
     )
-    .header(Row::new(["Scope", "State", "Activity", "Last flip"]).style(t.muted()))
+    .header(Row::new(["Scope", "State", "Recent", "Last action", "Last flip"]).style(t.muted()))
     .block(block(s, title, " Space toggle · ! stop everything "));
     f.render_widget(table, area);
 }

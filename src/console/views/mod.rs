@@ -61,9 +61,9 @@ pub fn countdown(deadline: Timestamp, now: Timestamp) -> (String, Urgency) {
     if secs < 60 {
         (format!("‼ {text}"), Urgency::Urgent)
     } else if secs < 300 {
-        (format!("⚠ {text}"), Urgency::Soon)
+        (format!("▲ {text}"), Urgency::Soon)
     } else {
-        (format!("⏳ {text}"), Urgency::Calm)
+        (format!("· {text}"), Urgency::Calm)
     }
 }
 
@@ -77,6 +77,16 @@ pub fn duration_text(d: Duration) -> String {
         format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
     } else {
         format!("{}d {:02}h", secs / 86400, (secs % 86400) / 3600)
+    }
+}
+
+/// The word that goes with the symbol where there is room.
+pub fn urgency_word(u: Urgency) -> &'static str {
+    match u {
+        Urgency::Calm => "",
+        Urgency::Soon => " (soon)",
+        Urgency::Urgent => " (URGENT: under a minute)",
+        Urgency::Overdue => " (past the deadline: the server will deny it)",
     }
 }
 
@@ -99,7 +109,7 @@ pub fn outcome(t: &Theme, st: EscalationState) -> (&'static str, Style) {
         EscalationState::Pending => ("● pending", t.fg(t.pending)),
         EscalationState::Approved => ("✓ approved", t.fg(t.approved)),
         EscalationState::Denied => ("✗ denied", t.fg(t.denied)),
-        EscalationState::Expired => ("⌛ expired", t.fg(t.expired)),
+        EscalationState::Expired => ("◌ expired", t.fg(t.expired)),
         EscalationState::Cancelled => ("⊘ cancelled", t.fg(t.denied)),
     }
 }

@@ -21,7 +21,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         }
     }
     let [list, detail] = if area.width >= 110 {
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
     } else {
         Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
     };
@@ -62,9 +62,9 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
             };
             let row = Row::new(vec![
                 Cell::from(Span::styled(cd, urgency_style(t, u))),
-                Cell::from(clip(&inert(&e.action.agent), 14)),
-                Cell::from(clip(&inert(&e.action.tool), 18)),
-                Cell::from(clip(&inert(&e.rule.id), 16)),
+                Cell::from(clip(&inert(&e.action.agent), 12)),
+                Cell::from(clip(&inert(&e.action.tool), 16)),
+                Cell::from(clip(&inert(&e.rule.id), 14)),
                 Cell::from(format!(
                     "{}/{}",
                     e.approvals_received(),
@@ -89,12 +89,12 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(11),
-            Constraint::Length(14),
-            Constraint::Length(18),
+            Constraint::Length(10),
+            Constraint::Length(12),
             Constraint::Length(16),
-            Constraint::Length(5),
-            Constraint::Min(10),
+            Constraint::Length(14),
+            Constraint::Length(4),
+            Constraint::Min(16),
         ],
     )
     .header(Row::new(["Left", "Agent", "Tool", "Rule", "Appr", "You"]).style(t.muted()))

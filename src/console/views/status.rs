@@ -112,7 +112,6 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     };
     let mut spans = vec![
         Span::styled(format!(" {conn} "), style.add_modifier(Modifier::BOLD)),
-        Span::styled(format!("│ {} ", s.server_url), t.muted()),
         Span::raw(format!("│ {who} ")),
         Span::raw(format!(
             "│ {} pending, {} yours · {} flagged ",
@@ -130,6 +129,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     if let Some(n) = &s.note {
         spans.push(Span::styled(format!("│ {n} "), t.muted()));
     }
+    spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
     spans.push(Span::styled("│ ? help", t.muted()));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -1,0 +1,568 @@
+//! Snapshot tests of the console's views: ratatui's TestBackend + insta. The clock is fixed in
+//! the state and every fixture uses fixed times and ids, so nothing volatile reaches a snapshot;
+//! the theme snapshots record colours as text, since a plain buffer dump would hide them.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
+use serde_json::json;
+
+use gavel::console::state::State;
+use gavel::console::theme::Theme;
+use gavel::console::update::{update, ApiError, ConnEvent, Event};
+use gavel::console::views;
+use gavel::protocol::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 14, 9, 30, 0).unwrap()
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(secs)
+}
+
+fn me() -> PersonInfo {
+    PersonInfo {
+        id: "alice".into(),
+        name: "Alice Ng".into(),
+        roles: vec![Role::Approver, Role::Lead, Role::Operator],
+        groups: vec!["finance".into(), "comms".into(), "dba".into()],
+    }
+}
+
+fn action(id: &str, agent: &str, tool: &str, args: serde_json::Value) -> ActionRecord {
+    ActionRecord {
+        id: id.into(),
+        agent: agent.into(),
+        tool: tool.into(),
+        args,
+        session: "s-42".into(),
+        on_behalf_of: Some("bob".into()),
+        rationale: Some(
+            "Customer reported a double charge on order o-17; refunding the duplicate.".into(),
+        ),
+        cost: None,
+        parent: Some("support-triage".into()),
+        context: json!({}),
+        submitted_at: at(-120),
+        policy_version: "p1".into(),
+    }
+}
+
+fn escalation(id: &str, agent: &str, tool: &str, deadline_in: i64) -> Escalation {
+    Escalation {
+        id: id.into(),
+        action: action(
+            &format!("act-{id}"),
+            agent,
+            tool,
+            json!({"amount": 1500.0, "order": "o-17", "currency": "usd"}),
+        ),
+        digest: "sha256:3fa2b1c9d0e14455667788990011223344556677889900aabbccddeeff001122".into(),
+        rule: RuleRef {
+            id: "refund-large".into(),
+            effect: gavel::protocol::Effect::Review,
+            reason: "Refunds above $1,000 need a finance approver".into(),
+            condition: Some("args.amount > 1000.0 && args.amount <= 10000.0".into()),
+        },
+        history: vec![
+            PriorCall {
+                action: "a1".into(),
+                tool: "stripe.get".into(),
+                args: json!({"id": "o-17"}),
+                verdict: gavel::protocol::Effect::Allow,
+                at: at(-300),
+            },
+            PriorCall {
+                action: "a2".into(),
+                tool: "stripe.list".into(),
+                args: json!({"customer": "cus_9", "limit": 10}),
+                verdict: gavel::protocol::Effect::Allow,
+                at: at(-240),
+            },
+            PriorCall {
+                action: "a3".into(),
+                tool: "stripe.refund".into(),
+                args: json!({"amount": 450.0, "order": "o-16"}),
+                verdict: gavel::protocol::Effect::Flag,
+                at: at(-180),
+            },
+        ],
+        agent_owner: Some("carol".into()),
+        group: "finance".into(),
+        approvals_required: 1,
+        separate_owner: false,
+        created_at: at(-120),
+        deadline: at(deadline_in),
+        handed_over: false,
+        state: EscalationState::Pending,
+        resolved_at: None,
+        resolution_reason: None,
+        decisions: vec![],
+    }
+}
+
+fn decision(esc: &str, who: &str, vote: Vote, reason: &str, secs: i64) -> SignedDecision {
+    SignedDecision {
+        body: DecisionBody {
+            escalation: esc.into(),
+            digest: "sha256:00".into(),
+            verdict: vote,
+            reason: reason.into(),
+            approver: who.into(),
+            issued_at: at(secs).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+        signature: "sig".into(),
+    }
+}
+
+fn flagged(id: &str, reviewed: Option<(&str, FlagVerdict, &str)>) -> FlaggedAction {
+    FlaggedAction {
+        action: ActionRecord {
+            id: id.into(),
+            rationale: Some("Staging deploy of build 4812 after green CI".into()),
+            ..action(
+                id,
+                "deployer",
+                "deploy.release",
+                json!({"environment": "staging", "build": 4812}),
+            )
+        },
+        rule: RuleRef {
+            id: "deploy-staging".into(),
+            effect: gavel::protocol::Effect::Flag,
+            reason: "Staging deploys are reviewed after the fact".into(),
+            condition: Some("args.environment != 'production'".into()),
+        },
+        flagged_at: at(-600),
+        review: reviewed.map(|(who, v, note)| SignedFlagReview {
+            body: FlagReviewBody {
+                action: id.into(),
+                review: v,
+                note: note.into(),
+                reviewer: who.into(),
+                issued_at: at(-60).to_rfc3339(),
+            },
+            signature: "sig".into(),
+        }),
+    }
+}
+
+fn summary(agent: &str, tool: &str, effect: gavel::protocol::Effect, secs: i64) -> ActionSummary {
+    ActionSummary {
+        id: format!("act-{agent}-{secs}"),
+        agent: agent.into(),
+        tool: tool.into(),
+        session: "s-1".into(),
+        effect,
+        rule: None,
+        reason: String::new(),
+        at: at(secs),
+    }
+}
+
+/// A live console as alice, with a realistic mix.
+fn live_state() -> State {
+    let mut s = State::new("http://127.0.0.1:7878", "alice", t0());
+    let mut yours = escalation("esc-001", "refund-bot", "stripe.refund", 45);
+    yours.action.on_behalf_of = Some("bob".into());
+    let mut two = escalation("esc-002", "db-agent", "postgres.execute", 240);
+    two.action.args = json!({"database": "prod-orders", "sql": "UPDATE orders SET status = 'void' WHERE id = 17"});
+    two.rule.id = "db-prod-write".into();
+    two.group = "dba".into();
+    two.approvals_required = 2;
+    two.decisions = vec![decision(
+        "esc-002",
+        "carol",
+        Vote::Approve,
+        "checked the row",
+        -30,
+    )];
+    let mut requester = escalation("esc-003", "refund-bot", "stripe.refund", 500);
+    requester.action.on_behalf_of = Some("alice".into());
+    let mut other_group = escalation("esc-004", "deployer", "deploy.release", 900);
+    other_group.group = "release".into();
+    other_group.rule.id = "deploy-production".into();
+    let mut resolved = escalation("esc-000", "mailer", "email.send", -60);
+    resolved.state = EscalationState::Approved;
+    resolved.resolved_at = Some(at(-90));
+    resolved.decisions = vec![decision("esc-000", "bob", Vote::Approve, "looks fine", -90)];
+    let mut expired = escalation("esc-00x", "deployer", "deploy.release", -30);
+    expired.state = EscalationState::Expired;
+    expired.resolved_at = Some(at(-30));
+    expired.resolution_reason = Some("deadline passed".into());
+    let snapshot = Snapshot {
+        escalations: vec![other_group, requester, two, yours],
+        flagged: vec![
+            flagged("act-f1", None),
+            flagged(
+                "act-f2",
+                Some(("erin", FlagVerdict::Incident, "deployed during freeze")),
+            ),
+        ],
+        killswitches: vec![KillSwitch {
+            scope: "agent:mailer".into(),
+            on: true,
+            reason: "sending duplicates".into(),
+            by: "dave".into(),
+            at: at(-200),
+        }],
+        history: vec![resolved, expired],
+        agents: vec![
+            AgentInfo {
+                id: "refund-bot".into(),
+                owner: Some("carol".into()),
+            },
+            AgentInfo {
+                id: "mailer".into(),
+                owner: Some("bob".into()),
+            },
+            AgentInfo {
+                id: "db-agent".into(),
+                owner: Some("dave".into()),
+            },
+        ],
+        activity: vec![
+            summary(
+                "refund-bot",
+                "stripe.refund",
+                gavel::protocol::Effect::Review,
+                -10,
+            ),
+            summary("mailer", "email.send", gavel::protocol::Effect::Deny, -20),
+            summary(
+                "db-agent",
+                "postgres.query",
+                gavel::protocol::Effect::Allow,
+                -40,
+            ),
+        ],
+    };
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::Welcome {
+            person: me(),
+            server: ServerInfo {
+                version: "0.1.0".into(),
+                policy_version: "p1".into(),
+            },
+        }),
+    );
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::Snapshot(Box::new(snapshot))),
+    );
+    s
+}
+
+fn apply(s: &mut State, ev: Event) {
+    let _ = update(s, ev);
+}
+
+fn key(s: &mut State, code: KeyCode) {
+    apply(s, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn typed(s: &mut State, text: &str) {
+    for c in text.chars() {
+        key(s, KeyCode::Char(c));
+    }
+}
+
+fn render(s: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| views::render(f, s)).unwrap();
+    term
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    let term = render(s, w, h);
+    let text = buffer_text(term.backend().buffer());
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters reached the screen"
+    );
+    text
+}
+
+fn buffer_text(b: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        let mut line = String::new();
+        for x in 0..b.area.width {
+            line.push_str(b[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn queue() {
+    let s = live_state();
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn queue_narrow_terminal() {
+    let s = live_state();
+    insta::assert_snapshot!(screen(&s, 90, 40));
+}
+
+#[test]
+fn detail_with_three_prior_calls() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Enter);
+    assert!(s.detail_open);
+    insta::assert_snapshot!(screen(&s, 100, 50));
+}
+
+#[test]
+fn not_yours_escalation() {
+    let mut s = live_state();
+    // esc-003 is on alice's own behalf: third by deadline.
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.selected_escalation().unwrap().id, "esc-003");
+    key(&mut s, KeyCode::Char('a'));
+    assert!(matches!(
+        s.dialog,
+        Some(gavel::console::state::Dialog::NotYours { .. })
+    ));
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn deny_confirmation() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('d'));
+    key(&mut s, KeyCode::Enter); // empty reason: refused locally
+    typed(&mut s, "amount does not match the ticket");
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn deny_without_reason_is_refused_locally() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('d'));
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(fx.is_empty());
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn refused_decision_shows_the_server_reason() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('a'));
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let request = match &fx[..] {
+        [gavel::console::update::Effect::Decide { request, .. }] => *request,
+        other => panic!("{other:?}"),
+    };
+    apply(
+        &mut s,
+        Event::Reply {
+            request,
+            result: Err(ApiError {
+                code: "expired".into(),
+                message: "the deadline passed at 09:30:45".into(),
+            }),
+        },
+    );
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn flagged_view() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Tab);
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn kill_switches() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Tab);
+    insta::assert_snapshot!(screen(&s, 140, 24));
+}
+
+#[test]
+fn global_kill_switch_asks_for_a_word() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Char('!'));
+    typed(&mut s, "runaway agents");
+    key(&mut s, KeyCode::Enter); // no confirmation word yet
+    insta::assert_snapshot!(screen(&s, 140, 24));
+}
+
+#[test]
+fn history() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::BackTab);
+    insta::assert_snapshot!(screen(&s, 140, 20));
+}
+
+#[test]
+fn help() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('?'));
+    insta::assert_snapshot!(screen(&s, 140, 48));
+}
+
+#[test]
+fn offline() {
+    let mut s = live_state();
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Lost {
+            attempt: 1,
+            error: "connection reset".into(),
+        }),
+    );
+    apply(&mut s, Event::Tick(at(5)));
+    apply(&mut s, Event::Connection(ConnEvent::Connecting));
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Lost {
+            attempt: 2,
+            error: "connection refused".into(),
+        }),
+    );
+    insta::assert_snapshot!(screen(&s, 140, 36));
+}
+
+#[test]
+fn connecting_before_welcome() {
+    let s = State::new("http://127.0.0.1:7878", "alice", t0());
+    insta::assert_snapshot!(screen(&s, 100, 12));
+}
+
+#[test]
+fn hostile_strings_render_inert() {
+    let mut s = live_state();
+    let mut e = escalation(
+        "esc-evil",
+        "evil\x1b[2J-bot",
+        "shell\x1b]0;pwned\x07.exec",
+        30,
+    );
+    e.action.args = json!({"cmd": "rm -rf / \x1b[8m hidden \x1b[0m", "\x1b[31mkey": ["\u{9b}31m", "\u{202e}txt.exe"]});
+    e.action.rationale =
+        Some("trust me\r\n\x1b]8;;http://evil\x07click\x1b]8;;\x07\n\tsecond line".into());
+    e.rule.reason = "reason \x1b[5m".into();
+    e.history[0].args = json!({"q": "\x1b[1A\x1b[2K"});
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::EscalationCreated {
+            escalation: Box::new(e),
+        }),
+    );
+    key(&mut s, KeyCode::Char('g'));
+    assert_eq!(s.selected_escalation().unwrap().id, "esc-evil");
+    let list = screen(&s, 160, 36);
+    key(&mut s, KeyCode::Enter);
+    let detail = screen(&s, 120, 60);
+    for text in [&list, &detail] {
+        assert!(!text.contains('\x1b') && !text.contains('\u{9b}') && !text.contains('\u{202e}'));
+    }
+    assert!(list.contains("evil\\x1b[2J-bot"), "{list}");
+    assert!(detail.contains("\\u001b[8m hidden"), "{detail}");
+    assert!(
+        detail.contains("\\x1b]8;;http://evil\\x07click"),
+        "{detail}"
+    );
+    insta::assert_snapshot!(detail);
+}
+
+#[test]
+fn ten_thousand_pending_render_quickly() {
+    let mut s = live_state();
+    let many: Vec<Escalation> = (0..10_000)
+        .map(|i| {
+            escalation(
+                &format!("esc-{i:05}"),
+                "refund-bot",
+                "stripe.refund",
+                60 + i,
+            )
+        })
+        .collect();
+    let snapshot = Snapshot {
+        escalations: many,
+        flagged: vec![],
+        killswitches: vec![],
+        history: vec![],
+        agents: vec![],
+        activity: vec![],
+    };
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::Snapshot(Box::new(snapshot))),
+    );
+    key(&mut s, KeyCode::Char('G'));
+    let start = std::time::Instant::now();
+    for i in 0..10 {
+        apply(&mut s, Event::Tick(at(i)));
+        render(&s, 160, 50);
+    }
+    let per_frame = start.elapsed() / 10;
+    assert_eq!(s.selected_escalation().unwrap().id, "esc-09999");
+    // Generous for debug builds on a loaded 2-core CI box; a release build is far below.
+    assert!(
+        per_frame < std::time::Duration::from_millis(250),
+        "{per_frame:?} per frame"
+    );
+}
+
+/// Colours as text: each run of cells with the same style on a few rows.
+fn styled_runs(b: &Buffer, rows: &[u16]) -> String {
+    let mut out = String::new();
+    for &y in rows {
+        let mut run = String::new();
+        let mut style = None;
+        for x in 0..b.area.width {
+            let c = &b[(x, y)];
+            let st = (c.fg, c.bg, c.modifier);
+            if style != Some(st) {
+                if let Some((fg, bg, m)) = style {
+                    if !run.trim().is_empty() {
+                        out.push_str(&format!("{:?}/{:?}/{:?}: {}\n", fg, bg, m, run.trim()));
+                    }
+                }
+                run.clear();
+                style = Some(st);
+            }
+            run.push_str(c.symbol());
+        }
+        if let Some((fg, bg, m)) = style {
+            if !run.trim().is_empty() {
+                out.push_str(&format!("{:?}/{:?}/{:?}: {}\n", fg, bg, m, run.trim()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_theme() {
+    for name in ["dark", "light", "high-contrast"] {
+        let mut s = live_state();
+        s.theme = Theme::built_in(name).unwrap();
+        let term = render(&s, 140, 36);
+        // Tabs, the header and the first rows of the queue (urgent, soon, calm), the status bar.
+        let runs = styled_runs(term.backend().buffer(), &[0, 2, 3, 4, 5, 35]);
+        insta::assert_snapshot!(format!("theme_{name}"), runs);
+    }
+}
