@@ -7,6 +7,7 @@
 
 pub mod driver;
 pub mod keymap;
+mod keys;
 pub mod net;
 pub mod notify;
 pub mod settings;

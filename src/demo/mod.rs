@@ -1,10 +1,231 @@
-//! `gavel demo`: embedded server, simulated agents and the console, one command.
+//! `gavel demo`: one command, nothing to set up. Starts the server in-process on a loopback port
+//! with a temporary data dir and the example policy, creates demo identities (you and a
+//! colleague), starts simulated agents, and opens the console as you. Quitting the console stops
+//! everything. `--headless --duration 5s` runs without a terminal and prints a summary.
 
+pub mod agents;
+pub mod world;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crossterm::event::KeyCode;
+
+use crate::console::driver::Driver;
+use crate::console::settings::Notifications;
+use crate::console::state::Connection;
+use crate::console::{keymap::Keymap, theme::Theme, Options};
+
+use agents::{Pace, Simulation};
+use world::World;
 
 #[derive(clap::Args, Debug)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Run without a terminal for --duration, then print a summary (for tests and CI)
+    #[arg(long)]
+    pub headless: bool,
+    /// How long a headless run lasts, e.g. 5s, 2m
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Console theme: dark, light, high-contrast, or a file
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Desktop notifications and the terminal bell (off by default in the demo)
+    #[arg(long)]
+    pub notify: bool,
+}
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the demo is not built yet")
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 5s or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: use ms, s, m or h")),
+    };
+    if !(0.0..=86400.0).contains(&secs) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A temporary directory removed when dropped (tempfile is only a dev-dependency).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!(
+            "gavel-demo-{}-{:08x}",
+            std::process::id(),
+            agents::rand_below(u32::MAX as u64)
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let theme = match &args.theme {
+        Some(t) => Theme::load(t, &crate::config::config_dir())?,
+        None => Theme::default(),
+    };
+    let keymap = Keymap::load(&crate::config::config_dir())?;
+    crate::console::init_log("demo.log");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        let tmp = TempDir::new()?;
+        let world = World::create(&tmp.0, "127.0.0.1:0".parse()?)?;
+        let server = crate::server::start(world.config.clone())
+            .await
+            .context("starting the demo server")?;
+        let url = server.url();
+        let pace = if args.headless {
+            Pace::fast()
+        } else {
+            Pace::interactive()
+        };
+        let sim = Simulation::start(&url, &world, pace)?;
+        let outcome = if args.headless {
+            headless(&url, &world, &sim, args.duration).await
+        } else {
+            let opts = Options {
+                server: url.clone(),
+                key: world.your_key()?,
+                theme,
+                keymap,
+                notifications: Notifications {
+                    desktop: args.notify,
+                    bell: args.notify,
+                },
+            };
+            crate::console::run_terminal(opts).await.map(|_| ())
+        };
+        sim.stop();
+        // Aborted long polls close their connections; don't let a straggler hold the exit.
+        if tokio::time::timeout(Duration::from_secs(5), server.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("demo server did not stop within 5s; exiting anyway");
+        }
+        drop(tmp);
+        if args.headless && outcome.is_ok() {
+            println!("shut down cleanly");
+        }
+        outcome
+    });
+    rt.shutdown_timeout(Duration::from_millis(500));
+    result.map(|_| ExitCode::SUCCESS)
+}
+
+/// The console's state machine as you, without a terminal: watch the stream for `duration`,
+/// approve one escalation through the same keys a person would press, print what happened.
+async fn headless(
+    url: &str,
+    world: &World,
+    sim: &Simulation,
+    duration: Duration,
+) -> anyhow::Result<()> {
+    let state = crate::console::state::State::new(url, world::YOU, chrono::Utc::now());
+    let mut console = Driver::start(url, world.your_key()?, state);
+    let until = tokio::time::Instant::now() + duration;
+    let mut seen = std::collections::HashSet::new();
+    let mut approved = false;
+    while tokio::time::Instant::now() < until {
+        console.step(Duration::from_millis(200)).await;
+        console.tick();
+        for e in console
+            .state
+            .pending
+            .iter()
+            .chain(console.state.history.iter())
+        {
+            seen.insert(e.id.clone());
+        }
+        if !approved && console.state.dialog.is_none() && console.state.in_flight.is_empty() {
+            let rows = console.state.queue_rows();
+            let target = rows.iter().position(|&i| {
+                let e = &console.state.pending[i];
+                e.approvals_required == 1 && console.state.not_mine(e).is_none()
+            });
+            if let Some(pos) = target {
+                console.press(KeyCode::Home);
+                for _ in 0..pos {
+                    console.press(KeyCode::Down);
+                }
+                console.press(KeyCode::Char('a'));
+                console.type_text("headless demo: approved");
+                console.press(KeyCode::Enter);
+                approved = true;
+            }
+        }
+    }
+    // Let the last reply land.
+    let _ = console
+        .wait_for("the decision's answer", Duration::from_secs(5), |s| {
+            s.in_flight.is_empty()
+        })
+        .await;
+    let s = &console.state;
+    let st = &sim.stats;
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    println!(
+        "gavel demo (headless) ran {:.1}s against {url}",
+        duration.as_secs_f64()
+    );
+    println!(
+        "actions: {} submitted: {} allowed, {} denied, {} escalated, {} flagged",
+        n(&st.submitted),
+        n(&st.allowed),
+        n(&st.denied),
+        n(&st.escalated),
+        n(&st.flagged)
+    );
+    println!(
+        "escalations seen by the console: {} ({} pending, {} resolved); colleague votes: {}",
+        seen.len(),
+        s.pending.len(),
+        s.history.len(),
+        n(&st.colleague_votes)
+    );
+    println!(
+        "your decision: {}",
+        s.message
+            .as_ref()
+            .map(|m| m.text.as_str())
+            .unwrap_or("none made")
+    );
+    let live = s.connection == Connection::Live;
+    println!(
+        "console connection: {}",
+        if live { "live" } else { "NOT live" }
+    );
+    if !live {
+        anyhow::bail!("the console never got a live stream from the demo server");
+    }
+    Ok(())
 }
