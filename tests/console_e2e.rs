@@ -1,0 +1,414 @@
+//! End to end: a real server in-process on a loopback port, real HTTP and WebSocket, the
+//! console's state driven headless through the same events and keys a person produces.
+//! Every wait is on an event with a bounded timeout; nothing sleeps for synchronisation.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+use serde_json::json;
+
+use gavel::client::Client;
+use gavel::console::driver::Driver;
+use gavel::console::state::{Connection, Level, State, View};
+use gavel::demo::world::World;
+use gavel::protocol::{ActionOutcome, ActionRequest, Verdict};
+use gavel::server::{start, RunningServer};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    world: World,
+    server: Option<RunningServer>,
+    url: String,
+    agents: Client,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::create(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = start(world.config.clone()).await.unwrap();
+    let url = server.url();
+    Rig {
+        agents: Client::new(&url),
+        _dir: dir,
+        world,
+        server: Some(server),
+        url,
+    }
+}
+
+impl Rig {
+    async fn console(&self) -> Driver {
+        let state = State::new(&self.url, "you", chrono::Utc::now());
+        let mut d = Driver::start(&self.url, self.world.your_key().unwrap(), state);
+        d.wait_for("a live stream", WAIT, |s| {
+            s.connection == Connection::Live && s.me.is_some()
+        })
+        .await
+        .unwrap();
+        d
+    }
+
+    async fn submit(&self, agent: &str, tool: &str, args: serde_json::Value) -> ActionOutcome {
+        let req = ActionRequest {
+            tool: tool.into(),
+            args,
+            session: format!("{agent}-e2e"),
+            on_behalf_of: Some("support:maria".into()),
+            rationale: Some("e2e".into()),
+            cost: None,
+            parent: None,
+            context: json!({}),
+        };
+        self.agents
+            .submit(self.world.token(agent), &req)
+            .await
+            .unwrap()
+    }
+
+    /// The agent's long poll for the final outcome, as a task.
+    fn wait_final(&self, agent: &str, id: &str) -> tokio::task::JoinHandle<ActionOutcome> {
+        let (client, token, id) = (
+            self.agents.clone(),
+            self.world.token(agent).to_string(),
+            id.to_string(),
+        );
+        tokio::spawn(async move {
+            let until = tokio::time::Instant::now() + WAIT;
+            client.wait_final(&token, &id, until).await.unwrap()
+        })
+    }
+
+    async fn refund(&self, amount: f64) -> ActionOutcome {
+        let out = self
+            .submit(
+                "refund-bot",
+                "stripe.refund",
+                json!({"amount": amount, "order": "o-1"}),
+            )
+            .await;
+        assert_eq!(out.verdict, Verdict::Pending, "{out:?}");
+        out
+    }
+}
+
+/// Put the cursor on an escalation the way a person would: Home, then down.
+fn select(d: &mut Driver, escalation: &str) {
+    let rows = d.state.queue_rows();
+    let pos = rows
+        .iter()
+        .position(|&i| d.state.pending[i].id == escalation)
+        .expect("the escalation is in the queue");
+    d.press(KeyCode::Home);
+    for _ in 0..pos {
+        d.press(KeyCode::Down);
+    }
+    assert_eq!(d.state.selected_escalation().unwrap().id, escalation);
+}
+
+async fn outcome(h: tokio::task::JoinHandle<ActionOutcome>) -> ActionOutcome {
+    tokio::time::timeout(WAIT, h)
+        .await
+        .expect("the agent got an answer in time")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_arrives_and_approve_lets_the_agent_through() {
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    let out = rig.refund(1500.0).await;
+    let esc = out.escalation.clone().unwrap();
+    let waiting = rig.wait_final("refund-bot", &out.id);
+    c.wait_for("the escalation to appear", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    select(&mut c, &esc);
+    assert!(c
+        .state
+        .not_mine(c.state.selected_escalation().unwrap())
+        .is_none());
+    c.press(KeyCode::Char('a'));
+    c.type_text("matches the ticket");
+    c.press(KeyCode::Enter);
+    c.wait_for("the acknowledgement", WAIT, |s| s.in_flight.is_empty())
+        .await
+        .unwrap();
+    let msg = c.state.message.clone().unwrap();
+    assert_eq!(msg.level, Level::Success, "{}", msg.text);
+    assert!(
+        msg.text.contains("accepted") && msg.text.contains("approved"),
+        "{}",
+        msg.text
+    );
+    let final_ = outcome(waiting).await;
+    assert_eq!(final_.verdict, Verdict::Allow, "{final_:?}");
+    assert_eq!(final_.decisions.len(), 1);
+    assert_eq!(final_.decisions[0].body.approver, "you");
+    c.wait_for("the escalation to move to history", WAIT, |s| {
+        !s.pending.iter().any(|e| e.id == esc) && s.history.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    // The new escalation was one we may decide: a notification (recorded, not shown in tests).
+    assert!(!c.notifications_seen.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_with_reason_reaches_the_agent() {
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    let out = rig.refund(2400.0).await;
+    let esc = out.escalation.clone().unwrap();
+    let waiting = rig.wait_final("refund-bot", &out.id);
+    c.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    select(&mut c, &esc);
+    c.press(KeyCode::Char('d'));
+    c.press(KeyCode::Enter); // no reason: refused locally, nothing sent
+    assert!(c.state.in_flight.is_empty() && c.state.dialog.is_some());
+    c.type_text("order was already refunded by hand");
+    c.press(KeyCode::Enter);
+    c.wait_for("the acknowledgement", WAIT, |s| s.in_flight.is_empty())
+        .await
+        .unwrap();
+    let final_ = outcome(waiting).await;
+    assert_eq!(final_.verdict, Verdict::Deny);
+    assert!(
+        final_.reason.contains("order was already refunded by hand"),
+        "{}",
+        final_.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_decision_shows_the_server_reason() {
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    let out = rig.refund(1800.0).await;
+    let esc = out.escalation.clone().unwrap();
+    c.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    // What this console shows differs from what the server holds: the server must refuse.
+    for e in c.state.pending.iter_mut().filter(|e| e.id == esc) {
+        e.digest = format!("sha256:{}", "0".repeat(64));
+    }
+    select(&mut c, &esc);
+    c.press(KeyCode::Char('a'));
+    c.press(KeyCode::Enter);
+    c.wait_for("the refusal", WAIT, |s| s.in_flight.is_empty())
+        .await
+        .unwrap();
+    let msg = c.state.message.clone().unwrap();
+    assert_eq!(msg.level, Level::Error, "{}", msg.text);
+    assert!(
+        msg.text.contains("NOT recorded") && msg.text.contains("digest_mismatch"),
+        "{}",
+        msg.text
+    );
+    assert!(c.state.pending.iter().any(|e| e.id == esc), "still pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separation_of_duties_is_explained_and_nothing_is_sent() {
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    // You own db-agent and the rule wants a separate approver.
+    let out = rig
+        .submit(
+            "db-agent",
+            "postgres.execute",
+            json!({"database": "prod-orders", "sql": "UPDATE t SET x = 1"}),
+        )
+        .await;
+    let esc = out.escalation.clone().unwrap();
+    c.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    select(&mut c, &esc);
+    c.press(KeyCode::Char('a'));
+    match &c.state.dialog {
+        Some(gavel::console::state::Dialog::NotYours { why, .. }) => {
+            assert!(why.contains("own this agent"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.state.in_flight.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_switch_from_the_console_denies_the_next_action() {
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    let before = rig
+        .submit("mailer", "email.read", json!({"folder": "inbox"}))
+        .await;
+    assert_eq!(before.verdict, Verdict::Allow, "{before:?}");
+    c.wait_for("mailer's activity", WAIT, |s| {
+        s.activity.iter().any(|a| a.agent == "mailer")
+    })
+    .await
+    .unwrap();
+    c.press(KeyCode::Tab);
+    c.press(KeyCode::Tab);
+    assert_eq!(c.state.view, View::KillSwitches);
+    let row = c
+        .state
+        .switch_rows()
+        .iter()
+        .position(|r| r.scope == "agent:mailer")
+        .unwrap();
+    for _ in 0..row {
+        c.press(KeyCode::Down);
+    }
+    c.press(KeyCode::Char(' '));
+    c.type_text("sending duplicates");
+    c.press(KeyCode::Enter);
+    c.wait_for("the flip to be acknowledged", WAIT, |s| {
+        s.in_flight.is_empty() && s.killswitches.get("agent:mailer").is_some_and(|k| k.on)
+    })
+    .await
+    .unwrap();
+    let after = rig
+        .submit("mailer", "email.read", json!({"folder": "inbox"}))
+        .await;
+    assert_eq!(after.verdict, Verdict::Deny, "{after:?}");
+    assert!(
+        after.reason.contains("sending duplicates") || after.reason.contains("kill"),
+        "{}",
+        after.reason
+    );
+    // Others are unaffected.
+    let other = rig
+        .submit("refund-bot", "stripe.get", json!({"id": "o-1"}))
+        .await;
+    assert_eq!(other.verdict, Verdict::Allow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_a_server_restart_and_resyncs() {
+    let mut rig = rig().await;
+    let mut c = rig.console().await;
+    let first = rig.refund(1200.0).await;
+    let first_esc = first.escalation.clone().unwrap();
+    c.wait_for("the first escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == first_esc)
+    })
+    .await
+    .unwrap();
+    let addr: SocketAddr = rig.server.as_ref().unwrap().addr();
+    rig.server.take().unwrap().shutdown().await;
+    c.wait_for("the console to notice", WAIT, |s| {
+        matches!(s.connection, Connection::Reconnecting { .. })
+    })
+    .await
+    .unwrap();
+    // A decision while the server is down fails visibly; it is not silently dropped.
+    select(&mut c, &first_esc);
+    c.press(KeyCode::Char('a'));
+    c.press(KeyCode::Enter);
+    c.wait_for("the failure", WAIT, |s| s.in_flight.is_empty())
+        .await
+        .unwrap();
+    let msg = c.state.message.clone().unwrap();
+    assert_eq!(msg.level, Level::Error, "{}", msg.text);
+    assert!(msg.text.contains("NOT recorded"), "{}", msg.text);
+    // Same data dir, same port.
+    let mut cfg = rig.world.config.clone();
+    cfg.listen = addr;
+    rig.server = Some(start(cfg).await.unwrap());
+    let second = rig.refund(1300.0).await;
+    let second_esc = second.escalation.clone().unwrap();
+    c.wait_for("a fresh snapshot with both escalations", WAIT, |s| {
+        s.connection == Connection::Live
+            && s.pending.iter().any(|e| e.id == first_esc)
+            && s.pending.iter().any(|e| e.id == second_esc)
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_arguments_arrive_inert_on_screen() {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    let rig = rig().await;
+    let mut c = rig.console().await;
+    let out = rig
+        .submit(
+            "mailer",
+            "email.send",
+            json!({"to": "x@evil.example", "subject": "\u{1b}]0;pwned\u{7}\u{1b}[2J hi \u{202e}"}),
+        )
+        .await;
+    let esc = out.escalation.clone().unwrap();
+    c.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    select(&mut c, &esc);
+    c.press(KeyCode::Enter);
+    let mut term = Terminal::new(TestBackend::new(120, 60)).unwrap();
+    term.draw(|f| gavel::console::views::render(f, &c.state))
+        .unwrap();
+    let buf = term.backend().buffer();
+    let text: String = buf.content.iter().map(|cell| cell.symbol()).collect();
+    assert!(
+        !text.chars().any(|ch| ch.is_control() || ch == '\u{202e}'),
+        "raw control characters on screen"
+    );
+    assert!(
+        text.contains("\\u001b]0;pwned\\u0007"),
+        "escapes shown as text"
+    );
+}
+
+#[test]
+fn demo_runs_headless_and_shuts_down_cleanly() {
+    let bin = env!("CARGO_BIN_EXE_gavel");
+    let state = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(bin)
+        .args(["demo", "--headless", "--duration", "3s"])
+        .env("XDG_STATE_HOME", state.path())
+        .env("XDG_CONFIG_HOME", state.path())
+        .env("HOME", state.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        start.elapsed()
+    );
+    let escalated: u64 = stdout
+        .lines()
+        .find_map(|l| {
+            l.split(" escalated")
+                .next()
+                .filter(|_| l.starts_with("actions:"))
+        })
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(escalated > 0, "no escalations:\n{stdout}");
+    assert!(stdout.contains("console connection: live"), "{stdout}");
+    assert!(stdout.contains("your decision: ✓"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("shut down cleanly"), "{stdout}");
+    assert!(stderr.trim().is_empty(), "nothing on stderr: {stderr}");
+}
