@@ -1,97 +1,60 @@
 //! End to end: a real server in-process on a loopback port, real HTTP and WebSocket, the
 //! console's state driven headless through the same events and keys a person produces.
 //! Every wait is on an event with a bounded timeout; nothing sleeps for synchronisation.
+//! Uses the shared harness in `tests/common` (standard roster and policy).
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use serde_json::json;
 
-use gavel::client::Client;
+use common::{request, Env, POLICY};
 use gavel::console::driver::Driver;
 use gavel::console::state::{Connection, Level, State, View};
-use gavel::demo::world::World;
-use gavel::protocol::{ActionOutcome, ActionRequest, Verdict};
-use gavel::server::{start, RunningServer};
+use gavel::protocol::{ActionOutcome, Verdict};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    world: World,
-    server: Option<RunningServer>,
-    url: String,
-    agents: Client,
+/// The shared harness's server, and the console as alice (finance approver, operator, owner of
+/// refund-bot).
+async fn console(env: &Env) -> Driver {
+    let state = State::new(&env.url(), "alice", chrono::Utc::now());
+    let key = gavel::protocol::PersonKey::read(&env.key_file("alice")).unwrap();
+    let mut d = Driver::start(&env.url(), key, state);
+    d.wait_for("a live stream", WAIT, |s| {
+        s.connection == Connection::Live && s.me.is_some()
+    })
+    .await
+    .unwrap();
+    d
 }
 
-async fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let world = World::create(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let server = start(world.config.clone()).await.unwrap();
-    let url = server.url();
-    Rig {
-        agents: Client::new(&url),
-        _dir: dir,
-        world,
-        server: Some(server),
-        url,
-    }
+/// The agent's long poll for the final outcome, as a task.
+fn wait_final(env: &Env, agent: &str, id: &str) -> tokio::task::JoinHandle<ActionOutcome> {
+    let (client, token, id) = (
+        env.client.clone(),
+        env.token(agent).to_string(),
+        id.to_string(),
+    );
+    tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + WAIT;
+        client.wait_final(&token, &id, until).await.unwrap()
+    })
 }
 
-impl Rig {
-    async fn console(&self) -> Driver {
-        let state = State::new(&self.url, "you", chrono::Utc::now());
-        let mut d = Driver::start(&self.url, self.world.your_key().unwrap(), state);
-        d.wait_for("a live stream", WAIT, |s| {
-            s.connection == Connection::Live && s.me.is_some()
-        })
-        .await
-        .unwrap();
-        d
-    }
-
-    async fn submit(&self, agent: &str, tool: &str, args: serde_json::Value) -> ActionOutcome {
-        let req = ActionRequest {
-            tool: tool.into(),
-            args,
-            session: format!("{agent}-e2e"),
-            on_behalf_of: Some("support:maria".into()),
-            rationale: Some("e2e".into()),
-            cost: None,
-            parent: None,
-            context: json!({}),
-        };
-        self.agents
-            .submit(self.world.token(agent), &req)
-            .await
-            .unwrap()
-    }
-
-    /// The agent's long poll for the final outcome, as a task.
-    fn wait_final(&self, agent: &str, id: &str) -> tokio::task::JoinHandle<ActionOutcome> {
-        let (client, token, id) = (
-            self.agents.clone(),
-            self.world.token(agent).to_string(),
-            id.to_string(),
-        );
-        tokio::spawn(async move {
-            let until = tokio::time::Instant::now() + WAIT;
-            client.wait_final(&token, &id, until).await.unwrap()
-        })
-    }
-
-    async fn refund(&self, amount: f64) -> ActionOutcome {
-        let out = self
-            .submit(
-                "refund-bot",
-                "stripe.refund",
-                json!({"amount": amount, "order": "o-1"}),
-            )
-            .await;
-        assert_eq!(out.verdict, Verdict::Pending, "{out:?}");
-        out
-    }
+async fn refund(env: &Env, amount: f64) -> ActionOutcome {
+    let out = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": amount, "order": "o-1"}),
+            "s-e2e",
+        )
+        .await;
+    assert_eq!(out.verdict, Verdict::Pending, "{out:?}");
+    out
 }
 
 /// Put the cursor on an escalation the way a person would: Home, then down.
@@ -117,11 +80,11 @@ async fn outcome(h: tokio::task::JoinHandle<ActionOutcome>) -> ActionOutcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_arrives_and_approve_lets_the_agent_through() {
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    let out = rig.refund(1500.0).await;
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let out = refund(&env, 1500.0).await;
     let esc = out.escalation.clone().unwrap();
-    let waiting = rig.wait_final("refund-bot", &out.id);
+    let waiting = wait_final(&env, "refund-bot", &out.id);
     c.wait_for("the escalation to appear", WAIT, |s| {
         s.pending.iter().any(|e| e.id == esc)
     })
@@ -148,7 +111,7 @@ async fn escalation_arrives_and_approve_lets_the_agent_through() {
     let final_ = outcome(waiting).await;
     assert_eq!(final_.verdict, Verdict::Allow, "{final_:?}");
     assert_eq!(final_.decisions.len(), 1);
-    assert_eq!(final_.decisions[0].body.approver, "you");
+    assert_eq!(final_.decisions[0].body.approver, "alice");
     c.wait_for("the escalation to move to history", WAIT, |s| {
         !s.pending.iter().any(|e| e.id == esc) && s.history.iter().any(|e| e.id == esc)
     })
@@ -160,11 +123,11 @@ async fn escalation_arrives_and_approve_lets_the_agent_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deny_with_reason_reaches_the_agent() {
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    let out = rig.refund(2400.0).await;
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let out = refund(&env, 2400.0).await;
     let esc = out.escalation.clone().unwrap();
-    let waiting = rig.wait_final("refund-bot", &out.id);
+    let waiting = wait_final(&env, "refund-bot", &out.id);
     c.wait_for("the escalation", WAIT, |s| {
         s.pending.iter().any(|e| e.id == esc)
     })
@@ -190,9 +153,9 @@ async fn deny_with_reason_reaches_the_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_decision_shows_the_server_reason() {
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    let out = rig.refund(1800.0).await;
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let out = refund(&env, 1800.0).await;
     let esc = out.escalation.clone().unwrap();
     c.wait_for("the escalation", WAIT, |s| {
         s.pending.iter().any(|e| e.id == esc)
@@ -221,14 +184,15 @@ async fn a_refused_decision_shows_the_server_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separation_of_duties_is_explained_and_nothing_is_sent() {
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    // You own db-agent and the rule wants a separate approver.
-    let out = rig
-        .submit(
-            "db-agent",
-            "postgres.execute",
-            json!({"database": "prod-orders", "sql": "UPDATE t SET x = 1"}),
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    // alice owns refund-bot and refund-huge wants two approvers other than the owner.
+    let out = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 25000.0}),
+            "s-e2e",
         )
         .await;
     let esc = out.escalation.clone().unwrap();
@@ -250,10 +214,10 @@ async fn separation_of_duties_is_explained_and_nothing_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_switch_from_the_console_denies_the_next_action() {
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    let before = rig
-        .submit("mailer", "email.read", json!({"folder": "inbox"}))
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let before = env
+        .act("mailer", "inbox.list", json!({"folder": "inbox"}), "s-m")
         .await;
     assert_eq!(before.verdict, Verdict::Allow, "{before:?}");
     c.wait_for("mailer's activity", WAIT, |s| {
@@ -281,8 +245,8 @@ async fn kill_switch_from_the_console_denies_the_next_action() {
     })
     .await
     .unwrap();
-    let after = rig
-        .submit("mailer", "email.read", json!({"folder": "inbox"}))
+    let after = env
+        .act("mailer", "inbox.list", json!({"folder": "inbox"}), "s-m")
         .await;
     assert_eq!(after.verdict, Verdict::Deny, "{after:?}");
     assert!(
@@ -291,25 +255,24 @@ async fn kill_switch_from_the_console_denies_the_next_action() {
         after.reason
     );
     // Others are unaffected.
-    let other = rig
-        .submit("refund-bot", "stripe.get", json!({"id": "o-1"}))
+    let other = env
+        .act("refund-bot", "stripe.get", json!({"id": "o-1"}), "s-r")
         .await;
     assert_eq!(other.verdict, Verdict::Allow);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_after_a_server_restart_and_resyncs() {
-    let mut rig = rig().await;
-    let mut c = rig.console().await;
-    let first = rig.refund(1200.0).await;
+    let mut env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let first = refund(&env, 1200.0).await;
     let first_esc = first.escalation.clone().unwrap();
     c.wait_for("the first escalation", WAIT, |s| {
         s.pending.iter().any(|e| e.id == first_esc)
     })
     .await
     .unwrap();
-    let addr: SocketAddr = rig.server.as_ref().unwrap().addr();
-    rig.server.take().unwrap().shutdown().await;
+    env.stop().await;
     c.wait_for("the console to notice", WAIT, |s| {
         matches!(s.connection, Connection::Reconnecting { .. })
     })
@@ -326,10 +289,8 @@ async fn reconnects_after_a_server_restart_and_resyncs() {
     assert_eq!(msg.level, Level::Error, "{}", msg.text);
     assert!(msg.text.contains("NOT recorded"), "{}", msg.text);
     // Same data dir, same port.
-    let mut cfg = rig.world.config.clone();
-    cfg.listen = addr;
-    rig.server = Some(start(cfg).await.unwrap());
-    let second = rig.refund(1300.0).await;
+    env.boot().await;
+    let second = refund(&env, 1300.0).await;
     let second_esc = second.escalation.clone().unwrap();
     c.wait_for("a fresh snapshot with both escalations", WAIT, |s| {
         s.connection == Connection::Live
@@ -344,15 +305,15 @@ async fn reconnects_after_a_server_restart_and_resyncs() {
 async fn hostile_arguments_arrive_inert_on_screen() {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
-    let rig = rig().await;
-    let mut c = rig.console().await;
-    let out = rig
-        .submit(
-            "mailer",
-            "email.send",
-            json!({"to": "x@evil.example", "subject": "\u{1b}]0;pwned\u{7}\u{1b}[2J hi \u{202e}"}),
-        )
-        .await;
+    let env = Env::start(POLICY).await;
+    let mut c = console(&env).await;
+    let mut req = request(
+        "email.send",
+        json!({"to": "x@evil.example", "subject": "\u{1b}]0;pwned\u{7}\u{1b}[2J hi \u{202e}"}),
+        "s-evil",
+    );
+    req.rationale = Some("\u{1b}[8mhidden\u{1b}[0m\r\nfake line".into());
+    let out = env.submit("mailer", req).await;
     let esc = out.escalation.clone().unwrap();
     c.wait_for("the escalation", WAIT, |s| {
         s.pending.iter().any(|e| e.id == esc)
@@ -373,6 +334,10 @@ async fn hostile_arguments_arrive_inert_on_screen() {
     assert!(
         text.contains("\\u001b]0;pwned\\u0007"),
         "escapes shown as text"
+    );
+    assert!(
+        text.contains("\\x1b[8mhidden\\x1b[0m\\x0d"),
+        "rationale escapes shown as text"
     );
 }
 
