@@ -377,3 +377,23 @@ fn demo_runs_headless_and_shuts_down_cleanly() {
     assert!(stdout.trim_end().ends_with("shut down cleanly"), "{stdout}");
     assert!(stderr.trim().is_empty(), "nothing on stderr: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_server_does_not_know_is_refused_visibly() {
+    let env = Env::start(POLICY).await;
+    let stranger = gavel::protocol::PersonKey::generate("mallory");
+    let state = State::new(&env.url(), "mallory", chrono::Utc::now());
+    let mut c = Driver::start(&env.url(), stranger, state);
+    c.wait_for("the refusal", WAIT, |s| {
+        matches!(s.connection, Connection::Refused { .. })
+    })
+    .await
+    .unwrap();
+    match &c.state.connection {
+        Connection::Refused { reason, .. } => {
+            assert!(reason.contains("unknown person"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.state.me.is_none());
+}

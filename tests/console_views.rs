@@ -566,3 +566,75 @@ fn each_theme() {
         insta::assert_snapshot!(format!("theme_{name}"), runs);
     }
 }
+
+#[test]
+fn quit_asks_when_a_decision_is_half_typed() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('a'));
+    typed(&mut s, "looks right");
+    key(&mut s, KeyCode::Esc);
+    assert!(s.dialog.is_none() && s.stashed.is_some());
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+    );
+    assert!(fx.is_empty() && !s.quit && s.pending_quit);
+    insta::assert_snapshot!(screen(&s, 140, 36));
+    key(&mut s, KeyCode::Char('n'));
+    assert!(!s.quit && !s.pending_quit);
+    // The draft resumes where it was.
+    key(&mut s, KeyCode::Char('a'));
+    match &s.dialog {
+        Some(gavel::console::state::Dialog::Decision(d)) => assert_eq!(d.reason, "looks right"),
+        other => panic!("{other:?}"),
+    }
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('q'));
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)),
+    );
+    assert!(s.quit);
+    assert_eq!(fx, vec![gavel::console::update::Effect::Quit]);
+}
+
+#[test]
+fn q_quits_at_once_when_nothing_is_typed() {
+    let mut s = live_state();
+    let fx = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+    );
+    assert!(s.quit);
+    assert_eq!(fx, vec![gavel::console::update::Effect::Quit]);
+}
+
+#[test]
+fn arrivals_do_not_move_the_cursor() {
+    let mut s = live_state();
+    key(&mut s, KeyCode::Char('j'));
+    let before = s.selected_escalation().unwrap().id.clone();
+    let sooner = escalation("esc-new", "mailer", "email.send", 5);
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::EscalationCreated {
+            escalation: Box::new(sooner),
+        }),
+    );
+    assert_eq!(s.pending[0].id, "esc-new", "soonest deadline first");
+    assert_eq!(s.selected_escalation().unwrap().id, before);
+}
+
+#[test]
+fn deadline_under_a_minute_notifies_once() {
+    let mut s = live_state();
+    let fx = update(&mut s, Event::Tick(at(1)));
+    // esc-001 (yours, 44 s left) warns; esc-003 (not yours) does not.
+    let notes = fx
+        .iter()
+        .filter(|e| matches!(e, gavel::console::update::Effect::Notify { .. }))
+        .count();
+    assert_eq!(notes, 1, "{fx:?}");
+    assert!(fx.contains(&gavel::console::update::Effect::Bell));
+    assert!(update(&mut s, Event::Tick(at(2))).is_empty());
+}

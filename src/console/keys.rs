@@ -119,8 +119,12 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
         Action::Filter => s.filter_editing = true,
         Action::Help => s.dialog = Some(Dialog::Help),
         Action::Quit => {
-            s.quit = true;
-            fx.push(Effect::Quit);
+            if s.half_typed() {
+                s.pending_quit = true;
+            } else {
+                s.quit = true;
+                fx.push(Effect::Quit);
+            }
         }
         Action::Approve => start_decision(s, Vote::Approve),
         Action::Deny => start_decision(s, Vote::Deny),
@@ -169,10 +173,17 @@ fn start_decision(s: &mut State, vote: Vote) {
         );
         return;
     }
+    let reason = match s.stashed.take() {
+        Some(d) if d.escalation.id == e.id => d.reason,
+        other => {
+            s.stashed = other;
+            String::new()
+        }
+    };
     s.dialog = Some(Dialog::Decision(DecisionDraft {
         escalation: e,
         vote,
-        reason: String::new(),
+        reason,
         error: None,
     }));
 }
@@ -258,7 +269,18 @@ fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
         _ => {}
     }
     match action {
-        Some(Action::Cancel) => s.dialog = None,
+        Some(Action::Cancel) => match s.dialog.take() {
+            Some(Dialog::Decision(d)) if !d.reason.trim().is_empty() => {
+                let id = d.escalation.id.clone();
+                s.stashed = Some(d);
+                say(
+                    s,
+                    Level::Info,
+                    format!("not sent; your reason for {id} is kept: a or d on it resumes"),
+                );
+            }
+            _ => {}
+        },
         Some(Action::Quit) => {
             if s.half_typed() {
                 s.pending_quit = true;

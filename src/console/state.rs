@@ -168,6 +168,9 @@ pub struct State {
     pub filter: String,
     pub filter_editing: bool,
     pub dialog: Option<Dialog>,
+    /// A decision cancelled with its reason half-typed: kept, so `a`/`d` on the same escalation
+    /// resumes it and quitting asks first.
+    pub stashed: Option<DecisionDraft>,
     pub message: Option<Message>,
     pub in_flight: BTreeMap<u64, Request>,
     pub next_request: u64,
@@ -208,6 +211,7 @@ impl State {
             filter: String::new(),
             filter_editing: false,
             dialog: None,
+            stashed: None,
             message: None,
             in_flight: BTreeMap::new(),
             next_request: 1,
@@ -360,7 +364,7 @@ impl State {
             Some(Dialog::Decision(d)) => !d.reason.is_empty(),
             Some(Dialog::Flip(f)) => !f.reason.is_empty() || !f.confirm.is_empty(),
             Some(Dialog::Review(r)) => !r.note.is_empty(),
-            _ => false,
+            _ => self.stashed.is_some(),
         }
     }
 

@@ -188,6 +188,9 @@ fn upsert(s: &mut State, e: Escalation) {
         s.pending.insert(at, e);
     } else {
         s.history.retain(|h| h.id != e.id);
+        if s.stashed.as_ref().is_some_and(|d| d.escalation.id == e.id) {
+            s.stashed = None;
+        }
         if let Some(Dialog::Decision(d)) = &s.dialog {
             if d.escalation.id == e.id {
                 let what = format!(

@@ -23,7 +23,13 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             s,
             " Quit? ",
             vec![
-                Line::from("What you typed has not been sent and will be lost."),
+                Line::from(match &s.stashed {
+                    Some(d) if s.dialog.is_none() => format!(
+                        "Your half-typed decision on {} has not been sent and will be lost.",
+                        inert(&d.escalation.id)
+                    ),
+                    _ => "What you typed has not been sent and will be lost.".to_string(),
+                }),
                 Line::default(),
                 Line::from(Span::styled(
                     "y quit · any other key: keep editing",
@@ -221,8 +227,10 @@ fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
 
 fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
     let t = &s.theme;
-    let height = lines.len() as u16 + 2;
-    let r = centered(area, width, height);
+    // Lines wrap: count the rows they take so nothing is cut off.
+    let inner = width.min(area.width).saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let r = centered(area, width, rows as u16 + 2);
     f.render_widget(Clear, r);
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
