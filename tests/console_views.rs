@@ -518,6 +518,7 @@ fn ten_thousand_pending_render_quickly() {
         render(&s, 160, 50);
     }
     let per_frame = start.elapsed() / 10;
+    eprintln!("{per_frame:?} per frame with 10,000 pending");
     assert_eq!(s.selected_escalation().unwrap().id, "esc-09999");
     // Generous for debug builds on a loaded 2-core CI box; a release build is far below.
     assert!(
@@ -637,4 +638,32 @@ fn deadline_under_a_minute_notifies_once() {
     assert_eq!(notes, 1, "{fx:?}");
     assert!(fx.contains(&gavel::console::update::Effect::Bell));
     assert!(update(&mut s, Event::Tick(at(2))).is_empty());
+}
+
+#[test]
+fn a_burst_of_ten_thousand_arrivals_is_absorbed() {
+    let mut s = live_state();
+    let start = std::time::Instant::now();
+    for i in 0..10_000 {
+        let e = escalation(
+            &format!("esc-b{i:05}"),
+            "refund-bot",
+            "stripe.refund",
+            60 + (i * 7919) % 10_000,
+        );
+        apply(
+            &mut s,
+            Event::Server(ServerMessage::EscalationCreated {
+                escalation: Box::new(e),
+            }),
+        );
+    }
+    let took = start.elapsed();
+    assert_eq!(s.pending.len(), 10_004);
+    assert!(
+        s.pending.windows(2).all(|w| w[0].deadline <= w[1].deadline),
+        "sorted by deadline"
+    );
+    eprintln!("10,000 arrivals applied in {took:?}");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }

@@ -124,8 +124,8 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
         }
         ServerMessage::Snapshot(snap) => {
             let snap = *snap;
-            s.pending = snap.escalations;
-            s.pending.sort_by(queue_order);
+            s.pending = snap.escalations.into_iter().map(Box::new).collect();
+            s.pending.sort_by(|a, b| queue_order(a, b));
             for e in &s.pending {
                 s.notified.insert(e.id.clone());
             }
@@ -185,7 +185,7 @@ fn upsert(s: &mut State, e: Escalation) {
             .pending
             .binary_search_by(|p| queue_order(p, &e))
             .unwrap_or_else(|i| i);
-        s.pending.insert(at, e);
+        s.pending.insert(at, Box::new(e));
     } else {
         s.history.retain(|h| h.id != e.id);
         if s.stashed.as_ref().is_some_and(|d| d.escalation.id == e.id) {
@@ -232,15 +232,6 @@ fn push_activity(s: &mut State, a: ActionSummary) {
 
 /// Keep the cursor on the same escalation when others arrive or leave.
 pub(super) fn reselect(s: &mut State) {
-    let rows = s.queue_rows();
-    if let Some(id) = &s.selected_id {
-        if let Some(pos) = rows.iter().position(|&i| &s.pending[i].id == id) {
-            s.selected[0] = pos;
-            return;
-        }
-    }
-    s.selected[0] = s.selected[0].min(rows.len().saturating_sub(1));
-    s.selected_id = rows.get(s.selected[0]).map(|&i| s.pending[i].id.clone());
     for v in [View::Flagged, View::History] {
         let n = match v {
             View::Flagged => s.flagged.len(),
@@ -248,6 +239,20 @@ pub(super) fn reselect(s: &mut State) {
         };
         s.selected[v.index()] = s.selected[v.index()].min(n.saturating_sub(1));
     }
+    // Without a filter the rows are the queue itself: no allocation per arrival, which matters
+    // when a burst of thousands arrives.
+    let found = match (&s.selected_id, s.filter.is_empty()) {
+        (Some(id), true) => s.pending.iter().position(|e| &e.id == id),
+        (Some(id), false) => s.queue_rows().iter().position(|&i| &s.pending[i].id == id),
+        (None, _) => None,
+    };
+    if let Some(pos) = found {
+        s.selected[0] = pos;
+        return;
+    }
+    let rows = s.queue_rows();
+    s.selected[0] = s.selected[0].min(rows.len().saturating_sub(1));
+    s.selected_id = rows.get(s.selected[0]).map(|&i| s.pending[i].id.clone());
 }
 
 fn on_connection(s: &mut State, c: ConnEvent) {

@@ -162,6 +162,7 @@ async fn headless(
             .state
             .pending
             .iter()
+            .map(|e| &**e)
             .chain(console.state.history.iter())
         {
             seen.insert(e.id.clone());
