@@ -125,8 +125,12 @@ impl Theme {
             line: None,
             key: None,
             message: format!(
-                "cannot read theme ({e}); built-ins are {}",
-                BUILT_IN.map(|b| b.0).join(", ")
+                "no such theme: not a built-in ({}), not {}, and not a readable file ({e})",
+                BUILT_IN.map(|b| b.0).join(", "),
+                config_dir
+                    .join("themes")
+                    .join(format!("{name_or_path}.toml"))
+                    .display()
             ),
         })?;
         Theme::parse(&path, &text)

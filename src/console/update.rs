@@ -96,10 +96,9 @@ pub fn update(s: &mut State, event: Event) -> Vec<Effect> {
         Event::Tick(now) => on_tick(s, now, &mut fx),
         Event::NotifyUnavailable(why) => {
             s.notify_desktop = false;
-            s.note = Some(format!(
-                "desktop notifications unavailable ({})",
-                inert(&why)
-            ));
+            // The full error is in the log; the status bar keeps it short.
+            tracing::info!(error = %why, "desktop notifications off");
+            s.note = Some("desktop notifications off (no notification service)".into());
         }
     }
     fx

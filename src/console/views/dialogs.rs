@@ -225,12 +225,18 @@ fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
     ])
 }
 
+/// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
+fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
+    let inner = width.saturating_sub(2).max(1) as usize;
+    lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner) as u16)
+        .sum()
+}
+
 fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
     let t = &s.theme;
-    // Lines wrap: count the rows they take so nothing is cut off.
-    let inner = width.min(area.width).saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let r = centered(area, width, rows as u16 + 2);
+    let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
     f.render_widget(Clear, r);
     let p = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -279,7 +285,7 @@ fn help(f: &mut Frame, area: Rect, s: &State) {
         ),
         t.muted(),
     )));
-    let r = centered(area, 92, lines.len() as u16 + 2);
+    let r = centered(area, 96, wrapped_rows(&lines, 96.min(area.width)) + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)
