@@ -32,7 +32,14 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             let t = &s.theme;
             let p = Paragraph::new(vec![
                 Line::default(),
-                Line::from(Span::styled("  Nothing waits for a decision.", t.muted())),
+                Line::from(Span::styled(
+                    if s.pending.is_empty() {
+                        "  Nothing waits for a decision."
+                    } else {
+                        "  Nothing matches the filter (Esc clears it)."
+                    },
+                    t.muted(),
+                )),
             ])
             .block(
                 Block::default()
@@ -80,7 +87,16 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let mine = s.mine_count();
-    let title = format!(" Pending {} · {} for you ", rows_idx.len(), mine);
+    let title = if rows_idx.len() == s.pending.len() {
+        format!(" Pending {} · {} for you ", s.pending.len(), mine)
+    } else {
+        format!(
+            " Pending {} · {} for you · {} match the filter ",
+            s.pending.len(),
+            mine,
+            rows_idx.len()
+        )
+    };
     let more = if rows_idx.len() > range.len() {
         format!(" {}–{} of {} ", range.start + 1, range.end, rows_idx.len())
     } else {
