@@ -20,8 +20,12 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The shared harness's server, and the console as alice (finance approver, operator, owner of
 /// refund-bot).
 async fn console(env: &Env) -> Driver {
-    let state = State::new(&env.url(), "alice", chrono::Utc::now());
-    let key = gavel::protocol::PersonKey::read(&env.key_file("alice")).unwrap();
+    console_as(env, "alice").await
+}
+
+async fn console_as(env: &Env, who: &str) -> Driver {
+    let state = State::new(&env.url(), who, chrono::Utc::now());
+    let key = gavel::protocol::PersonKey::read(&env.key_file(who)).unwrap();
     let mut d = Driver::start(&env.url(), key, state);
     d.wait_for("a live stream", WAIT, |s| {
         s.connection == Connection::Live && s.me.is_some()
@@ -396,4 +400,51 @@ async fn a_key_the_server_does_not_know_is_refused_visibly() {
         other => panic!("{other:?}"),
     }
     assert!(c.state.me.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_marks_a_flagged_action_as_an_incident() {
+    let env = Env::start(POLICY).await;
+    let mut c = console_as(&env, "bob").await; // approver + lead
+    let out = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 450.0}),
+            "s-f",
+        )
+        .await;
+    assert!(out.flagged && out.verdict == Verdict::Allow, "{out:?}");
+    c.wait_for("the flagged action", WAIT, |s| {
+        s.flagged.iter().any(|f| f.action.id == out.id)
+    })
+    .await
+    .unwrap();
+    c.press(KeyCode::Tab);
+    assert_eq!(c.state.view, View::Flagged);
+    assert_eq!(c.state.selected_flagged().unwrap().action.id, out.id);
+    c.press(KeyCode::Char('i'));
+    c.press(KeyCode::Enter); // an incident needs a note: refused locally
+    assert!(c.state.in_flight.is_empty() && c.state.dialog.is_some());
+    c.type_text("refund to a closed account");
+    c.press(KeyCode::Enter);
+    c.wait_for("the review to be recorded", WAIT, |s| {
+        s.in_flight.is_empty()
+            && s.flagged
+                .iter()
+                .any(|f| f.action.id == out.id && f.review.is_some())
+    })
+    .await
+    .unwrap();
+    let f = c
+        .state
+        .flagged
+        .iter()
+        .find(|f| f.action.id == out.id)
+        .unwrap();
+    let review = f.review.as_ref().unwrap();
+    assert_eq!(review.body.review, gavel::protocol::FlagVerdict::Incident);
+    assert_eq!(review.body.note, "refund to a closed account");
+    assert_eq!(review.body.reviewer, "bob");
+    assert_eq!(c.state.message.as_ref().unwrap().level, Level::Success);
 }
