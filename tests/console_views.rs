@@ -667,3 +667,45 @@ fn a_burst_of_ten_thousand_arrivals_is_absorbed() {
     eprintln!("10,000 arrivals applied in {took:?}");
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }
+
+#[test]
+fn escalations_missed_while_reconnecting_notify_once() {
+    let mut s = live_state();
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Lost {
+            attempt: 1,
+            error: "reset".into(),
+        }),
+    );
+    let mut snap = Snapshot {
+        escalations: s.pending.iter().map(|e| (**e).clone()).collect(),
+        flagged: vec![],
+        killswitches: vec![],
+        history: vec![],
+        agents: vec![],
+        activity: vec![],
+    };
+    snap.escalations
+        .push(escalation("esc-missed", "refund-bot", "stripe.refund", 400));
+    let fx = update(
+        &mut s,
+        Event::Server(ServerMessage::Snapshot(Box::new(snap.clone()))),
+    );
+    let bodies: Vec<&String> = fx
+        .iter()
+        .filter_map(|e| match e {
+            gavel::console::update::Effect::Notify { body, .. } => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bodies.len(), 1, "{fx:?}");
+    assert!(bodies[0].starts_with("1 arrived"), "{}", bodies[0]);
+    assert_eq!(s.connection, gavel::console::state::Connection::Live);
+    // The same snapshot again is no news.
+    assert!(update(
+        &mut s,
+        Event::Server(ServerMessage::Snapshot(Box::new(snap)))
+    )
+    .is_empty());
+}

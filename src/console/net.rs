@@ -21,6 +21,7 @@ pub const CLOSE_AUTH_REFUSED: u16 = 4001;
 /// How long a REST call may take before we say so (it may still have been recorded).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENCE_LIMIT: Duration = Duration::from_secs(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, ClientError>> + Send>>;
@@ -96,9 +97,13 @@ async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: 
     let (mut sink, mut stream) = ws.split();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    // A server that vanished without closing (power loss, a dropped route) never sends a FIN;
+    // our pings get answered by a pong, so silence this long means the link is dead.
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             msg = stream.next() => {
+                last_heard = tokio::time::Instant::now();
                 let text = match msg {
                     None => return End::Lost("connection closed".into()),
                     Some(Err(e)) => return End::Lost(short_error(&e.to_string())),
@@ -141,6 +146,9 @@ async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: 
                 }
             }
             _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    return End::Lost(format!("no answer from the server for {}s", SILENCE_LIMIT.as_secs()));
+                }
                 let body = serde_json::to_string(&ClientMessage::Ping).unwrap_or_default();
                 if let Err(e) = sink.send(Message::text(body)).await {
                     return End::Lost(short_error(&e.to_string()));

@@ -178,6 +178,8 @@ pub struct State {
     pub next_request: u64,
     /// Escalations we already notified about (arrival, and under a minute left).
     pub notified: HashSet<String>,
+    /// True once a first snapshot arrived: later snapshots are resyncs after a reconnect.
+    pub resynced: bool,
     pub warned: HashSet<String>,
     /// Something the status bar should keep saying (e.g. notifications unavailable).
     pub note: Option<String>,
@@ -218,6 +220,7 @@ impl State {
             in_flight: BTreeMap::new(),
             next_request: 1,
             notified: HashSet::new(),
+            resynced: false,
             warned: HashSet::new(),
             note: None,
             notify_desktop: true,

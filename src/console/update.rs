@@ -125,9 +125,23 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
             let snap = *snap;
             s.pending = snap.escalations.into_iter().map(Box::new).collect();
             s.pending.sort_by(|a, b| queue_order(a, b));
+            // After a reconnect, escalations that arrived while we were away are news: one
+            // notification for all of them. The first snapshot is what you see on opening.
+            let mut missed = 0;
             for e in &s.pending {
-                s.notified.insert(e.id.clone());
+                if s.notified.insert(e.id.clone()) && s.resynced && s.not_mine(e).is_none() {
+                    missed += 1;
+                }
             }
+            if missed > 0 {
+                notify(
+                    s,
+                    fx,
+                    "Escalations waiting for you".into(),
+                    format!("{missed} arrived while the console was reconnecting"),
+                );
+            }
+            s.resynced = true;
             s.history = snap.history.into();
             s.flagged = snap.flagged;
             s.killswitches = snap
