@@ -273,10 +273,22 @@ pub fn render_lines(
     focused: bool,
 ) {
     let t = &s.theme;
-    let hint = if focused {
-        " j/k scroll · Esc back "
+    // Say when there is more than fits: nothing is cut off silently.
+    let inner_w = area.width.saturating_sub(2).max(1) as usize;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let total = super::wrapped_rows(&lines, inner_w);
+    let scroll = if focused {
+        (s.detail_scroll as usize).min(total.saturating_sub(inner_h))
     } else {
-        " Enter to focus "
+        0
+    };
+    let below = total.saturating_sub(scroll + inner_h);
+    let hint = match (focused, below) {
+        (true, 0) if scroll == 0 => " Esc back ".to_string(),
+        (true, 0) => " end · k scroll up · Esc back ".to_string(),
+        (true, n) => format!(" ↓ {n} more lines · j/k scroll · Esc back "),
+        (false, 0) => " Enter to focus ".to_string(),
+        (false, n) => format!(" ↓ {n} more lines · Enter to read all "),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -286,6 +298,6 @@ pub fn render_lines(
     let p = Paragraph::new(lines)
         .block(block)
         .wrap(Wrap { trim: false })
-        .scroll((if focused { s.detail_scroll } else { 0 }, 0));
+        .scroll((scroll as u16, 0));
     f.render_widget(p, area);
 }

@@ -227,11 +227,7 @@ fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
 
 /// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
 fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
-    let inner = width.saturating_sub(2).max(1) as usize;
-    lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner) as u16)
-        .sum()
+    super::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
 fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {

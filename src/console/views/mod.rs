@@ -146,6 +146,34 @@ pub fn window(total: usize, selected: usize, height: usize) -> std::ops::Range<u
     start..start + height
 }
 
+/// Rows `lines` take when word-wrapped into `width` columns (greedy, like ratatui's wrapper).
+pub fn wrapped_rows(lines: &[ratatui::text::Line], width: usize) -> usize {
+    let width = width.max(1);
+    lines
+        .iter()
+        .map(|line| {
+            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            let mut rows = 1;
+            let mut col = 0;
+            for word in text.split_inclusive(' ') {
+                let w = ratatui::text::Span::raw(word).width();
+                let visible = ratatui::text::Span::raw(word.trim_end()).width();
+                if col > 0 && col + visible > width {
+                    rows += 1;
+                    col = 0;
+                }
+                if w > width {
+                    rows += (w - 1) / width;
+                    col = w % width;
+                } else {
+                    col += w;
+                }
+            }
+            rows
+        })
+        .sum()
+}
+
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
