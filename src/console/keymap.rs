@@ -406,7 +406,7 @@ mod tests {
             "[[queue]]\non = [\"a\"]\nrun = \"launch\"\n",
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("k.toml:3"), "{e}");
+        assert!(e.to_string().starts_with("k.toml:3: queue.run: "), "{e}");
         assert!(e.to_string().contains("launch"), "{e}");
     }
 }

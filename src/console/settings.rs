@@ -28,13 +28,45 @@ impl FileError {
     }
 
     pub fn toml(path: &Path, text: &str, e: &toml::de::Error) -> FileError {
+        let line = e.span().map(|s| line_of(text, s.start));
         FileError {
             file: path.display().to_string(),
-            line: e.span().map(|s| line_of(text, s.start)),
-            key: None,
+            line,
+            // toml names the position, not the key; the key is what that line assigns.
+            key: line.and_then(|l| key_on_line(text, l)),
             message: e.message().trim().to_string(),
         }
     }
+}
+
+/// The key a `key = value` line assigns, if it is one.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (key, _) = l.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(c))
+    {
+        return None;
+    }
+    let key = key.trim_matches('"');
+    // Inside `[table]` or `[[array]]`, name the table too.
+    let table = text
+        .lines()
+        .take(line - 1)
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .map(|t| t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        })
+        .last();
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 pub fn line_of(text: &str, offset: usize) -> usize {
@@ -144,7 +176,12 @@ mod tests {
         let text = "server = \"http://x\"\n\n[notifications]\ndesktop = \"yes\"\n";
         let e = ConsoleFile::parse(Path::new("console.toml"), text).unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
-        assert!(e.to_string().starts_with("console.toml:4: "), "{e}");
+        assert_eq!(e.key.as_deref(), Some("notifications.desktop"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("console.toml:4: notifications.desktop: "),
+            "{e}"
+        );
         let ok = ConsoleFile::parse(
             Path::new("c"),
             "theme = \"light\"\n[notifications]\nbell = false",
