@@ -709,3 +709,23 @@ fn escalations_missed_while_reconnecting_notify_once() {
     )
     .is_empty());
 }
+
+#[test]
+fn global_stop_shows_on_every_row() {
+    let mut s = live_state();
+    apply(
+        &mut s,
+        Event::Server(ServerMessage::KillSwitchChanged {
+            killswitch: KillSwitch {
+                scope: "global".into(),
+                on: true,
+                reason: "runaway agents".into(),
+                by: "alice".into(),
+                at: at(-5),
+            },
+        }),
+    );
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Tab);
+    insta::assert_snapshot!(screen(&s, 140, 16));
+}

@@ -258,7 +258,12 @@ pub fn flagged_lines(s: &State, f: &FlaggedAction) -> Vec<Line<'static>> {
         ])),
     }
     out.push(Line::default());
-    action_lines(t, &f.action, None, &mut out);
+    let owner = s
+        .agents
+        .iter()
+        .find(|a| a.id == f.action.agent)
+        .and_then(|a| a.owner.as_deref());
+    action_lines(t, &f.action, owner, &mut out);
     rule_lines(t, &f.rule, &mut out);
     args_lines(t, &f.action, &mut out);
     out

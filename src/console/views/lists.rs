@@ -141,6 +141,13 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
                 ),
                 None => ("○ running", t.fg(t.ok), String::new()),
             };
+            // Under the global switch nothing runs, whatever its own switch says.
+            let (state, style) =
+                if s.global_stopped() && r.scope != "global" && state != "■ STOPPED" {
+                    ("■ (global)", t.fg(t.danger))
+                } else {
+                    (state, style)
+                };
             let activity = match &r.last_activity {
                 Some(a) => {
                     let (w, _) = effect_style(t, a.effect);
