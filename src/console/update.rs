@@ -138,7 +138,7 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
                     s,
                     fx,
                     "Escalations waiting for you".into(),
-                    format!("{missed} arrived while the console was reconnecting"),
+                    format!("{missed} arrived while the console was reconnecting or catching up"),
                 );
             }
             s.resynced = true;
