@@ -1,18 +1,164 @@
+//! Commands for people and scripts: pending, decide, kill.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct PendingArgs {}
-#[derive(clap::Args, Debug)]
-pub struct DecideArgs {}
-#[derive(clap::Args, Debug)]
-pub struct KillArgs {}
+use anyhow::Context as _;
 
-pub async fn pending(_args: PendingArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+use crate::client::Client;
+use crate::config::{find_key, DEFAULT_SERVER, ENV_SERVER};
+use crate::protocol::canonical::short_digest;
+use crate::protocol::{inert, PersonKey, Vote};
+
+#[derive(clap::Args, Debug)]
+pub struct Connection {
+    /// Server URL
+    #[arg(long, env = ENV_SERVER, default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// Your private key file (default: GAVEL_KEY, or the only key in the config dir)
+    #[arg(long)]
+    pub key: Option<PathBuf>,
 }
-pub async fn decide(_args: DecideArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+
+impl Connection {
+    fn open(&self) -> anyhow::Result<(Client, PersonKey)> {
+        let path = find_key(self.key.clone()).map_err(|e| anyhow::anyhow!(e))?;
+        let key = PersonKey::read(&path)?;
+        Ok((Client::new(&self.server), key))
+    }
 }
-pub async fn kill(_args: KillArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+
+#[derive(clap::Args, Debug)]
+pub struct PendingArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Print the escalations as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DecideArgs {
+    /// The escalation id (from `gavel pending`)
+    pub escalation: String,
+    /// approve or deny
+    #[arg(value_parser = ["approve", "deny"])]
+    pub verdict: String,
+    /// Why (required to deny; the agent reads it)
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("state").required(true).args(["on", "off"])))]
+pub struct KillArgs {
+    /// global, agent:ID or tool:NAME
+    pub scope: String,
+    /// Turn the switch on: matching actions are denied, pending escalations cancelled
+    #[arg(long)]
+    pub on: bool,
+    /// Turn the switch off
+    #[arg(long)]
+    pub off: bool,
+    /// Why (recorded in the audit log)
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+pub async fn pending(args: PendingArgs) -> anyhow::Result<ExitCode> {
+    let (client, key) = args.conn.open()?;
+    let list = client.escalations(&key).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in &list {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}/{}",
+            e.id,
+            inert(&e.action.agent),
+            inert(&e.action.tool),
+            e.rule.id,
+            e.deadline
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            e.approvals_received(),
+            e.approvals_required
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
+    let vote = if args.verdict == "approve" {
+        Vote::Approve
+    } else {
+        Vote::Deny
+    };
+    if vote == Vote::Deny && args.reason.trim().is_empty() {
+        anyhow::bail!("a deny needs --reason TEXT (the agent reads it)");
+    }
+    let (client, key) = args.conn.open()?;
+    let esc = client
+        .escalation(&key, &args.escalation)
+        .await
+        .with_context(|| format!("fetching escalation {}", args.escalation))?;
+    let decision = Client::sign_decision(&key, &esc, vote, &args.reason);
+    eprintln!(
+        "signing as {}: {} {} by {} (tool {}, rule {}), digest {}",
+        key.id,
+        args.verdict,
+        esc.id,
+        inert(&esc.action.agent),
+        inert(&esc.action.tool),
+        esc.rule.id,
+        short_digest(&esc.digest)
+    );
+    eprintln!(
+        "  args: {}",
+        inert(&serde_json::to_string(&esc.action.args)?)
+    );
+    let ack = client.decide(&decision).await?;
+    let state = serde_json::to_value(ack.escalation.state)?;
+    println!(
+        "{} {} ({}/{} approvals){}",
+        if ack.recorded {
+            "recorded:"
+        } else {
+            "already recorded:"
+        },
+        state.as_str().unwrap_or("?"),
+        ack.escalation.approvals_received(),
+        ack.escalation.approvals_required,
+        ack.escalation
+            .resolution_reason
+            .as_deref()
+            .map(|r| format!(": {}", inert(r)))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
+    if crate::protocol::Scope::parse(&args.scope).is_none() {
+        anyhow::bail!(
+            "scope must be global, agent:ID or tool:NAME (got `{}`)",
+            args.scope
+        );
+    }
+    let (client, key) = args.conn.open()?;
+    let k = client
+        .flip(&key, &args.scope, args.on, &args.reason)
+        .await?;
+    println!(
+        "kill switch {} is {} ({} by {})",
+        k.scope,
+        if k.on { "ON" } else { "off" },
+        k.reason,
+        k.by
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,202 @@
+//! The audit log: an append-only SHA-256 chain of records with server-signed checkpoints.
+//!
+//! `hash = sha256(prev_hash ‖ "\n" ‖ canonical_json({seq, time, kind, actor, body}))`. Every
+//! write transaction ends with a checkpoint (seq, head hash) signed by the server's Ed25519 key,
+//! so every committed record is covered by a signature: an edited, deleted, inserted, reordered
+//! or appended record breaks either the chain or a checkpoint.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::protocol::canonical::{canonical_bytes, sha256_hex};
+use crate::protocol::signing::Purpose;
+use crate::protocol::PublicKey;
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A record waiting to be appended (seq, time and hashes are assigned by the writer).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub kind: &'static str,
+    pub actor: String,
+    pub body: Value,
+}
+
+impl AuditEntry {
+    pub fn new(kind: &'static str, actor: impl Into<String>, body: Value) -> Self {
+        AuditEntry {
+            kind,
+            actor: actor.into(),
+            body,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    time: &'a str,
+    kind: &'a str,
+    actor: &'a str,
+    body: &'a Value,
+}
+
+pub fn record_hash(
+    prev_hash: &str,
+    seq: u64,
+    time: &str,
+    kind: &str,
+    actor: &str,
+    body: &Value,
+) -> String {
+    let mut bytes = Vec::with_capacity(256);
+    bytes.extend_from_slice(prev_hash.as_bytes());
+    bytes.push(b'\n');
+    bytes.extend(canonical_bytes(&Hashed {
+        seq,
+        time,
+        kind,
+        actor,
+        body,
+    }));
+    sha256_hex(&bytes)
+}
+
+/// What a checkpoint signature covers (purpose `checkpoint`).
+#[derive(Serialize)]
+pub struct CheckpointBody<'a> {
+    pub seq: u64,
+    pub head: &'a str,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub records: u64,
+    pub head: String,
+    pub checkpoints: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("cannot open the audit log: {0}")]
+    Open(String),
+    #[error("record {seq}: {problem}")]
+    BadRecord { seq: u64, problem: String },
+    #[error("checkpoint at record {seq}: {problem}")]
+    BadCheckpoint { seq: u64, problem: String },
+}
+
+/// Checks the whole chain and every checkpoint. Opens the database read-only.
+pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
+    let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
+    if !db_path.exists() {
+        return Err(VerifyError::Open(format!(
+            "{} does not exist",
+            db_path.display()
+        )));
+    }
+    let conn =
+        Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
+    let key_text: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'server_public_key'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| VerifyError::Open(format!("no server public key recorded: {e}")))?;
+    let key = PublicKey::parse(&key_text).map_err(|e| VerifyError::Open(e.to_string()))?;
+
+    let mut stmt = conn
+        .prepare("SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit ORDER BY seq")
+        .map_err(open_err)?;
+    let mut rows = stmt.query([]).map_err(open_err)?;
+    let mut expected_seq = 1u64;
+    let mut prev = GENESIS.to_string();
+    let mut heads: Vec<String> = Vec::new();
+    while let Some(row) = rows.next().map_err(open_err)? {
+        let seq: i64 = row.get(0).map_err(open_err)?;
+        let seq = seq as u64;
+        let time: String = row.get(1).map_err(open_err)?;
+        let kind: String = row.get(2).map_err(open_err)?;
+        let actor: String = row.get(3).map_err(open_err)?;
+        let body_text: String = row.get(4).map_err(open_err)?;
+        let prev_hash: String = row.get(5).map_err(open_err)?;
+        let hash: String = row.get(6).map_err(open_err)?;
+        let bad = |problem: String| VerifyError::BadRecord { seq, problem };
+        if seq != expected_seq {
+            return Err(VerifyError::BadRecord {
+                seq: expected_seq,
+                problem: format!("missing (the next record is {seq}): deleted"),
+            });
+        }
+        if prev_hash != prev {
+            return Err(bad(format!(
+                "prev_hash does not match record {}'s hash: a record was inserted, deleted or reordered",
+                seq - 1
+            )));
+        }
+        let body: Value =
+            serde_json::from_str(&body_text).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+        let computed = record_hash(&prev_hash, seq, &time, &kind, &actor, &body);
+        if computed != hash {
+            return Err(bad(
+                "hash does not match its content: the record was edited".into(),
+            ));
+        }
+        heads.push(hash.clone());
+        prev = hash;
+        expected_seq += 1;
+    }
+    let records = expected_seq - 1;
+
+    let mut stmt = conn
+        .prepare("SELECT seq, head, signature FROM checkpoints ORDER BY seq")
+        .map_err(open_err)?;
+    let mut rows = stmt.query([]).map_err(open_err)?;
+    let mut checkpoints = 0u64;
+    let mut covered = 0u64;
+    while let Some(row) = rows.next().map_err(open_err)? {
+        let seq: i64 = row.get(0).map_err(open_err)?;
+        let seq = seq as u64;
+        let head: String = row.get(1).map_err(open_err)?;
+        let signature: String = row.get(2).map_err(open_err)?;
+        let bad = |problem: String| VerifyError::BadCheckpoint { seq, problem };
+        key.verify(
+            Purpose::Checkpoint,
+            &CheckpointBody { seq, head: &head },
+            &signature,
+        )
+        .map_err(|_| bad("signature does not verify with the server key".into()))?;
+        match heads.get((seq as usize).wrapping_sub(1)) {
+            None => {
+                return Err(VerifyError::BadRecord {
+                    seq: records + 1,
+                    problem: format!("missing: a signed checkpoint covers records up to {seq}; the log was truncated"),
+                })
+            }
+            Some(h) if *h != head => {
+                return Err(VerifyError::BadRecord {
+                    seq,
+                    problem: "differs from the head the server signed: the chain was rewritten".into(),
+                })
+            }
+            Some(_) => {}
+        }
+        covered = covered.max(seq);
+        checkpoints += 1;
+    }
+    if covered < records {
+        return Err(VerifyError::BadRecord {
+            seq: covered + 1,
+            problem: "is not covered by any signed checkpoint: appended outside the server".into(),
+        });
+    }
+    Ok(VerifyReport {
+        records,
+        head: prev,
+        checkpoints,
+    })
+}

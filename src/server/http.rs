@@ -1,0 +1,478 @@
+//! HTTP routes, authentication and request parsing.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::AuditEntry;
+use super::error::ApiError;
+use super::roster::{Agent, Person};
+use super::store::{self, AuditQuery, Op};
+use super::{pep, queue, stream, App};
+use crate::protocol::signing::Purpose;
+use crate::protocol::{
+    ActionRequest, SignedDecision, SignedFlagReview, SignedKillSwitch, SignedRequest,
+    HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS,
+};
+
+type AppState = State<Arc<App>>;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics))
+        .route("/v1/actions", post(submit_action))
+        .route("/v1/actions/{id}", get(get_action))
+        .route("/v1/stream", get(open_stream))
+        .route("/v1/escalations", get(list_escalations))
+        .route("/v1/escalations/{id}", get(get_escalation))
+        .route("/v1/escalations/{id}/decisions", post(post_decision))
+        .route(
+            "/v1/killswitches",
+            get(list_killswitches).post(post_killswitch),
+        )
+        .route("/v1/flagged", get(list_flagged))
+        .route("/v1/flagged/{action}/review", post(post_flag_review))
+        .route("/v1/audit", get(list_audit))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .with_state(app)
+}
+
+/// Answers with JSON, or with the error after recording the refusal in the audit log.
+async fn reply<T: Serialize>(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    actor: &str,
+    r: Result<T, ApiError>,
+) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            if e.status.is_client_error() {
+                app.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                let entry = AuditEntry::new(
+                    "refused",
+                    actor.to_string(),
+                    json!({"method": method.as_str(), "path": uri.path(), "status": e.status.as_u16(),
+                           "code": e.code, "message": e.message}),
+                );
+                if let Err(store_err) = app.store.write(Op::Audit, vec![entry]).await {
+                    tracing::error!("refusal not recorded: {store_err}");
+                }
+            }
+            e.into_response()
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+fn agent_auth<'a>(app: &'a App, headers: &HeaderMap) -> Result<&'a Agent, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "unauthorized",
+            "missing `Authorization: Bearer <agent token>`",
+        )
+    })?;
+    app.roster.agent_by_token(token).ok_or_else(|| {
+        ApiError::unauthorized(
+            "unknown_agent",
+            "the bearer token belongs to no agent in the roster",
+        )
+    })
+}
+
+/// People-only endpoints: refuse agent tokens outright, then check the signed request headers.
+fn refuse_agents(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    if bearer(headers).is_some_and(|t| app.roster.agent_by_token(t).is_some()) {
+        return Err(ApiError::forbidden(
+            "agent_forbidden",
+            "agent credentials can only submit actions and read their own outcomes",
+        ));
+    }
+    Ok(())
+}
+
+fn person_auth<'a>(
+    app: &'a App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<&'a Person, ApiError> {
+    refuse_agents(app, headers)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (Some(person), Some(time), Some(signature)) = (
+        header(HEADER_PERSON),
+        header(HEADER_TIME),
+        header(HEADER_SIGNATURE),
+    ) else {
+        return Err(ApiError::unauthorized(
+            "unauthorized",
+            "people-only endpoint: sign the request (x-gavel-person, x-gavel-time, x-gavel-signature)",
+        ));
+    };
+    let p = app.roster.person(&person).ok_or_else(|| {
+        ApiError::forbidden(
+            "unknown_signer",
+            format!("\"{person}\" is not a person in the roster"),
+        )
+    })?;
+    let req = SignedRequest {
+        method: method.as_str().to_string(),
+        path: uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string(),
+        person,
+        time: time.clone(),
+    };
+    p.key
+        .verify(Purpose::Request, &req, &signature)
+        .map_err(|_| {
+            ApiError::unauthorized("bad_signature", "the request signature does not verify")
+        })?;
+    let t = chrono::DateTime::parse_from_rfc3339(&time).map_err(|_| {
+        ApiError::bad_request("invalid_request", "x-gavel-time must be an RFC 3339 time")
+    })?;
+    if (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .abs()
+        > MAX_CLOCK_SKEW_SECS
+    {
+        return Err(ApiError::unauthorized(
+            "stale_signature",
+            "the signed request is too old or from the future",
+        ));
+    }
+    Ok(p)
+}
+
+async fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_request("invalid_request", e.to_string())
+        }
+        _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+    })
+}
+
+async fn submit_action(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let agent = match agent_auth(&app, &headers) {
+        Ok(a) => a,
+        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+    };
+    let result = match parse_body::<ActionRequest>(&headers, body).await {
+        Ok(req) => pep::submit(&app, agent, req).await,
+        Err(e) => Err(e),
+    };
+    reply(&app, &method, &uri, &agent.id, result).await
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<f64>,
+}
+
+async fn get_action(
+    State(app): AppState,
+    Path(id): Path<String>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let agent = match agent_auth(&app, &headers) {
+        Ok(a) => a,
+        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+    };
+    let result = match query {
+        Err(e) => Err(ApiError::bad_request("invalid_request", e.body_text())),
+        Ok(Query(q)) => {
+            let wait = q.wait.unwrap_or(0.0);
+            if !(0.0..=300.0).contains(&wait) {
+                Err(ApiError::bad_request(
+                    "invalid_request",
+                    "wait must be between 0 and 300 seconds",
+                ))
+            } else {
+                queue::action_outcome(&app, &agent.id, &id, Duration::from_secs_f64(wait)).await
+            }
+        }
+    };
+    reply(&app, &method, &uri, &agent.id, result).await
+}
+
+async fn open_stream(State(app): AppState, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if let Err(e) = refuse_agents(&app, &headers) {
+        return e.into_response();
+    }
+    ws.on_upgrade(move |socket| stream::serve(app, socket))
+}
+
+/// Runs a people-only read.
+macro_rules! people_read {
+    ($app:expr, $method:expr, $uri:expr, $headers:expr, $body:expr) => {{
+        match person_auth(&$app, &$method, &$uri, &$headers) {
+            Ok(p) => {
+                let id = p.info.id.clone();
+                let r = $body;
+                reply(&$app, &$method, &$uri, &id, r).await
+            }
+            Err(e) => reply::<()>(&$app, &$method, &$uri, "anonymous", Err(e)).await,
+        }
+    }};
+}
+
+async fn list_escalations(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read!(
+        app,
+        method,
+        uri,
+        headers,
+        Ok::<_, ApiError>(queue::pending(&app).await)
+    )
+}
+
+async fn get_escalation(
+    State(app): AppState,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read!(app, method, uri, headers, {
+        queue::get_escalation(&app, &id)
+            .await
+            .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
+    })
+}
+
+async fn list_killswitches(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read!(app, method, uri, headers, {
+        Ok::<_, ApiError>(
+            app.kill
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+async fn list_flagged(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read!(app, method, uri, headers, {
+        app.store
+            .read(|c| store::flagged(c, 500))
+            .await
+            .map_err(ApiError::storage)
+    })
+}
+
+async fn list_audit(
+    State(app): AppState,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read!(app, method, uri, headers, {
+        match query {
+            Err(e) => Err(ApiError::bad_request("invalid_request", e.body_text())),
+            Ok(Query(mut q)) => match normalise_times(&mut q) {
+                Err(e) => Err(e),
+                Ok(()) => app
+                    .store
+                    .read(move |c| store::audit_records(c, &q))
+                    .await
+                    .map_err(ApiError::storage),
+            },
+        }
+    })
+}
+
+/// Stored times are RFC 3339 UTC with microseconds; compare like with like.
+fn normalise_times(q: &mut AuditQuery) -> Result<(), ApiError> {
+    for t in [&mut q.since, &mut q.until].into_iter().flatten() {
+        let parsed = chrono::DateTime::parse_from_rfc3339(t).map_err(|_| {
+            ApiError::bad_request("invalid_request", format!("`{t}` is not an RFC 3339 time"))
+        })?;
+        *t = parsed
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    }
+    Ok(())
+}
+
+/// Signed POSTs: the signature is in the body; agent tokens are refused before anything else.
+macro_rules! people_post {
+    ($app:expr, $method:expr, $uri:expr, $headers:expr, $body:expr, $ty:ty, $signer:expr, $action:expr) => {{
+        if let Err(e) = refuse_agents(&$app, &$headers) {
+            return reply::<()>(&$app, &$method, &$uri, "agent", Err(e)).await;
+        }
+        match parse_body::<$ty>(&$headers, $body).await {
+            Err(e) => reply::<()>(&$app, &$method, &$uri, "anonymous", Err(e)).await,
+            Ok(signed) => {
+                let actor: String = $signer(&signed);
+                let r = $action(signed).await;
+                reply(&$app, &$method, &$uri, &actor, r).await
+            }
+        }
+    }};
+}
+
+async fn post_decision(
+    State(app): AppState,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    people_post!(
+        app,
+        method,
+        uri,
+        headers,
+        body,
+        SignedDecision,
+        |d: &SignedDecision| d.body.approver.clone(),
+        |d| queue::decide(&app, &id, d)
+    )
+}
+
+async fn post_killswitch(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    people_post!(
+        app,
+        method,
+        uri,
+        headers,
+        body,
+        SignedKillSwitch,
+        |f: &SignedKillSwitch| f.body.operator.clone(),
+        |f| queue::flip(&app, f)
+    )
+}
+
+async fn post_flag_review(
+    State(app): AppState,
+    Path(action): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    people_post!(
+        app,
+        method,
+        uri,
+        headers,
+        body,
+        SignedFlagReview,
+        |r: &SignedFlagReview| r.body.reviewer.clone(),
+        |r| queue::review_flag(&app, &action, r)
+    )
+}
+
+async fn metrics(State(app): AppState) -> Response {
+    let m = &app.metrics;
+    let pending = app.core.lock().await.pending.len();
+    let text = format!(
+        "# TYPE gavel_actions_total counter\n\
+         gavel_actions_total{{effect=\"allow\"}} {}\n\
+         gavel_actions_total{{effect=\"deny\"}} {}\n\
+         gavel_actions_total{{effect=\"review\"}} {}\n\
+         gavel_actions_total{{effect=\"flag\"}} {}\n\
+         # TYPE gavel_decisions_total counter\ngavel_decisions_total {}\n\
+         # TYPE gavel_refused_total counter\ngavel_refused_total {}\n\
+         # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n",
+        m.actions_allow.load(Ordering::Relaxed),
+        m.actions_deny.load(Ordering::Relaxed),
+        m.actions_review.load(Ordering::Relaxed),
+        m.actions_flag.load(Ordering::Relaxed),
+        m.decisions.load(Ordering::Relaxed),
+        m.refused.load(Ordering::Relaxed),
+        pending,
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
+}

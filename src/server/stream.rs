@@ -1,0 +1,152 @@
+//! `GET /v1/stream`: challenge → signed auth → welcome → snapshot → live events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use base64::Engine as _;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{queue, store, App};
+use crate::protocol::signing::Purpose;
+use crate::protocol::{ClientMessage, ServerMessage, Snapshot, StreamAuth};
+
+/// Close code for a failed or missing authentication.
+pub const CLOSE_AUTH: u16 = 4001;
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    match serde_json::to_string(msg) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+async fn snapshot(app: &App) -> Option<ServerMessage> {
+    let escalations = queue::pending(app).await;
+    let rest = app
+        .store
+        .read(|c| {
+            Ok((
+                store::flagged(c, 200)?,
+                store::recent_resolved(c, 200)?,
+                store::recent_activity(c, 200)?,
+            ))
+        })
+        .await
+        .ok()?;
+    let killswitches = app
+        .kill
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    Some(ServerMessage::Snapshot(Box::new(Snapshot {
+        escalations,
+        flagged: rest.0,
+        killswitches,
+        history: rest.1,
+        agents: app.roster.agent_infos(),
+        activity: rest.2,
+    })))
+}
+
+pub async fn serve(app: Arc<App>, mut socket: WebSocket) {
+    let mut nonce = [0u8; 32];
+    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+    let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
+    if !send(
+        &mut socket,
+        &ServerMessage::Challenge {
+            nonce: nonce.clone(),
+        },
+    )
+    .await
+    {
+        return;
+    }
+    let auth = match tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ClientMessage>(&t).ok(),
+        _ => None,
+    };
+    let Some(ClientMessage::Auth { person, signature }) = auth else {
+        return close(
+            socket,
+            CLOSE_AUTH,
+            "authenticate first: answer the challenge with a signed auth message",
+        )
+        .await;
+    };
+    let Some(p) = app.roster.person(&person) else {
+        return close(socket, CLOSE_AUTH, "unknown person: not in the roster").await;
+    };
+    if p.key
+        .verify(
+            Purpose::StreamAuth,
+            &StreamAuth {
+                nonce,
+                person: person.clone(),
+            },
+            &signature,
+        )
+        .is_err()
+    {
+        return close(
+            socket,
+            CLOSE_AUTH,
+            "bad signature: the auth does not verify with your roster key",
+        )
+        .await;
+    }
+    let welcome = ServerMessage::Welcome {
+        person: p.info.clone(),
+        server: app.info.clone(),
+    };
+    // Subscribe before the snapshot so nothing falls between them (events carry full state).
+    let mut events = app.bus.subscribe();
+    if !send(&mut socket, &welcome).await {
+        return;
+    }
+    let Some(snap) = snapshot(&app).await else {
+        return close(socket, 1011, "the server could not read its store").await;
+    };
+    if !send(&mut socket, &snap).await {
+        return;
+    }
+    let shutdown = super::stopped(app.shutdown.clone());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(msg) => if !send(&mut socket, &msg).await { return },
+                Err(RecvError::Lagged(_)) => {
+                    // This console fell behind: resync it with a fresh snapshot.
+                    match snapshot(&app).await {
+                        Some(s) => if !send(&mut socket, &s).await { return },
+                        None => return close(socket, 1011, "the server could not read its store").await,
+                    }
+                }
+                Err(RecvError::Closed) => return close(socket, 1001, "server shutting down").await,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok(ClientMessage::Ping) = serde_json::from_str::<ClientMessage>(&t) {
+                        if !send(&mut socket, &ServerMessage::Pong).await { return }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = &mut shutdown => return close(socket, 1001, "server shutting down").await,
+        }
+    }
+}
