@@ -252,31 +252,27 @@ fn rule_text(o: &ActionOutcome) -> String {
     }
 }
 
-/// The agent-facing ruling for an outcome the server gave.
+/// The agent-facing ruling for an outcome the server gave. A final outcome's `reason` is the
+/// server's account of the resolution; the approvers' own words come from the signed decisions.
 pub fn ruling_of(o: &ActionOutcome) -> Ruling {
+    let rule = o
+        .rule
+        .as_deref()
+        .map(|r| format!(" (rule {r})"))
+        .unwrap_or_default();
     match (o.verdict, o.resolution) {
-        (Verdict::Allow, Some(Resolution::Approved)) => Ruling::allow(format!(
-            "approved by {} ({})",
-            voters(o, Vote::Approve),
-            rule_text(o)
-        )),
+        (Verdict::Allow, Some(Resolution::Approved)) => {
+            Ruling::allow(format!("approved by {}{rule}", voters(o, Vote::Approve)))
+        }
         (Verdict::Allow, _) => Ruling::allow(rule_text(o)),
-        (Verdict::Deny, Some(Resolution::Denied)) if o.decisions.is_empty() => {
-            Ruling::deny(format!("denied on review ({})", rule_text(o)))
+        (Verdict::Deny, Some(Resolution::Denied)) if !o.decisions.is_empty() => {
+            Ruling::deny(format!("denied by {}{rule}", voters(o, Vote::Deny)))
         }
-        (Verdict::Deny, Some(Resolution::Denied)) => Ruling::deny(format!(
-            "denied by {} ({})",
-            voters(o, Vote::Deny),
-            rule_text(o)
-        )),
-        (Verdict::Deny, Some(Resolution::Expired)) => Ruling::deny(format!(
-            "nobody decided before the deadline ({})",
-            rule_text(o)
-        )),
-        (Verdict::Deny, Some(Resolution::Cancelled)) => {
-            Ruling::deny(format!("cancelled ({})", rule_text(o)))
+        (Verdict::Deny, Some(Resolution::Expired)) => {
+            Ruling::deny(format!("nobody decided before the deadline{rule}"))
         }
-        (Verdict::Deny, _) => Ruling::deny(rule_text(o)),
+        (Verdict::Deny, Some(_)) => Ruling::deny(format!("{}{rule}", o.reason)),
+        (Verdict::Deny, None) => Ruling::deny(rule_text(o)),
         (Verdict::Pending, _) => Ruling::deny(format!("still pending ({})", rule_text(o))),
     }
 }
@@ -373,7 +369,7 @@ mod tests {
         approved.decisions = vec![decision("carol", Vote::Approve, "looks fine")];
         assert_eq!(
             ruling_of(&approved).reason,
-            "approved by carol: \"looks fine\" (rule r1: Because)"
+            "approved by carol: \"looks fine\" (rule r1)"
         );
         let mut denied = outcome(Verdict::Deny, Some(Resolution::Denied));
         denied.decisions = vec![
@@ -382,7 +378,7 @@ mod tests {
         ];
         assert_eq!(
             ruling_of(&denied).reason,
-            "denied by dave: \"not today\" (rule r1: Because)"
+            "denied by dave: \"not today\" (rule r1)"
         );
         let expired = ruling_of(&outcome(Verdict::Deny, Some(Resolution::Expired)));
         assert!(expired.reason.contains("deadline"), "{}", expired.reason);
