@@ -54,7 +54,9 @@ async def sampling_callback(context, params):
 
 
 async def run(modern, command):
-    env = {k: v for k, v in os.environ.items() if k.startswith("GAVEL_")}
+    # The SDK hands the server only a minimal environment; add the gate's settings and the
+    # test servers' own (NOTES_FILE).
+    env = {k: v for k, v in os.environ.items() if k.startswith("GAVEL_") or k == "NOTES_FILE"}
     params = StdioServerParameters(command=command[0], args=command[1:], env=env)
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write, sampling_callback=sampling_callback) as session:
