@@ -197,3 +197,19 @@ async fn a_command_that_cannot_start_is_one_line_and_non_zero() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/nonexistent/mcp-server"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_server_never_sees_the_agent_token() {
+    let mut g = Gate::start(
+        &support::dead_url(),
+        &[
+            "sh",
+            "-c",
+            "echo \"token=${GAVEL_AGENT_TOKEN:-none} server=${GAVEL_SERVER:-none}\"",
+        ],
+    );
+    let line = g.line().await;
+    assert!(line.starts_with("token=none server=http://"), "{line}");
+    let (code, _) = g.close().await;
+    assert_eq!(code, Some(0));
+}

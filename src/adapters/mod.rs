@@ -195,22 +195,39 @@ pub async fn adjudicate(
     if first.verdict != Verdict::Pending {
         return ruling_of(&first);
     }
-    let server_until = first
-        .deadline
-        .map(|d| {
+    let mut latest = first.clone();
+    loop {
+        let stop = until.map_or(hold_until(&latest), |u| u.min(hold_until(&latest)));
+        let out = match wait_outcome(client, token, &first.id, stop).await {
+            Ok(o) => o,
+            Err(e) => return Ruling::deny(format!("lost contact with gavel while waiting: {e}")),
+        };
+        if out.verdict != Verdict::Pending {
+            return ruling_of(&out);
+        }
+        // Still pending past the deadline we knew: wait on only if the server moved it (a
+        // hand-over to a second group) and the caller's own limit allows.
+        let moved = out.deadline.is_some() && out.deadline > latest.deadline;
+        let caller_done = until.is_some_and(|u| Instant::now() >= u);
+        if !moved || caller_done {
+            return Ruling::deny(format!(
+                "no decision yet on escalation {} ({}); denied rather than waiting longer",
+                first.escalation.as_deref().unwrap_or(&first.id),
+                rule_text(&first)
+            ));
+        }
+        latest = out;
+    }
+}
+
+/// When to stop waiting on a pending outcome: the server's deadline plus a grace.
+fn hold_until(o: &ActionOutcome) -> Instant {
+    match o.deadline {
+        Some(d) => {
             let left = (d - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
             Instant::now() + left + DEADLINE_GRACE
-        })
-        .unwrap_or_else(|| Instant::now() + MAX_HOLD);
-    let stop = until.map_or(server_until, |u| u.min(server_until));
-    match wait_outcome(client, token, &first.id, stop).await {
-        Ok(o) if o.verdict == Verdict::Pending => Ruling::deny(format!(
-            "no decision yet on escalation {} ({}); denied rather than waiting longer",
-            first.escalation.as_deref().unwrap_or(&first.id),
-            rule_text(&first)
-        )),
-        Ok(o) => ruling_of(&o),
-        Err(e) => Ruling::deny(format!("lost contact with gavel while waiting: {e}")),
+        }
+        None => Instant::now() + MAX_HOLD,
     }
 }
 

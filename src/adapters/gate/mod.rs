@@ -99,6 +99,9 @@ async fn proxy(args: GateArgs, settings: Settings) -> anyhow::Result<ExitCode> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        // The server is third-party code: it gets neither the agent's token nor a person's key.
+        .env_remove(crate::config::ENV_AGENT_TOKEN)
+        .env_remove(crate::config::ENV_KEY)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot start the MCP server `{program}`"))?;
