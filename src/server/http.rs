@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -254,11 +255,23 @@ async fn get_action(
     reply(&app, &method, &uri, &agent.id, result).await
 }
 
-async fn open_stream(State(app): AppState, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn open_stream(
+    State(app): AppState,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     if let Err(e) = refuse_agents(&app, &headers) {
         return e.into_response();
     }
-    ws.on_upgrade(move |socket| stream::serve(app, socket))
+    match ws {
+        Ok(ws) => ws.on_upgrade(move |socket| stream::serve(app, socket)),
+        Err(_) => ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            "connect with a WebSocket client",
+        )
+        .into_response(),
+    }
 }
 
 /// Runs a people-only read.

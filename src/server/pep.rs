@@ -10,7 +10,7 @@ use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::policy::{EvalInput, OnExpiry};
 use super::roster::Agent;
-use super::store::{ExpiryPlan, Op, Reply};
+use super::store::{ActionWrite, ExpiryPlan, Op, Reply};
 use super::{queue, App};
 use crate::protocol::{
     action_digest, ActionOutcome, ActionRecord, ActionRequest, ActionSummary, DigestInput, Effect,
@@ -210,14 +210,14 @@ pub async fn submit(
     let reply = app
         .store
         .write(
-            Op::Action {
+            Op::Action(Box::new(ActionWrite {
                 record,
                 effect,
                 rule: rule_id.clone(),
                 reason: reason.clone(),
                 escalation,
                 flagged,
-            },
+            })),
             vec![audit],
         )
         .await

@@ -50,14 +50,7 @@ pub struct ExpiryPlan {
 pub enum Op {
     /// A submitted action; for a review, the escalation is completed here with the session's
     /// last three earlier calls (read in the same transaction as the insert).
-    Action {
-        record: ActionRecord,
-        effect: Effect,
-        rule: Option<String>,
-        reason: String,
-        escalation: Option<(Escalation, ExpiryPlan)>,
-        flagged: Option<FlaggedAction>,
-    },
+    Action(Box<ActionWrite>),
     /// A changed escalation (vote, hand-over, resolution).
     Escalation { escalation: Escalation },
     KillSwitch {
@@ -73,6 +66,15 @@ pub enum Op {
     Audit,
 }
 
+pub struct ActionWrite {
+    pub record: ActionRecord,
+    pub effect: Effect,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub escalation: Option<(Escalation, ExpiryPlan)>,
+    pub flagged: Option<FlaggedAction>,
+}
+
 pub enum Reply {
     Done,
     Escalation(Box<Escalation>),
@@ -85,7 +87,7 @@ struct Job {
 }
 
 enum Msg {
-    Job(Job),
+    Job(Box<Job>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -226,7 +228,7 @@ impl Store {
     pub async fn write(&self, op: Op, audit: Vec<AuditEntry>) -> Result<Reply, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Job(Job { op, audit, reply }))
+            .send(Msg::Job(Box::new(Job { op, audit, reply })))
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -270,7 +272,7 @@ impl Writer {
             };
             let mut batch = Vec::new();
             let mut take = |m: Msg, batch: &mut Vec<Job>| match m {
-                Msg::Job(j) => batch.push(j),
+                Msg::Job(j) => batch.push(*j),
                 Msg::Shutdown(s) => shutdown = Some(s),
             };
             take(first, &mut batch);
@@ -300,13 +302,8 @@ impl Writer {
                 for entry in &job.audit {
                     append_audit(&tx, &mut head, entry)?;
                 }
-                if let (
-                    Op::Action {
-                        escalation: Some(_),
-                        ..
-                    },
-                    Reply::Escalation(esc),
-                ) = (&job.op, replies.last().expect("just pushed"))
+                if let (Op::Action(_), Reply::Escalation(esc)) =
+                    (&job.op, replies.last().expect("just pushed"))
                 {
                     // The escalation's audit record carries the history it was created with.
                     append_audit(&tx, &mut head, &escalation_created_entry(esc))?;
@@ -397,14 +394,15 @@ fn save_escalation(
 
 fn apply(tx: &Connection, op: &Op) -> Result<Reply, StoreError> {
     match op {
-        Op::Action {
-            record,
-            effect,
-            rule,
-            reason,
-            escalation,
-            flagged,
-        } => {
+        Op::Action(write) => {
+            let ActionWrite {
+                record,
+                effect,
+                rule,
+                reason,
+                escalation,
+                flagged,
+            } = &**write;
             let mut reply = Reply::Done;
             let mut esc_id = None;
             if let Some((esc, plan)) = escalation {

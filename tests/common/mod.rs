@@ -1,0 +1,326 @@
+//! Shared test harness: a real server on an ephemeral loopback port, a real SQLite file in a temp
+//! dir, people with real Ed25519 keys, agents with real bearer tokens.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use gavel::client::Client;
+use gavel::protocol::canonical::sha256_hex;
+use gavel::protocol::signing::Purpose;
+use gavel::protocol::{
+    ActionOutcome, ActionRequest, ClientMessage, Escalation, PersonKey, ServerMessage, StreamAuth,
+};
+use gavel::server::{start, RunningServer, ServerConfig};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// People in the standard test roster: (id, roles, groups).
+pub const PEOPLE: &[(&str, &[&str], &[&str])] = &[
+    ("alice", &["approver", "operator"], &["finance"]),
+    ("bob", &["approver", "lead"], &["finance", "comms"]),
+    ("carol", &["approver"], &["finance"]),
+    ("dave", &["approver", "operator"], &["ops"]),
+    ("erin", &["lead"], &[]),
+    ("frank", &["approver"], &["backup"]),
+];
+
+/// Agents in the standard test roster: (id, owner).
+pub const AGENTS: &[(&str, &str)] = &[
+    ("refund-bot", "alice"),
+    ("mailer", "bob"),
+    ("deployer", "dave"),
+];
+
+/// A policy exercising every effect; tests may pass their own.
+pub const POLICY: &str = r#"
+[[rule]]
+id = "reads"
+tools = ["*.get", "*.list"]
+effect = "allow"
+reason = "Read-only calls"
+
+[[rule]]
+id = "refund-small"
+tools = ["stripe.refund"]
+when = "args.amount <= 100.0"
+effect = "allow"
+reason = "Small refunds are routine"
+
+[[rule]]
+id = "refund-medium"
+tools = ["stripe.refund"]
+when = "args.amount > 100.0 && args.amount <= 1000.0"
+effect = "flag"
+reason = "Medium refunds are reviewed after the fact"
+
+[[rule]]
+id = "refund-large"
+tools = ["stripe.refund"]
+when = "args.amount > 1000.0 && args.amount <= 10000.0"
+effect = "review"
+reason = "Refunds above $1,000 need a finance approver"
+approvers = "finance"
+timeout = "10m"
+
+[[rule]]
+id = "refund-huge"
+tools = ["stripe.refund"]
+when = "args.amount > 10000.0"
+effect = "review"
+reason = "Huge refunds need two finance approvers other than the owner"
+approvers = "finance"
+approvals = 2
+timeout = "10m"
+separate_owner = true
+
+[[rule]]
+id = "no-shell"
+tools = ["shell.*"]
+effect = "deny"
+reason = "Agents never get a shell"
+
+[[rule]]
+id = "email-external"
+tools = ["email.send"]
+effect = "review"
+reason = "Outbound email is read first"
+approvers = "comms"
+timeout = "10m"
+
+[[rule]]
+id = "deploy-fast"
+tools = ["deploy.release"]
+effect = "review"
+reason = "Deploys need ops"
+approvers = "ops"
+timeout = "2s"
+
+[[rule]]
+id = "deploy-handover"
+tools = ["deploy.hotfix"]
+effect = "review"
+reason = "Hotfixes need ops, then backup"
+approvers = "ops"
+timeout = "1s"
+on_expiry = "escalate"
+escalate_to = "backup"
+"#;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub policy: PathBuf,
+    pub roster: PathBuf,
+    pub keys: HashMap<String, PersonKey>,
+    pub tokens: HashMap<String, String>,
+    pub server: Option<RunningServer>,
+    pub addr: SocketAddr,
+    pub client: Client,
+}
+
+pub fn roster_toml(keys: &HashMap<String, PersonKey>, tokens: &HashMap<String, String>) -> String {
+    let mut s = String::new();
+    for (id, roles, groups) in PEOPLE {
+        s += &format!(
+            "[[person]]\nid = \"{id}\"\nname = \"{}\"\nkey = \"{}\"\nroles = {}\ngroups = {}\n\n",
+            id.to_uppercase(),
+            keys[*id].public(),
+            json!(roles),
+            json!(groups)
+        );
+    }
+    for (id, owner) in AGENTS {
+        s += &format!(
+            "[[agent]]\nid = \"{id}\"\nowner = \"{owner}\"\ntoken_sha256 = \"{}\"\n\n",
+            sha256_hex(tokens[*id].as_bytes())
+        );
+    }
+    s
+}
+
+impl Env {
+    /// Writes the roster and `policy` into a temp dir; does not start the server.
+    pub fn new(policy: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys: HashMap<String, PersonKey> = PEOPLE
+            .iter()
+            .map(|(id, _, _)| (id.to_string(), PersonKey::generate(*id)))
+            .collect();
+        let tokens: HashMap<String, String> = AGENTS
+            .iter()
+            .map(|(id, _)| {
+                (
+                    id.to_string(),
+                    format!("tok-{id}-{}", sha256_hex(id.as_bytes())),
+                )
+            })
+            .collect();
+        let policy_path = dir.path().join("policy.toml");
+        let roster_path = dir.path().join("roster.toml");
+        std::fs::write(&policy_path, policy).unwrap();
+        std::fs::write(&roster_path, roster_toml(&keys, &tokens)).unwrap();
+        Env {
+            data: dir.path().join("data"),
+            policy: policy_path,
+            roster: roster_path,
+            dir,
+            keys,
+            tokens,
+            server: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            client: Client::new("http://127.0.0.1:1"),
+        }
+    }
+
+    /// A started server with the standard roster and `policy`.
+    pub async fn start(policy: &str) -> Env {
+        let mut env = Env::new(policy);
+        env.boot().await;
+        env
+    }
+
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            listen: self.addr,
+            data: self.data.clone(),
+            policy: self.policy.clone(),
+            roster: self.roster.clone(),
+        }
+    }
+
+    /// Starts the server (on the same port as before, if it ran before).
+    pub async fn boot(&mut self) {
+        let server = start(self.config()).await.expect("server starts");
+        self.addr = server.addr();
+        self.client = Client::new(&server.url());
+        self.server = Some(server);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn key(&self, id: &str) -> &PersonKey {
+        &self.keys[id]
+    }
+
+    pub fn token(&self, agent: &str) -> &str {
+        &self.tokens[agent]
+    }
+
+    pub async fn submit(&self, agent: &str, req: ActionRequest) -> ActionOutcome {
+        self.client
+            .submit(self.token(agent), &req)
+            .await
+            .expect("submit")
+    }
+
+    pub async fn act(&self, agent: &str, tool: &str, args: Value, session: &str) -> ActionOutcome {
+        self.submit(agent, request(tool, args, session)).await
+    }
+
+    pub async fn escalation(&self, id: &str) -> Escalation {
+        self.client
+            .escalation(self.key("alice"), id)
+            .await
+            .expect("escalation")
+    }
+
+    /// Write the key of `id` to a 0600 file and return its path (for CLI tests).
+    pub fn key_file(&self, id: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{id}.key"));
+        if !path.exists() {
+            self.keys[id].write_new(&path).unwrap();
+        }
+        path
+    }
+}
+
+pub fn request(tool: &str, args: Value, session: &str) -> ActionRequest {
+    ActionRequest {
+        tool: tool.into(),
+        args,
+        session: session.into(),
+        on_behalf_of: None,
+        rationale: Some("test".into()),
+        cost: None,
+        parent: None,
+        context: json!({}),
+    }
+}
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A console's stream connection, authenticated as `key`, with welcome and snapshot read.
+pub async fn stream_as(url: &str, key: &PersonKey) -> (Ws, ServerMessage, ServerMessage) {
+    let ws_url = Client::new(url).stream_url();
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("ws connect");
+    let nonce = match next_msg(&mut ws).await {
+        ServerMessage::Challenge { nonce } => nonce,
+        other => panic!("expected challenge, got {other:?}"),
+    };
+    let signature = key.sign(
+        Purpose::StreamAuth,
+        &StreamAuth {
+            nonce,
+            person: key.id.clone(),
+        },
+    );
+    let auth = ClientMessage::Auth {
+        person: key.id.clone(),
+        signature,
+    };
+    ws.send(Message::Text(serde_json::to_string(&auth).unwrap().into()))
+        .await
+        .unwrap();
+    let welcome = next_msg(&mut ws).await;
+    let snapshot = next_msg(&mut ws).await;
+    (ws, welcome, snapshot)
+}
+
+/// The next server message, within 10 s.
+pub async fn next_msg(ws: &mut Ws) -> ServerMessage {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a stream message within 10 s")
+            .expect("stream open")
+            .expect("stream message");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).expect("a ServerMessage"),
+            Message::Close(f) => panic!("stream closed: {f:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Reads messages until `pred` matches one, within 10 s.
+pub async fn wait_for<F: FnMut(&ServerMessage) -> bool>(ws: &mut Ws, mut pred: F) -> ServerMessage {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, next_msg(ws))
+            .await
+            .expect("the awaited stream message");
+        if pred(&msg) {
+            return msg;
+        }
+    }
+}

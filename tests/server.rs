@@ -1,0 +1,21 @@
+//! End-to-end tests of the escalation server: real server on a loopback port, real HTTP and
+//! WebSocket, real SQLite, real signatures.
+
+mod common;
+
+#[path = "server/audit.rs"]
+mod audit;
+#[path = "server/config.rs"]
+mod config;
+#[path = "server/deadlines.rs"]
+mod deadlines;
+#[path = "server/decisions.rs"]
+mod decisions;
+#[path = "server/input.rs"]
+mod input;
+#[path = "server/killswitch.rs"]
+mod killswitch;
+#[path = "server/pep.rs"]
+mod pep;
+#[path = "server/stream.rs"]
+mod stream;
