@@ -2,6 +2,7 @@
 //! (every line the server receives comes straight back) or a shell, so what reached the server
 //! and what the gate wrote itself are both visible on the client side.
 
+mod common;
 #[path = "peers/support.rs"]
 mod support;
 
@@ -9,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{Gavel, AGENT_TOKEN};
+use support::{Gavel, UNUSED_TOKEN};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -22,12 +23,12 @@ struct Gate {
 }
 
 impl Gate {
-    fn start(gavel_url: &str, server: &[&str]) -> Gate {
+    fn start(gavel_url: &str, token: &str, server: &[&str]) -> Gate {
         let mut child = Command::new(support::gavel_bin())
             .args(["gate", "--name", "cat", "--"])
             .args(server)
             .env("GAVEL_SERVER", gavel_url)
-            .env("GAVEL_AGENT_TOKEN", AGENT_TOKEN)
+            .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_CONFIG", "/dev/null")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -71,7 +72,7 @@ impl Gate {
 
 #[tokio::test]
 async fn everything_but_tool_calls_passes_byte_for_byte() {
-    let mut g = Gate::start(&support::dead_url(), &["cat"]);
+    let mut g = Gate::start(&support::dead_url(), UNUSED_TOKEN, &["cat"]);
     // Odd spacing, unicode, a malformed line, an unknown cancel: all must come back unchanged.
     let lines: [&str; 5] = [
         r#"{ "jsonrpc" : "2.0", "id" : 1, "method" : "tools/list" ,"params":{"x":"é\u00e9"} }"#,
@@ -94,7 +95,7 @@ async fn everything_but_tool_calls_passes_byte_for_byte() {
 
 #[tokio::test]
 async fn tool_calls_are_answered_for_the_same_id_when_gavel_is_down() {
-    let mut g = Gate::start(&support::dead_url(), &["cat"]);
+    let mut g = Gate::start(&support::dead_url(), UNUSED_TOKEN, &["cat"]);
     for id in [json!(7), json!("call-abc"), json!(0)] {
         let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"rm","arguments":{"path":"/"}}});
         g.send(format!("{call}\n").as_bytes()).await;
@@ -145,19 +146,20 @@ reason = "The cat is harmless"
 "#,
     )
     .await;
-    let mut g = Gate::start(&gavel.url(), &["cat"]);
+    let mut g = Gate::start(&gavel.url(), &gavel.token(), &["cat"]);
     let call = r#"{"jsonrpc":"2.0", "id":"x-1",  "method":"tools/call","params":{"name":"meow","arguments":{"n":1.50}}}"#;
     g.send(format!("{call}\n").as_bytes()).await;
     assert_eq!(g.line().await, call, "forwarded byte for byte");
     let (code, _) = g.close().await;
     assert_eq!(code, Some(0));
-    gavel.server.shutdown().await;
+    gavel.shutdown().await;
 }
 
 #[tokio::test]
 async fn child_exit_code_and_stderr_are_passed_on() {
     let mut g = Gate::start(
         &support::dead_url(),
+        UNUSED_TOKEN,
         &[
             "sh",
             "-c",
@@ -173,14 +175,22 @@ async fn child_exit_code_and_stderr_are_passed_on() {
 
 #[tokio::test]
 async fn child_killed_by_a_signal_is_128_plus_signal() {
-    let g = Gate::start(&support::dead_url(), &["sh", "-c", "kill -9 $$"]);
+    let g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["sh", "-c", "kill -9 $$"],
+    );
     let (code, _) = g.close().await;
     assert_eq!(code, Some(137));
 }
 
 #[tokio::test]
 async fn a_server_that_exits_ends_the_gate_even_while_the_client_stays() {
-    let mut g = Gate::start(&support::dead_url(), &["sh", "-c", "echo bye; exit 0"]);
+    let mut g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["sh", "-c", "echo bye; exit 0"],
+    );
     assert_eq!(g.line().await, "bye");
     let status = tokio::time::timeout(STEP, g.child.wait())
         .await
@@ -191,7 +201,11 @@ async fn a_server_that_exits_ends_the_gate_even_while_the_client_stays() {
 
 #[tokio::test]
 async fn a_command_that_cannot_start_is_one_line_and_non_zero() {
-    let g = Gate::start(&support::dead_url(), &["/nonexistent/mcp-server"]);
+    let g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["/nonexistent/mcp-server"],
+    );
     let (code, stderr) = g.close().await;
     assert_ne!(code, Some(0));
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -202,6 +216,7 @@ async fn a_command_that_cannot_start_is_one_line_and_non_zero() {
 async fn the_server_never_sees_the_agent_token() {
     let mut g = Gate::start(
         &support::dead_url(),
+        UNUSED_TOKEN,
         &[
             "sh",
             "-c",

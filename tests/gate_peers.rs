@@ -4,6 +4,7 @@
 //! built on the official Python SDK for the 2026-07-28 revision. The gavel server runs in-process.
 //! Peers come from `.ci/install-peers`; without them these tests fail and say so.
 
+mod common;
 #[path = "peers/support.rs"]
 mod support;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use gavel::protocol::Vote;
 use serde_json::{json, Value};
-use support::{Gavel, AGENT_TOKEN, DEVELOPER};
+use support::{Gavel, DEVELOPER, UNUSED_TOKEN};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -33,6 +34,7 @@ impl Driver {
     /// MCP session is up.
     async fn start(
         gavel_url: &str,
+        token: &str,
         gate_args: &[&str],
         server: &[String],
         modern: bool,
@@ -47,7 +49,7 @@ impl Driver {
         cmd.arg("--").arg(support::gavel_bin()).arg("gate");
         cmd.args(gate_args).arg("--").args(server);
         cmd.env("GAVEL_SERVER", gavel_url)
-            .env("GAVEL_AGENT_TOKEN", AGENT_TOKEN)
+            .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_ON_BEHALF_OF", DEVELOPER)
             .env("GAVEL_CONFIG", "/dev/null");
         for (k, v) in extra_env {
@@ -171,7 +173,7 @@ timeout = "2s"
 #[tokio::test]
 async fn everything_lists_allows_denies_and_passes_sampling() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, ready) = Driver::start(&g.url(), &[], &everything(), false, &[]).await;
+    let (mut d, ready) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
     assert_eq!(ready["server"], "mcp-servers/everything");
 
     d.send(json!({"op": "list"})).await;
@@ -216,13 +218,13 @@ async fn everything_lists_allows_denies_and_passes_sampling() {
         "{sampled}"
     );
     d.quit().await;
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
 async fn everything_review_is_held_while_other_calls_flow_then_approved() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, _) = Driver::start(&g.url(), &[], &everything(), false, &[]).await;
+    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
     let first = d
         .call_and_wait("e1", "echo", json!({"message": "one"}))
         .await;
@@ -265,13 +267,13 @@ async fn everything_review_is_held_while_other_calls_flow_then_approved() {
         "the server's real sum: {sum}"
     );
     d.quit().await;
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
 async fn everything_review_that_expires_is_an_error_result() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, _) = Driver::start(&g.url(), &[], &everything(), false, &[]).await;
+    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
     let r = d
         .call_and_wait(
             "ann",
@@ -284,12 +286,20 @@ async fn everything_review_that_expires_is_an_error_result() {
     assert!(text.starts_with("Denied by gavel: "), "{text}");
     assert!(text.contains("deadline"), "{text}");
     d.quit().await;
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
 async fn gavel_unreachable_denies_calls_but_everything_else_passes() {
-    let (mut d, ready) = Driver::start(&support::dead_url(), &[], &everything(), false, &[]).await;
+    let (mut d, ready) = Driver::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &[],
+        &everything(),
+        false,
+        &[],
+    )
+    .await;
     assert_eq!(ready["server"], "mcp-servers/everything");
     d.send(json!({"op": "list"})).await;
     let list = d.wait(|e| e["op"] == "list").await;
@@ -354,8 +364,15 @@ async fn filesystem_cancelled_held_call_never_reaches_the_server() {
     let g = Gavel::start(FS_POLICY).await;
     let work = tempfile::tempdir().expect("tmp");
     let root: PathBuf = work.path().canonicalize().expect("canonical root");
-    let (mut d, _) =
-        Driver::start(&g.url(), &["--name", "fs"], &filesystem(&root), false, &[]).await;
+    let (mut d, _) = Driver::start(
+        &g.url(),
+        &g.token(),
+        &["--name", "fs"],
+        &filesystem(&root),
+        false,
+        &[],
+    )
+    .await;
     let cancelled_file = root.join("cancelled.txt");
     let approved_file = root.join("approved.txt");
 
@@ -406,7 +423,7 @@ async fn filesystem_cancelled_held_call_never_reaches_the_server() {
         .iter()
         .any(|e| e["tag"] == "w1" && e["event"] == "result"));
     d.quit().await;
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 fn notes_server() -> Vec<String> {
@@ -449,6 +466,7 @@ async fn revision_2026_07_28_without_initialize() {
     std::fs::write(&notes, "").expect("notes file");
     let (mut d, ready) = Driver::start(
         &g.url(),
+        &g.token(),
         &[],
         &notes_server(),
         true,
@@ -492,5 +510,5 @@ async fn revision_2026_07_28_without_initialize() {
     let written = std::fs::read_to_string(&notes).expect("notes");
     assert_eq!(written, "approved note\n");
     d.quit().await;
-    g.server.shutdown().await;
+    g.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! `gavel hook claude-code` end to end: the real binary as a subprocess, fed Claude Code
 //! PreToolUse payloads from tests/fixtures/claude-code/, against a real in-process server.
 
+mod common;
 #[path = "peers/support.rs"]
 mod support;
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gavel::protocol::Vote;
 use serde_json::Value;
-use support::{Gavel, AGENT_TOKEN, DEVELOPER};
+use support::{Gavel, DEVELOPER, UNUSED_TOKEN};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -34,12 +35,18 @@ struct HookRun {
 }
 
 /// Runs the hook once with `input` on stdin and returns its decision.
-async fn run_hook(server: &str, config: &std::path::Path, input: &[u8], timeout: u64) -> HookRun {
+async fn run_hook(
+    server: &str,
+    token: &str,
+    config: &std::path::Path,
+    input: &[u8],
+    timeout: u64,
+) -> HookRun {
     let started = Instant::now();
     let mut child = Command::new(support::gavel_bin())
         .args(["hook", "claude-code", "--timeout", &timeout.to_string()])
         .env("GAVEL_SERVER", server)
-        .env("GAVEL_AGENT_TOKEN", AGENT_TOKEN)
+        .env("GAVEL_AGENT_TOKEN", token)
         .env("GAVEL_ON_BEHALF_OF", DEVELOPER)
         .env("GAVEL_CONFIG", config)
         .env_remove("GAVEL_HOOK_TIMEOUT")
@@ -121,6 +128,7 @@ async fn edit_is_allowed_by_policy() {
     let g = Gavel::start(POLICY).await;
     let run = run_hook(
         &g.url(),
+        &g.token(),
         &g.empty_config(),
         &fixture("edit.json"),
         HOOK_TIMEOUT_SECS,
@@ -133,7 +141,7 @@ async fn edit_is_allowed_by_policy() {
         "{}",
         run.reason
     );
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -141,6 +149,7 @@ async fn bash_is_denied_with_the_rules_reason() {
     let g = Gavel::start(POLICY).await;
     let run = run_hook(
         &g.url(),
+        &g.token(),
         &g.empty_config(),
         &fixture("bash.json"),
         HOOK_TIMEOUT_SECS,
@@ -154,7 +163,7 @@ async fn bash_is_denied_with_the_rules_reason() {
         "{}",
         run.reason
     );
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -162,8 +171,16 @@ async fn mcp_tool_waits_for_review_and_is_approved() {
     let g = Gavel::start(POLICY).await;
     let config = g.empty_config();
     let url = g.url();
+    let token = g.token();
     let hook = tokio::spawn(async move {
-        run_hook(&url, &config, &fixture("mcp.json"), HOOK_TIMEOUT_SECS).await
+        run_hook(
+            &url,
+            &token,
+            &config,
+            &fixture("mcp.json"),
+            HOOK_TIMEOUT_SECS,
+        )
+        .await
     });
     let esc = g
         .escalation_for("mcp__github__create_pull_request", Duration::from_secs(10))
@@ -188,9 +205,9 @@ async fn mcp_tool_waits_for_review_and_is_approved() {
     let run = hook.await.expect("hook task");
     assert_in_time(&run);
     assert_eq!(run.decision, "allow", "{}", run.reason);
-    assert!(run.reason.contains("olga"), "{}", run.reason);
+    assert!(run.reason.contains(support::APPROVER), "{}", run.reason);
     assert!(run.reason.contains("PR title checked"), "{}", run.reason);
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -198,8 +215,16 @@ async fn review_denied_by_a_person_is_denied_with_their_reason() {
     let g = Gavel::start(POLICY).await;
     let config = g.empty_config();
     let url = g.url();
+    let token = g.token();
     let hook = tokio::spawn(async move {
-        run_hook(&url, &config, &fixture("mcp.json"), HOOK_TIMEOUT_SECS).await
+        run_hook(
+            &url,
+            &token,
+            &config,
+            &fixture("mcp.json"),
+            HOOK_TIMEOUT_SECS,
+        )
+        .await
     });
     let esc = g
         .escalation_for("mcp__github__create_pull_request", Duration::from_secs(10))
@@ -214,7 +239,7 @@ async fn review_denied_by_a_person_is_denied_with_their_reason() {
         "{}",
         run.reason
     );
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -222,6 +247,7 @@ async fn review_that_expires_is_denied() {
     let g = Gavel::start(EXPIRING).await;
     let run = run_hook(
         &g.url(),
+        &g.token(),
         &g.empty_config(),
         &fixture("mcp.json"),
         HOOK_TIMEOUT_SECS,
@@ -231,7 +257,7 @@ async fn review_that_expires_is_denied() {
     assert_eq!(run.decision, "deny");
     assert!(run.reason.contains("deadline"), "{}", run.reason);
     assert!(run.elapsed >= Duration::from_secs(1), "{:?}", run.elapsed);
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -239,12 +265,19 @@ async fn hook_denies_before_its_own_timeout_when_nobody_decides() {
     // The review deadline (1m) is beyond the hook's 4 s timeout: the hook must answer deny
     // itself, before Claude Code would give up on it and let the call through.
     let g = Gavel::start(POLICY).await;
-    let run = run_hook(&g.url(), &g.empty_config(), &fixture("mcp.json"), 4).await;
+    let run = run_hook(
+        &g.url(),
+        &g.token(),
+        &g.empty_config(),
+        &fixture("mcp.json"),
+        4,
+    )
+    .await;
     assert_eq!(run.code, Some(0));
     assert_eq!(run.decision, "deny");
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
     assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -255,6 +288,7 @@ async fn server_down_is_a_deny_with_exit_0() {
     for f in ["bash.json", "edit.json", "mcp.json"] {
         let run = run_hook(
             &support::dead_url(),
+            UNUSED_TOKEN,
             &config,
             &fixture(f),
             HOOK_TIMEOUT_SECS,
@@ -279,7 +313,7 @@ async fn garbage_stdin_is_a_deny() {
         post.as_bytes(),
     ];
     for input in inputs {
-        let run = run_hook(&g.url(), &config, input, HOOK_TIMEOUT_SECS).await;
+        let run = run_hook(&g.url(), &g.token(), &config, input, HOOK_TIMEOUT_SECS).await;
         assert_in_time(&run);
         assert_eq!(run.decision, "deny", "{input:?}");
         assert!(
@@ -288,7 +322,7 @@ async fn garbage_stdin_is_a_deny() {
             run.reason
         );
     }
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -321,7 +355,7 @@ async fn bad_token_is_a_deny() {
             .contains("token"),
         "{v}"
     );
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -354,7 +388,7 @@ async fn missing_token_is_a_deny() {
             .contains("GAVEL_AGENT_TOKEN"),
         "{v}"
     );
-    g.server.shutdown().await;
+    g.shutdown().await;
 }
 
 #[tokio::test]
@@ -363,7 +397,7 @@ async fn stdin_that_never_closes_is_denied_before_the_timeout() {
     let mut child = Command::new(support::gavel_bin())
         .args(["hook", "claude-code", "--timeout", "3"])
         .env("GAVEL_SERVER", support::dead_url())
-        .env("GAVEL_AGENT_TOKEN", AGENT_TOKEN)
+        .env("GAVEL_AGENT_TOKEN", UNUSED_TOKEN)
         .env("GAVEL_CONFIG", "/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,6 +2,7 @@
 //! settings' `timeout`, and its policy rules load into a real server and decide the Claude Code
 //! fixtures as the text says.
 
+mod common;
 #[path = "peers/support.rs"]
 mod support;
 
@@ -9,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Gavel, AGENT_TOKEN, DEVELOPER};
+use support::{Gavel, DEVELOPER};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -69,7 +70,13 @@ fn json_snippets_parse_and_the_hook_timeouts_agree() {
     assert!(args.iter().any(|a| a == "--"));
 }
 
-async fn hook(url: &str, config: &std::path::Path, fixture: &str, timeout: u64) -> Value {
+async fn hook(
+    url: &str,
+    token: &str,
+    config: &std::path::Path,
+    fixture: &str,
+    timeout: u64,
+) -> Value {
     let input = std::fs::read(
         support::root()
             .join("tests/fixtures/claude-code")
@@ -79,7 +86,7 @@ async fn hook(url: &str, config: &std::path::Path, fixture: &str, timeout: u64) 
     let mut child = Command::new(support::gavel_bin())
         .args(["hook", "claude-code", "--timeout", &timeout.to_string()])
         .env("GAVEL_SERVER", url)
-        .env("GAVEL_AGENT_TOKEN", AGENT_TOKEN)
+        .env("GAVEL_AGENT_TOKEN", token)
         .env("GAVEL_ON_BEHALF_OF", DEVELOPER)
         .env("GAVEL_CONFIG", config)
         .stdin(Stdio::piped())
@@ -113,7 +120,7 @@ async fn documented_policy_loads_and_decides_the_fixtures() {
     let g = Gavel::start(&rules).await;
     let config = g.empty_config();
 
-    let bash = hook(&g.url(), &config, "bash.json", 20).await;
+    let bash = hook(&g.url(), &g.token(), &config, "bash.json", 20).await;
     assert_eq!(bash["permissionDecision"], "deny");
     assert!(
         bash["permissionDecisionReason"]
@@ -122,10 +129,10 @@ async fn documented_policy_loads_and_decides_the_fixtures() {
             .contains("Recursive deletes"),
         "{bash}"
     );
-    let edit = hook(&g.url(), &config, "edit.json", 20).await;
+    let edit = hook(&g.url(), &g.token(), &config, "edit.json", 20).await;
     assert_eq!(edit["permissionDecision"], "allow", "{edit}");
     // create_pull_request is reviewed; nobody decides within a 3 s hook timeout.
-    let pr = hook(&g.url(), &config, "mcp.json", 3).await;
+    let pr = hook(&g.url(), &g.token(), &config, "mcp.json", 3).await;
     assert_eq!(pr["permissionDecision"], "deny", "{pr}");
-    g.server.shutdown().await;
+    g.shutdown().await;
 }

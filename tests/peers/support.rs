@@ -1,87 +1,58 @@
-//! Shared scaffolding for the adapter tests (included with `#[path]` from tests/gate_*.rs and
-//! tests/hook_*.rs): a real gavel server on an ephemeral loopback port with its own roster and
-//! policy in a temp dir, an agent token, an approver key, and the third-party peers in `.peers/`.
+//! Adapter-side helpers on top of the shared harness (tests/common): included with `#[path]`
+//! from tests/gate_*.rs and tests/hook_*.rs, next to `mod common;`. Finds the third-party peers
+//! in `.peers/`, waits for escalations and decides them as an approver.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use gavel::client::Client;
-use gavel::protocol::canonical::sha256_hex;
 use gavel::protocol::{Escalation, PersonKey, Vote};
-use gavel::server::{RunningServer, ServerConfig};
 
-/// The agent's bearer token in every test roster.
-pub const AGENT_TOKEN: &str = "gvl_test_adapter_agent_token";
-pub const AGENT_ID: &str = "coder";
-/// The developer the agent works for (never allowed to approve their own agent's calls).
-pub const DEVELOPER: &str = "dev";
+use crate::common::Env;
 
+/// The agent the adapters run as in the shared harness's roster (owner bob).
+pub const AGENT_ID: &str = "mailer";
+/// The developer the agent works for: never allowed to approve their own agent's calls.
+pub const DEVELOPER: &str = "bob";
+/// An approver in group `ops`, which the adapter tests' policies name.
+pub const APPROVER: &str = "dave";
+/// A token for tests where no server answers anyway.
+pub const UNUSED_TOKEN: &str = "gvl_no_server_listens";
+
+/// A real server from the shared harness (tests/common), seen from the adapters' side.
 pub struct Gavel {
-    pub dir: tempfile::TempDir,
-    pub server: RunningServer,
-    pub client: Client,
-    /// An approver in group `ops`.
-    pub approver: PersonKey,
+    pub env: Env,
 }
 
 impl Gavel {
     /// Starts a server whose policy is `rules` (TOML `[[rule]]` entries; approver group `ops`).
     pub async fn start(rules: &str) -> Gavel {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let approver = PersonKey::generate("olga");
-        let developer = PersonKey::generate(DEVELOPER);
-        let roster = format!(
-            r#"
-[[person]]
-id = "olga"
-name = "Olga Approver"
-key = "{}"
-roles = ["approver"]
-groups = ["ops"]
-
-[[person]]
-id = "{DEVELOPER}"
-name = "Dev Eloper"
-key = "{}"
-roles = ["approver"]
-groups = ["ops"]
-
-[[agent]]
-id = "{AGENT_ID}"
-owner = "{DEVELOPER}"
-token_sha256 = "{}"
-"#,
-            approver.public(),
-            developer.public(),
-            sha256_hex(AGENT_TOKEN.as_bytes())
-        );
-        std::fs::write(dir.path().join("roster.toml"), roster).expect("write roster");
-        std::fs::write(dir.path().join("policy.toml"), rules).expect("write policy");
-        let server = gavel::server::start(ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data: dir.path().join("data"),
-            policy: dir.path().join("policy.toml"),
-            roster: dir.path().join("roster.toml"),
-        })
-        .await
-        .expect("the server starts");
-        let client = Client::new(&server.url());
         Gavel {
-            dir,
-            server,
-            client,
-            approver,
+            env: Env::start(rules).await,
         }
     }
 
     pub fn url(&self) -> String {
-        self.server.url()
+        self.env.url()
+    }
+
+    /// The agent's bearer token.
+    pub fn token(&self) -> String {
+        self.env.token(AGENT_ID).to_string()
+    }
+
+    pub fn approver(&self) -> &PersonKey {
+        self.env.key(APPROVER)
+    }
+
+    pub async fn shutdown(mut self) {
+        self.env.stop().await;
     }
 
     /// An empty config file, so a developer's own ~/.config/gavel/gavel.toml never leaks in.
     pub fn empty_config(&self) -> PathBuf {
-        let p = self.dir.path().join("gavel.toml");
+        let p = self.env.dir.path().join("gavel.toml");
         std::fs::write(&p, "").expect("write config");
         p
     }
@@ -91,8 +62,9 @@ token_sha256 = "{}"
         let until = tokio::time::Instant::now() + within;
         loop {
             let pending = self
+                .env
                 .client
-                .escalations(&self.approver)
+                .escalations(self.approver())
                 .await
                 .expect("list escalations");
             if let Some(e) = pending.into_iter().find(|e| e.action.tool == tool) {
@@ -108,8 +80,9 @@ token_sha256 = "{}"
 
     /// Signs and submits the approver's decision on `esc`.
     pub async fn decide(&self, esc: &Escalation, vote: Vote, reason: &str) {
-        let decision = Client::sign_decision(&self.approver, esc, vote, reason);
-        self.client
+        let decision = Client::sign_decision(self.approver(), esc, vote, reason);
+        self.env
+            .client
             .decide(&decision)
             .await
             .expect("decision accepted");
