@@ -512,3 +512,50 @@ async fn revision_2026_07_28_without_initialize() {
     d.quit().await;
     g.shutdown().await;
 }
+
+#[tokio::test]
+async fn held_calls_are_independent_and_a_persons_denial_is_the_reason() {
+    let g = Gavel::start(EVERYTHING_POLICY).await;
+    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
+    d.call("first", "get-sum", json!({"a": 1, "b": 1})).await;
+    let esc1 = g
+        .escalation_for("mcp.mcp-servers-everything.get-sum", STEP)
+        .await;
+    d.call("second", "get-sum", json!({"a": 20, "b": 22})).await;
+    let esc2 = {
+        let until = tokio::time::Instant::now() + STEP;
+        loop {
+            let pending = g
+                .env
+                .client
+                .escalations(g.approver())
+                .await
+                .expect("escalations");
+            if let Some(e) = pending.into_iter().find(|e| e.id != esc1.id) {
+                break e;
+            }
+            assert!(tokio::time::Instant::now() < until, "second escalation");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(esc2.action.args, json!({"a": 20, "b": 22}));
+
+    // The later call is decided first and answers first; the earlier one is still held.
+    g.decide(&esc2, Vote::Approve, "fine").await;
+    let second = d.result("second").await;
+    assert!(
+        second["text"].as_str().unwrap_or_default().contains("42"),
+        "{second}"
+    );
+    assert!(!d.backlog.iter().any(|e| e["tag"] == "first"));
+
+    g.decide(&esc1, Vote::Deny, "one plus one is not ops' business")
+        .await;
+    let first = d.result("first").await;
+    assert_eq!(first["isError"], true, "{first}");
+    let text = first["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Denied by gavel: "), "{text}");
+    assert!(text.contains("one plus one is not ops' business"), "{text}");
+    d.quit().await;
+    g.shutdown().await;
+}
