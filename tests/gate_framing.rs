@@ -228,3 +228,31 @@ async fn the_server_never_sees_the_agent_token() {
     let (code, _) = g.close().await;
     assert_eq!(code, Some(0));
 }
+
+#[tokio::test]
+async fn an_unreadable_config_file_stops_the_gate_before_the_server_starts() {
+    let mut child = Command::new(support::gavel_bin())
+        .args(["gate", "--", "sh", "-c", "echo started"])
+        .env("GAVEL_CONFIG", "/nonexistent/gavel.toml")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdout = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = tokio::time::timeout(STEP, o.read_to_string(&mut stdout)).await;
+    }
+    let out = tokio::time::timeout(STEP, child.wait_with_output())
+        .await
+        .expect("exits")
+        .expect("output");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stdout.is_empty(),
+        "the server must not have started: {stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/gavel.toml"), "{stderr}");
+}

@@ -420,3 +420,22 @@ async fn stdin_that_never_closes_is_denied_before_the_timeout() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
 }
+
+#[tokio::test]
+async fn unreadable_config_file_is_a_deny() {
+    let run = run_hook(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        std::path::Path::new("/nonexistent/gavel.toml"),
+        &fixture("edit.json"),
+        HOOK_TIMEOUT_SECS,
+    )
+    .await;
+    assert_in_time(&run);
+    assert_eq!(run.decision, "deny");
+    assert!(
+        run.reason.contains("/nonexistent/gavel.toml"),
+        "{}",
+        run.reason
+    );
+}

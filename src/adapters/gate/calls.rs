@@ -94,9 +94,12 @@ impl HeldCall {
             return;
         }
         drop(calls);
+        // The tool name is the client's text: made inert before it reaches a terminal.
         eprintln!(
             "gavel gate: denied {} (request {}): {}",
-            self.action.tool, self.id, ruling.reason
+            crate::protocol::inert(&self.action.tool),
+            self.id,
+            ruling.reason
         );
         gate.reply(denied_reply(&self.id, &ruling.reason, self.modern))
             .await;
