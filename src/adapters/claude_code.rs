@@ -44,12 +44,17 @@ pub fn run(args: ClaudeCodeArgs) -> ExitCode {
     let budget = answer_within(timeout);
     start_watchdog(budget);
 
-    let ruling = std::panic::catch_unwind(AssertUnwindSafe(|| match settings {
+    let ruling = guarded(|| match settings {
         Err(e) => Ruling::deny(e.to_string()),
         Ok(settings) => decide_from_stdin(&settings, budget),
-    }))
-    .unwrap_or_else(|_| Ruling::deny("the gavel hook failed internally; denied to be safe"));
+    });
     answer(&ruling).unwrap_or(ExitCode::SUCCESS)
+}
+
+/// Runs `decide`, turning a panic into a deny: a crashed hook would let the call through.
+fn guarded(decide: impl FnOnce() -> Ruling) -> Ruling {
+    std::panic::catch_unwind(AssertUnwindSafe(decide))
+        .unwrap_or_else(|_| Ruling::deny("the gavel hook failed internally; denied to be safe"))
 }
 
 /// How long the hook may take: the configured timeout minus a margin for process start-up and
@@ -355,6 +360,14 @@ mod tests {
         };
         let v: Value = serde_json::from_str(&decision_json(&allow)).unwrap();
         assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "allow");
+    }
+
+    #[test]
+    fn a_panic_is_a_deny() {
+        let r = guarded(|| panic!("boom"));
+        assert!(!r.allow);
+        assert!(r.reason.contains("internally"), "{}", r.reason);
+        assert!(guarded(|| Ruling::deny("x")).reason == "x");
     }
 
     #[test]
