@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub roster: Option<PathBuf>,
     /// A gavel.toml with listen, data, policy and roster (flags win)
-    #[arg(long, env = "GAVEL_CONFIG")]
+    #[arg(long)]
     pub config: Option<PathBuf>,
 }
 

@@ -471,7 +471,9 @@ async fn metrics(State(app): AppState) -> Response {
          gavel_actions_total{{effect=\"flag\"}} {}\n\
          # TYPE gavel_decisions_total counter\ngavel_decisions_total {}\n\
          # TYPE gavel_refused_total counter\ngavel_refused_total {}\n\
-         # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n",
+         # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n\
+         # TYPE gavel_store_commits_total counter\ngavel_store_commits_total {}\n\
+         # TYPE gavel_store_ops_total counter\ngavel_store_ops_total {}\n",
         m.actions_allow.load(Ordering::Relaxed),
         m.actions_deny.load(Ordering::Relaxed),
         m.actions_review.load(Ordering::Relaxed),
@@ -479,6 +481,8 @@ async fn metrics(State(app): AppState) -> Response {
         m.decisions.load(Ordering::Relaxed),
         m.refused.load(Ordering::Relaxed),
         pending,
+        app.store.stats.commits.load(Ordering::Relaxed),
+        app.store.stats.ops.load(Ordering::Relaxed),
     );
     (
         [(

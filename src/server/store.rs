@@ -7,6 +7,7 @@
 //! requests share an fsync instead of queueing for one each.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use chrono::Utc;
@@ -96,6 +97,14 @@ enum Msg {
 pub struct Store {
     tx: mpsc::Sender<Msg>,
     reader: Arc<Mutex<Connection>>,
+    pub stats: Arc<StoreStats>,
+}
+
+/// How well group commit amortises: ops per commit = ops / commits.
+#[derive(Default)]
+pub struct StoreStats {
+    pub commits: AtomicU64,
+    pub ops: AtomicU64,
 }
 
 pub fn db_path(data: &Path) -> PathBuf {
@@ -207,10 +216,13 @@ impl Store {
             .unwrap_or((0, GENESIS.to_string()));
         let reader = open(&path)?;
         let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(StoreStats::default());
+        let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("gavel-store".into())
             .spawn(move || {
                 Writer {
+                    stats: writer_stats,
                     conn,
                     key: server_key,
                     head,
@@ -221,6 +233,7 @@ impl Store {
         Ok(Store {
             tx,
             reader: Arc::new(Mutex::new(reader)),
+            stats,
         })
     }
 
@@ -257,6 +270,7 @@ impl Store {
 }
 
 struct Writer {
+    stats: Arc<StoreStats>,
     conn: Connection,
     key: PersonKey,
     head: (u64, String),
@@ -328,6 +342,10 @@ impl Writer {
         })();
         match result {
             Ok(replies) => {
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .ops
+                    .fetch_add(replies.len() as u64, Ordering::Relaxed);
                 for (job, reply) in batch.into_iter().zip(replies) {
                     let _ = job.reply.send(Ok(reply));
                 }
