@@ -439,3 +439,46 @@ async fn unreadable_config_file_is_a_deny() {
         run.reason
     );
 }
+
+#[tokio::test]
+async fn timeout_comes_from_the_environment_or_the_config_file() {
+    // No flag: GAVEL_HOOK_TIMEOUT, else `hook_timeout` in the config file, sets the budget.
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("gavel.toml");
+    std::fs::write(&config, "[adapter]\nhook_timeout = 5\n").expect("config");
+    for (env_timeout, config_file) in [
+        (Some("5"), "/dev/null"),
+        (None, config.to_str().unwrap_or_default()),
+    ] {
+        let mut cmd = Command::new(support::gavel_bin());
+        cmd.args(["hook", "claude-code"])
+            .env("GAVEL_SERVER", support::dead_url())
+            .env("GAVEL_AGENT_TOKEN", UNUSED_TOKEN)
+            .env("GAVEL_CONFIG", config_file)
+            .env_remove("GAVEL_HOOK_TIMEOUT");
+        if let Some(t) = env_timeout {
+            cmd.env("GAVEL_HOOK_TIMEOUT", t);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn");
+        // Input that never ends: only the timeout can end this hook.
+        let _keep_open = child.stdin.take();
+        let started = Instant::now();
+        let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+            .await
+            .expect("answers within the configured timeout, not the 600 s default")
+            .expect("output");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+    }
+}
