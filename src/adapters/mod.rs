@@ -8,7 +8,6 @@ mod claude_code;
 mod gate;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -321,12 +320,6 @@ pub fn random_hex(bytes: usize) -> String {
         return format!("{nanos:x}{:x}", std::process::id());
     }
     hex::encode(buf)
-}
-
-/// The exit code for an adapter that could not start at all.
-pub fn startup_failure(message: &str) -> ExitCode {
-    eprintln!("gavel: {message}");
-    ExitCode::FAILURE
 }
 
 #[cfg(test)]
