@@ -157,11 +157,26 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
         .iter()
         .any(|k| k.scope == "tool:crm.delete" && k.on));
     let pending = client.escalations(env.key("alice")).await.unwrap();
-    let acked_pending = acked
+    // Every acknowledged escalation is still pending. A few more may exist: calls the server
+    // committed but could not answer before it died (at most one per worker in flight).
+    let pending_actions: std::collections::HashSet<&str> =
+        pending.iter().map(|e| e.action.id.as_str()).collect();
+    let acked_pending: Vec<&str> = acked
         .iter()
         .filter(|(_, _, v)| *v == Verdict::Pending)
-        .count();
-    assert_eq!(pending.len(), acked_pending + 1);
+        .map(|(_, id, _)| id.as_str())
+        .collect();
+    for id in &acked_pending {
+        assert!(
+            pending_actions.contains(id),
+            "acknowledged escalation for {id} lost"
+        );
+    }
+    assert!(
+        pending.len() <= acked_pending.len() + 1 + 8,
+        "{} pending",
+        pending.len()
+    );
 
     child.kill().unwrap();
     child.wait().unwrap();

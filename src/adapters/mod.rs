@@ -1,27 +1,443 @@
-//! Adapters that put real agents behind gavel unchanged.
+//! Adapters that put real agents behind gavel unchanged: the Claude Code `PreToolUse` hook and
+//! the MCP stdio gate. Both talk to the server only through [`crate::client`] and
+//! [`crate::protocol`], and both fail closed: every error becomes a deny with a readable reason.
+//!
+//! See `docs/ADAPTERS.md` for setup.
 
-use std::process::ExitCode;
+mod claude_code;
+mod gate;
 
-#[derive(clap::Args, Debug)]
-pub struct ClaudeCodeArgs {}
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::client::{Client, ClientError};
+use crate::config::{ENV_AGENT_TOKEN, ENV_CONFIG, ENV_ON_BEHALF_OF, ENV_SERVER};
+use crate::protocol::{inert, ActionOutcome, ActionRequest, Resolution, Verdict, Vote};
+
+pub use claude_code::run as run_claude_code;
+pub use gate::run as run_gate;
+
+/// Environment variable for the hook's timeout in seconds (the `timeout` of the hook entry in
+/// Claude Code's settings).
+pub const ENV_HOOK_TIMEOUT: &str = "GAVEL_HOOK_TIMEOUT";
+/// Claude Code's default hook timeout.
+pub const DEFAULT_HOOK_TIMEOUT_SECS: u64 = 600;
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ClaudeCodeArgs {
+    /// Server URL (default: GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The hook's `timeout` in Claude Code's settings, in seconds; gavel answers deny a little
+    /// before it (default: GAVEL_HOOK_TIMEOUT, then the config file, then 600)
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// The human the agent works for (default: GAVEL_ON_BEHALF_OF, then the config file)
+    #[arg(long)]
+    pub on_behalf_of: Option<String>,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct GateArgs {
-    /// Server URL (default: GAVEL_SERVER)
+    /// Server URL (default: GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
     #[arg(long)]
     pub server: Option<String>,
+    /// Name of the MCP server in policy tool names (`mcp.<name>.<tool>`); wins over the
+    /// server's own `serverInfo.name`
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The human the agent works for (default: GAVEL_ON_BEHALF_OF, then the config file)
+    #[arg(long)]
+    pub on_behalf_of: Option<String>,
     /// The MCP server command and its arguments
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
-pub fn run_claude_code(_args: ClaudeCodeArgs) -> ExitCode {
-    println!(
-        r#"{{"hookSpecificOutput":{{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"gavel hook not built yet"}}}}"#
-    );
-    ExitCode::SUCCESS
+/// Where an adapter finds the server and who it acts as. Flags win over the environment, the
+/// environment over the config file (`GAVEL_CONFIG`, default `~/.config/gavel/gavel.toml`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub server: String,
+    pub token: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub hook_timeout: Option<u64>,
 }
 
-pub fn run_gate(_args: GateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the gate is not built yet")
+/// The `[adapter]` table of the config file; other tables belong to other commands.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FileSettings {
+    server: Option<String>,
+    agent_token: Option<String>,
+    on_behalf_of: Option<String>,
+    hook_timeout: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read config file {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("bad config file {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl Settings {
+    /// Resolve from flags, the process environment and the config file.
+    pub fn resolve(
+        server: Option<&str>,
+        on_behalf_of: Option<&str>,
+        hook_timeout: Option<u64>,
+    ) -> Result<Settings, SettingsError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let file = load_file(env(ENV_CONFIG).map(PathBuf::from))?;
+        let hook_env = env(ENV_HOOK_TIMEOUT).and_then(|v| v.trim().parse::<u64>().ok());
+        Ok(Settings {
+            server: server
+                .map(str::to_string)
+                .or_else(|| env(ENV_SERVER))
+                .or(file.server)
+                .unwrap_or_else(|| crate::config::DEFAULT_SERVER.to_string()),
+            token: env(ENV_AGENT_TOKEN).or(file.agent_token),
+            on_behalf_of: on_behalf_of
+                .map(str::to_string)
+                .or_else(|| env(ENV_ON_BEHALF_OF))
+                .or(file.on_behalf_of),
+            hook_timeout: hook_timeout.or(hook_env).or(file.hook_timeout),
+        })
+    }
+}
+
+/// Reads the `[adapter]` table. An explicit `GAVEL_CONFIG` must exist; the default path may not.
+fn load_file(explicit: Option<PathBuf>) -> Result<FileSettings, SettingsError> {
+    let (path, required) = match explicit {
+        Some(p) => (p, true),
+        None => (crate::config::config_dir().join("gavel.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(FileSettings::default())
+        }
+        Err(e) => {
+            return Err(SettingsError::Read {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        }
+    };
+    parse_file(&text).map_err(|message| SettingsError::Parse {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+fn parse_file(text: &str) -> Result<FileSettings, String> {
+    let mut doc: toml::Table =
+        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+    match doc.remove("adapter") {
+        None => Ok(FileSettings::default()),
+        Some(v) => v
+            .try_into::<FileSettings>()
+            .map_err(|e| format!("[adapter]: {}", e.to_string().replace('\n', " "))),
+    }
+}
+
+/// What an adapter tells its agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruling {
+    pub allow: bool,
+    /// Readable by the agent and the person at the keyboard: one line, no control characters.
+    pub reason: String,
+}
+
+impl Ruling {
+    pub fn deny(reason: impl AsRef<str>) -> Ruling {
+        Ruling {
+            allow: false,
+            reason: one_line(reason.as_ref()),
+        }
+    }
+    fn allow(reason: impl AsRef<str>) -> Ruling {
+        Ruling {
+            allow: true,
+            reason: one_line(reason.as_ref()),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s: String = s.chars().take(2000).collect();
+    inert(&s).into_owned()
+}
+
+/// How long a held call is waited on past the server's deadline: the server resolves it as
+/// expired at the deadline; this only covers clock skew and a slow answer.
+const DEADLINE_GRACE: Duration = Duration::from_secs(30);
+/// How long a call without a server deadline is held at most.
+const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);
+
+/// Submits `action` and, when it is held for review, waits for the final outcome until the
+/// server's deadline (plus a grace) or `until`, whichever comes first. Never returns allow
+/// unless the server said allow.
+pub async fn adjudicate(
+    client: &Client,
+    token: &str,
+    action: &ActionRequest,
+    until: Option<Instant>,
+) -> Ruling {
+    let first = match client.submit(token, action).await {
+        Ok(o) => o,
+        Err(e) => return Ruling::deny(submit_error(&e)),
+    };
+    if first.verdict != Verdict::Pending {
+        return ruling_of(&first);
+    }
+    let mut latest = first.clone();
+    loop {
+        let stop = until.map_or(hold_until(&latest), |u| u.min(hold_until(&latest)));
+        let out = match wait_outcome(client, token, &first.id, stop).await {
+            Ok(o) => o,
+            Err(e) => return Ruling::deny(format!("lost contact with gavel while waiting: {e}")),
+        };
+        if out.verdict != Verdict::Pending {
+            return ruling_of(&out);
+        }
+        // Still pending past the deadline we knew: wait on only if the server moved it (a
+        // hand-over to a second group) and the caller's own limit allows.
+        let moved = out.deadline.is_some() && out.deadline > latest.deadline;
+        let caller_done = until.is_some_and(|u| Instant::now() >= u);
+        if !moved || caller_done {
+            return Ruling::deny(format!(
+                "no decision yet on escalation {} ({}); denied rather than waiting longer",
+                first.escalation.as_deref().unwrap_or(&first.id),
+                rule_text(&first)
+            ));
+        }
+        latest = out;
+    }
+}
+
+/// When to stop waiting on a pending outcome: the server's deadline plus a grace.
+fn hold_until(o: &ActionOutcome) -> Instant {
+    match o.deadline {
+        Some(d) => {
+            let left = (d - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            Instant::now() + left + DEADLINE_GRACE
+        }
+        None => Instant::now() + MAX_HOLD,
+    }
+}
+
+/// Long-polls until final or `stop`; rides out a server restart by retrying while unreachable.
+async fn wait_outcome(
+    client: &Client,
+    token: &str,
+    id: &str,
+    stop: Instant,
+) -> Result<ActionOutcome, ClientError> {
+    loop {
+        match client.wait_final(token, id, stop).await {
+            Err(ClientError::Unreachable { .. }) if Instant::now() + RETRY_PAUSE < stop => {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+fn submit_error(e: &ClientError) -> String {
+    match e {
+        ClientError::Unreachable { .. } => {
+            format!("gavel is unreachable, so nothing is allowed: {e}")
+        }
+        ClientError::Api { status: 401, .. } | ClientError::Api { status: 403, .. } => {
+            format!("gavel refused the agent token ({e}); check GAVEL_AGENT_TOKEN")
+        }
+        _ => format!("gavel refused the call: {e}"),
+    }
+}
+
+fn rule_text(o: &ActionOutcome) -> String {
+    match &o.rule {
+        Some(rule) => format!("rule {rule}: {}", o.reason),
+        None => o.reason.clone(),
+    }
+}
+
+/// The agent-facing ruling for an outcome the server gave. A final outcome's `reason` is the
+/// server's account of the resolution; the approvers' own words come from the signed decisions.
+pub fn ruling_of(o: &ActionOutcome) -> Ruling {
+    let rule = o
+        .rule
+        .as_deref()
+        .map(|r| format!(" (rule {r})"))
+        .unwrap_or_default();
+    match (o.verdict, o.resolution) {
+        (Verdict::Allow, Some(Resolution::Approved)) => {
+            Ruling::allow(format!("approved by {}{rule}", voters(o, Vote::Approve)))
+        }
+        (Verdict::Allow, _) => Ruling::allow(rule_text(o)),
+        (Verdict::Deny, Some(Resolution::Denied)) if !o.decisions.is_empty() => {
+            Ruling::deny(format!("denied by {}{rule}", voters(o, Vote::Deny)))
+        }
+        (Verdict::Deny, Some(Resolution::Expired)) => {
+            Ruling::deny(format!("nobody decided before the deadline{rule}"))
+        }
+        (Verdict::Deny, Some(_)) => Ruling::deny(format!("{}{rule}", o.reason)),
+        (Verdict::Deny, None) => Ruling::deny(rule_text(o)),
+        (Verdict::Pending, _) => Ruling::deny(format!("still pending ({})", rule_text(o))),
+    }
+}
+
+/// `carol: "looks fine", dave: "ok"` for the decisions with `vote`.
+fn voters(o: &ActionOutcome, vote: Vote) -> String {
+    let list: Vec<String> = o
+        .decisions
+        .iter()
+        .filter(|d| d.body.verdict == vote)
+        .map(|d| format!("{}: \"{}\"", d.body.approver, d.body.reason))
+        .collect();
+    if list.is_empty() {
+        "the approvers".to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// A random hex id for sessions the adapter has to invent.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if getrandom::fill(&mut buf).is_err() {
+        // Uniqueness, not secrecy, is what matters here.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        return format!("{nanos:x}{:x}", std::process::id());
+    }
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{DecisionBody, SignedDecision};
+
+    fn outcome(verdict: Verdict, resolution: Option<Resolution>) -> ActionOutcome {
+        ActionOutcome {
+            id: "a1".into(),
+            verdict,
+            rule: Some("r1".into()),
+            reason: "Because".into(),
+            escalation: None,
+            deadline: None,
+            resolution,
+            decisions: vec![],
+            flagged: false,
+        }
+    }
+
+    fn decision(approver: &str, vote: Vote, reason: &str) -> SignedDecision {
+        SignedDecision {
+            body: DecisionBody {
+                escalation: "e1".into(),
+                digest: "d".into(),
+                verdict: vote,
+                reason: reason.into(),
+                approver: approver.into(),
+                issued_at: "2026-01-01T00:00:00.000Z".into(),
+            },
+            signature: "s".into(),
+        }
+    }
+
+    #[test]
+    fn only_an_allow_verdict_allows() {
+        assert!(ruling_of(&outcome(Verdict::Allow, None)).allow);
+        assert!(ruling_of(&outcome(Verdict::Allow, Some(Resolution::Approved))).allow);
+        for r in [
+            None,
+            Some(Resolution::Denied),
+            Some(Resolution::Expired),
+            Some(Resolution::Cancelled),
+        ] {
+            assert!(!ruling_of(&outcome(Verdict::Deny, r)).allow);
+        }
+        // A pending outcome handed over as if final is a deny, never an allow.
+        assert!(!ruling_of(&outcome(Verdict::Pending, None)).allow);
+    }
+
+    #[test]
+    fn reasons_name_the_rule_and_the_approver() {
+        let deny = ruling_of(&outcome(Verdict::Deny, None));
+        assert_eq!(deny.reason, "rule r1: Because");
+        let mut approved = outcome(Verdict::Allow, Some(Resolution::Approved));
+        approved.decisions = vec![decision("carol", Vote::Approve, "looks fine")];
+        assert_eq!(
+            ruling_of(&approved).reason,
+            "approved by carol: \"looks fine\" (rule r1)"
+        );
+        let mut denied = outcome(Verdict::Deny, Some(Resolution::Denied));
+        denied.decisions = vec![
+            decision("carol", Vote::Approve, "fine"),
+            decision("dave", Vote::Deny, "not today"),
+        ];
+        assert_eq!(
+            ruling_of(&denied).reason,
+            "denied by dave: \"not today\" (rule r1)"
+        );
+        let expired = ruling_of(&outcome(Verdict::Deny, Some(Resolution::Expired)));
+        assert!(expired.reason.contains("deadline"), "{}", expired.reason);
+    }
+
+    #[test]
+    fn reasons_are_one_inert_line() {
+        let mut o = outcome(Verdict::Deny, None);
+        o.reason = "two\nlines \x1b[31mred".into();
+        let r = ruling_of(&o);
+        assert!(
+            !r.reason.contains('\n') && !r.reason.contains('\x1b'),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn config_file_reads_only_the_adapter_table() {
+        let f = parse_file(
+            "[server]\nlisten = \"x\"\n[adapter]\nserver = \"http://h:1\"\nagent_token = \"t\"\non_behalf_of = \"bob\"\nhook_timeout = 30\n",
+        )
+        .unwrap();
+        assert_eq!(f.server.as_deref(), Some("http://h:1"));
+        assert_eq!(f.agent_token.as_deref(), Some("t"));
+        assert_eq!(f.on_behalf_of.as_deref(), Some("bob"));
+        assert_eq!(f.hook_timeout, Some(30));
+        assert!(parse_file("").unwrap().server.is_none());
+        let bad = parse_file("[adapter]\nhook_timeout = \"soon\"\n").unwrap_err();
+        assert!(bad.contains("[adapter]"), "{bad}");
+        assert!(parse_file("[adapter\n").is_err());
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_denies() {
+        // Port 9 on loopback: nothing listens there.
+        let client = Client::new("http://127.0.0.1:9");
+        let action = ActionRequest {
+            tool: "Bash".into(),
+            args: serde_json::json!({"command": "ls"}),
+            session: "s".into(),
+            on_behalf_of: None,
+            rationale: None,
+            cost: None,
+            parent: None,
+            context: serde_json::json!({}),
+        };
+        let r = adjudicate(&client, "t", &action, None).await;
+        assert!(!r.allow);
+        assert!(r.reason.contains("unreachable"), "{}", r.reason);
+    }
 }

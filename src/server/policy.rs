@@ -313,6 +313,16 @@ impl Policy {
     /// that fails to evaluate never loosens: it counts as a match for deny/review/flag rules and
     /// as no match for allow rules.
     pub fn evaluate(&self, input: &EvalInput<'_>) -> Evaluation {
+        // The CEL standard library is built once per thread, not per call: building it
+        // dominated evaluation time.
+        CEL_ROOT.with(|root| self.evaluate_in(root, input))
+    }
+
+    fn evaluate_in(
+        &self,
+        root: &cel::Context<'static, 'static>,
+        input: &EvalInput<'_>,
+    ) -> Evaluation {
         let mut best = Evaluation {
             effect: Effect::Deny,
             rule: None,
@@ -332,7 +342,7 @@ impl Policy {
             let (matched, errored) = match &rule.program {
                 None => (true, false),
                 Some(program) => {
-                    let ctx = ctx.get_or_insert_with(|| cel_context(input));
+                    let ctx = ctx.get_or_insert_with(|| cel_context(root, input));
                     match program.execute(ctx) {
                         Ok(cel::Value::Bool(b)) => (b, false),
                         Ok(_) | Err(_) => (rule.effect != Effect::Allow, true),
@@ -353,6 +363,10 @@ impl Policy {
         }
         best
     }
+}
+
+thread_local! {
+    static CEL_ROOT: cel::Context<'static, 'static> = cel::Context::default();
 }
 
 /// Parses a CEL condition and checks it only uses known variables. Errors carry the byte offset
@@ -391,8 +405,11 @@ fn compile_condition(text: &str) -> Result<cel::Program, (usize, String)> {
     Ok(program)
 }
 
-fn cel_context(input: &EvalInput<'_>) -> cel::Context<'static, 'static> {
-    let mut ctx = cel::Context::default();
+fn cel_context<'r>(
+    root: &'r cel::Context<'static, 'static>,
+    input: &EvalInput<'_>,
+) -> cel::Context<'r, 'static> {
+    let mut ctx = root.new_inner_scope();
     // Adding plain JSON values cannot fail; a failure leaves the variable unset, which makes
     // conditions on it error, which never loosens (see `evaluate`).
     let _ = ctx.add_variable("args", input.args);

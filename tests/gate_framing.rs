@@ -1,0 +1,258 @@
+//! `gavel gate` framing and process handling, byte for byte: the "MCP server" here is `cat`
+//! (every line the server receives comes straight back) or a shell, so what reached the server
+//! and what the gate wrote itself are both visible on the client side.
+
+mod common;
+#[path = "peers/support.rs"]
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{Gavel, UNUSED_TOKEN};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const STEP: Duration = Duration::from_secs(20);
+
+struct Gate {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Lines<BufReader<ChildStdout>>,
+}
+
+impl Gate {
+    fn start(gavel_url: &str, token: &str, server: &[&str]) -> Gate {
+        let mut child = Command::new(support::gavel_bin())
+            .args(["gate", "--name", "cat", "--"])
+            .args(server)
+            .env("GAVEL_SERVER", gavel_url)
+            .env("GAVEL_AGENT_TOKEN", token)
+            .env("GAVEL_CONFIG", "/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn gavel gate");
+        let stdin = child.stdin.take();
+        let out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Gate { child, stdin, out }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).await.expect("write to gate");
+        stdin.flush().await.expect("flush");
+    }
+
+    async fn line(&mut self) -> String {
+        tokio::time::timeout(STEP, self.out.next_line())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("the gate's stdout is open")
+    }
+
+    /// Closes the client side and returns the gate's exit code and stderr.
+    async fn close(mut self) -> (Option<i32>, String) {
+        drop(self.stdin.take());
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = tokio::time::timeout(STEP, e.read_to_string(&mut stderr)).await;
+        }
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .expect("the gate exits")
+            .expect("status");
+        (status.code(), stderr)
+    }
+}
+
+#[tokio::test]
+async fn everything_but_tool_calls_passes_byte_for_byte() {
+    let mut g = Gate::start(&support::dead_url(), UNUSED_TOKEN, &["cat"]);
+    // Odd spacing, unicode, a malformed line, an unknown cancel: all must come back unchanged.
+    let lines: [&str; 5] = [
+        r#"{ "jsonrpc" : "2.0", "id" : 1, "method" : "tools/list" ,"params":{"x":"é\u00e9"} }"#,
+        "this is not json {",
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}"#,
+        r#"{"jsonrpc":"2.0","id":"srv-1","result":{"roots":[]}}"#,
+        r#"[{"jsonrpc":"2.0","id":5,"method":"ping"}]"#,
+    ];
+    for l in lines {
+        g.send(format!("{l}\n").as_bytes()).await;
+        assert_eq!(g.line().await, l);
+    }
+    let (code, _) = g.close().await;
+    assert_eq!(
+        code,
+        Some(0),
+        "cat exits 0 when its input closes; so does the gate"
+    );
+}
+
+#[tokio::test]
+async fn tool_calls_are_answered_for_the_same_id_when_gavel_is_down() {
+    let mut g = Gate::start(&support::dead_url(), UNUSED_TOKEN, &["cat"]);
+    for id in [json!(7), json!("call-abc"), json!(0)] {
+        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"rm","arguments":{"path":"/"}}});
+        g.send(format!("{call}\n").as_bytes()).await;
+        let reply: Value = serde_json::from_str(&g.line().await).expect("json reply");
+        assert_eq!(reply["id"], id);
+        assert_eq!(reply["result"]["isError"], true);
+        let text = reply["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.starts_with("Denied by gavel: "), "{text}");
+        assert!(text.contains("unreachable"), "{text}");
+    }
+    // A tools/call without an id is never forwarded; the next line proves nothing came back.
+    g.send(b"{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"rm\"}}\n")
+        .await;
+    g.send(b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}\n")
+        .await;
+    assert_eq!(
+        g.line().await,
+        "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}"
+    );
+    // A batch is split: the call is denied, the rest reaches the server.
+    g.send(b"[{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"rm\"}},{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/list\"}]\n")
+        .await;
+    let mut got: Vec<Value> = Vec::new();
+    for _ in 0..2 {
+        got.push(serde_json::from_str(&g.line().await).expect("json"));
+    }
+    assert!(got
+        .iter()
+        .any(|v| v["id"] == 9 && v["result"]["isError"] == true));
+    assert!(got
+        .iter()
+        .any(|v| v["id"] == 10 && v["method"] == "tools/list"));
+    let (code, _) = g.close().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn allowed_calls_are_forwarded_unchanged() {
+    let gavel = Gavel::start(
+        r#"
+[[rule]]
+id = "cat"
+tools = ["mcp.cat.*"]
+effect = "allow"
+reason = "The cat is harmless"
+"#,
+    )
+    .await;
+    let mut g = Gate::start(&gavel.url(), &gavel.token(), &["cat"]);
+    let call = r#"{"jsonrpc":"2.0", "id":"x-1",  "method":"tools/call","params":{"name":"meow","arguments":{"n":1.50}}}"#;
+    g.send(format!("{call}\n").as_bytes()).await;
+    assert_eq!(g.line().await, call, "forwarded byte for byte");
+    let (code, _) = g.close().await;
+    assert_eq!(code, Some(0));
+    gavel.shutdown().await;
+}
+
+#[tokio::test]
+async fn child_exit_code_and_stderr_are_passed_on() {
+    let mut g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &[
+            "sh",
+            "-c",
+            "read line; echo \"got $line\"; echo 'server trouble' >&2; exit 7",
+        ],
+    );
+    g.send(b"hello\n").await;
+    assert_eq!(g.line().await, "got hello");
+    let (code, stderr) = g.close().await;
+    assert_eq!(code, Some(7));
+    assert!(stderr.contains("server trouble"), "{stderr}");
+}
+
+#[tokio::test]
+async fn child_killed_by_a_signal_is_128_plus_signal() {
+    let g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["sh", "-c", "kill -9 $$"],
+    );
+    let (code, _) = g.close().await;
+    assert_eq!(code, Some(137));
+}
+
+#[tokio::test]
+async fn a_server_that_exits_ends_the_gate_even_while_the_client_stays() {
+    let mut g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["sh", "-c", "echo bye; exit 0"],
+    );
+    assert_eq!(g.line().await, "bye");
+    let status = tokio::time::timeout(STEP, g.child.wait())
+        .await
+        .expect("the gate exits without its stdin closing")
+        .expect("status");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_start_is_one_line_and_non_zero() {
+    let g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &["/nonexistent/mcp-server"],
+    );
+    let (code, stderr) = g.close().await;
+    assert_ne!(code, Some(0));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent/mcp-server"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_server_never_sees_the_agent_token() {
+    let mut g = Gate::start(
+        &support::dead_url(),
+        UNUSED_TOKEN,
+        &[
+            "sh",
+            "-c",
+            "echo \"token=${GAVEL_AGENT_TOKEN:-none} server=${GAVEL_SERVER:-none}\"",
+        ],
+    );
+    let line = g.line().await;
+    assert!(line.starts_with("token=none server=http://"), "{line}");
+    let (code, _) = g.close().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn an_unreadable_config_file_stops_the_gate_before_the_server_starts() {
+    let mut child = Command::new(support::gavel_bin())
+        .args(["gate", "--", "sh", "-c", "echo started"])
+        .env("GAVEL_CONFIG", "/nonexistent/gavel.toml")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdout = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = tokio::time::timeout(STEP, o.read_to_string(&mut stdout)).await;
+    }
+    let out = tokio::time::timeout(STEP, child.wait_with_output())
+        .await
+        .expect("exits")
+        .expect("output");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stdout.is_empty(),
+        "the server must not have started: {stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/gavel.toml"), "{stderr}");
+}
