@@ -36,13 +36,13 @@ fn typed(k: &KeyEvent) -> Option<char> {
 
 pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
     if s.pending_quit {
-        if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+        // y, or the quit key again (ctrl-c twice), confirms; anything else keeps editing.
+        let again = s.keymap.action(Section::Dialog, &k) == Some(Action::Quit);
+        if again || matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
             s.quit = true;
             fx.push(Effect::Quit);
         }
-        {
-            s.pending_quit = false;
-        }
+        s.pending_quit = false;
         return;
     }
     if s.filter_editing {

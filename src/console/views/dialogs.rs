@@ -32,7 +32,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 }),
                 Line::default(),
                 Line::from(Span::styled(
-                    "y quit · any other key: keep editing",
+                    "y (or Ctrl-c again) quit · any other key: keep editing",
                     s.theme.accent(),
                 )),
             ],
