@@ -443,3 +443,17 @@ fn global_stop_shows_on_every_row() {
     key(&mut s, KeyCode::Tab);
     insta::assert_snapshot!(screen(&s, 140, 16));
 }
+
+#[test]
+fn n_jumps_to_the_next_escalation_you_may_decide() {
+    let mut s = live_state();
+    // Queue: esc-001 (yours), esc-002 (yours), esc-003 (requester), esc-004 (other group).
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(s.selected_escalation().unwrap().id, "esc-002");
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(
+        s.selected_escalation().unwrap().id,
+        "esc-001",
+        "wraps around"
+    );
+}

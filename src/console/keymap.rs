@@ -29,6 +29,7 @@ pub enum Action {
     Quit,
     Approve,
     Deny,
+    NextMine,
     Acknowledge,
     Incident,
     Toggle,

@@ -126,6 +126,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
                 fx.push(Effect::Quit);
             }
         }
+        Action::NextMine => next_mine(s),
         Action::Approve => start_decision(s, Vote::Approve),
         Action::Deny => start_decision(s, Vote::Deny),
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),
@@ -133,6 +134,27 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
         Action::Toggle => start_flip(s, None),
         Action::StopAll => start_flip(s, Some("global".into())),
         Action::Confirm | Action::Cancel => {}
+    }
+}
+
+/// The next escalation after the cursor that you may decide, wrapping around.
+fn next_mine(s: &mut State) {
+    if s.view != View::Queue {
+        return;
+    }
+    let rows = s.queue_rows();
+    let n = rows.len();
+    let from = s.selected[0];
+    let found = (1..=n)
+        .map(|step| (from + step) % n.max(1))
+        .find(|&pos| s.not_mine(&s.pending[rows[pos]]).is_none());
+    match found {
+        Some(pos) => move_to(s, pos),
+        None => say(
+            s,
+            Level::Info,
+            "nothing in the queue is yours to decide".into(),
+        ),
     }
 }
 
