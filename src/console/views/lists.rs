@@ -1,8 +1,9 @@
 //! The Flagged, Kill switches and History views.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::protocol::{inert, Vote};
@@ -29,21 +30,39 @@ fn block<'a>(s: &State, title: String, hint: &'a str) -> Block<'a> {
         .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned())
 }
 
-fn windowed<'a>(s: &State, rows: Vec<Row<'a>>, sel: usize, height: u16) -> Vec<Row<'a>> {
+/// The rows that fit, and the table state that marks the selected one with a symbol as well as
+/// a colour (never meaning by colour alone).
+fn windowed<'a>(
+    rows: Vec<Row<'a>>,
+    sel: usize,
+    height: u16,
+    selected: Style,
+) -> (Vec<Row<'a>>, TableState) {
     let range = window(rows.len(), sel, height.saturating_sub(3) as usize);
-    rows.into_iter()
+    let state = TableState::default()
+        .with_selected((sel >= range.start && sel < range.end).then(|| sel - range.start));
+    let rows = rows
+        .into_iter()
         .enumerate()
         .skip(range.start)
         .take(range.len())
-        .map(|(i, r)| {
-            if i == sel {
-                r.style(s.theme.selected())
-            } else {
-                r
-            }
-        })
-        .collect()
+        .map(|(i, r)| if i == sel { r.style(selected) } else { r })
+        .collect();
+    (rows, state)
 }
+
+/// Draw a list table with its selection marked.
+pub fn render_table(f: &mut Frame, area: Rect, table: Table, mut state: TableState) {
+    // The row itself carries the selection colours, so its cells keep their meaning colours on
+    // top; the table adds the marker.
+    let table = table
+        .highlight_symbol(SELECTED)
+        .highlight_spacing(HighlightSpacing::Always);
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The selected row's marker.
+pub const SELECTED: &str = "» ";
 
 pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
@@ -91,8 +110,9 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         idx.len(),
         s.unreviewed_flags()
     );
+    let (rows, state) = windowed(rows, sel, list.height, s.theme.selected());
     let table = Table::new(
-        windowed(s, rows, sel, list.height),
+        rows,
         [
             Constraint::Length(8),
             Constraint::Length(14),
@@ -103,7 +123,7 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
     )
     .header(Row::new(["At", "Agent", "Tool", "Rule", "Review"]).style(t.muted()))
     .block(block(s, title, " a acknowledge · i incident "));
-    f.render_widget(table, list);
+    render_table(f, list, table, state);
     if let Some(fl) = s.selected_flagged() {
         render_lines(f, detail, s, "Flagged action", flagged_lines(s, fl), false);
     } else {
@@ -173,8 +193,9 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
     } else {
         format!(" Kill switches · {stopped} on ")
     };
+    let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
     let table = Table::new(
-        windowed(s, rows, sel, area.height),
+        rows,
         [
             Constraint::Length(26),
             Constraint::Length(10),
@@ -185,7 +206,7 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
     )
     .header(Row::new(["Scope", "State", "Recent", "Last action", "Last flip"]).style(t.muted()))
     .block(block(s, title, " Space toggle · ! stop everything "));
-    f.render_widget(table, area);
+    render_table(f, area, table, state);
 }
 
 pub fn history(f: &mut Frame, area: Rect, s: &State) {
@@ -244,8 +265,9 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
             ])
         })
         .collect();
+    let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
     let table = Table::new(
-        windowed(s, rows, sel, area.height),
+        rows,
         [
             Constraint::Length(8),
             Constraint::Length(11),
@@ -264,5 +286,5 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
         format!(" History {} ", idx.len()),
         " Enter detail ",
     ));
-    f.render_widget(table, area);
+    render_table(f, area, table, state);
 }

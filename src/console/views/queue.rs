@@ -3,7 +3,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::protocol::inert;
@@ -122,5 +122,7 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
             .title_bottom(Line::from(Span::styled(more, t.muted())).right_aligned()),
     )
     .style(Style::default());
-    f.render_widget(table, area);
+    let state = TableState::default()
+        .with_selected((sel >= range.start && sel < range.end).then(|| sel - range.start));
+    super::lists::render_table(f, area, table, state);
 }
