@@ -65,7 +65,7 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
             let (cd, u) = countdown(e.deadline, s.now);
             let (you, you_style) = match s.not_mine(e) {
                 None => ("▶ yours".to_string(), t.fg(t.ok)),
-                Some(why) => (short_why(&why), t.muted()),
+                Some(why) => (clip(&short_why(&why), 16), t.muted()),
             };
             let row = Row::new(vec![
                 Cell::from(Span::styled(cd, urgency_style(t, u))),
