@@ -13,7 +13,7 @@ use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines}
 use super::{clip, clock, duration_text, outcome, window};
 
 fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
-    if area.width >= 110 {
+    if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     } else {
         let h = (list_rows as u16 + 3).min(area.height / 2).max(5);
@@ -75,6 +75,11 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         }
     }
     let [list, detail] = split(area, idx.len());
+    // As in the queue: agent, tool and rule share the rest, clipped visibly to their width.
+    let inner = list.width.saturating_sub(2 + 2 + 4) as usize;
+    let flex = inner.saturating_sub(8 + 16).clamp(18, 60);
+    let (wa, wt) = (flex * 3 / 10, flex * 4 / 10);
+    let wr = flex - wa - wt;
     let rows: Vec<Row> = idx
         .iter()
         .map(|&i| {
@@ -98,10 +103,10 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
             };
             Row::new(vec![
                 Cell::from(clock(fl.flagged_at)),
-                Cell::from(clip(&inert(&fl.action.agent), 14)),
-                Cell::from(clip(&inert(&fl.action.tool), 18)),
-                Cell::from(clip(&inert(&fl.rule.id), 16)),
-                Cell::from(Span::styled(review, style)),
+                Cell::from(clip(&inert(&fl.action.agent), wa)),
+                Cell::from(clip(&inert(&fl.action.tool), wt)),
+                Cell::from(clip(&inert(&fl.rule.id), wr)),
+                Cell::from(Span::styled(clip(&review, 16), style)),
             ])
         })
         .collect();
@@ -115,10 +120,10 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         rows,
         [
             Constraint::Length(8),
-            Constraint::Length(14),
-            Constraint::Length(18),
-            Constraint::Length(16),
-            Constraint::Min(12),
+            Constraint::Length(wa as u16),
+            Constraint::Length(wt as u16),
+            Constraint::Length(wr as u16),
+            Constraint::Min(16),
         ],
     )
     .header(Row::new(["At", "Agent", "Tool", "Rule", "Review"]).style(t.muted()))

@@ -20,7 +20,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             return;
         }
     }
-    let [list, detail] = if area.width >= 110 {
+    let [list, detail] = if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
     } else {
         Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
@@ -57,6 +57,12 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     let height = area.height.saturating_sub(3) as usize;
     let sel = s.selected[0];
     let range = window(rows_idx.len(), sel, height);
+    // Agent, tool and rule share what the fixed columns leave, and are clipped to exactly their
+    // width with a visible ellipsis: the table would otherwise cut them silently.
+    let inner = area.width.saturating_sub(2 + 2 + 5) as usize; // borders, marker, spacing
+    let flex = inner.saturating_sub(10 + 4 + 16).clamp(18, 60);
+    let (wa, wt) = (flex * 3 / 10, flex * 4 / 10);
+    let wr = flex - wa - wt;
     let rows: Vec<Row> = rows_idx[range.clone()]
         .iter()
         .enumerate()
@@ -69,9 +75,9 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
             };
             let row = Row::new(vec![
                 Cell::from(Span::styled(cd, urgency_style(t, u))),
-                Cell::from(clip(&inert(&e.action.agent), 12)),
-                Cell::from(clip(&inert(&e.action.tool), 16)),
-                Cell::from(clip(&inert(&e.rule.id), 14)),
+                Cell::from(clip(&inert(&e.action.agent), wa)),
+                Cell::from(clip(&inert(&e.action.tool), wt)),
+                Cell::from(clip(&inert(&e.rule.id), wr)),
                 Cell::from(format!(
                     "{}/{}",
                     e.approvals_received(),
@@ -106,9 +112,9 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         rows,
         [
             Constraint::Length(10),
-            Constraint::Length(12),
-            Constraint::Length(16),
-            Constraint::Length(14),
+            Constraint::Length(wa as u16),
+            Constraint::Length(wt as u16),
+            Constraint::Length(wr as u16),
             Constraint::Length(4),
             Constraint::Min(16),
         ],
