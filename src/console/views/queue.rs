@@ -23,7 +23,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let [list, detail] = if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
     } else {
-        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
+        // The list takes what its rows need, up to 45%; the detail gets the rest.
+        let want = s.queue_rows().len() as u16 + 3;
+        let h = want.clamp(5, (area.height * 45 / 100).max(5));
+        Layout::vertical([Constraint::Length(h), Constraint::Min(3)]).areas(area)
     };
     table(f, list, s);
     match selected {
