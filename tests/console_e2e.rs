@@ -448,3 +448,37 @@ async fn a_lead_marks_a_flagged_action_as_an_incident() {
     assert_eq!(review.body.reviewer, "bob");
     assert_eq!(c.state.message.as_ref().unwrap().level, Level::Success);
 }
+
+#[test]
+fn without_a_terminal_console_and_demo_say_so_in_one_line() {
+    let env = Env::new(POLICY);
+    let key = env.key_file("alice");
+    let bin = env!("CARGO_BIN_EXE_gavel");
+    let state = tempfile::tempdir().unwrap();
+    let runs = [
+        vec![
+            "console",
+            "--server",
+            "http://127.0.0.1:1",
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        vec!["demo"],
+    ];
+    for args in runs {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .env("XDG_STATE_HOME", state.path())
+            .env("XDG_CONFIG_HOME", state.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("needs a terminal") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}

@@ -41,7 +41,7 @@ pub struct ConsoleArgs {
     /// Your private key file (default: GAVEL_KEY, the config file, or the only key in the keys dir)
     #[arg(long)]
     pub key: Option<std::path::PathBuf>,
-    /// Theme name (themes/NAME.toml or a built-in: dark, light, high-contrast)
+    /// Theme: a built-in (dark, light, high-contrast), NAME for <config dir>/themes/NAME.toml, or a file
     #[arg(long)]
     pub theme: Option<String>,
     /// Turn desktop notifications and the bell off for this run
@@ -131,16 +131,36 @@ pub fn new_state(opts: &Options) -> State {
 /// The loop: take the terminal (restored on every exit path, panics included), then drain
 /// events, apply them, draw once if anything changed, tick the countdowns once a second.
 pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
+    require_terminal()?;
+    // try_init installs a panic hook that restores the terminal before the message prints.
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            anyhow::bail!("cannot take over the terminal: {e}");
+        }
+    };
     let state = new_state(&opts);
     let mut driver = Driver::start(&opts.server, opts.key, state);
     driver.notifications_live = true;
+    // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());
-    // ratatui::init installs a panic hook that restores the terminal before the message prints.
-    let mut terminal = ratatui::init();
     let result = event_loop(&mut driver, &mut terminal).await;
     ratatui::restore();
     input.abort();
     result
+}
+
+/// The console draws on stdout and reads keys from stdin: both must be a terminal.
+pub fn require_terminal() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal; for scripts use `gavel pending` and `gavel decide` \
+             (or `gavel demo --headless`)"
+        );
+    }
+    Ok(())
 }
 
 async fn event_loop(

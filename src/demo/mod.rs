@@ -92,6 +92,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => Theme::default(),
     };
     let keymap = Keymap::load(&crate::config::config_dir())?;
+    if !args.headless {
+        // Before starting anything: without a terminal there is nothing to show it on.
+        crate::console::require_terminal()?;
+    }
     crate::console::init_log("demo.log");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
