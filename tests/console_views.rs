@@ -457,3 +457,25 @@ fn n_jumps_to_the_next_escalation_you_may_decide() {
         "wraps around"
     );
 }
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (60, 12)] {
+        for view_tabs in 0..4 {
+            let mut s = live_state();
+            for _ in 0..view_tabs {
+                key(&mut s, KeyCode::Tab);
+            }
+            render(&s, w, h);
+            key(&mut s, KeyCode::Enter);
+            render(&s, w, h);
+            key(&mut s, KeyCode::Esc);
+            key(&mut s, KeyCode::Char('?'));
+            render(&s, w, h);
+            key(&mut s, KeyCode::Esc);
+            key(&mut s, KeyCode::Char('d'));
+            key(&mut s, KeyCode::Char('!'));
+            render(&s, w, h);
+        }
+    }
+}
