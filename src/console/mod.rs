@@ -12,6 +12,7 @@ pub mod net;
 pub mod notify;
 pub mod settings;
 pub mod state;
+mod terminal;
 pub mod theme;
 pub mod update;
 pub mod views;
@@ -132,21 +133,14 @@ pub fn new_state(opts: &Options) -> State {
 /// events, apply them, draw once if anything changed, tick the countdowns once a second.
 pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     require_terminal()?;
-    // try_init installs a panic hook that restores the terminal before the message prints.
-    let mut terminal = match ratatui::try_init() {
-        Ok(t) => t,
-        Err(e) => {
-            ratatui::restore();
-            anyhow::bail!("cannot take over the terminal: {e}");
-        }
-    };
+    let mut terminal = terminal::take().context("cannot take over the terminal")?;
     let state = new_state(&opts);
     let mut driver = Driver::start(&opts.server, opts.key, state);
     driver.notifications_live = true;
     // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());
     let result = event_loop(&mut driver, &mut terminal).await;
-    ratatui::restore();
+    terminal::close(terminal);
     input.abort();
     result
 }
@@ -170,11 +164,15 @@ async fn event_loop(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
+    let mut stop = stop_signals();
     loop {
         if dirty {
-            terminal
-                .draw(|f| views::render(f, &driver.state))
-                .context("drawing the console")?;
+            if let Err(e) = terminal.draw(|f| views::render(f, &driver.state)) {
+                // The terminal is gone (window closed, ssh dropped): nobody is left to read an
+                // error, so stop cleanly and let the caller tidy up.
+                tracing::warn!(error = %e, "cannot draw: the terminal is gone; closing");
+                return Ok(());
+            }
         }
         tokio::select! {
             got = driver.step(Duration::from_secs(3600)) => dirty = got,
@@ -182,11 +180,51 @@ async fn event_loop(
                 driver.tick();
                 dirty = true;
             }
+            // A closed terminal (SIGHUP) or a kill (SIGTERM) still restores the terminal and,
+            // in the demo, stops the server and removes its temporary files.
+            Some(()) = stop.recv() => {
+                tracing::info!("stop signal: closing the console");
+                return Ok(());
+            }
         }
         if driver.state.quit {
             return Ok(());
         }
     }
+}
+
+/// SIGTERM, SIGHUP and SIGINT as one channel (SIGINT only arrives when raw mode is off).
+fn stop_signals() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for kind in [
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+            SignalKind::interrupt(),
+        ] {
+            if let Ok(mut sig) = signal(kind) {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if sig.recv().await.is_some() {
+                        let _ = tx.send(()).await;
+                    }
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(()).await;
+            }
+        });
+    }
+    drop(tx);
+    rx
 }
 
 fn spawn_input(tx: tokio::sync::mpsc::Sender<Event>) -> tokio::task::JoinHandle<()> {

@@ -128,6 +128,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             };
             crate::console::run_terminal(opts).await.map(|_| ())
         };
+        tracing::info!("demo stopping: agents, then the server");
         sim.stop();
         // Aborted long polls close their connections; don't let a straggler hold the exit.
         if tokio::time::timeout(Duration::from_secs(5), server.shutdown())
@@ -137,6 +138,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             tracing::warn!("demo server did not stop within 5s; exiting anyway");
         }
         drop(tmp);
+        tracing::info!("demo stopped; temporary files removed");
         if args.headless && outcome.is_ok() {
             println!("shut down cleanly");
         }
