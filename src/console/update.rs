@@ -340,7 +340,7 @@ fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiError>) {
                 ),
             );
         }
-        (Request::Flip { scope, on }, Ok(Reply::Flip(k))) => {
+        (Request::Flip { scope, .. }, Ok(Reply::Flip(k))) => {
             say(
                 s,
                 Level::Success,
@@ -353,7 +353,6 @@ fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiError>) {
                     }
                 ),
             );
-            let _ = on;
             s.killswitches.insert(k.scope.clone(), k);
         }
         (Request::Flip { scope, on }, Err(e)) => say(
