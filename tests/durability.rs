@@ -12,6 +12,16 @@ use gavel::client::Client;
 use gavel::protocol::{EscalationState, Verdict, Vote};
 use serde_json::json;
 
+/// Kills the server if the test fails half-way, so no `gavel serve` outlives it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -20,19 +30,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn spawn_server(env: &Env) -> (Child, Client) {
+async fn spawn_server(env: &Env) -> (Server, Client) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(&env.data)
-        .arg("--policy")
-        .arg(&env.policy)
-        .arg("--roster")
-        .arg(&env.roster)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Server(
+        Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(&env.data)
+            .arg("--policy")
+            .arg(&env.policy)
+            .arg("--roster")
+            .arg(&env.roster)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let client = Client::new(&format!("http://127.0.0.1:{port}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -56,7 +68,7 @@ async fn spawn_server(env: &Env) -> (Child, Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_nothing_acknowledged() {
     let env = Env::new(POLICY);
-    let (mut child, client) = spawn_server(&env).await;
+    let (child, client) = spawn_server(&env).await;
 
     // A decision and a flip acknowledged before the load.
     let out = client
@@ -115,8 +127,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
     while acked.lock().unwrap().len() < 300 && start.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    drop(child); // SIGKILL
     for w in workers {
         let _ = w.await;
     }
@@ -139,7 +150,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    let (mut child, client) = spawn_server(&env).await;
+    let (child, client) = spawn_server(&env).await;
     for (token, id, verdict) in &acked {
         let got = client
             .outcome(token, id, Duration::ZERO)
@@ -178,8 +189,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
         pending.len()
     );
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(["audit", "verify", "--data"])
         .arg(&env.data)

@@ -73,7 +73,9 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gavel: {}", one_line(&e));
+            // stderr may be gone (a closed terminal); failing to report must not panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "gavel: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
