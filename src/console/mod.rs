@@ -60,7 +60,7 @@ pub struct Options {
 }
 
 impl Options {
-    /// Settings from flags, environment and `console.toml`; files read and checked up front so
+    /// Settings from flags, environment and the `[console]` table of `gavel.toml`; files read and checked up front so
     /// a mistake is one clear line before the terminal changes.
     pub fn load(args: ConsoleArgs) -> anyhow::Result<Options> {
         let file = settings::ConsoleFile::load()?;

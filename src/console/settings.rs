@@ -1,5 +1,6 @@
-//! The console's settings: `console.toml` in the config dir (or `GAVEL_CONFIG`), overridden by
-//! environment variables, overridden by flags. Bad files get one precise line: file, line, key.
+//! The console's settings: the `[console]` table of the user's `gavel.toml` in the config dir (or
+//! `GAVEL_CONFIG`; the adapters read `[adapter]` from the same file), overridden by environment
+//! variables, overridden by flags. Bad files get one precise line: file, line, key.
 
 use std::path::{Path, PathBuf};
 
@@ -75,7 +76,14 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// `console.toml`.
+/// The user's `gavel.toml`: the console reads only its own table; others belong to the adapters.
+#[derive(Debug, Default, Deserialize)]
+struct UserFile {
+    #[serde(default)]
+    console: ConsoleFile,
+}
+
+/// The `[console]` table.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleFile {
@@ -116,15 +124,17 @@ pub struct Settings {
 
 impl ConsoleFile {
     pub fn parse(path: &Path, text: &str) -> Result<ConsoleFile, FileError> {
-        toml::from_str(text).map_err(|e| FileError::toml(path, text, &e))
+        toml::from_str::<UserFile>(text)
+            .map(|f| f.console)
+            .map_err(|e| FileError::toml(path, text, &e))
     }
 
-    /// `GAVEL_CONFIG`, else `<config dir>/console.toml`; a missing default file is no error.
+    /// `GAVEL_CONFIG`, else `<config dir>/gavel.toml`; a missing default file is no error.
     pub fn load() -> Result<ConsoleFile, FileError> {
         let explicit = std::env::var_os(ENV_CONFIG).map(PathBuf::from);
         let path = explicit
             .clone()
-            .unwrap_or_else(|| crate::config::config_dir().join("console.toml"));
+            .unwrap_or_else(|| crate::config::config_dir().join("gavel.toml"));
         match std::fs::read_to_string(&path) {
             Ok(text) => ConsoleFile::parse(&path, &text),
             Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
@@ -173,18 +183,30 @@ mod tests {
 
     #[test]
     fn console_file_errors_name_line_and_key() {
-        let text = "server = \"http://x\"\n\n[notifications]\ndesktop = \"yes\"\n";
-        let e = ConsoleFile::parse(Path::new("console.toml"), text).unwrap_err();
-        assert_eq!(e.line, Some(4), "{e}");
-        assert_eq!(e.key.as_deref(), Some("notifications.desktop"), "{e}");
+        let text =
+            "[adapter]\nserver = \"http://x\"\n\n[console.notifications]\ndesktop = \"yes\"\n";
+        let e = ConsoleFile::parse(Path::new("gavel.toml"), text).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("console.notifications.desktop"),
+            "{e}"
+        );
         assert!(
             e.to_string()
-                .starts_with("console.toml:4: notifications.desktop: "),
+                .starts_with("gavel.toml:5: console.notifications.desktop: "),
+            "{e}"
+        );
+        let e =
+            ConsoleFile::parse(Path::new("gavel.toml"), "[console]\nthme = \"x\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("console.thme")),
             "{e}"
         );
         let ok = ConsoleFile::parse(
             Path::new("c"),
-            "theme = \"light\"\n[notifications]\nbell = false",
+            "[adapter]\nagent_token = \"t\"\n[console]\ntheme = \"light\"\n[console.notifications]\nbell = false",
         )
         .unwrap();
         assert_eq!(ok.theme.as_deref(), Some("light"));
