@@ -125,16 +125,17 @@ pub async fn enqueue(app: &Arc<App>, esc: Escalation, plan: ExpiryPlan) -> Optio
             .cloned()
     };
     if let Some(k) = switch {
-        let mut esc = esc;
+        let mut cancelled = esc.clone();
         close(
-            &mut esc,
+            &mut cancelled,
             EscalationState::Cancelled,
             kill_reason(&k.scope, &k.reason),
         );
-        return match finish(app, &mut core, esc, vec![]).await {
-            Ok(esc) => Some(outcome_of(&esc)),
-            Err(_) => None, // stays pending in the store; the restart sweep or deadline closes it
-        };
+        if let Ok(done) = finish(app, &mut core, cancelled, vec![]).await {
+            return Some(outcome_of(&done));
+        }
+        // Not recorded: it is still pending in the store, so queue it like any other and let
+        // its deadline close it.
     }
     let (id, deadline) = (esc.id.clone(), esc.deadline);
     core.pending.insert(id.clone(), (esc.clone(), plan));
@@ -163,7 +164,10 @@ async fn on_deadline(app: &Arc<App>, id: &str) {
         return;
     };
     if esc.deadline > Utc::now() {
-        return; // handed over: a newer timer owns it
+        // Handed over to a later deadline, or the timer woke a hair early by the wall clock:
+        // wait again (a duplicate timer finds nothing pending and does nothing).
+        schedule(app, id.to_string(), esc.deadline);
+        return;
     }
     match (&plan.escalate_to, esc.handed_over) {
         (Some(group), false) => {

@@ -305,22 +305,27 @@ impl Writer {
         }
     }
 
+    /// One transaction for the whole batch; each job in its own savepoint, so a job that fails
+    /// (say, a constraint) is rolled back and answered with its error without failing the others.
     fn commit(&mut self, batch: Vec<Job>) {
-        let saved_head = self.head.clone();
-        let result = (|| -> Result<Vec<Reply>, StoreError> {
-            let tx = self.conn.transaction()?;
-            let mut replies = Vec::with_capacity(batch.len());
+        let result = (|| -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+            let mut tx = self.conn.transaction()?;
+            let mut results = Vec::with_capacity(batch.len());
             let mut head = self.head.clone();
             for job in &batch {
-                replies.push(apply(&tx, &job.op)?);
-                for entry in &job.audit {
-                    append_audit(&tx, &mut head, entry)?;
-                }
-                if let (Op::Action(_), Reply::Escalation(esc)) =
-                    (&job.op, replies.last().expect("just pushed"))
-                {
-                    // The escalation's audit record carries the history it was created with.
-                    append_audit(&tx, &mut head, &escalation_created_entry(esc))?;
+                let before = head.clone();
+                let mut sp = tx.savepoint()?;
+                match apply_job(&sp, &mut head, job) {
+                    Ok(reply) => {
+                        sp.commit()?;
+                        results.push(Ok(reply));
+                    }
+                    Err(e) => {
+                        sp.rollback()?;
+                        drop(sp);
+                        head = before;
+                        results.push(Err(e));
+                    }
                 }
             }
             if head.0 > self.head.0 {
@@ -338,27 +343,38 @@ impl Writer {
             }
             tx.commit()?;
             self.head = head;
-            Ok(replies)
+            Ok(results)
         })();
         match result {
-            Ok(replies) => {
+            Ok(results) => {
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .ops
-                    .fetch_add(replies.len() as u64, Ordering::Relaxed);
-                for (job, reply) in batch.into_iter().zip(replies) {
-                    let _ = job.reply.send(Ok(reply));
+                    .fetch_add(results.len() as u64, Ordering::Relaxed);
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
                 }
             }
             Err(e) => {
                 tracing::error!("store commit failed: {e}");
-                self.head = saved_head;
                 for job in batch {
                     let _ = job.reply.send(Err(e.clone()));
                 }
             }
         }
     }
+}
+
+fn apply_job(conn: &Connection, head: &mut (u64, String), job: &Job) -> Result<Reply, StoreError> {
+    let reply = apply(conn, &job.op)?;
+    for entry in &job.audit {
+        append_audit(conn, head, entry)?;
+    }
+    if let (Op::Action(_), Reply::Escalation(esc)) = (&job.op, &reply) {
+        // The escalation's audit record carries the history it was created with.
+        append_audit(conn, head, &escalation_created_entry(esc))?;
+    }
+    Ok(reply)
 }
 
 pub fn escalation_created_entry(esc: &Escalation) -> AuditEntry {
@@ -730,5 +746,60 @@ pub fn state_name(state: EscalationState) -> &'static str {
         EscalationState::Denied => "denied",
         EscalationState::Expired => "expired",
         EscalationState::Cancelled => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flip(scope: &str) -> Op {
+        Op::KillSwitch {
+            switch: KillSwitch {
+                scope: scope.into(),
+                on: true,
+                reason: "r".into(),
+                by: "alice".into(),
+                at: Utc::now(),
+            },
+            signature: "same-signature".into(),
+            cancelled: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_fails_alone_and_the_chain_stays_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), PersonKey::generate("server")).unwrap();
+        let audit = |n: &str| {
+            vec![AuditEntry::new(
+                "killswitch",
+                "alice",
+                serde_json::json!({"n": n}),
+            )]
+        };
+        // Sent together, so they usually share a transaction; the second reuses a signature.
+        let (a, b, c) = tokio::join!(
+            store.write(flip("global"), audit("a")),
+            store.write(flip("tool:x"), audit("b")),
+            store.write(Op::Audit, audit("c")),
+        );
+        assert!(a.is_ok());
+        assert!(
+            matches!(b, Err(StoreError::Sqlite(ref m)) if m.contains("UNIQUE")),
+            "{:?}",
+            b.err()
+        );
+        assert!(c.is_ok());
+        store.shutdown().await;
+        let report = super::super::audit::verify(&db_path(dir.path())).unwrap();
+        assert_eq!(
+            report.records, 2,
+            "the failed job's audit record was rolled back with it"
+        );
+        let conn = Connection::open(db_path(dir.path())).unwrap();
+        let switches = killswitches(&conn).unwrap();
+        assert_eq!(switches.len(), 1);
+        assert_eq!(switches[0].scope, "global");
     }
 }
