@@ -130,6 +130,17 @@ impl Client {
         self.send(req).await
     }
 
+    /// Withdraws the agent's own pending call: its escalation is cancelled. Returns the final
+    /// outcome (unchanged if it was already final).
+    pub async fn withdraw(&self, token: &str, id: &str) -> Result<ActionOutcome, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/actions/{id}/withdraw", self.base))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(5));
+        self.send(req).await
+    }
+
     /// Waits for a final outcome until `until`, re-polling across long-poll windows.
     pub async fn wait_final(
         &self,

@@ -388,8 +388,29 @@ async fn filesystem_cancelled_held_call_never_reaches_the_server() {
     let ev = d.result("w1").await;
     assert_eq!(ev["event"], "cancelled", "{ev}");
 
-    // Approving it afterwards must not resurrect it: the gate dropped it for good.
-    g.decide(&esc, Vote::Approve, "too late").await;
+    // The gate withdraws the held call, so approvers no longer see it: the escalation is
+    // cancelled, and an approval now is refused.
+    let start = tokio::time::Instant::now();
+    let withdrawn = loop {
+        let e = g
+            .env
+            .client
+            .escalation(g.approver(), &esc.id)
+            .await
+            .expect("escalation");
+        if e.state != gavel::protocol::EscalationState::Pending || start.elapsed() > STEP {
+            break e;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(withdrawn.state, gavel::protocol::EscalationState::Cancelled);
+    assert!(withdrawn
+        .resolution_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("withdrawn")));
+    let late = gavel::client::Client::sign_decision(g.approver(), &esc, Vote::Approve, "too late");
+    let refused = g.env.client.decide(&late).await.expect_err("refused");
+    assert_eq!(refused.code(), "not_pending");
 
     // A second write, approved, does reach the server: the control showing approval forwards.
     d.call(

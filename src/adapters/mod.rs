@@ -194,6 +194,9 @@ pub async fn adjudicate(
     if first.verdict != Verdict::Pending {
         return ruling_of(&first);
     }
+    // If this wait ends without a decision (given up, or the caller cancelled and dropped this
+    // future), the escalation is withdrawn so nobody approves a call that will never run.
+    let mut withdraw = Withdraw::new(client, token, &first.id);
     let mut latest = first.clone();
     loop {
         let stop = until.map_or(hold_until(&latest), |u| u.min(hold_until(&latest)));
@@ -202,6 +205,7 @@ pub async fn adjudicate(
             Err(e) => return Ruling::deny(format!("lost contact with gavel while waiting: {e}")),
         };
         if out.verdict != Verdict::Pending {
+            withdraw.disarm();
             return ruling_of(&out);
         }
         // Still pending past the deadline we knew: wait on only if the server moved it (a
@@ -209,6 +213,7 @@ pub async fn adjudicate(
         let moved = out.deadline.is_some() && out.deadline > latest.deadline;
         let caller_done = until.is_some_and(|u| Instant::now() >= u);
         if !moved || caller_done {
+            withdraw.now().await;
             return Ruling::deny(format!(
                 "no decision yet on escalation {} ({}); denied rather than waiting longer",
                 first.escalation.as_deref().unwrap_or(&first.id),
@@ -216,6 +221,42 @@ pub async fn adjudicate(
             ));
         }
         latest = out;
+    }
+}
+
+/// Withdraws a pending call unless disarmed; on drop (a cancelled wait) it does so in the
+/// background, best effort: the server's deadline closes the escalation anyway.
+struct Withdraw {
+    armed: Option<(Client, String, String)>,
+}
+
+impl Withdraw {
+    fn new(client: &Client, token: &str, action: &str) -> Self {
+        Withdraw {
+            armed: Some((client.clone(), token.to_string(), action.to_string())),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = None;
+    }
+
+    async fn now(&mut self) {
+        if let Some((client, token, action)) = self.armed.take() {
+            let _ = client.withdraw(&token, &action).await;
+        }
+    }
+}
+
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        if let Some((client, token, action)) = self.armed.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = client.withdraw(&token, &action).await;
+                });
+            }
+        }
     }
 }
 

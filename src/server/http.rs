@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/actions", post(submit_action))
         .route("/v1/actions/{id}", get(get_action))
+        .route("/v1/actions/{id}/withdraw", post(withdraw_action))
         .route("/v1/stream", get(open_stream))
         .route("/v1/escalations", get(list_escalations))
         .route("/v1/escalations/{id}", get(get_escalation))
@@ -252,6 +253,21 @@ async fn get_action(
             }
         }
     };
+    reply(&app, &method, &uri, &agent.id, result).await
+}
+
+async fn withdraw_action(
+    State(app): AppState,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let agent = match agent_auth(&app, &headers) {
+        Ok(a) => a,
+        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+    };
+    let result = queue::withdraw(&app, &agent.id, &id).await;
     reply(&app, &method, &uri, &agent.id, result).await
 }
 

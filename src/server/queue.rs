@@ -324,6 +324,38 @@ pub async fn action_outcome(
     }
 }
 
+/// An agent withdraws its own pending call (say, its client cancelled it): the escalation is
+/// cancelled so nobody approves a call that will never run. Final outcomes are returned as they are.
+pub async fn withdraw(app: &App, agent: &str, action_id: &str) -> Result<ActionOutcome, ApiError> {
+    let key = action_id.to_string();
+    let stored = app
+        .store
+        .read(move |c| store::load_action(c, &key))
+        .await
+        .map_err(ApiError::storage)?
+        .filter(|a| a.agent == agent)
+        .ok_or_else(|| ApiError::not_found("action"))?;
+    if let Some(esc_id) = stored.escalation {
+        let mut core = app.core.lock().await;
+        if let Some((esc, _)) = core.pending.get(&esc_id).cloned() {
+            let mut esc = esc;
+            close(
+                &mut esc,
+                EscalationState::Cancelled,
+                "withdrawn by the agent: the call was cancelled before a decision".into(),
+            );
+            let entry = AuditEntry::new(
+                "withdrawn",
+                agent.to_string(),
+                json!({"escalation": esc.id, "action": action_id, "agent": agent, "tool": esc.action.tool}),
+            );
+            let esc = finish(app, &mut core, esc, vec![entry]).await?;
+            return Ok(outcome_of(&esc));
+        }
+    }
+    action_outcome(app, agent, action_id, Duration::ZERO).await
+}
+
 fn check_issued_at(issued_at: &str) -> Result<(), ApiError> {
     let t: Timestamp = chrono::DateTime::parse_from_rfc3339(issued_at)
         .map_err(|_| {

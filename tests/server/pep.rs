@@ -283,3 +283,73 @@ async fn identity_comes_from_the_token_not_the_body() {
     assert_eq!(esc.agent_owner.as_deref(), Some("bob"));
     assert_eq!(esc.action.on_behalf_of.as_deref(), Some("carol"));
 }
+
+#[tokio::test]
+async fn an_agent_withdraws_its_own_pending_call_and_nothing_else() {
+    let env = Env::start(POLICY).await;
+    let out = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 5000.0}),
+            "s",
+        )
+        .await;
+    let esc_id = out.escalation.clone().unwrap();
+    // Another agent cannot, and cannot even tell it exists.
+    let err = env
+        .client
+        .withdraw(env.token("mailer"), &out.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert_eq!(
+        env.escalation(&esc_id).await.state,
+        EscalationState::Pending
+    );
+
+    let (mut ws, _, _) = crate::common::stream_as(&env.url(), env.key("carol")).await;
+    let fin = env
+        .client
+        .withdraw(env.token("refund-bot"), &out.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fin.verdict, fin.resolution),
+        (Verdict::Deny, Some(Resolution::Cancelled))
+    );
+    assert!(fin.reason.contains("withdrawn"), "{}", fin.reason);
+    let ev = crate::common::wait_for(&mut ws, |m| {
+        matches!(m, gavel::protocol::ServerMessage::EscalationResolved { .. })
+    })
+    .await;
+    let gavel::protocol::ServerMessage::EscalationResolved { escalation } = ev else {
+        unreachable!()
+    };
+    assert_eq!(
+        (escalation.id.as_str(), escalation.state),
+        (esc_id.as_str(), EscalationState::Cancelled)
+    );
+    // Idempotent, and final outcomes are not changed by it.
+    assert_eq!(
+        env.client
+            .withdraw(env.token("refund-bot"), &out.id)
+            .await
+            .unwrap(),
+        fin
+    );
+    let allowed = env.act("refund-bot", "orders.get", json!({}), "s").await;
+    let same = env
+        .client
+        .withdraw(env.token("refund-bot"), &allowed.id)
+        .await
+        .unwrap();
+    assert_eq!(same.verdict, Verdict::Allow);
+    let audit = env
+        .client
+        .audit(env.key("erin"), "kind=withdrawn")
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "refund-bot");
+}
