@@ -300,6 +300,14 @@ impl Writer {
                 self.commit(batch);
             }
         }
+        // Fold the WAL into the database file, so a stopped server leaves one self-contained
+        // file (what a backup or a copy of gavel.db expects).
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::warn!("final WAL checkpoint failed: {e}");
+        }
         if let Some(s) = shutdown {
             let _ = s.send(());
         }
