@@ -290,18 +290,26 @@ async fn open_stream(
     }
 }
 
-/// Runs a people-only read.
-macro_rules! people_read {
-    ($app:expr, $method:expr, $uri:expr, $headers:expr, $body:expr) => {{
-        match person_auth(&$app, &$method, &$uri, &$headers) {
-            Ok(p) => {
-                let id = p.info.id.clone();
-                let r = $body;
-                reply(&$app, &$method, &$uri, &id, r).await
-            }
-            Err(e) => reply::<()>(&$app, &$method, &$uri, "anonymous", Err(e)).await,
+/// Runs a people-only read: the signed request is checked, then `read` answers.
+async fn people_read<T, Fut>(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    read: impl FnOnce() -> Fut,
+) -> Response
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    match person_auth(app, method, uri, headers) {
+        Ok(p) => {
+            let id = p.info.id.clone();
+            let r = read().await;
+            reply(app, method, uri, &id, r).await
         }
-    }};
+        Err(e) => reply::<()>(app, method, uri, "anonymous", Err(e)).await,
+    }
 }
 
 async fn list_escalations(
@@ -310,13 +318,10 @@ async fn list_escalations(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read!(
-        app,
-        method,
-        uri,
-        headers,
-        Ok::<_, ApiError>(queue::pending(&app).await)
-    )
+    people_read(&app, &method, &uri, &headers, || async {
+        Ok(queue::pending(&app).await)
+    })
+    .await
 }
 
 async fn get_escalation(
@@ -326,11 +331,12 @@ async fn get_escalation(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read!(app, method, uri, headers, {
+    people_read(&app, &method, &uri, &headers, || async {
         queue::get_escalation(&app, &id)
             .await
             .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
     })
+    .await
 }
 
 async fn list_killswitches(
@@ -339,16 +345,11 @@ async fn list_killswitches(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read!(app, method, uri, headers, {
-        Ok::<_, ApiError>(
-            app.kill
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .cloned()
-                .collect::<Vec<_>>(),
-        )
+    people_read(&app, &method, &uri, &headers, || async {
+        let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
+        Ok(kill.values().cloned().collect::<Vec<_>>())
     })
+    .await
 }
 
 async fn list_flagged(
@@ -357,12 +358,13 @@ async fn list_flagged(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read!(app, method, uri, headers, {
+    people_read(&app, &method, &uri, &headers, || async {
         app.store
             .read(|c| store::flagged(c, 500))
             .await
             .map_err(ApiError::storage)
     })
+    .await
 }
 
 async fn list_audit(
@@ -372,19 +374,16 @@ async fn list_audit(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read!(app, method, uri, headers, {
-        match query {
-            Err(e) => Err(ApiError::bad_request("invalid_request", e.body_text())),
-            Ok(Query(mut q)) => match normalise_times(&mut q) {
-                Err(e) => Err(e),
-                Ok(()) => app
-                    .store
-                    .read(move |c| store::audit_records(c, &q))
-                    .await
-                    .map_err(ApiError::storage),
-            },
-        }
+    people_read(&app, &method, &uri, &headers, || async {
+        let Query(mut q) =
+            query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+        normalise_times(&mut q)?;
+        app.store
+            .read(move |c| store::audit_records(c, &q))
+            .await
+            .map_err(ApiError::storage)
     })
+    .await
 }
 
 /// Stored times are RFC 3339 UTC with microseconds; compare like with like.
@@ -400,21 +399,31 @@ fn normalise_times(q: &mut AuditQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Signed POSTs: the signature is in the body; agent tokens are refused before anything else.
-macro_rules! people_post {
-    ($app:expr, $method:expr, $uri:expr, $headers:expr, $body:expr, $ty:ty, $signer:expr, $action:expr) => {{
-        if let Err(e) = refuse_agents(&$app, &$headers) {
-            return reply::<()>(&$app, &$method, &$uri, "agent", Err(e)).await;
+/// A signed POST: agent tokens are refused before anything else; the signature is in the body
+/// and `act` checks it; the refusal (if any) is recorded against the claimed signer.
+async fn people_post<T, R, Fut>(
+    app: &App,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    body: Body,
+    signer: fn(&T) -> &str,
+    act: impl FnOnce(T) -> Fut,
+) -> Response
+where
+    T: DeserializeOwned,
+    R: Serialize,
+    Fut: std::future::Future<Output = Result<R, ApiError>>,
+{
+    if let Err(e) = refuse_agents(app, headers) {
+        return reply::<()>(app, method, uri, "agent", Err(e)).await;
+    }
+    match parse_body::<T>(headers, body).await {
+        Err(e) => reply::<()>(app, method, uri, "anonymous", Err(e)).await,
+        Ok(signed) => {
+            let actor = signer(&signed).to_string();
+            let r = act(signed).await;
+            reply(app, method, uri, &actor, r).await
         }
-        match parse_body::<$ty>(&$headers, $body).await {
-            Err(e) => reply::<()>(&$app, &$method, &$uri, "anonymous", Err(e)).await,
-            Ok(signed) => {
-                let actor: String = $signer(&signed);
-                let r = $action(signed).await;
-                reply(&$app, &$method, &$uri, &actor, r).await
-            }
-        }
-    }};
+    }
 }
 
 async fn post_decision(
@@ -425,16 +434,11 @@ async fn post_decision(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    people_post!(
-        app,
-        method,
-        uri,
-        headers,
-        body,
-        SignedDecision,
-        |d: &SignedDecision| d.body.approver.clone(),
-        |d| queue::decide(&app, &id, d)
-    )
+    let signer: fn(&SignedDecision) -> &str = |d| &d.body.approver;
+    people_post(&app, (&method, &uri, &headers), body, signer, |d| {
+        queue::decide(&app, &id, d)
+    })
+    .await
 }
 
 async fn post_killswitch(
@@ -444,16 +448,11 @@ async fn post_killswitch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    people_post!(
-        app,
-        method,
-        uri,
-        headers,
-        body,
-        SignedKillSwitch,
-        |f: &SignedKillSwitch| f.body.operator.clone(),
-        |f| queue::flip(&app, f)
-    )
+    let signer: fn(&SignedKillSwitch) -> &str = |f| &f.body.operator;
+    people_post(&app, (&method, &uri, &headers), body, signer, |f| {
+        queue::flip(&app, f)
+    })
+    .await
 }
 
 async fn post_flag_review(
@@ -464,16 +463,11 @@ async fn post_flag_review(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    people_post!(
-        app,
-        method,
-        uri,
-        headers,
-        body,
-        SignedFlagReview,
-        |r: &SignedFlagReview| r.body.reviewer.clone(),
-        |r| queue::review_flag(&app, &action, r)
-    )
+    let signer: fn(&SignedFlagReview) -> &str = |r| &r.body.reviewer;
+    people_post(&app, (&method, &uri, &headers), body, signer, |r| {
+        queue::review_flag(&app, &action, r)
+    })
+    .await
 }
 
 async fn metrics(State(app): AppState) -> Response {
