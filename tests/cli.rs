@@ -90,16 +90,19 @@ async fn pending_decide_and_kill_from_the_command_line() {
         })
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // The command, then --server and --key: how a person runs it.
+    let with = |key: &std::path::Path, v: &[&str]| {
+        let mut args = s(v);
+        args.extend([
+            "--server".into(),
+            url.clone(),
+            "--key".into(),
+            key.display().to_string(),
+        ]);
+        args
+    };
 
-    let out = run(s(&[
-        "pending",
-        "--server",
-        &url,
-        "--key",
-        carol.to_str().unwrap(),
-    ]))
-    .await
-    .unwrap();
+    let out = run(with(&carol, &["pending"])).await.unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let line = text.lines().next().unwrap();
@@ -110,44 +113,19 @@ async fn pending_decide_and_kill_from_the_command_line() {
             && line.contains("refund-large"),
         "{line}"
     );
-    let out = run(s(&[
-        "pending",
-        "--json",
-        "--server",
-        &url,
-        "--key",
-        carol.to_str().unwrap(),
-    ]))
-    .await
-    .unwrap();
+    let out = run(with(&carol, &["pending", "--json"])).await.unwrap();
     let list: Vec<gavel::protocol::Escalation> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.len(), 1);
 
     // Refused: deny without a reason (caught locally), then dave is outside the group.
-    let out = run(s(&[
-        "decide",
-        &esc_id,
-        "deny",
-        "--server",
-        &url,
-        "--key",
-        carol.to_str().unwrap(),
-    ]))
-    .await
-    .unwrap();
+    let out = run(with(&carol, &["decide", &esc_id, "deny"]))
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
-    let out = run(s(&[
-        "decide",
-        &esc_id,
-        "approve",
-        "--server",
-        &url,
-        "--key",
-        dave.to_str().unwrap(),
-    ]))
-    .await
-    .unwrap();
+    let out = run(with(&dave, &["decide", &esc_id, "approve"]))
+        .await
+        .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -156,17 +134,10 @@ async fn pending_decide_and_kill_from_the_command_line() {
     );
 
     // Accepted: shows what it signs (inert), then the result.
-    let out = run(s(&[
-        "decide",
-        &esc_id,
-        "approve",
-        "--reason",
-        "verified",
-        "--server",
-        &url,
-        "--key",
-        carol.to_str().unwrap(),
-    ]))
+    let out = run(with(
+        &carol,
+        &["decide", &esc_id, "approve", "--reason", "verified"],
+    ))
     .await
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -183,17 +154,10 @@ async fn pending_decide_and_kill_from_the_command_line() {
     );
 
     // Kill switch: carol is no operator; alice is.
-    let out = run(s(&[
-        "kill",
-        "agent:mailer",
-        "--on",
-        "--reason",
-        "spam",
-        "--server",
-        &url,
-        "--key",
-        carol.to_str().unwrap(),
-    ]))
+    let out = run(with(
+        &carol,
+        &["kill", "agent:mailer", "--on", "--reason", "spam"],
+    ))
     .await
     .unwrap();
     assert!(
@@ -201,17 +165,10 @@ async fn pending_decide_and_kill_from_the_command_line() {
         "{}",
         stderr(&out)
     );
-    let out = run(s(&[
-        "kill",
-        "agent:mailer",
-        "--on",
-        "--reason",
-        "spam",
-        "--server",
-        &url,
-        "--key",
-        alice.to_str().unwrap(),
-    ]))
+    let out = run(with(
+        &alice,
+        &["kill", "agent:mailer", "--on", "--reason", "spam"],
+    ))
     .await
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -221,17 +178,10 @@ async fn pending_decide_and_kill_from_the_command_line() {
             .verdict,
         gavel::protocol::Verdict::Deny
     );
-    let out = run(s(&[
-        "kill",
-        "agent:mailer",
-        "--off",
-        "--reason",
-        "ok",
-        "--server",
-        &url,
-        "--key",
-        alice.to_str().unwrap(),
-    ]))
+    let out = run(with(
+        &alice,
+        &["kill", "agent:mailer", "--off", "--reason", "ok"],
+    ))
     .await
     .unwrap();
     assert!(out.status.success());
@@ -241,32 +191,17 @@ async fn pending_decide_and_kill_from_the_command_line() {
             .verdict,
         gavel::protocol::Verdict::Allow
     );
-    let out = run(s(&[
-        "kill",
-        "everything",
-        "--on",
-        "--reason",
-        "x",
-        "--server",
-        &url,
-        "--key",
-        alice.to_str().unwrap(),
-    ]))
+    let out = run(with(
+        &alice,
+        &["kill", "everything", "--on", "--reason", "x"],
+    ))
     .await
     .unwrap();
     assert!(!out.status.success() && stderr(&out).contains("scope must be"));
 
     // A group-readable key is refused before anything is sent.
     std::fs::set_permissions(&alice, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let out = run(s(&[
-        "pending",
-        "--server",
-        &url,
-        "--key",
-        alice.to_str().unwrap(),
-    ]))
-    .await
-    .unwrap();
+    let out = run(with(&alice, &["pending"])).await.unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
 

@@ -234,6 +234,17 @@ impl Env {
         self.submit(agent, request(tool, args, session)).await
     }
 
+    /// An agent's view of its action now, without waiting.
+    pub async fn poll(
+        &self,
+        agent: &str,
+        id: &str,
+    ) -> Result<ActionOutcome, gavel::client::ClientError> {
+        self.client
+            .outcome(self.token(agent), id, Duration::ZERO)
+            .await
+    }
+
     pub async fn escalation(&self, id: &str) -> Escalation {
         self.client
             .escalation(self.key("alice"), id)

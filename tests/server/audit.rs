@@ -94,6 +94,20 @@ fn rehash_from(conn: &Connection, from: i64) {
     }
 }
 
+/// Writes a well-formed record at `seq`, linked to the record before it, as a forger with
+/// database access but without the server's key would.
+fn forge(conn: &Connection, seq: i64) {
+    let prev = row(conn, seq - 1).5;
+    let body = json!({"action": "act_forged", "agent": "refund-bot", "effect": "allow"});
+    let time = "2026-01-01T00:00:00.000000Z";
+    let h = record_hash(&prev, seq as u64, time, "action", "refund-bot", &body);
+    conn.execute(
+        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (?1, ?2, 'action', 'refund-bot', ?3, ?4, ?5)",
+        params![seq, time, body.to_string(), prev, h],
+    )
+    .unwrap();
+}
+
 fn bad_seq(dir: &Path) -> (u64, String) {
     match verify(&db_path(dir)) {
         Err(VerifyError::BadRecord { seq, problem }) => (seq, problem),
@@ -166,15 +180,7 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
         .unwrap();
     c.execute("UPDATE audit SET seq = seq - 99999 WHERE seq >= 100000", [])
         .unwrap();
-    let prev = row(&c, 3).5;
-    let body = json!({"action": "act_forged", "agent": "refund-bot", "effect": "allow"});
-    let time = "2026-01-01T00:00:00.000000Z";
-    let h = record_hash(&prev, 4, time, "action", "refund-bot", &body);
-    c.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (4, ?1, 'action', 'refund-bot', ?2, ?3, ?4)",
-        params![time, body.to_string(), prev, h],
-    )
-    .unwrap();
+    forge(&c, 4);
     let (seq, problem) = bad_seq(&d);
     assert_eq!(seq, 5);
     assert!(problem.contains("inserted"), "{problem}");
@@ -198,13 +204,7 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
     let max: i64 = c
         .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))
         .unwrap();
-    let prev = row(&c, max).5;
-    let h = record_hash(&prev, max as u64 + 1, time, "action", "x", &body);
-    c.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (?1, ?2, 'action', 'x', ?3, ?4, ?5)",
-        params![max + 1, time, body.to_string(), prev, h],
-    )
-    .unwrap();
+    forge(&c, max + 1);
     let (seq, problem) = bad_seq(&d);
     assert_eq!(seq, max as u64 + 1);
     assert!(problem.contains("not covered"), "{problem}");

@@ -131,11 +131,7 @@ async fn restart_keeps_pending_deadlines_and_denies_what_expired_while_down() {
         .as_deref()
         .unwrap()
         .contains("while the server was down"));
-    let fin = env
-        .client
-        .outcome(env.token("deployer"), &short.id, Duration::ZERO)
-        .await
-        .unwrap();
+    let fin = env.poll("deployer", &short.id).await.unwrap();
     assert_eq!(
         (fin.verdict, fin.resolution),
         (Verdict::Deny, Some(Resolution::Expired))

@@ -47,15 +47,7 @@ async fn one_approval_approves_and_the_agent_is_allowed() {
         .unwrap();
     assert!(ack.recorded);
     assert_eq!(ack.escalation.state, EscalationState::Approved);
-    let out = env
-        .client
-        .outcome(
-            env.token("refund-bot"),
-            &esc.action.id,
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let out = env.poll("refund-bot", &esc.action.id).await.unwrap();
     assert_eq!(
         (out.verdict, out.resolution),
         (Verdict::Allow, Some(Resolution::Approved))
@@ -95,15 +87,7 @@ async fn two_required_approvals_need_two_different_people() {
         .await
         .unwrap();
     assert_eq!(ack.escalation.state, EscalationState::Approved);
-    let out = env
-        .client
-        .outcome(
-            env.token("refund-bot"),
-            &esc.action.id,
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let out = env.poll("refund-bot", &esc.action.id).await.unwrap();
     assert_eq!(out.verdict, Verdict::Allow);
     let deciders: Vec<&str> = out
         .decisions
@@ -139,15 +123,7 @@ async fn one_deny_denies_with_its_reason_and_needs_one() {
     );
     let ack = env.client.decide(&deny).await.unwrap();
     assert_eq!(ack.escalation.state, EscalationState::Denied);
-    let out = env
-        .client
-        .outcome(
-            env.token("refund-bot"),
-            &esc.action.id,
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let out = env.poll("refund-bot", &esc.action.id).await.unwrap();
     assert_eq!(
         (out.verdict, out.resolution),
         (Verdict::Deny, Some(Resolution::Denied))

@@ -159,15 +159,7 @@ async fn unknown_endpoints_and_ids_get_json_errors() {
         (status.as_u16(), body["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
-    let err = env
-        .client
-        .outcome(
-            env.token("mailer"),
-            "act_missing",
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap_err();
+    let err = env.poll("mailer", "act_missing").await.unwrap_err();
     assert_eq!(err.code(), "not_found");
     let (status, body) = env
         .client

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use gavel::protocol::signing::Purpose;
 use gavel::protocol::{
     now_rfc3339, EscalationState, KillSwitchBody, Resolution, SignedKillSwitch, Verdict,
@@ -40,11 +38,7 @@ async fn each_scope_denies_matching_actions_and_cancels_pending_escalations() {
             .await
             .unwrap();
         assert!(k.on);
-        let cancelled = env
-            .client
-            .outcome(env.token(agent), &pending.id, Duration::ZERO)
-            .await
-            .unwrap();
+        let cancelled = env.poll(agent, &pending.id).await.unwrap();
         assert_eq!(
             (cancelled.verdict, cancelled.resolution),
             (Verdict::Deny, Some(Resolution::Cancelled)),

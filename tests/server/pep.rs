@@ -207,15 +207,7 @@ async fn long_poll_returns_final_outcome_with_signed_decisions() {
     });
 
     // A short poll sees it pending.
-    let pending = env
-        .client
-        .outcome(
-            env.token("refund-bot"),
-            &review.id,
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let pending = env.poll("refund-bot", &review.id).await.unwrap();
     assert_eq!(pending.verdict, Verdict::Pending);
 
     let esc = env.escalation(&esc_id).await;
@@ -242,15 +234,7 @@ async fn long_poll_returns_final_outcome_with_signed_decisions() {
         .unwrap();
 
     // Final outcomes are stable.
-    let again = env
-        .client
-        .outcome(
-            env.token("refund-bot"),
-            &review.id,
-            std::time::Duration::ZERO,
-        )
-        .await
-        .unwrap();
+    let again = env.poll("refund-bot", &review.id).await.unwrap();
     assert_eq!(again, out);
 }
 
@@ -258,17 +242,9 @@ async fn long_poll_returns_final_outcome_with_signed_decisions() {
 async fn agents_read_only_their_own_actions() {
     let env = Env::start(POLICY).await;
     let mine = env.act("refund-bot", "orders.get", json!({}), "s").await;
-    let err = env
-        .client
-        .outcome(env.token("mailer"), &mine.id, std::time::Duration::ZERO)
-        .await
-        .unwrap_err();
+    let err = env.poll("mailer", &mine.id).await.unwrap_err();
     assert_eq!(err.code(), "not_found");
-    let ok = env
-        .client
-        .outcome(env.token("refund-bot"), &mine.id, std::time::Duration::ZERO)
-        .await
-        .unwrap();
+    let ok = env.poll("refund-bot", &mine.id).await.unwrap();
     assert_eq!(ok.verdict, Verdict::Allow);
 }
 
