@@ -8,6 +8,6 @@ pub mod signing;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
-pub use sanitize::{inert, inert_multiline};
+pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use wire::*;
