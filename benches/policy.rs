@@ -4,7 +4,7 @@
 //! cargo bench --bench policy
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gavel::server::config_error::SourceFile;
+use gavel::config::SourceFile;
 use gavel::server::policy::{EvalInput, Policy};
 use gavel::server::roster::Roster;
 use serde_json::json;

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{adjudicate, ClaudeCodeArgs, Ruling, Settings, DEFAULT_HOOK_TIMEOUT_SECS};
-use crate::client::Client;
 use crate::protocol::{ActionRequest, MAX_BODY_BYTES, MAX_TEXT_LEN};
 
 /// Largest hook input read from stdin; anything larger is a deny (the server would refuse it).
@@ -33,6 +32,7 @@ pub fn run(args: ClaudeCodeArgs) -> ExitCode {
         args.server.as_deref(),
         args.on_behalf_of.as_deref(),
         args.timeout,
+        args.ca_cert.as_deref(),
     );
     let timeout = Duration::from_secs(
         settings
@@ -158,7 +158,10 @@ fn decide_from_stdin(settings: &Settings, budget: Duration) -> Ruling {
         Ok(rt) => rt,
         Err(e) => return Ruling::deny(format!("cannot start: {e}")),
     };
-    let client = Client::new(&settings.server);
+    let client = match settings.client() {
+        Ok(c) => c,
+        Err(e) => return Ruling::deny(e.to_string()),
+    };
     runtime.block_on(async {
         let until = tokio::time::Instant::now() + budget;
         match tokio::time::timeout_at(until, adjudicate(&client, token, &action, Some(until))).await

@@ -13,7 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::client::{Client, ClientError};
-use crate::config::{ENV_AGENT_TOKEN, ENV_CONFIG, ENV_ON_BEHALF_OF, ENV_SERVER};
+use crate::config::{
+    ConfigError, ConfigFile, ENV_AGENT_TOKEN, ENV_CA_CERT, ENV_ON_BEHALF_OF, ENV_SERVER,
+};
 use crate::protocol::{inert, ActionOutcome, ActionRequest, Resolution, Verdict, Vote};
 
 pub use claude_code::run as run_claude_code;
@@ -37,6 +39,10 @@ pub struct ClaudeCodeArgs {
     /// The human the agent works for (default: GAVEL_ON_BEHALF_OF, then the config file)
     #[arg(long)]
     pub on_behalf_of: Option<String>,
+    /// A private CA certificate (PEM) to trust for an https:// server (default: GAVEL_CA_CERT,
+    /// then the config file)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -51,36 +57,26 @@ pub struct GateArgs {
     /// The human the agent works for (default: GAVEL_ON_BEHALF_OF, then the config file)
     #[arg(long)]
     pub on_behalf_of: Option<String>,
+    /// A private CA certificate (PEM) to trust for an https:// server (default: GAVEL_CA_CERT,
+    /// then the config file)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The MCP server command and its arguments
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
 /// Where an adapter finds the server and who it acts as. Flags win over the environment, the
-/// environment over the config file (`GAVEL_CONFIG`, default `~/.config/gavel/gavel.toml`).
+/// environment over the `[adapter]` table of the config file (`GAVEL_CONFIG`, default
+/// `~/.config/gavel/gavel.toml`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub server: String,
     pub token: Option<String>,
     pub on_behalf_of: Option<String>,
     pub hook_timeout: Option<u64>,
-}
-
-/// The `[adapter]` table of the config file; other tables belong to other commands.
-#[derive(Debug, Default, serde::Deserialize)]
-struct FileSettings {
-    server: Option<String>,
-    agent_token: Option<String>,
-    on_behalf_of: Option<String>,
-    hook_timeout: Option<u64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("cannot read config file {path}: {message}")]
-    Read { path: String, message: String },
-    #[error("bad config file {path}: {message}")]
-    Parse { path: String, message: String },
+    /// A private CA to trust for an `https://` server.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Settings {
@@ -89,9 +85,10 @@ impl Settings {
         server: Option<&str>,
         on_behalf_of: Option<&str>,
         hook_timeout: Option<u64>,
-    ) -> Result<Settings, SettingsError> {
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Settings, ConfigError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let file = load_file(env(ENV_CONFIG).map(PathBuf::from))?;
+        let file = ConfigFile::load_user()?.adapter;
         let hook_env = env(ENV_HOOK_TIMEOUT).and_then(|v| v.trim().parse::<u64>().ok());
         Ok(Settings {
             server: server
@@ -105,42 +102,17 @@ impl Settings {
                 .or_else(|| env(ENV_ON_BEHALF_OF))
                 .or(file.on_behalf_of),
             hook_timeout: hook_timeout.or(hook_env).or(file.hook_timeout),
+            ca_cert: ca_cert
+                .map(PathBuf::from)
+                .or_else(|| env(ENV_CA_CERT).map(PathBuf::from))
+                .or(file.ca_cert),
         })
     }
-}
 
-/// Reads the `[adapter]` table. An explicit `GAVEL_CONFIG` must exist; the default path may not.
-fn load_file(explicit: Option<PathBuf>) -> Result<FileSettings, SettingsError> {
-    let (path, required) = match explicit {
-        Some(p) => (p, true),
-        None => (crate::config::config_dir().join("gavel.toml"), false),
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(FileSettings::default())
-        }
-        Err(e) => {
-            return Err(SettingsError::Read {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })
-        }
-    };
-    parse_file(&text).map_err(|message| SettingsError::Parse {
-        path: path.display().to_string(),
-        message,
-    })
-}
-
-fn parse_file(text: &str) -> Result<FileSettings, String> {
-    let mut doc: toml::Table =
-        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
-    match doc.remove("adapter") {
-        None => Ok(FileSettings::default()),
-        Some(v) => v
-            .try_into::<FileSettings>()
-            .map_err(|e| format!("[adapter]: {}", e.to_string().replace('\n', " "))),
+    /// The client for the server, trusting the configured CA; a bad URL or CA file is an error
+    /// the adapter answers as a deny.
+    pub fn client(&self) -> Result<Client, ClientError> {
+        Client::with_ca_cert(&self.server, self.ca_cert.as_deref())
     }
 }
 
@@ -445,22 +417,6 @@ mod tests {
             "{}",
             r.reason
         );
-    }
-
-    #[test]
-    fn config_file_reads_only_the_adapter_table() {
-        let f = parse_file(
-            "[server]\nlisten = \"x\"\n[adapter]\nserver = \"http://h:1\"\nagent_token = \"t\"\non_behalf_of = \"bob\"\nhook_timeout = 30\n",
-        )
-        .unwrap();
-        assert_eq!(f.server.as_deref(), Some("http://h:1"));
-        assert_eq!(f.agent_token.as_deref(), Some("t"));
-        assert_eq!(f.on_behalf_of.as_deref(), Some("bob"));
-        assert_eq!(f.hook_timeout, Some(30));
-        assert!(parse_file("").unwrap().server.is_none());
-        let bad = parse_file("[adapter]\nhook_timeout = \"soon\"\n").unwrap_err();
-        assert!(bad.contains("[adapter]"), "{bad}");
-        assert!(parse_file("[adapter\n").is_err());
     }
 
     #[tokio::test]

@@ -6,25 +6,38 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::client::Client;
-use crate::config::{find_key, DEFAULT_SERVER, ENV_SERVER};
+use crate::config::{person_settings, ConfigFile};
 use crate::protocol::canonical::short_digest;
-use crate::protocol::{inert, PersonKey, Vote};
+use crate::protocol::{inert, inert_json_pretty, PersonKey, Vote};
 
+/// Where a person command goes and as whom: flags, then GAVEL_SERVER / GAVEL_KEY /
+/// GAVEL_CA_CERT, then the `[console]` table of the user's config file.
 #[derive(clap::Args, Debug)]
 pub struct Connection {
-    /// Server URL
-    #[arg(long, env = ENV_SERVER, default_value = DEFAULT_SERVER)]
-    pub server: String,
-    /// Your private key file (default: GAVEL_KEY, or the only key in the config dir)
+    /// Server URL (default: GAVEL_SERVER, the config file, then http://127.0.0.1:7878)
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Your private key file (default: GAVEL_KEY, the config file, or the only key in the keys dir)
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// A private CA certificate (PEM) to trust for an https:// server (default: GAVEL_CA_CERT,
+    /// then the config file)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Connection {
     fn open(&self) -> anyhow::Result<(Client, PersonKey)> {
-        let path = find_key(self.key.clone()).map_err(|e| anyhow::anyhow!(e))?;
-        let key = PersonKey::read(&path)?;
-        Ok((Client::new(&self.server), key))
+        let file = ConfigFile::load_user()?;
+        let s = person_settings(
+            self.server.clone(),
+            self.key.clone(),
+            self.ca_cert.clone(),
+            &file.console,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let key = PersonKey::read(&s.key)?;
+        Ok((Client::with_ca_cert(&s.server, s.ca_cert.as_deref())?, key))
     }
 }
 
@@ -73,7 +86,7 @@ pub async fn pending(args: PendingArgs) -> anyhow::Result<ExitCode> {
     let (client, key) = args.conn.open()?;
     let list = client.escalations(&key).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        println!("{}", inert_json_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     for e in &list {

@@ -3,58 +3,61 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use serde::Deserialize;
 
-use crate::server::{start, ServerConfig};
+use crate::config::ConfigFile;
+use crate::server::{start, ServerConfig, TlsFiles};
 
+/// Flags win over their `GAVEL_*` environment variables, which win over the config file.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on
-    #[arg(long)]
+    /// Address to listen on [default: 127.0.0.1:7878]
+    #[arg(long, env = "GAVEL_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Data directory (SQLite store, server key)
-    #[arg(long)]
+    #[arg(long, env = "GAVEL_DATA")]
     pub data: Option<PathBuf>,
     /// Policy file (TOML)
-    #[arg(long)]
+    #[arg(long, env = "GAVEL_POLICY")]
     pub policy: Option<PathBuf>,
     /// Roster file (TOML)
-    #[arg(long)]
+    #[arg(long, env = "GAVEL_ROSTER")]
     pub roster: Option<PathBuf>,
-    /// A gavel.toml with listen, data, policy and roster (flags win)
-    #[arg(long)]
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(
+        long,
+        env = "GAVEL_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(
+        long,
+        env = "GAVEL_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// A gavel.toml whose top-level keys give listen, data, policy, roster, tls_cert and tls_key
+    #[arg(long, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    data: Option<PathBuf>,
-    policy: Option<PathBuf>,
-    roster: Option<PathBuf>,
 }
 
 fn resolve(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     let file = match &args.config {
-        None => FileConfig::default(),
-        Some(path) => {
-            let src = crate::server::config_error::SourceFile::read(path)?;
-            let mut cfg: FileConfig = src.deserialize()?;
-            // Paths in the config file are relative to it.
-            let base = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-            for p in [&mut cfg.data, &mut cfg.policy, &mut cfg.roster]
-                .into_iter()
-                .flatten()
-            {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
-            }
-            cfg
-        }
+        None => ConfigFile::default(),
+        Some(path) => ConfigFile::load(path)?,
     };
     let need = |flag: &str| anyhow::anyhow!("missing --{flag} (or `{flag} = …` in --config)");
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        (Some(_), None) => return Err(need("tls-key")),
+        (None, Some(_)) => return Err(need("tls-cert")),
+    };
     Ok(ServerConfig {
         listen: args
             .listen
@@ -63,6 +66,8 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         data: args.data.or(file.data).ok_or_else(|| need("data"))?,
         policy: args.policy.or(file.policy).ok_or_else(|| need("policy"))?,
         roster: args.roster.or(file.roster).ok_or_else(|| need("roster"))?,
+        tls,
+        limits: Default::default(),
     })
 }
 

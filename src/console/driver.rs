@@ -32,7 +32,11 @@ pub struct Driver {
 impl Driver {
     /// Starts the stream task; must run inside a tokio runtime.
     pub fn start(server: &str, key: PersonKey, state: State) -> Driver {
-        let client = Client::new(server);
+        Self::with_client(Client::new(server), key, state)
+    }
+
+    /// As [`Driver::start`], with a client whose TLS trust is already settled.
+    pub fn with_client(client: Client, key: PersonKey, state: State) -> Driver {
         let key = Arc::new(key);
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let stream = net::spawn_stream(client.clone(), key.clone(), tx.clone());

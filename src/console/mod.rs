@@ -25,6 +25,7 @@ use anyhow::Context as _;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 
+use crate::client::Client;
 use crate::protocol::PersonKey;
 
 use driver::Driver;
@@ -45,6 +46,10 @@ pub struct ConsoleArgs {
     /// Theme: a built-in (dark, light, high-contrast), NAME for <config dir>/themes/NAME.toml, or a file
     #[arg(long)]
     pub theme: Option<String>,
+    /// A private CA certificate (PEM) to trust for an https:// server (default: GAVEL_CA_CERT,
+    /// then the config file)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Turn desktop notifications and the bell off for this run
     #[arg(long)]
     pub quiet: bool,
@@ -53,6 +58,8 @@ pub struct ConsoleArgs {
 /// Everything the console needs, resolved and loaded.
 pub struct Options {
     pub server: String,
+    /// The client for `server`, with its TLS trust settled.
+    pub client: Client,
     pub key: PersonKey,
     pub theme: Theme,
     pub keymap: Keymap,
@@ -63,9 +70,16 @@ impl Options {
     /// Settings from flags, environment and the `[console]` table of `gavel.toml`; files read and checked up front so
     /// a mistake is one clear line before the terminal changes.
     pub fn load(args: ConsoleArgs) -> anyhow::Result<Options> {
-        let file = settings::ConsoleFile::load()?;
-        let s = settings::resolve(args.server, args.key, args.theme, file)?;
-        let key = PersonKey::read(&s.key)?;
+        let file = crate::config::ConfigFile::load_user()?;
+        let s = settings::resolve(
+            args.server,
+            args.key,
+            args.theme,
+            args.ca_cert,
+            file.console,
+        )?;
+        let client = Client::with_ca_cert(&s.person.server, s.person.ca_cert.as_deref())?;
+        let key = PersonKey::read(&s.person.key)?;
         let theme = Theme::load(&s.theme, &s.config_dir)?;
         let keymap = Keymap::load(&s.config_dir)?;
         let mut notifications = s.notifications;
@@ -76,7 +90,8 @@ impl Options {
             };
         }
         Ok(Options {
-            server: s.server,
+            server: s.person.server,
+            client,
             key,
             theme,
             keymap,
@@ -135,7 +150,7 @@ pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     require_terminal()?;
     let mut terminal = terminal::take().context("cannot take over the terminal")?;
     let state = new_state(&opts);
-    let mut driver = Driver::start(&opts.server, opts.key, state);
+    let mut driver = Driver::with_client(opts.client, opts.key, state);
     driver.notifications_live = true;
     // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());

@@ -86,7 +86,12 @@ async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: 
     let url = client.stream_url();
     let ws = match tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(&url),
+        tokio_tungstenite::connect_async_tls_with_config(
+            &url,
+            None,
+            false,
+            Some(tokio_tungstenite::Connector::Rustls(client.tls_config())),
+        ),
     )
     .await
     {
@@ -169,6 +174,10 @@ fn api_error(e: ClientError) -> ApiError {
         ClientError::Unreachable { message, .. } => ApiError {
             code: "unreachable".into(),
             message: format!("cannot reach the server ({message}); nothing was sent"),
+        },
+        e @ (ClientError::Redirect { .. } | ClientError::Config(_)) => ApiError {
+            code: e.code().into(),
+            message: format!("{e}; nothing was sent"),
         },
         ClientError::Protocol(m) => ApiError {
             code: "protocol".into(),

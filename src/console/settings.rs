@@ -1,12 +1,10 @@
-//! The console's settings: the `[console]` table of the user's `gavel.toml` in the config dir (or
-//! `GAVEL_CONFIG`; the adapters read `[adapter]` from the same file), overridden by environment
-//! variables, overridden by flags. Bad files get one precise line: file, line, key.
+//! The console's settings: the `[console]` table of the user's `gavel.toml` (read by the one loader
+//! in [`crate::config::file`]), overridden by environment variables, overridden by flags; and the
+//! precise one-line errors for the theme and keymap files.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::config::{ENV_CONFIG, ENV_KEY, ENV_SERVER};
+use crate::config::{person_settings, PersonSettings};
 
 /// A problem in a file the user wrote, located as precisely as we can.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,140 +74,31 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// The user's `gavel.toml`: the console reads only its own table; others belong to the adapters.
-#[derive(Debug, Default, Deserialize)]
-struct UserFile {
-    #[serde(default)]
-    console: ConsoleFile,
-}
-
-/// The `[console]` table.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleFile {
-    pub server: Option<String>,
-    pub key: Option<PathBuf>,
-    pub theme: Option<String>,
-    #[serde(default)]
-    pub notifications: Notifications,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Notifications {
-    /// Desktop notifications for escalations you may decide and deadlines under a minute.
-    pub desktop: bool,
-    /// The terminal bell for the same.
-    pub bell: bool,
-}
-
-impl Default for Notifications {
-    fn default() -> Self {
-        Notifications {
-            desktop: true,
-            bell: true,
-        }
-    }
-}
+pub use crate::config::{ConsoleTable, Notifications};
 
 /// Everything the console needs to start, resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub server: String,
-    pub key: PathBuf,
+    pub person: PersonSettings,
     pub theme: String,
     pub notifications: Notifications,
     pub config_dir: PathBuf,
 }
 
-impl ConsoleFile {
-    pub fn parse(path: &Path, text: &str) -> Result<ConsoleFile, FileError> {
-        toml::from_str::<UserFile>(text)
-            .map(|f| f.console)
-            .map_err(|e| FileError::toml(path, text, &e))
-    }
-
-    /// `GAVEL_CONFIG`, else `<config dir>/gavel.toml`; a missing default file is no error.
-    pub fn load() -> Result<ConsoleFile, FileError> {
-        let explicit = std::env::var_os(ENV_CONFIG).map(PathBuf::from);
-        let path = explicit
-            .clone()
-            .unwrap_or_else(|| crate::config::config_dir().join("gavel.toml"));
-        match std::fs::read_to_string(&path) {
-            Ok(text) => ConsoleFile::parse(&path, &text),
-            Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(ConsoleFile::default())
-            }
-            Err(e) => Err(FileError {
-                file: path.display().to_string(),
-                line: None,
-                key: None,
-                message: format!("cannot read: {e}"),
-            }),
-        }
-    }
-}
-
-/// Flags win over environment variables, which win over the file.
+/// Flags win over environment variables, which win over the `[console]` table of the file.
 pub fn resolve(
     flag_server: Option<String>,
     flag_key: Option<PathBuf>,
     flag_theme: Option<String>,
-    file: ConsoleFile,
+    flag_ca_cert: Option<PathBuf>,
+    file: ConsoleTable,
 ) -> anyhow::Result<Settings> {
-    let server = flag_server
-        .or_else(|| std::env::var(ENV_SERVER).ok().filter(|s| !s.is_empty()))
-        .or(file.server)
-        .unwrap_or_else(|| crate::config::DEFAULT_SERVER.to_string());
-    let key = match flag_key
-        .or_else(|| std::env::var_os(ENV_KEY).map(PathBuf::from))
-        .or(file.key)
-    {
-        Some(k) => k,
-        None => crate::config::find_key(None).map_err(anyhow::Error::msg)?,
-    };
+    let person =
+        person_settings(flag_server, flag_key, flag_ca_cert, &file).map_err(anyhow::Error::msg)?;
     Ok(Settings {
-        server,
-        key,
+        person,
         theme: flag_theme.or(file.theme).unwrap_or_else(|| "dark".into()),
         notifications: file.notifications,
         config_dir: crate::config::config_dir(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn console_file_errors_name_line_and_key() {
-        let text =
-            "[adapter]\nserver = \"http://x\"\n\n[console.notifications]\ndesktop = \"yes\"\n";
-        let e = ConsoleFile::parse(Path::new("gavel.toml"), text).unwrap_err();
-        assert_eq!(e.line, Some(5), "{e}");
-        assert_eq!(
-            e.key.as_deref(),
-            Some("console.notifications.desktop"),
-            "{e}"
-        );
-        assert!(
-            e.to_string()
-                .starts_with("gavel.toml:5: console.notifications.desktop: "),
-            "{e}"
-        );
-        let e =
-            ConsoleFile::parse(Path::new("gavel.toml"), "[console]\nthme = \"x\"\n").unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(2), Some("console.thme")),
-            "{e}"
-        );
-        let ok = ConsoleFile::parse(
-            Path::new("c"),
-            "[adapter]\nagent_token = \"t\"\n[console]\ntheme = \"light\"\n[console.notifications]\nbell = false",
-        )
-        .unwrap();
-        assert_eq!(ok.theme.as_deref(), Some("light"));
-        assert!(ok.notifications.desktop && !ok.notifications.bell);
-    }
 }

@@ -118,6 +118,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         } else {
             let opts = Options {
                 server: url.clone(),
+                client: crate::client::Client::new(&url),
                 key: world.your_key()?,
                 theme,
                 keymap,

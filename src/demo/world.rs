@@ -90,6 +90,8 @@ impl World {
                 data: dir.join("data"),
                 policy,
                 roster: roster_path,
+                tls: None,
+                limits: Default::default(),
             },
             your_key_file,
         })

@@ -132,7 +132,11 @@ impl Formatter for InertFormatter<'_> {
     fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -144,7 +148,11 @@ impl Formatter for InertFormatter<'_> {
     fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -203,7 +211,11 @@ mod tests {
         // A hidden instruction in tag characters becomes visible, character by character.
         let smuggled: String = "ok"
             .chars()
-            .chain("IGNORE".chars().map(|c| char::from_u32(0xe0000 + c as u32).unwrap()))
+            .chain(
+                "IGNORE"
+                    .chars()
+                    .map(|c| char::from_u32(0xe0000 + c as u32).unwrap()),
+            )
             .collect();
         assert_eq!(
             inert(&smuggled),
@@ -213,7 +225,12 @@ mod tests {
 
     #[test]
     fn clean_text_is_borrowed() {
-        for s in ["refund order o-17 — €12", "日本語のテキスト", "Ünïcödé ok", "emoji 🎉"] {
+        for s in [
+            "refund order o-17 — €12",
+            "日本語のテキスト",
+            "Ünïcödé ok",
+            "emoji 🎉",
+        ] {
             assert!(matches!(inert(s), Cow::Borrowed(_)), "{s}");
         }
     }
@@ -226,7 +243,10 @@ mod tests {
             "n": 1.5,
         });
         let text = inert_json_pretty(&v).unwrap();
-        assert!(!text.chars().any(|c| c != '\n' && is_dangerous(c)), "{text}");
+        assert!(
+            !text.chars().any(|c| c != '\n' && is_dangerous(c)),
+            "{text}"
+        );
         assert!(text.contains(r"x\u009b31m\u202ey"), "{text}");
         assert!(text.contains(r"k\u200bey"), "{text}");
         assert!(text.contains(r"\udb40\udc41"), "{text}"); // a surrogate pair for U+E0041

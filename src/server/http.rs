@@ -195,13 +195,34 @@ async fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Res
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| {
+            if caused_by::<tower_http::timeout::TimeoutError>(&e) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
+            } else {
+                too_large()
+            }
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             ApiError::bad_request("invalid_request", e.to_string())
         }
         _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
     })
+}
+
+fn caused_by<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<E>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 async fn submit_action(

@@ -1,9 +1,9 @@
 //! The escalation server: enforcement point, escalation queue, audit log, store.
 
 pub mod audit;
-pub mod config_error;
 mod error;
 mod http;
+pub mod listener;
 mod pep;
 pub mod policy;
 mod queue;
@@ -22,13 +22,14 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch, Mutex};
 
 use self::audit::AuditEntry;
-use self::config_error::SourceFile;
 use self::policy::Policy;
 use self::roster::Roster;
 use self::store::{ExpiryPlan, Op, Store};
+use crate::config::SourceFile;
 use crate::protocol::{Escalation, KillSwitch, PersonKey, ServerInfo, ServerMessage};
 
-pub use self::config_error::ConfigError;
+pub use crate::config::ConfigError;
+pub use listener::Limits;
 
 /// Where the server listens and what it loads.
 #[derive(Debug, Clone)]
@@ -37,6 +38,16 @@ pub struct ServerConfig {
     pub data: PathBuf,
     pub policy: PathBuf,
     pub roster: PathBuf,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsFiles>,
+    pub limits: Limits,
+}
+
+/// PEM files: the certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Loads and checks the roster and policy; the error names file, entry and position.
@@ -77,6 +88,7 @@ pub(crate) struct App {
 
 pub struct RunningServer {
     addr: SocketAddr,
+    scheme: &'static str,
     app: Arc<App>,
     stop: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<()>,
@@ -87,7 +99,7 @@ impl RunningServer {
         self.addr
     }
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
     /// Stops accepting, lets in-flight requests finish, writes the last checkpoint.
     pub async fn shutdown(self) {
@@ -115,6 +127,8 @@ fn server_key(data: &Path) -> anyhow::Result<PersonKey> {
 /// Loads the config, opens the store, restores pending escalations and starts serving.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (policy, roster) = load_config(&cfg.policy, &cfg.roster)?;
+    let tls = cfg.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     std::fs::create_dir_all(&cfg.data)
         .with_context(|| format!("creating data dir {}", cfg.data.display()))?;
     let key = server_key(&cfg.data)?;
@@ -154,28 +168,22 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     });
     queue::restore(&app).await?;
 
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
+    let tcp = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
     let router = http::router(app.clone());
-    let mut stop_rx = stop.subscribe();
-    let serve = tokio::spawn(async move {
-        let result = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::error!("server stopped: {e}");
-        }
-    });
-    tracing::info!("gavel listening on http://{addr}");
+    let serve = tokio::spawn(listener::serve(
+        tcp,
+        router,
+        tls,
+        cfg.limits.clone(),
+        stop.subscribe(),
+    ));
+    tracing::info!("gavel listening on {scheme}://{addr}");
     Ok(RunningServer {
         addr,
+        scheme,
         app,
         stop,
         serve,

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::config_error::{ConfigError, SourceFile};
 use super::roster::Roster;
+use crate::config::{ConfigError, SourceFile};
 use crate::protocol::canonical::sha256_hex;
 use crate::protocol::{Effect, RuleRef};
 

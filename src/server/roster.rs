@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::config_error::{ConfigError, SourceFile};
+use crate::config::{ConfigError, SourceFile};
 use crate::protocol::canonical::sha256_hex;
 use crate::protocol::{AgentInfo, PersonInfo, PublicKey, Role};
 

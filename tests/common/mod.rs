@@ -189,6 +189,8 @@ impl Env {
             data: self.data.clone(),
             policy: self.policy.clone(),
             roster: self.roster.clone(),
+            tls: None,
+            limits: Default::default(),
         }
     }
 

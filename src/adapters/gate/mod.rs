@@ -31,7 +31,12 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_LINES: usize = 256;
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(args.server.as_deref(), args.on_behalf_of.as_deref(), None)?;
+    let settings = Settings::resolve(
+        args.server.as_deref(),
+        args.on_behalf_of.as_deref(),
+        None,
+        args.ca_cert.as_deref(),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,7 +120,7 @@ async fn proxy(args: GateArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     tokio::spawn(write_server(child_in, server_rx));
 
     let gate = Arc::new(Gate {
-        client: Client::new(&settings.server),
+        client: settings.client()?,
         token: settings.token,
         on_behalf_of: settings.on_behalf_of,
         state: Mutex::new(SessionState {

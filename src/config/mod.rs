@@ -1,12 +1,21 @@
-//! Where a person's files live, and the environment variables every command honours.
+//! Configuration every command shares: where a person's files live, the environment variables
+//! every command honours, and `gavel.toml` (one schema, one loader: [`file`]), with precise
+//! errors for every file a person writes ([`source`]).
+
+pub mod file;
+pub mod source;
 
 use std::path::PathBuf;
+
+pub use file::{AdapterTable, ConfigFile, ConsoleTable, Notifications};
+pub use source::{ConfigError, SourceFile};
 
 pub const ENV_SERVER: &str = "GAVEL_SERVER";
 pub const ENV_KEY: &str = "GAVEL_KEY";
 pub const ENV_AGENT_TOKEN: &str = "GAVEL_AGENT_TOKEN";
 pub const ENV_ON_BEHALF_OF: &str = "GAVEL_ON_BEHALF_OF";
 pub const ENV_CONFIG: &str = "GAVEL_CONFIG";
+pub const ENV_CA_CERT: &str = "GAVEL_CA_CERT";
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
 
@@ -60,4 +69,41 @@ pub fn find_key(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
             dir.display()
         )),
     }
+}
+
+/// Who a person is and which server they talk to, for the console and every person command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonSettings {
+    pub server: String,
+    pub key: PathBuf,
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Flags win over the environment, which wins over the `[console]` table of the user's file.
+pub fn person_settings(
+    server: Option<String>,
+    key: Option<PathBuf>,
+    ca_cert: Option<PathBuf>,
+    file: &ConsoleTable,
+) -> Result<PersonSettings, String> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let server = server
+        .or_else(|| env(ENV_SERVER).map(|v| v.to_string_lossy().into_owned()))
+        .or_else(|| file.server.clone())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+    let key = match key
+        .or_else(|| env(ENV_KEY).map(PathBuf::from))
+        .or_else(|| file.key.clone())
+    {
+        Some(k) => k,
+        None => find_key(None)?,
+    };
+    let ca_cert = ca_cert
+        .or_else(|| env(ENV_CA_CERT).map(PathBuf::from))
+        .or_else(|| file.ca_cert.clone());
+    Ok(PersonSettings {
+        server,
+        key,
+        ca_cert,
+    })
 }

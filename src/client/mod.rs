@@ -1,6 +1,12 @@
 //! A small HTTP client for gavel's API, shared by the CLI, the console and the adapters.
-//! Speaks only the protocol; knows nothing of the server's internals.
+//! Speaks only the protocol; knows nothing of the server's internals. Speaks HTTPS with the
+//! system's roots and an optional private CA ([`tls`]), and never follows a redirect: an answer
+//! that points elsewhere is an error, so a call cannot be steered to another origin.
 
+mod tls;
+
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -28,6 +34,18 @@ pub enum ClientError {
     Unreachable { url: String, message: String },
     #[error("unexpected answer from gavel: {0}")]
     Protocol(String),
+    #[error(
+        "gavel at {url} answered with a redirect ({status}) to {location}; redirects are never \
+         followed: use the right server URL"
+    )]
+    Redirect {
+        url: String,
+        status: u16,
+        location: String,
+    },
+    /// The client's own settings are wrong (a bad CA file, a malformed server URL).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl ClientError {
@@ -36,6 +54,8 @@ impl ClientError {
             ClientError::Api { code, .. } => code,
             ClientError::Unreachable { .. } => "unreachable",
             ClientError::Protocol(_) => "protocol",
+            ClientError::Redirect { .. } => "redirect",
+            ClientError::Config(_) => "config",
         }
     }
 }
@@ -44,18 +64,49 @@ impl ClientError {
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Client {
+    /// A client for `base` that trusts the system's roots. For tests and in-process use; commands
+    /// build theirs with [`Client::with_ca_cert`], which checks the URL and the CA file.
     pub fn new(base: &str) -> Self {
+        let tls = tls::client_config(None)
+            .unwrap_or_else(|e| panic!("the TLS client configuration cannot be built: {e}"));
+        Self::build(base, tls)
+    }
+
+    /// A client for `base` (`http://` or `https://`) that also trusts the CA certificates in
+    /// `ca_cert` (PEM), for a server whose certificate a private CA issued.
+    pub fn with_ca_cert(base: &str, ca_cert: Option<&Path>) -> Result<Self, ClientError> {
+        let url = reqwest::Url::parse(base).map_err(|e| bad_url(base, &e))?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none()
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(bad_url(base, &"not an http:// or https:// server address"));
+        }
+        Ok(Self::build(base, tls::client_config(ca_cert)?))
+    }
+
+    fn build(base: &str, tls: rustls::ClientConfig) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .use_preconfigured_tls(tls.clone())
             .build()
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("the HTTP client cannot be built: {e}"));
         Client {
             base: base.trim_end_matches('/').to_string(),
             http,
+            tls: Arc::new(tls),
         }
+    }
+
+    /// The TLS configuration, for the console's WebSocket (`wss://`).
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     pub fn base(&self) -> &str {
@@ -86,6 +137,9 @@ impl Client {
             message: root_cause(&e),
         })?;
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(self.redirect(status, resp.headers()));
+        }
         let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
             url: self.base.clone(),
             message: root_cause(&e),
@@ -316,6 +370,28 @@ impl Client {
             status,
             serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
         ))
+    }
+}
+
+fn bad_url(base: &str, e: &dyn std::fmt::Display) -> ClientError {
+    ClientError::Config(format!(
+        "bad server URL `{}`: {e} (expected e.g. https://gavel.example:7878)",
+        crate::protocol::inert(base)
+    ))
+}
+
+impl Client {
+    fn redirect(&self, status: StatusCode, headers: &reqwest::header::HeaderMap) -> ClientError {
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| crate::protocol::inert(&l.chars().take(200).collect::<String>()).into_owned())
+            .unwrap_or_else(|| "nowhere".into());
+        ClientError::Redirect {
+            url: self.base.clone(),
+            status: status.as_u16(),
+            location,
+        }
     }
 }
 

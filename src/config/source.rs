@@ -85,35 +85,65 @@ impl SourceFile {
         toml::from_str(&self.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let entry = self.entry_around(span.start);
-            self.error_at(span, entry.as_deref(), e.message())
+            // toml names the position, not always the key: name the key the line assigns.
+            let message = match self.key_at(span.start) {
+                Some(key) if !e.message().contains(&format!("`{key}`")) => {
+                    format!("`{key}`: {}", e.message())
+                }
+                _ => e.message().to_string(),
+            };
+            self.error_at(span, entry.as_deref(), &message)
         })
     }
 
-    /// `rule "id"` (or person/agent) for the `[[…]]` block containing `offset`.
+    /// The key a `key = value` line at `offset` assigns, if it is one.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let start = self.text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[start..].lines().next()?;
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        let plain = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        plain.then(|| key.to_string())
+    }
+
+    /// What the error falls in: `rule "id"` (or person/agent) for a `[[…]]` block, by its id;
+    /// `[table]` for a table.
     fn entry_around(&self, offset: usize) -> Option<String> {
-        let mut kind = None;
-        let mut start = None;
-        for name in ["rule", "person", "agent"] {
-            let h = format!("[[{name}]]");
-            if let Some(pos) = self.text[..offset.min(self.text.len())].rfind(&h) {
-                if start.is_none_or(|s| pos > s) {
-                    start = Some(pos);
-                    kind = Some(name);
-                }
+        let mut header: Option<(&str, usize)> = None;
+        let mut pos = 0;
+        for line in self.text.split_inclusive('\n') {
+            if pos > offset {
+                break;
             }
+            let t = line.trim();
+            if t.starts_with('[') && !t.starts_with("[ ") {
+                header = Some((t, pos));
+            }
+            pos += line.len();
         }
-        let (start, kind) = (start?, kind?);
-        let block = &self.text[start..];
-        let end = block[2..].find("[[").map(|e| e + 2).unwrap_or(block.len());
-        let block = &block[..end];
-        let id = block.lines().find_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix("id")?.trim_start().strip_prefix('=')?.trim();
-            Some(rest.trim_matches('"').to_string())
-        });
-        Some(match id {
-            Some(id) => format!("{kind} \"{id}\""),
-            None => kind.to_string(),
-        })
+        let (header, start) = header?;
+        if let Some(rest) = header.strip_prefix("[[") {
+            let kind = rest.split("]]").next()?.trim();
+            let block = &self.text[start + header.len()..];
+            let end = block.find("\n[").map(|e| e + 1).unwrap_or(block.len());
+            let id = block[..end].lines().find_map(|l| {
+                let rest = l
+                    .trim()
+                    .strip_prefix("id")?
+                    .trim_start()
+                    .strip_prefix('=')?;
+                Some(rest.trim().trim_matches('"').to_string())
+            });
+            return Some(match id {
+                Some(id) => format!("{kind} \"{id}\""),
+                None => kind.to_string(),
+            });
+        }
+        let name = header.strip_prefix('[')?.split(']').next()?.trim();
+        Some(format!("[{name}]"))
     }
 }
