@@ -4,6 +4,7 @@ pub mod audit;
 pub mod config_error;
 mod error;
 mod http;
+mod killswitch;
 mod pep;
 pub mod policy;
 mod queue;
@@ -54,6 +55,8 @@ pub(crate) struct Metrics {
     pub actions_flag: AtomicU64,
     pub decisions: AtomicU64,
     pub refused: AtomicU64,
+    /// HTTP requests being handled right now.
+    pub in_flight: AtomicU64,
 }
 
 /// Pending escalations: the only mutable queue state, behind one lock so transitions serialise.
