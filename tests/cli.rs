@@ -227,7 +227,12 @@ async fn kill_refuses_a_typo_and_says_what_it_will_cancel_and_did() {
     let mut ids = Vec::new();
     for amount in [2000.0, 3000.0] {
         let out = env
-            .act("refund-bot", "stripe.refund", json!({"amount": amount}), "s")
+            .act(
+                "refund-bot",
+                "stripe.refund",
+                json!({"amount": amount}),
+                "s",
+            )
             .await;
         ids.push(out.escalation.unwrap());
     }
@@ -272,7 +277,14 @@ async fn kill_refuses_a_typo_and_says_what_it_will_cancel_and_did() {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(env.client.escalations(env.key("alice")).await.unwrap().len(), 3);
+    assert_eq!(
+        env.client
+            .escalations(env.key("alice"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
     // The real thing: it says how many it will cancel, flips, and says which it cancelled.
     let out = kill("agent:refund-bot").await.unwrap();
@@ -283,7 +295,10 @@ async fn kill_refuses_a_typo_and_says_what_it_will_cancel_and_did() {
         lines[0], "turning agent:refund-bot on will cancel 2 pending escalations",
         "{text}"
     );
-    assert!(lines[1].starts_with("kill switch agent:refund-bot is ON"), "{text}");
+    assert!(
+        lines[1].starts_with("kill switch agent:refund-bot is ON"),
+        "{text}"
+    );
     assert!(
         lines[2].starts_with("cancelled 2 pending escalations: ")
             && ids.iter().all(|id| lines[2].contains(id.as_str())),

@@ -96,8 +96,7 @@ impl Server {
 
     /// Requests the server is handling now, from its own metrics (this scrape included).
     async fn in_flight(&self) -> u64 {
-        let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await
-        else {
+        let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await else {
             return 0;
         };
         let text = resp.text().await.unwrap_or_default();
@@ -151,7 +150,11 @@ async fn sigterm_ends_long_polls_and_streams_and_the_server_exits() {
         .await
         .unwrap();
     assert_eq!(out.verdict, gavel::protocol::Verdict::Pending);
-    let (mut ws, _, _) = stream_as(&format!("http://127.0.0.1:{}", server.port), env.key("carol")).await;
+    let (mut ws, _, _) = stream_as(
+        &format!("http://127.0.0.1:{}", server.port),
+        env.key("carol"),
+    )
+    .await;
 
     // An agent long-polls for a minute.
     let url = format!(

@@ -71,9 +71,7 @@ pub fn may_decide(esc: &Escalation, person: &PersonInfo, vote: Vote) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::wire::{
-        ActionRecord, DecisionBody, RuleRef, SignedDecision, Effect,
-    };
+    use crate::protocol::wire::{ActionRecord, DecisionBody, Effect, RuleRef, SignedDecision};
     use serde_json::json;
 
     fn person(id: &str, roles: &[Role], groups: &[&str]) -> PersonInfo {
@@ -183,7 +181,11 @@ mod tests {
     #[test]
     fn role_and_group_bind_everyone_but_the_requester_denying() {
         let esc = escalation(Some("rita"), "olga");
-        let lead = person("erin", &[Role::Lead, Role::Operator, Role::Auditor], &["finance"]);
+        let lead = person(
+            "erin",
+            &[Role::Lead, Role::Operator, Role::Auditor],
+            &["finance"],
+        );
         let outsider = person("dave", &[Role::Approver], &["ops"]);
         for vote in BOTH {
             assert_eq!(may_decide(&esc, &lead, vote), Err(NotYours::NotApprover));
@@ -200,18 +202,30 @@ mod tests {
         // With no role and no group at all.
         let rita = person("rita", &[], &[]);
         assert_eq!(may_decide(&esc, &rita, Vote::Deny), Ok(()));
-        assert_eq!(may_decide(&esc, &rita, Vote::Approve), Err(NotYours::NotApprover));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Approve),
+            Err(NotYours::NotApprover)
+        );
         // As an approver of the group.
         let rita = person("rita", &[Role::Approver], &["finance"]);
         assert_eq!(may_decide(&esc, &rita, Vote::Deny), Ok(()));
-        assert_eq!(may_decide(&esc, &rita, Vote::Approve), Err(NotYours::Requester));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Approve),
+            Err(NotYours::Requester)
+        );
         // Only the exact roster id is the requester.
         let other = person("Rita", &[], &[]);
-        assert_eq!(may_decide(&esc, &other, Vote::Deny), Err(NotYours::NotApprover));
+        assert_eq!(
+            may_decide(&esc, &other, Vote::Deny),
+            Err(NotYours::NotApprover)
+        );
         // Even the requester votes once.
         let mut esc = esc;
         voted(&mut esc, "rita", Vote::Deny);
-        assert_eq!(may_decide(&esc, &rita, Vote::Deny), Err(NotYours::AlreadyVoted));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Deny),
+            Err(NotYours::AlreadyVoted)
+        );
     }
 
     #[test]
@@ -227,7 +241,10 @@ mod tests {
             Err(NotYours::OutsideGroup("finance".into()))
         );
         let no_role = person("olga", &[], &["finance"]);
-        assert_eq!(may_decide(&esc, &no_role, Vote::Deny), Err(NotYours::NotApprover));
+        assert_eq!(
+            may_decide(&esc, &no_role, Vote::Deny),
+            Err(NotYours::NotApprover)
+        );
         // Without separate_owner the owner may approve too.
         esc.separate_owner = false;
         assert_eq!(may_decide(&esc, &olga, Vote::Approve), Ok(()));

@@ -380,9 +380,12 @@ async fn list_escalations(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, (&method, &uri, &headers), Readers::AnyRole, || async {
-        Ok(queue::pending(&app).await)
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async { Ok(queue::pending(&app).await) },
+    )
     .await
 }
 
@@ -393,11 +396,16 @@ async fn get_escalation(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, (&method, &uri, &headers), Readers::AnyRole, || async {
-        queue::get_escalation(&app, &id)
-            .await
-            .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            queue::get_escalation(&app, &id)
+                .await
+                .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
+        },
+    )
     .await
 }
 
@@ -407,10 +415,15 @@ async fn list_killswitches(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, (&method, &uri, &headers), Readers::AnyRole, || async {
-        let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
-        Ok(kill.values().cloned().collect::<Vec<_>>())
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
+            Ok(kill.values().cloned().collect::<Vec<_>>())
+        },
+    )
     .await
 }
 
@@ -420,12 +433,17 @@ async fn list_flagged(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, (&method, &uri, &headers), Readers::AnyRole, || async {
-        app.store
-            .read(|c| store::flagged(c, 500))
-            .await
-            .map_err(ApiError::storage)
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            app.store
+                .read(|c| store::flagged(c, 500))
+                .await
+                .map_err(ApiError::storage)
+        },
+    )
     .await
 }
 

@@ -9,7 +9,9 @@ use serde_json::json;
 use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::pep::kill_reason;
-use super::queue::{bad_signature, check_fresh_signature, check_issued_at, close, resolved_entry, signer};
+use super::queue::{
+    bad_signature, check_fresh_signature, check_issued_at, close, resolved_entry, signer,
+};
 use super::roster::MAX_ID_LEN;
 use super::store::Op;
 use super::App;
@@ -147,6 +149,8 @@ fn unknown_agent(app: &App, id: &str) -> ApiError {
     };
     ApiError::bad_request(
         "unknown_agent_scope",
-        format!("no agent {named} in the roster, so this switch would stop nothing (agents: {list})"),
+        format!(
+            "no agent {named} in the roster, so this switch would stop nothing (agents: {list})"
+        ),
     )
 }

@@ -153,7 +153,10 @@ impl<'a> Seen<'a> {
         let folded = id.get_ref().to_ascii_lowercase();
         if let Some((other, pos)) = self.ids.get(&folded) {
             let what = if other == entry {
-                format!("duplicate {} id", entry.split(' ').next().unwrap_or("entry"))
+                format!(
+                    "duplicate {} id",
+                    entry.split(' ').next().unwrap_or("entry")
+                )
             } else {
                 "duplicate id (ids are compared ignoring case; agents and people share one namespace)"
                     .to_string()

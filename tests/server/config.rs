@@ -230,7 +230,9 @@ fn one_key_or_one_id_for_two_holders_is_refused() {
         Some(&format!("{}{}", person("zed", &k1), person("zed", &k2))),
     );
     assert!(
-        e.contains("roster.toml:8:") && e.contains("duplicate person id") && e.contains("roster.toml:2:6"),
+        e.contains("roster.toml:8:")
+            && e.contains("duplicate person id")
+            && e.contains("roster.toml:2:6"),
         "{e}"
     );
     // Ids that differ only in case, among people or between a person and an agent.
@@ -239,7 +241,9 @@ fn one_key_or_one_id_for_two_holders_is_refused() {
         Some(&format!("{}{}", person("zed", &k1), person("Zed", &k2))),
     );
     assert!(
-        e.contains("person \"Zed\"") && e.contains("ignoring case") && e.contains("person \"zed\" is at"),
+        e.contains("person \"Zed\"")
+            && e.contains("ignoring case")
+            && e.contains("person \"zed\" is at"),
         "{e}"
     );
     let e = refused(
@@ -255,13 +259,25 @@ fn one_key_or_one_id_for_two_holders_is_refused() {
         "{e}"
     );
     // Two agents with one token: the second names the first.
-    let agent = |id: &str| format!("[[agent]]\nid = \"{id}\"\ntoken_sha256 = \"{}\"\n\n", "b".repeat(64));
+    let agent = |id: &str| {
+        format!(
+            "[[agent]]\nid = \"{id}\"\ntoken_sha256 = \"{}\"\n\n",
+            "b".repeat(64)
+        )
+    };
     let e = refused(
         POLICY,
-        Some(&format!("{}{}{}", person("zed", &k1), agent("a1"), agent("a2"))),
+        Some(&format!(
+            "{}{}{}",
+            person("zed", &k1),
+            agent("a1"),
+            agent("a2")
+        )),
     );
     assert!(
-        e.contains("agent \"a2\"") && e.contains("duplicate token_sha256") && e.contains("agent \"a1\" at"),
+        e.contains("agent \"a2\"")
+            && e.contains("duplicate token_sha256")
+            && e.contains("agent \"a1\" at"),
         "{e}"
     );
 }
@@ -270,18 +286,24 @@ fn one_key_or_one_id_for_two_holders_is_refused() {
 fn ids_are_plain_ascii_and_bounded() {
     let k = new_key();
     for (id, why) in [
-        ("zed\u{200b}", "plain ASCII"),  // zero-width space
-        ("z\u{0435}d", "plain ASCII"),   // Cyrillic e
+        ("zed\u{200b}", "plain ASCII"), // zero-width space
+        ("z\u{0435}d", "plain ASCII"),  // Cyrillic e
         ("zed ", "plain ASCII"),
         (" zed", "plain ASCII"),
         ("-zed", "plain ASCII"),
-        ("zed\u{202e}", "plain ASCII"),  // right-to-left override
+        ("zed\u{202e}", "plain ASCII"), // right-to-left override
         ("zed:ops", "plain ASCII"),
         ("", "must not be empty"),
     ] {
         let e = refused(POLICY, Some(&person(id, &k)));
-        assert!(e.contains("roster.toml:2:6") && e.contains(why), "{id:?}: {e}");
-        assert!(!e.contains('\u{200b}') && !e.contains('\u{202e}'), "shown escaped: {e}");
+        assert!(
+            e.contains("roster.toml:2:6") && e.contains(why),
+            "{id:?}: {e}"
+        );
+        assert!(
+            !e.contains('\u{200b}') && !e.contains('\u{202e}'),
+            "shown escaped: {e}"
+        );
     }
     let long = "z".repeat(65);
     let e = refused(POLICY, Some(&person(&long, &k)));
@@ -294,7 +316,10 @@ fn ids_are_plain_ascii_and_bounded() {
             "a".repeat(64)
         )),
     );
-    assert!(e.contains("agent \"bot") && e.contains("plain ASCII"), "{e}");
+    assert!(
+        e.contains("agent \"bot") && e.contains("plain ASCII"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -321,7 +346,9 @@ fn acts_for_names_people_in_the_roster() {
     }
     let e = refused(POLICY, Some(&agent("\"zed\"")));
     assert!(
-        e.contains("roster.toml:9:") && e.contains("agent \"bot\"") && e.contains("expected a sequence"),
+        e.contains("roster.toml:9:")
+            && e.contains("agent \"bot\"")
+            && e.contains("expected a sequence"),
         "{e}"
     );
 }

@@ -39,7 +39,11 @@ async fn each_scope_denies_matching_actions_and_cancels_pending_escalations() {
             .unwrap();
         assert!(ack.killswitch.on);
         // The flip says what it cancelled: exactly the covered escalation, not the spared one.
-        assert_eq!(ack.cancelled, [pending.escalation.clone().unwrap()], "{scope}");
+        assert_eq!(
+            ack.cancelled,
+            [pending.escalation.clone().unwrap()],
+            "{scope}"
+        );
         let cancelled = env.poll(agent, &pending.id).await.unwrap();
         assert_eq!(
             (cancelled.verdict, cancelled.resolution),
@@ -193,7 +197,12 @@ async fn only_operators_flip_and_a_flip_cannot_be_replayed() {
 async fn a_scope_that_would_stop_nothing_is_refused() {
     let mut env = Env::start(POLICY).await;
     let pending = env
-        .act("refund-bot", "stripe.refund", json!({"amount": 5000.0}), "s")
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 5000.0}),
+            "s",
+        )
         .await;
     async fn refused(env: &Env, scope: String) -> gavel::client::ClientError {
         env.client
@@ -212,7 +221,12 @@ async fn a_scope_that_would_stop_nothing_is_refused() {
     assert_eq!(err.code(), "bad_scope");
     let free = env
         .client
-        .flip(env.key("alice"), "tool:crm.not_seen_yet", true, "pre-emptive")
+        .flip(
+            env.key("alice"),
+            "tool:crm.not_seen_yet",
+            true,
+            "pre-emptive",
+        )
         .await
         .unwrap();
     assert!(free.killswitch.on && free.cancelled.is_empty());
@@ -231,7 +245,11 @@ async fn a_scope_that_would_stop_nothing_is_refused() {
     let roster = std::fs::read_to_string(&env.roster).unwrap();
     let start = roster.find("[[agent]]\nid = \"deployer\"").unwrap();
     let end = start + roster[start..].find("\n\n").unwrap();
-    std::fs::write(&env.roster, format!("{}{}", &roster[..start], &roster[end..])).unwrap();
+    std::fs::write(
+        &env.roster,
+        format!("{}{}", &roster[..start], &roster[end..]),
+    )
+    .unwrap();
     env.restart().await;
     let err = refused(&env, "agent:deployer".into()).await;
     assert_eq!(err.code(), "unknown_agent_scope");
@@ -246,7 +264,10 @@ async fn a_scope_that_would_stop_nothing_is_refused() {
         .flip(env.key("alice"), "agent:deployer", false, "again")
         .await
         .map(|_| ());
-    assert!(err.is_ok(), "an existing switch may be turned off again: {err:?}");
+    assert!(
+        err.is_ok(),
+        "an existing switch may be turned off again: {err:?}"
+    );
 }
 
 #[tokio::test]
@@ -255,11 +276,18 @@ async fn the_flip_answer_lists_every_escalation_it_cancelled() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let out = env
-            .act("refund-bot", "stripe.refund", json!({"amount": 5000.0 + i as f64}), "s")
+            .act(
+                "refund-bot",
+                "stripe.refund",
+                json!({"amount": 5000.0 + i as f64}),
+                "s",
+            )
             .await;
         ids.push(out.escalation.unwrap());
     }
-    let other = env.act("mailer", "email.send", json!({"to": "a@b.c"}), "s").await;
+    let other = env
+        .act("mailer", "email.send", json!({"to": "a@b.c"}), "s")
+        .await;
     let ack = env
         .client
         .flip(env.key("alice"), "agent:refund-bot", true, "runaway")

@@ -108,7 +108,11 @@ async fn bob_cannot_approve_his_own_agents_call_however_it_is_named() {
         let (status, resp) = submit(&env, "mailer", claimed.clone()).await;
         assert_eq!(status, 200, "{resp}");
         let esc = env.escalation(resp["escalation"].as_str().unwrap()).await;
-        assert_eq!(esc.action.on_behalf_of.as_deref(), Some("bob"), "{claimed:?}");
+        assert_eq!(
+            esc.action.on_behalf_of.as_deref(),
+            Some("bob"),
+            "{claimed:?}"
+        );
         let own = Client::sign_decision(env.key("bob"), &esc, Vote::Approve, "");
         let err = env.client.decide(&own).await.unwrap_err();
         assert_eq!(err.code(), "self_approval", "{claimed:?}");
@@ -141,7 +145,11 @@ async fn the_person_it_is_done_for_may_always_deny() {
         (seen.verdict, seen.resolution),
         (Verdict::Deny, Some(Resolution::Denied))
     );
-    assert!(seen.reason.contains("I never asked for this"), "{}", seen.reason);
+    assert!(
+        seen.reason.contains("I never asked for this"),
+        "{}",
+        seen.reason
+    );
 
     // carol is an approver of the group: self-approval is refused, her deny stands.
     let mut for_carol = for_erin.clone();

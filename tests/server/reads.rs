@@ -24,7 +24,12 @@ async fn reads(env: &Env, who: &str, esc: &str) -> Vec<(&'static str, Result<(),
 async fn every_read_needs_a_role_and_the_audit_log_an_auditor_or_lead() {
     let env = Env::start(POLICY).await;
     let out = env
-        .act("refund-bot", "stripe.refund", json!({"amount": 2000.0}), "s")
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 2000.0}),
+            "s",
+        )
         .await;
     env.act("refund-bot", "stripe.refund", json!({"amount": 300.0}), "s")
         .await;
@@ -53,8 +58,14 @@ async fn every_read_needs_a_role_and_the_audit_log_an_auditor_or_lead() {
         ]
     );
     // An approver (carol), an operator (dave): everything but the audit log.
-    assert_eq!(reads(&env, "carol", &esc).await, expected(not_auditor.clone()));
-    assert_eq!(reads(&env, "dave", &esc).await, expected(not_auditor.clone()));
+    assert_eq!(
+        reads(&env, "carol", &esc).await,
+        expected(not_auditor.clone())
+    );
+    assert_eq!(
+        reads(&env, "dave", &esc).await,
+        expected(not_auditor.clone())
+    );
     // An auditor (grace) and a lead (erin): everything.
     assert_eq!(reads(&env, "grace", &esc).await, expected(Ok(())));
     assert_eq!(reads(&env, "erin", &esc).await, expected(Ok(())));
@@ -66,7 +77,9 @@ async fn every_read_needs_a_role_and_the_audit_log_an_auditor_or_lead() {
         .await
         .unwrap_err();
     match &err {
-        ClientError::Api { status, message, .. } => {
+        ClientError::Api {
+            status, message, ..
+        } => {
             assert_eq!(*status, 403);
             assert!(!message.contains("stripe"), "{message}");
         }
