@@ -220,3 +220,93 @@ async fn pending_decide_and_kill_from_the_command_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot reach gavel"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_refuses_a_typo_and_says_what_it_will_cancel_and_did() {
+    let env = Env::start(POLICY).await;
+    let mut ids = Vec::new();
+    for amount in [2000.0, 3000.0] {
+        let out = env
+            .act(
+                "refund-bot",
+                "stripe.refund",
+                json!({"amount": amount}),
+                "s",
+            )
+            .await;
+        ids.push(out.escalation.unwrap());
+    }
+    let spared = env
+        .act("mailer", "email.send", json!({"to": "a@b.c"}), "s")
+        .await;
+    let alice = env.key_file("alice");
+    let url = env.url();
+    let kill = |scope: &str| {
+        let args: Vec<String> = [
+            "kill",
+            scope,
+            "--on",
+            "--reason",
+            "runaway",
+            "--server",
+            &url,
+            "--key",
+            alice.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            gavel(&a)
+        })
+    };
+
+    // A typo: refused with one line, exit non-zero, and nothing is switched on or cancelled.
+    let out = kill("agent:refund-bto").await.unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("unknown_agent_scope") && err.contains("refund-bot"),
+        "{err}"
+    );
+    assert!(env
+        .client
+        .killswitches(env.key("alice"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        env.client
+            .escalations(env.key("alice"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // The real thing: it says how many it will cancel, flips, and says which it cancelled.
+    let out = kill("agent:refund-bot").await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "turning agent:refund-bot on will cancel 2 pending escalations",
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("kill switch agent:refund-bot is ON"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("cancelled 2 pending escalations: ")
+            && ids.iter().all(|id| lines[2].contains(id.as_str())),
+        "{text}"
+    );
+    let left = env.client.escalations(env.key("alice")).await.unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        [spared.escalation.unwrap()]
+    );
+}

@@ -15,7 +15,11 @@ mod decisions;
 mod input;
 #[path = "server/killswitch.rs"]
 mod killswitch;
+#[path = "server/on_behalf.rs"]
+mod on_behalf;
 #[path = "server/pep.rs"]
 mod pep;
+#[path = "server/reads.rs"]
+mod reads;
 #[path = "server/stream.rs"]
 mod stream;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::client::Client;
 use crate::config::{person_settings, ConfigFile};
 use crate::protocol::canonical::short_digest;
-use crate::protocol::{inert, inert_json_pretty, PersonKey, Vote};
+use crate::protocol::{inert, inert_json_pretty, PersonKey, Scope, Vote};
 
 /// Where a person command goes and as whom: flags, then GAVEL_SERVER / GAVEL_KEY /
 /// GAVEL_CA_CERT, then the `[console]` table of the user's config file.
@@ -156,22 +156,62 @@ pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
-    if crate::protocol::Scope::parse(&args.scope).is_none() {
+    let Some(scope) = Scope::parse(&args.scope) else {
         anyhow::bail!(
             "scope must be global, agent:ID or tool:NAME (got `{}`)",
-            args.scope
+            inert(&args.scope)
         );
-    }
+    };
     let (client, key) = args.conn.open()?;
-    let k = client
+    if args.on {
+        // Say what the switch will cancel before it does (the server cancels what is pending
+        // when it lands, which may differ by then: the answer below says what it did).
+        match client.escalations(&key).await {
+            Ok(pending) => {
+                let n = pending
+                    .iter()
+                    .filter(|e| scope.covers(&e.action.agent, &e.action.tool))
+                    .count();
+                println!(
+                    "turning {} on will cancel {n} pending escalation{}",
+                    inert(&scope.to_string()),
+                    plural(n)
+                );
+            }
+            // stdout, like the rest of the story: stderr keeps its one line for a failure.
+            Err(e) => println!(
+                "could not count the pending escalations it will cancel ({}); flipping anyway",
+                inert(&e.to_string())
+            ),
+        }
+    }
+    let ack = client
         .flip(&key, &args.scope, args.on, &args.reason)
         .await?;
+    let k = &ack.killswitch;
     println!(
         "kill switch {} is {} ({} by {})",
-        k.scope,
+        inert(&k.scope),
         if k.on { "ON" } else { "off" },
-        k.reason,
+        inert(&k.reason),
         k.by
     );
+    if k.on {
+        let n = ack.cancelled.len();
+        println!(
+            "cancelled {n} pending escalation{}{}{}",
+            plural(n),
+            if n > 0 { ": " } else { "" },
+            ack.cancelled.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

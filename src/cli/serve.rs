@@ -80,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let cfg = resolve(args)?;
+    let mut signals = Signals::new().context("listening for shutdown signals")?;
     let mut server = start(cfg.clone()).await?;
     eprintln!(
         "gavel serving on {} (data {}, policy {}, roster {})",
@@ -90,22 +91,59 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     tokio::select! {
         _ = server.wait() => anyhow::bail!("the server stopped unexpectedly"),
-        r = shutdown_signal() => r.context("waiting for a shutdown signal")?,
+        r = signals.next() => { r.context("waiting for a shutdown signal")?; }
     }
-    eprintln!("gavel: shutting down");
-    server.shutdown().await;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
+    eprintln!("gavel: shutting down (a second Ctrl-C or SIGTERM exits at once)");
+    tokio::select! {
+        _ = server.shutdown() => Ok(ExitCode::SUCCESS),
+        r = signals.next() => {
+            let signal = r.context("waiting for a second signal")?;
+            // Whatever was acknowledged is durable already; what is in flight was not
+            // acknowledged. Leave now, as the operator asked.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "gavel: {}: exiting at once, before the shutdown finished",
+                signal.name
+            );
+            std::process::exit(signal.exit_code)
         }
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
+}
+
+struct Signal {
+    name: &'static str,
+    /// 128 + the signal number, as a shell reports a process the signal ended.
+    exit_code: i32,
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, as many times as they come.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> std::io::Result<Signal> {
+        let int = Signal {
+            name: "SIGINT",
+            exit_code: 130,
+        };
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.map(|()| int),
+                Some(()) = self.term.recv() => Ok(Signal { name: "SIGTERM", exit_code: 143 }),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.map(|()| int)
+    }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     now_rfc3339, ActionOutcome, ActionRequest, DecisionAck, DecisionBody, ErrorBody, Escalation,
-    FlagReviewBody, FlaggedAction, KillSwitch, KillSwitchBody, PersonKey, SignedDecision,
+    FlagReviewBody, FlaggedAction, FlipAck, KillSwitch, KillSwitchBody, PersonKey, SignedDecision,
     SignedFlagReview, SignedKillSwitch, SignedRequest, Vote, HEADER_PERSON, HEADER_SIGNATURE,
     HEADER_TIME,
 };
@@ -307,7 +307,7 @@ impl Client {
         scope: &str,
         on: bool,
         reason: &str,
-    ) -> Result<KillSwitch, ClientError> {
+    ) -> Result<FlipAck, ClientError> {
         let body = KillSwitchBody {
             scope: scope.to_string(),
             on,

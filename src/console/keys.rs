@@ -173,7 +173,7 @@ fn start_decision(s: &mut State, vote: Vote) {
         say(s, Level::Info, "nothing selected to decide".into());
         return;
     };
-    if let Some(why) = s.not_mine(&e) {
+    if let Some(why) = s.may_not_vote(&e, vote) {
         let why = match (&s.me, &why) {
             (None, _) => "the server has not told us who you are yet (not connected)".into(),
             _ => why.to_string(),

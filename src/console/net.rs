@@ -215,7 +215,7 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                     client
                         .flip(&key, &scope, on, &reason)
                         .await
-                        .map(Reply::Flip)
+                        .map(|ack| Reply::Flip(ack.killswitch))
                 };
                 (request, Box::pin(fut) as Call)
             }

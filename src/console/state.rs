@@ -232,10 +232,15 @@ impl State {
         }
     }
 
-    /// Why I may not decide this escalation, if so. Before the welcome we do not know who we are.
+    /// Why I may not approve this escalation, if so. Before the welcome we do not know who we are.
     pub fn not_mine(&self, esc: &Escalation) -> Option<NotYours> {
+        self.may_not_vote(esc, Vote::Approve)
+    }
+
+    /// Why I may not cast `vote` on this escalation, if so (a deny is open to more people).
+    pub fn may_not_vote(&self, esc: &Escalation, vote: Vote) -> Option<NotYours> {
         match &self.me {
-            Some(me) => may_decide(esc, me).err(),
+            Some(me) => may_decide(esc, me, vote).err(),
             None => Some(NotYours::NotApprover),
         }
     }

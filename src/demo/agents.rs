@@ -14,7 +14,7 @@ use crate::protocol::{
     may_decide, ActionRequest, FlagVerdict, PersonInfo, PersonKey, Role, Verdict, Vote,
 };
 
-use super::world::{World, COLLEAGUE, GROUPS, YOU};
+use super::world::{World, COLLEAGUE, GROUPS, OWNER, YOU};
 
 /// How fast the agents act.
 #[derive(Debug, Clone, Copy)]
@@ -137,9 +137,11 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
             "refund-bot" => {
                 let order = format!("o-{}", 4100 + rand_below(900));
                 let customer = pick(&["maria.k", "j.osei", "li.wei", "p.novak"]).to_string();
-                let obo = Some(format!("support:{customer}"));
+                // It acts for the support lead who runs it (the roster's acts_for); the
+                // customer is part of what it does.
+                let obo = Some(OWNER.to_string());
                 match step % 4 {
-                    0 => ("stripe.get", json!({"id": order}), "Look up the order the customer wrote about", obo, Some("support-triage")),
+                    0 => ("stripe.get", json!({"id": order, "customer": customer}), "Look up the order the customer wrote about", obo, Some("support-triage")),
                     1 => ("stripe.list", json!({"customer": format!("cus_{customer}"), "limit": 10}), "List the customer's recent charges to find the duplicate", obo, Some("support-triage")),
                     _ => {
                         let amount = *pick(&[19.0, 45.0, 80.0, 240.0, 610.0, 1450.0, 2380.0, 4999.0, 12500.0]);
@@ -163,7 +165,7 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
                         } else {
                             "Item arrived damaged; photo attached to the ticket"
                         };
-                        ("stripe.refund", json!({"amount": amount, "order": order, "currency": "usd", "reason": "duplicate"}), why, obo, Some("support-triage"))
+                        ("stripe.refund", json!({"amount": amount, "order": order, "currency": "usd", "reason": "duplicate", "customer": customer}), why, obo, Some("support-triage"))
                     }
                 }
             }
@@ -178,11 +180,11 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
                     } else {
                         "Re: your renewal quote"
                     };
-                    ("email.send", json!({"to": to, "subject": subject, "body": "Hi,\n\nFollowing up on our call: the revised quote is attached, valid until Friday.\n\nBest,\nThe Example team"}), "The customer asked for the revised quote by end of day", Some("sales:ines".into()), None)
+                    ("email.send", json!({"to": to, "subject": subject, "body": "Hi,\n\nFollowing up on our call: the revised quote is attached, valid until Friday.\n\nBest,\nThe Example team"}), "The customer asked for the revised quote by end of day", None, None)
                 }
                 _ => {
                     let recipients: Vec<String> = (0..150).map(|i| format!("user{i}@customers.example.org")).collect();
-                    ("email.send_bulk", json!({"recipients": recipients, "subject": "Spring promotion"}), "Marketing asked for the spring promo blast", Some("marketing:olu".into()), None)
+                    ("email.send_bulk", json!({"recipients": recipients, "subject": "Spring promotion"}), "Marketing asked for the spring promo blast", None, None)
                 }
             },
             "db-agent" => match step % 5 {
@@ -194,7 +196,7 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
             _ => match step % 4 {
                 0 => ("deploy.get", json!({"service": "checkout", "environment": "production"}), "Check what is running", None, Some("release-train")),
                 1 => ("deploy.release", json!({"service": "checkout", "environment": "staging", "build": 4800 + step}), "CI is green on main", None, Some("release-train")),
-                2 => ("deploy.release", json!({"service": "checkout", "environment": "production", "build": 4800 + step, "canary": "10%"}), "Staging soaked for 30 minutes with no errors; this build fixes the double-charge bug", Some("release:kofi".into()), Some("release-train")),
+                2 => ("deploy.release", json!({"service": "checkout", "environment": "production", "build": 4800 + step, "canary": "10%"}), "Staging soaked for 30 minutes with no errors; this build fixes the double-charge bug", None, Some("release-train")),
                 _ => ("deploy.rollback", json!({"service": "search", "environment": "staging", "to": "build-4790"}), "Latency regression on staging", None, Some("release-train")),
             },
         };
@@ -277,7 +279,7 @@ async fn colleague_loop(client: Client, key: PersonKey, pace: Pace, stats: Arc<S
         let now = chrono::Utc::now();
         if let Ok(pending) = client.escalations(&key).await {
             for e in pending {
-                if may_decide(&e, &me).is_err() || now - e.created_at < delay {
+                if may_decide(&e, &me, Vote::Approve).is_err() || now - e.created_at < delay {
                     continue;
                 }
                 let (vote, reason) = if e.approvals_required >= 2 {

@@ -20,12 +20,13 @@ pub const YOU: &str = "you";
 pub const COLLEAGUE: &str = "sam";
 pub const OWNER: &str = "dana";
 
-/// Agent id, owner. You own db-agent, so `separate_owner` rules refuse you there.
-pub const AGENTS: [(&str, &str); 4] = [
-    ("refund-bot", OWNER),
-    ("mailer", OWNER),
-    ("db-agent", YOU),
-    ("deployer", OWNER),
+/// Agent id, owner, the people it acts for. You own db-agent, so `separate_owner` rules refuse
+/// you there; refund-bot sometimes acts for you, and then only someone else may approve.
+pub const AGENTS: [(&str, &str, &[&str]); 4] = [
+    ("refund-bot", OWNER, &[OWNER, YOU]),
+    ("mailer", OWNER, &[OWNER]),
+    ("db-agent", YOU, &[]),
+    ("deployer", OWNER, &[OWNER]),
 ];
 
 pub struct World {
@@ -65,10 +66,12 @@ impl World {
             owner.public()
         ));
         let mut tokens = Vec::new();
-        for (agent, owner) in AGENTS {
+        for (agent, owner, acts_for) in AGENTS {
             let t = token();
+            let acts_for: Vec<String> = acts_for.iter().map(|p| format!("\"{p}\"")).collect();
+            let acts_for = acts_for.join(", ");
             roster.push_str(&format!(
-                "\n[[agent]]\nid = \"{agent}\"\nowner = \"{owner}\"\ntoken_sha256 = \"{}\"\n",
+                "\n[[agent]]\nid = \"{agent}\"\nowner = \"{owner}\"\nacts_for = [{acts_for}]\ntoken_sha256 = \"{}\"\n",
                 sha256_hex(t.as_bytes())
             ));
             tokens.push((agent.to_string(), t));

@@ -3,11 +3,13 @@
 //! module and `docs/PROTOCOL.md` alone.
 
 pub mod canonical;
+pub mod duties;
 pub mod sanitize;
 pub mod signing;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
+pub use duties::{may_decide, NotYours};
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use wire::*;

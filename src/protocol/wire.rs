@@ -298,6 +298,17 @@ pub struct KillSwitch {
     pub at: Timestamp,
 }
 
+/// The answer to a flip: the switch's new state (flattened, so a client that expects a bare
+/// `KillSwitch` still reads it) and the pending escalations it cancelled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlipAck {
+    #[serde(flatten)]
+    pub killswitch: KillSwitch,
+    /// Ids of the pending escalations this flip cancelled (empty for an "off").
+    #[serde(default)]
+    pub cancelled: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FlagVerdict {
@@ -354,6 +365,7 @@ pub enum Role {
     Approver,
     Lead,
     Operator,
+    Auditor,
 }
 
 /// A roster person as others see them (no key material beyond the public key).
@@ -390,61 +402,6 @@ pub struct ActionSummary {
     pub rule: Option<String>,
     pub reason: String,
     pub at: Timestamp,
-}
-
-/// Why a person may not decide an escalation. The server enforces this; the console shows it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotYours {
-    #[error("you are not an approver")]
-    NotApprover,
-    #[error("you are not in the approver group `{0}`")]
-    OutsideGroup(String),
-    #[error("the action is on your behalf; someone else must approve it")]
-    Requester,
-    #[error("you own this agent and the rule requires a separate approver")]
-    Owner,
-    #[error("you have already voted")]
-    AlreadyVoted,
-    #[error("it is no longer pending")]
-    NotPending,
-}
-
-impl NotYours {
-    /// The API error code the server answers with for this refusal.
-    pub fn code(&self) -> &'static str {
-        match self {
-            NotYours::NotApprover => "not_approver",
-            NotYours::OutsideGroup(_) => "outside_group",
-            NotYours::Requester => "self_approval",
-            NotYours::Owner => "owner_approval",
-            NotYours::AlreadyVoted => "already_voted",
-            NotYours::NotPending => "not_pending",
-        }
-    }
-}
-
-/// Separation of duties: may `person` vote on `esc`? (Signature, digest and deadline are checked
-/// separately by the server.)
-pub fn may_decide(esc: &Escalation, person: &PersonInfo) -> Result<(), NotYours> {
-    if esc.state != EscalationState::Pending {
-        return Err(NotYours::NotPending);
-    }
-    if !person.has_role(Role::Approver) {
-        return Err(NotYours::NotApprover);
-    }
-    if !person.groups.iter().any(|g| g == &esc.group) {
-        return Err(NotYours::OutsideGroup(esc.group.clone()));
-    }
-    if esc.action.on_behalf_of.as_deref() == Some(person.id.as_str()) {
-        return Err(NotYours::Requester);
-    }
-    if esc.separate_owner && esc.agent_owner.as_deref() == Some(person.id.as_str()) {
-        return Err(NotYours::Owner);
-    }
-    if esc.decisions.iter().any(|d| d.body.approver == person.id) {
-        return Err(NotYours::AlreadyVoted);
-    }
-    Ok(())
 }
 
 /// The WebSocket stream's first message: sign it to authenticate (purpose `stream-auth`).

@@ -20,10 +20,10 @@ use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::roster::{Agent, Person};
 use super::store::{self, AuditQuery, Op};
-use super::{pep, queue, stream, App};
+use super::{killswitch, pep, queue, stream, App};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
-    ActionRequest, SignedDecision, SignedFlagReview, SignedKillSwitch, SignedRequest,
+    ActionRequest, Role, SignedDecision, SignedFlagReview, SignedKillSwitch, SignedRequest,
     HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS,
 };
 
@@ -50,7 +50,28 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            count_in_flight,
+        ))
         .with_state(app)
+}
+
+/// Counts requests being handled (`gavel_http_requests_in_flight`): what a shutdown waits for.
+async fn count_in_flight(
+    State(app): AppState,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    struct InFlight<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    app.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _counted = InFlight(&app.metrics.in_flight);
+    next.run(req).await
 }
 
 /// Answers with JSON, or with the error after recording the refusal in the audit log.
@@ -274,7 +295,16 @@ async fn get_action(
             }
         }
     };
-    reply(&app, &method, &uri, &agent.id, result).await
+    let retry = matches!(&result, Err(e) if e.code == "shutting_down");
+    let mut response = reply(&app, &method, &uri, &agent.id, result).await;
+    if retry {
+        // Another replica, or this one restarted, will answer: ask again in a moment.
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+    response
 }
 
 async fn withdraw_action(
@@ -311,12 +341,41 @@ async fn open_stream(
     }
 }
 
-/// Runs a people-only read: the signed request is checked, then `read` answers.
+/// Who may make a people-only read.
+#[derive(Clone, Copy)]
+enum Readers {
+    /// Anyone with a role: approver, lead, operator or auditor.
+    AnyRole,
+    /// The audit log: auditors and leads.
+    Audit,
+}
+
+fn may_read(p: &Person, readers: Readers) -> Result<(), ApiError> {
+    let roles = &p.info;
+    match readers {
+        Readers::AnyRole if roles.roles.is_empty() => Err(ApiError::forbidden(
+            "role_required",
+            format!(
+                "\"{}\" has no role in the roster; reading needs one (approver, lead, operator or auditor)",
+                roles.id
+            ),
+        )),
+        Readers::Audit if !roles.has_role(Role::Auditor) && !roles.has_role(Role::Lead) => {
+            Err(ApiError::forbidden(
+                "not_auditor",
+                "only people with the auditor or lead role read the audit log",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs a people-only read: the signed request and the reader's role are checked, then `read`
+/// answers.
 async fn people_read<T, Fut>(
     app: &App,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    readers: Readers,
     read: impl FnOnce() -> Fut,
 ) -> Response
 where
@@ -326,7 +385,10 @@ where
     match person_auth(app, method, uri, headers) {
         Ok(p) => {
             let id = p.info.id.clone();
-            let r = read().await;
+            let r = match may_read(p, readers) {
+                Ok(()) => read().await,
+                Err(e) => Err(e),
+            };
             reply(app, method, uri, &id, r).await
         }
         Err(e) => reply::<()>(app, method, uri, "anonymous", Err(e)).await,
@@ -339,9 +401,12 @@ async fn list_escalations(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, &method, &uri, &headers, || async {
-        Ok(queue::pending(&app).await)
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async { Ok(queue::pending(&app).await) },
+    )
     .await
 }
 
@@ -352,11 +417,16 @@ async fn get_escalation(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, &method, &uri, &headers, || async {
-        queue::get_escalation(&app, &id)
-            .await
-            .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            queue::get_escalation(&app, &id)
+                .await
+                .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
+        },
+    )
     .await
 }
 
@@ -366,10 +436,15 @@ async fn list_killswitches(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, &method, &uri, &headers, || async {
-        let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
-        Ok(kill.values().cloned().collect::<Vec<_>>())
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
+            Ok(kill.values().cloned().collect::<Vec<_>>())
+        },
+    )
     .await
 }
 
@@ -379,12 +454,17 @@ async fn list_flagged(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, &method, &uri, &headers, || async {
-        app.store
-            .read(|c| store::flagged(c, 500))
-            .await
-            .map_err(ApiError::storage)
-    })
+    people_read(
+        &app,
+        (&method, &uri, &headers),
+        Readers::AnyRole,
+        || async {
+            app.store
+                .read(|c| store::flagged(c, 500))
+                .await
+                .map_err(ApiError::storage)
+        },
+    )
     .await
 }
 
@@ -395,7 +475,7 @@ async fn list_audit(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    people_read(&app, &method, &uri, &headers, || async {
+    people_read(&app, (&method, &uri, &headers), Readers::Audit, || async {
         let Query(mut q) =
             query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
         normalise_times(&mut q)?;
@@ -471,7 +551,7 @@ async fn post_killswitch(
 ) -> Response {
     let signer: fn(&SignedKillSwitch) -> &str = |f| &f.body.operator;
     people_post(&app, (&method, &uri, &headers), body, signer, |f| {
-        queue::flip(&app, f)
+        killswitch::flip(&app, f)
     })
     .await
 }
@@ -503,6 +583,7 @@ async fn metrics(State(app): AppState) -> Response {
          # TYPE gavel_decisions_total counter\ngavel_decisions_total {}\n\
          # TYPE gavel_refused_total counter\ngavel_refused_total {}\n\
          # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n\
+         # TYPE gavel_http_requests_in_flight gauge\ngavel_http_requests_in_flight {}\n\
          # TYPE gavel_store_commits_total counter\ngavel_store_commits_total {}\n\
          # TYPE gavel_store_ops_total counter\ngavel_store_ops_total {}\n",
         m.actions_allow.load(Ordering::Relaxed),
@@ -512,6 +593,7 @@ async fn metrics(State(app): AppState) -> Response {
         m.decisions.load(Ordering::Relaxed),
         m.refused.load(Ordering::Relaxed),
         pending,
+        m.in_flight.load(Ordering::Relaxed),
         app.store.stats.commits.load(Ordering::Relaxed),
         app.store.stats.ops.load(Ordering::Relaxed),
     );

@@ -3,6 +3,7 @@
 pub mod audit;
 mod error;
 mod http;
+mod killswitch;
 pub mod listener;
 mod pep;
 pub mod policy;
@@ -65,6 +66,8 @@ pub(crate) struct Metrics {
     pub actions_flag: AtomicU64,
     pub decisions: AtomicU64,
     pub refused: AtomicU64,
+    /// HTTP requests being handled right now.
+    pub in_flight: AtomicU64,
 }
 
 /// Pending escalations: the only mutable queue state, behind one lock so transitions serialise.

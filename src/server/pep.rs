@@ -9,7 +9,7 @@ use serde_json::json;
 use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::policy::{EvalInput, OnExpiry};
-use super::roster::Agent;
+use super::roster::{Agent, OnBehalfOfError};
 use super::store::{ActionWrite, ExpiryPlan, Op, Reply};
 use super::{queue, App};
 use crate::protocol::{
@@ -86,6 +86,16 @@ pub async fn submit(
     req: ActionRequest,
 ) -> Result<ActionOutcome, ApiError> {
     validate(&req)?;
+    let on_behalf_of = agent
+        .on_behalf_of(req.on_behalf_of.as_deref())
+        .map_err(|e| match e {
+            OnBehalfOfError::NotAllowed { .. } => {
+                ApiError::forbidden("on_behalf_of_not_allowed", e.to_string())
+            }
+            OnBehalfOfError::Required { .. } => {
+                ApiError::bad_request("on_behalf_of_required", e.to_string())
+            }
+        })?;
     let now = Utc::now();
     let record = ActionRecord {
         id: new_id("act"),
@@ -93,7 +103,7 @@ pub async fn submit(
         tool: req.tool,
         args: req.args,
         session: req.session,
-        on_behalf_of: req.on_behalf_of,
+        on_behalf_of,
         rationale: req.rationale,
         cost: req.cost,
         parent: req.parent,

@@ -18,8 +18,8 @@ use super::{App, Core};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     may_decide, ActionOutcome, DecisionAck, Effect, Escalation, EscalationState, FlaggedAction,
-    KillSwitch, Role, Scope, ServerMessage, SignedDecision, SignedFlagReview, SignedKillSwitch,
-    Timestamp, Verdict, Vote, MAX_CLOCK_SKEW_SECS, MAX_TEXT_LEN,
+    Role, Scope, ServerMessage, SignedDecision, SignedFlagReview, Timestamp, Verdict, Vote,
+    MAX_CLOCK_SKEW_SECS, MAX_TEXT_LEN,
 };
 
 /// What the waiting agent is told about a resolved (or still pending) escalation.
@@ -68,7 +68,7 @@ pub fn outcome_of(esc: &Escalation) -> ActionOutcome {
     }
 }
 
-fn resolved_entry(esc: &Escalation) -> AuditEntry {
+pub(super) fn resolved_entry(esc: &Escalation) -> AuditEntry {
     AuditEntry::new(
         "escalation_resolved",
         "server",
@@ -80,7 +80,7 @@ fn resolved_entry(esc: &Escalation) -> AuditEntry {
     )
 }
 
-fn close(esc: &mut Escalation, state: EscalationState, reason: String) {
+pub(super) fn close(esc: &mut Escalation, state: EscalationState, reason: String) {
     esc.state = state;
     esc.resolved_at = Some(Utc::now());
     esc.resolution_reason = Some(reason);
@@ -301,6 +301,10 @@ pub async fn action_outcome(
     };
     let until = tokio::time::Instant::now() + wait;
     let mut events = app.bus.subscribe();
+    // A server that is stopping ends every wait at once: the agent is told to ask again, and
+    // is never answered with anything that could read as an allow.
+    let shutdown = super::stopped(app.shutdown.clone());
+    tokio::pin!(shutdown);
     loop {
         let esc = get_escalation(app, &esc_id)
             .await?
@@ -310,7 +314,11 @@ pub async fn action_outcome(
         }
         // Wait for this escalation's resolution; anything else (or a lag) re-checks.
         loop {
-            match tokio::time::timeout_at(until, events.recv()).await {
+            let event = tokio::select! {
+                _ = &mut shutdown => return Err(shutting_down()),
+                event = tokio::time::timeout_at(until, events.recv()) => event,
+            };
+            match event {
                 Ok(Ok(ServerMessage::EscalationResolved { escalation }))
                     if escalation.id == esc_id =>
                 {
@@ -322,6 +330,15 @@ pub async fn action_outcome(
             }
         }
     }
+}
+
+/// The answer to a long-poll cut short by shutdown (HTTP adds `Retry-After`).
+pub fn shutting_down() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "shutting_down",
+        "the server is shutting down; nothing was decided by this: ask again shortly",
+    )
 }
 
 /// An agent withdraws its own pending call (say, its client cancelled it): the escalation is
@@ -356,7 +373,7 @@ pub async fn withdraw(app: &App, agent: &str, action_id: &str) -> Result<ActionO
     action_outcome(app, agent, action_id, Duration::ZERO).await
 }
 
-fn check_issued_at(issued_at: &str) -> Result<(), ApiError> {
+pub(super) fn check_issued_at(issued_at: &str) -> Result<(), ApiError> {
     let t: Timestamp = chrono::DateTime::parse_from_rfc3339(issued_at)
         .map_err(|_| {
             ApiError::bad_request("invalid_request", "`issued_at` must be an RFC 3339 time")
@@ -372,7 +389,7 @@ fn check_issued_at(issued_at: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn signer<'a>(app: &'a App, id: &str) -> Result<&'a Person, ApiError> {
+pub(super) fn signer<'a>(app: &'a App, id: &str) -> Result<&'a Person, ApiError> {
     app.roster.person(id).ok_or_else(|| {
         ApiError::forbidden(
             "unknown_signer",
@@ -381,7 +398,7 @@ fn signer<'a>(app: &'a App, id: &str) -> Result<&'a Person, ApiError> {
     })
 }
 
-fn bad_signature() -> ApiError {
+pub(super) fn bad_signature() -> ApiError {
     ApiError::unauthorized(
         "bad_signature",
         "the signature does not verify with the signer's roster key",
@@ -454,7 +471,7 @@ pub async fn decide(
             "the deadline has passed; the escalation is expiring",
         ));
     }
-    may_decide(&esc, &person.info)?;
+    may_decide(&esc, &person.info, d.body.verdict)?;
     if d.body.verdict == Vote::Deny && d.body.reason.trim().is_empty() {
         return Err(ApiError::bad_request(
             "reason_required",
@@ -531,7 +548,7 @@ fn digest_mismatch() -> ApiError {
     )
 }
 
-async fn check_fresh_signature(app: &App, signature: &str) -> Result<(), ApiError> {
+pub(super) async fn check_fresh_signature(app: &App, signature: &str) -> Result<(), ApiError> {
     let sig = signature.to_string();
     if app
         .store
@@ -545,86 +562,6 @@ async fn check_fresh_signature(app: &App, signature: &str) -> Result<(), ApiErro
         ));
     }
     Ok(())
-}
-
-pub async fn flip(app: &Arc<App>, f: SignedKillSwitch) -> Result<KillSwitch, ApiError> {
-    let person = signer(app, &f.body.operator)?;
-    person
-        .key
-        .verify(Purpose::KillSwitch, &f.body, &f.signature)
-        .map_err(|_| bad_signature())?;
-    check_issued_at(&f.body.issued_at)?;
-    if !person.info.has_role(Role::Operator) {
-        return Err(ApiError::forbidden(
-            "not_operator",
-            "only people with the operator role flip kill switches",
-        ));
-    }
-    let scope = Scope::parse(&f.body.scope).ok_or_else(|| {
-        ApiError::bad_request("bad_scope", "scope must be global, agent:ID or tool:NAME")
-    })?;
-    if f.body.reason.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "reason_required",
-            "a kill switch flip needs a reason",
-        ));
-    }
-    let mut core = app.core.lock().await;
-    check_fresh_signature(app, &f.signature).await?;
-    let switch = KillSwitch {
-        scope: scope.to_string(),
-        on: f.body.on,
-        reason: f.body.reason.clone(),
-        by: f.body.operator.clone(),
-        at: Utc::now(),
-    };
-    let mut audit = vec![AuditEntry::new(
-        "killswitch",
-        f.body.operator.clone(),
-        json!({"scope": switch.scope, "on": switch.on, "reason": switch.reason, "operator": switch.by,
-               "issued_at": f.body.issued_at, "signature": f.signature,
-               "agent": match &scope { Scope::Agent(a) => Some(a.as_str()), _ => None }}),
-    )];
-    let mut cancelled = Vec::new();
-    if switch.on {
-        for (esc, _) in core.pending.values() {
-            if scope.covers(&esc.action.agent, &esc.action.tool) {
-                let mut esc = esc.clone();
-                close(
-                    &mut esc,
-                    EscalationState::Cancelled,
-                    kill_reason(&switch.scope, &switch.reason),
-                );
-                audit.push(resolved_entry(&esc));
-                cancelled.push(esc);
-            }
-        }
-    }
-    app.store
-        .write(
-            Op::KillSwitch {
-                switch: switch.clone(),
-                signature: f.signature.clone(),
-                cancelled: cancelled.clone(),
-            },
-            audit,
-        )
-        .await
-        .map_err(ApiError::storage)?;
-    app.kill
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(switch.scope.clone(), switch.clone());
-    let _ = app.bus.send(ServerMessage::KillSwitchChanged {
-        killswitch: switch.clone(),
-    });
-    for esc in cancelled {
-        core.pending.remove(&esc.id);
-        let _ = app.bus.send(ServerMessage::EscalationResolved {
-            escalation: Box::new(esc),
-        });
-    }
-    Ok(switch)
 }
 
 pub async fn review_flag(

@@ -26,13 +26,19 @@ pub const PEOPLE: &[(&str, &[&str], &[&str])] = &[
     ("dave", &["approver", "operator"], &["ops"]),
     ("erin", &["lead"], &[]),
     ("frank", &["approver"], &["backup"]),
+    ("grace", &["auditor"], &[]),
+    ("henry", &[], &[]),
 ];
 
-/// Agents in the standard test roster: (id, owner).
-pub const AGENTS: &[(&str, &str)] = &[
-    ("refund-bot", "alice"),
-    ("mailer", "bob"),
-    ("deployer", "dave"),
+/// Agents in the standard test roster: (id, owner, acts_for).
+/// refund-bot and deployer act for nobody (they may name nobody), mailer acts for its owner bob
+/// (the adapters' developer: every mailer call is on bob's behalf), assistant acts for carol or
+/// erin and must say which.
+pub const AGENTS: &[(&str, &str, &[&str])] = &[
+    ("refund-bot", "alice", &[]),
+    ("mailer", "bob", &["bob"]),
+    ("deployer", "dave", &[]),
+    ("assistant", "bob", &["carol", "erin"]),
 ];
 
 /// A policy exercising every effect; tests may pass their own.
@@ -133,9 +139,10 @@ pub fn roster_toml(keys: &HashMap<String, PersonKey>, tokens: &HashMap<String, S
             json!(groups)
         );
     }
-    for (id, owner) in AGENTS {
+    for (id, owner, acts_for) in AGENTS {
         s += &format!(
-            "[[agent]]\nid = \"{id}\"\nowner = \"{owner}\"\ntoken_sha256 = \"{}\"\n\n",
+            "[[agent]]\nid = \"{id}\"\nowner = \"{owner}\"\nacts_for = {}\ntoken_sha256 = \"{}\"\n\n",
+            json!(acts_for),
             sha256_hex(tokens[*id].as_bytes())
         );
     }
@@ -152,7 +159,7 @@ impl Env {
             .collect();
         let tokens: HashMap<String, String> = AGENTS
             .iter()
-            .map(|(id, _)| {
+            .map(|(id, _, _)| {
                 (
                     id.to_string(),
                     format!("tok-{id}-{}", sha256_hex(id.as_bytes())),

@@ -197,3 +197,174 @@ fn the_shipped_examples_load() {
     assert!(policy.rules.len() >= 10);
     assert_eq!(roster.agents.len(), 4);
 }
+
+/// A `[[person]]` entry (6 lines with the blank one after it; `key` is on its third line).
+fn person(id: &str, key: &str) -> String {
+    format!("[[person]]\nid = \"{id}\"\nkey = \"{key}\"\nroles = [\"approver\"]\ngroups = [\"ops\"]\n\n")
+}
+
+fn new_key() -> String {
+    gavel::protocol::PersonKey::generate("x")
+        .public()
+        .to_string()
+}
+
+#[test]
+fn one_key_or_one_id_for_two_holders_is_refused() {
+    let (k1, k2) = (new_key(), new_key());
+    // One key under two people would let one person cast both votes of a two-person rule.
+    let e = refused(
+        POLICY,
+        Some(&format!("{}{}", person("zed", &k1), person("yan", &k1))),
+    );
+    assert!(
+        e.contains("roster.toml:9:7: person \"yan\"")
+            && e.contains("duplicate key")
+            && e.contains("person \"zed\" at ")
+            && e.contains("roster.toml:3:7"),
+        "{e}"
+    );
+    // The same id again names where the first one is.
+    let e = refused(
+        POLICY,
+        Some(&format!("{}{}", person("zed", &k1), person("zed", &k2))),
+    );
+    assert!(
+        e.contains("roster.toml:8:")
+            && e.contains("duplicate person id")
+            && e.contains("roster.toml:2:6"),
+        "{e}"
+    );
+    // Ids that differ only in case, among people or between a person and an agent.
+    let e = refused(
+        POLICY,
+        Some(&format!("{}{}", person("zed", &k1), person("Zed", &k2))),
+    );
+    assert!(
+        e.contains("person \"Zed\"")
+            && e.contains("ignoring case")
+            && e.contains("person \"zed\" is at"),
+        "{e}"
+    );
+    let e = refused(
+        POLICY,
+        Some(&format!(
+            "{}[[agent]]\nid = \"ZED\"\ntoken_sha256 = \"{}\"\n",
+            person("zed", &k1),
+            "a".repeat(64)
+        )),
+    );
+    assert!(
+        e.contains("roster.toml:8:") && e.contains("agent \"ZED\"") && e.contains("ignoring case"),
+        "{e}"
+    );
+    // Two agents with one token: the second names the first.
+    let agent = |id: &str| {
+        format!(
+            "[[agent]]\nid = \"{id}\"\ntoken_sha256 = \"{}\"\n\n",
+            "b".repeat(64)
+        )
+    };
+    let e = refused(
+        POLICY,
+        Some(&format!(
+            "{}{}{}",
+            person("zed", &k1),
+            agent("a1"),
+            agent("a2")
+        )),
+    );
+    assert!(
+        e.contains("agent \"a2\"")
+            && e.contains("duplicate token_sha256")
+            && e.contains("agent \"a1\" at"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ids_are_plain_ascii_and_bounded() {
+    let k = new_key();
+    for (id, why) in [
+        ("zed\u{200b}", "plain ASCII"), // zero-width space
+        ("z\u{0435}d", "plain ASCII"),  // Cyrillic e
+        ("zed ", "plain ASCII"),
+        (" zed", "plain ASCII"),
+        ("-zed", "plain ASCII"),
+        ("zed\u{202e}", "plain ASCII"), // right-to-left override
+        ("zed:ops", "plain ASCII"),
+        ("", "must not be empty"),
+    ] {
+        let e = refused(POLICY, Some(&person(id, &k)));
+        assert!(
+            e.contains("roster.toml:2:6") && e.contains(why),
+            "{id:?}: {e}"
+        );
+        assert!(
+            !e.contains('\u{200b}') && !e.contains('\u{202e}'),
+            "shown escaped: {e}"
+        );
+    }
+    let long = "z".repeat(65);
+    let e = refused(POLICY, Some(&person(&long, &k)));
+    assert!(e.contains("longer than 64"), "{e}");
+    let e = refused(
+        POLICY,
+        Some(&format!(
+            "{}[[agent]]\nid = \"bot\u{2060}\"\ntoken_sha256 = \"{}\"\n",
+            person("zed", &k),
+            "a".repeat(64)
+        )),
+    );
+    assert!(
+        e.contains("agent \"bot") && e.contains("plain ASCII"),
+        "{e}"
+    );
+}
+
+#[test]
+fn acts_for_names_people_in_the_roster() {
+    let k = new_key();
+    let agent = |acts_for: &str| {
+        format!(
+            "{}[[agent]]\nid = \"bot\"\nacts_for = {acts_for}\ntoken_sha256 = \"{}\"\n",
+            person("zed", &k),
+            "a".repeat(64)
+        )
+    };
+    for (acts_for, why) in [
+        ("[\"nobody\"]", "\"nobody\" is not a person in the roster"),
+        ("[\"Zed\"]", "\"Zed\" is not a person in the roster"),
+        ("[\"zed\", \"zed\"]", "\"zed\" is named twice"),
+        ("[\"bot\"]", "\"bot\" is not a person in the roster"),
+    ] {
+        let e = refused(POLICY, Some(&agent(acts_for)));
+        assert!(
+            e.contains("roster.toml:9:") && e.contains("agent \"bot\"") && e.contains(why),
+            "{acts_for}: {e}"
+        );
+    }
+    let e = refused(POLICY, Some(&agent("\"zed\"")));
+    assert!(
+        e.contains("roster.toml:9:")
+            && e.contains("agent \"bot\"")
+            && e.contains("expected a sequence"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_auditor_role_is_a_role() {
+    let src = gavel::config::SourceFile::new(
+        "roster.toml",
+        format!(
+            "[[person]]\nid = \"grace\"\nkey = \"{}\"\nroles = [\"auditor\"]\n",
+            new_key()
+        ),
+    );
+    let roster = gavel::server::roster::Roster::parse(&src).unwrap();
+    assert_eq!(
+        roster.person("grace").unwrap().info.roles,
+        [gavel::protocol::Role::Auditor]
+    );
+}

@@ -260,7 +260,7 @@ async fn separation_of_duties_is_enforced_by_the_server() {
     // on_behalf_of the approver: never theirs to approve.
     let mut req = request("stripe.refund", json!({"amount": 2000.0}), "s");
     req.on_behalf_of = Some("carol".into());
-    let out = env.submit("refund-bot", req).await;
+    let out = env.submit("assistant", req).await;
     let esc = env.escalation(out.escalation.as_deref().unwrap()).await;
     let own = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
     assert_eq!(

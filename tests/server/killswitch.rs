@@ -32,12 +32,18 @@ async fn each_scope_denies_matching_actions_and_cancels_pending_escalations() {
             None => None,
         };
 
-        let k = env
+        let ack = env
             .client
             .flip(env.key("alice"), scope, true, "runaway agent")
             .await
             .unwrap();
-        assert!(k.on);
+        assert!(ack.killswitch.on);
+        // The flip says what it cancelled: exactly the covered escalation, not the spared one.
+        assert_eq!(
+            ack.cancelled,
+            [pending.escalation.clone().unwrap()],
+            "{scope}"
+        );
         let cancelled = env.poll(agent, &pending.id).await.unwrap();
         assert_eq!(
             (cancelled.verdict, cancelled.resolution),
@@ -185,4 +191,144 @@ async fn only_operators_flip_and_a_flip_cannot_be_replayed() {
         (status.as_u16(), body["error"]["code"].as_str()),
         (401, Some("bad_signature"))
     );
+}
+
+#[tokio::test]
+async fn a_scope_that_would_stop_nothing_is_refused() {
+    let mut env = Env::start(POLICY).await;
+    let pending = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 5000.0}),
+            "s",
+        )
+        .await;
+    async fn refused(env: &Env, scope: String) -> gavel::client::ClientError {
+        env.client
+            .flip(env.key("alice"), &scope, true, "typo")
+            .await
+            .unwrap_err()
+    }
+    // Typos and case variants of a roster agent: 400 unknown_agent_scope, naming the agents.
+    for scope in ["agent:nosuch", "agent:Refund-bot", "agent:refund-bot "] {
+        let err = refused(&env, scope.to_string()).await;
+        assert_eq!(err.code(), "unknown_agent_scope", "{scope}");
+        assert!(err.to_string().contains("refund-bot"), "{err}");
+    }
+    // Tool scopes are free-form (a tool need not have been seen) but bounded.
+    let err = refused(&env, format!("tool:{}", "x".repeat(257))).await;
+    assert_eq!(err.code(), "bad_scope");
+    let free = env
+        .client
+        .flip(
+            env.key("alice"),
+            "tool:crm.not_seen_yet",
+            true,
+            "pre-emptive",
+        )
+        .await
+        .unwrap();
+    assert!(free.killswitch.on && free.cancelled.is_empty());
+    // Nothing was switched on by the refused flips, and nothing was cancelled.
+    let listed = env.client.killswitches(env.key("dave")).await.unwrap();
+    let scopes: Vec<&str> = listed.iter().map(|k| k.scope.as_str()).collect();
+    assert_eq!(scopes, ["tool:crm.not_seen_yet"]);
+    let esc = env.escalation(pending.escalation.as_deref().unwrap()).await;
+    assert_eq!(esc.state, EscalationState::Pending);
+
+    // A switch on for an agent that later left the roster can still be turned off (and only off).
+    env.client
+        .flip(env.key("alice"), "agent:deployer", true, "retiring it")
+        .await
+        .unwrap();
+    let roster = std::fs::read_to_string(&env.roster).unwrap();
+    let start = roster.find("[[agent]]\nid = \"deployer\"").unwrap();
+    let end = start + roster[start..].find("\n\n").unwrap();
+    std::fs::write(
+        &env.roster,
+        format!("{}{}", &roster[..start], &roster[end..]),
+    )
+    .unwrap();
+    env.restart().await;
+    let err = refused(&env, "agent:deployer".into()).await;
+    assert_eq!(err.code(), "unknown_agent_scope");
+    let off = env
+        .client
+        .flip(env.key("alice"), "agent:deployer", false, "gone")
+        .await
+        .unwrap();
+    assert!(!off.killswitch.on);
+    let err = env
+        .client
+        .flip(env.key("alice"), "agent:deployer", false, "again")
+        .await
+        .map(|_| ());
+    assert!(
+        err.is_ok(),
+        "an existing switch may be turned off again: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_flip_answer_lists_every_escalation_it_cancelled() {
+    let env = Env::start(POLICY).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let out = env
+            .act(
+                "refund-bot",
+                "stripe.refund",
+                json!({"amount": 5000.0 + i as f64}),
+                "s",
+            )
+            .await;
+        ids.push(out.escalation.unwrap());
+    }
+    let other = env
+        .act("mailer", "email.send", json!({"to": "a@b.c"}), "s")
+        .await;
+    let ack = env
+        .client
+        .flip(env.key("alice"), "agent:refund-bot", true, "runaway")
+        .await
+        .unwrap();
+    let mut cancelled = ack.cancelled.clone();
+    cancelled.sort();
+    ids.sort();
+    assert_eq!(cancelled, ids);
+    for id in &ids {
+        assert_eq!(env.escalation(id).await.state, EscalationState::Cancelled);
+    }
+    // On the wire the answer is the switch itself plus `cancelled`, so a client that reads a bare
+    // KillSwitch keeps working.
+    let body = KillSwitchBody {
+        scope: "agent:mailer".into(),
+        on: true,
+        reason: "spam".into(),
+        operator: "alice".into(),
+        issued_at: now_rfc3339(),
+    };
+    let signature = env.key("alice").sign(Purpose::KillSwitch, &body);
+    let (status, raw) = env
+        .client
+        .raw(
+            reqwest::Method::POST,
+            "/v1/killswitches",
+            None,
+            Some(&SignedKillSwitch { body, signature }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 200, "{raw}");
+    assert_eq!(raw["cancelled"], json!([other.escalation.clone().unwrap()]));
+    let bare: gavel::protocol::KillSwitch = serde_json::from_value(raw.clone()).unwrap();
+    assert!(bare.on && bare.scope == "agent:mailer", "{raw}");
+    // Turning a switch on again cancels nothing more.
+    let again = env
+        .client
+        .flip(env.key("alice"), "agent:refund-bot", true, "still")
+        .await
+        .unwrap();
+    assert!(again.cancelled.is_empty());
 }

@@ -253,9 +253,9 @@ async fn identity_comes_from_the_token_not_the_body() {
     let env = Env::start(POLICY).await;
     let mut req = request("stripe.refund", json!({"amount": 5000.0}), "s");
     req.on_behalf_of = Some("carol".into());
-    let out = env.submit("mailer", req).await;
+    let out = env.submit("assistant", req).await;
     let esc = env.escalation(out.escalation.as_deref().unwrap()).await;
-    assert_eq!(esc.action.agent, "mailer");
+    assert_eq!(esc.action.agent, "assistant");
     assert_eq!(esc.agent_owner.as_deref(), Some("bob"));
     assert_eq!(esc.action.on_behalf_of.as_deref(), Some("carol"));
 }

@@ -51,7 +51,7 @@ async fn consoles_get_welcome_snapshot_and_live_events() {
             assert_eq!(Some(s.escalations[0].id.clone()), before.escalation);
             assert_eq!(s.flagged.len(), 1);
             assert_eq!(s.killswitches.len(), 1);
-            assert_eq!(s.agents.len(), 3);
+            assert_eq!(s.agents.len(), 4);
             assert_eq!(s.activity.len(), 2);
         }
         other => panic!("expected snapshot, got {other:?}"),

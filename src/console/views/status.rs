@@ -99,6 +99,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
                     Role::Approver => "approver",
                     Role::Lead => "lead",
                     Role::Operator => "operator",
+                    Role::Auditor => "auditor",
                 })
                 .collect();
             format!(

@@ -1,0 +1,252 @@
+//! Separation of duties: who may vote on an escalation, and how. The server enforces this; the
+//! console calls the same function to explain why an escalation is not yours.
+
+use super::wire::{Escalation, EscalationState, PersonInfo, Role, Vote};
+
+/// Why a person may not cast a vote on an escalation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotYours {
+    #[error("you are not an approver")]
+    NotApprover,
+    #[error("you are not in the approver group `{0}`")]
+    OutsideGroup(String),
+    #[error("the action is on your behalf; someone else must approve it")]
+    Requester,
+    #[error("you own this agent and the rule requires a separate approver")]
+    Owner,
+    #[error("you have already voted")]
+    AlreadyVoted,
+    #[error("it is no longer pending")]
+    NotPending,
+}
+
+impl NotYours {
+    /// The API error code the server answers with for this refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotYours::NotApprover => "not_approver",
+            NotYours::OutsideGroup(_) => "outside_group",
+            NotYours::Requester => "self_approval",
+            NotYours::Owner => "owner_approval",
+            NotYours::AlreadyVoted => "already_voted",
+            NotYours::NotPending => "not_pending",
+        }
+    }
+}
+
+/// May `person` cast `vote` on `esc`? (Signature, digest and deadline are checked separately by
+/// the server.)
+///
+/// Approvals keep every rule. Stopping something done in your name is always allowed: the person
+/// the action is on behalf of may deny it whatever their role or group, and the agent's owner
+/// may deny under `separate_owner` when they are otherwise eligible.
+pub fn may_decide(esc: &Escalation, person: &PersonInfo, vote: Vote) -> Result<(), NotYours> {
+    if esc.state != EscalationState::Pending {
+        return Err(NotYours::NotPending);
+    }
+    if esc.decisions.iter().any(|d| d.body.approver == person.id) {
+        return Err(NotYours::AlreadyVoted);
+    }
+    let requester = esc.action.on_behalf_of.as_deref() == Some(person.id.as_str());
+    if requester && vote == Vote::Deny {
+        return Ok(());
+    }
+    if !person.has_role(Role::Approver) {
+        return Err(NotYours::NotApprover);
+    }
+    if !person.groups.iter().any(|g| g == &esc.group) {
+        return Err(NotYours::OutsideGroup(esc.group.clone()));
+    }
+    if vote == Vote::Approve {
+        if requester {
+            return Err(NotYours::Requester);
+        }
+        if esc.separate_owner && esc.agent_owner.as_deref() == Some(person.id.as_str()) {
+            return Err(NotYours::Owner);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::wire::{ActionRecord, DecisionBody, Effect, RuleRef, SignedDecision};
+    use serde_json::json;
+
+    fn person(id: &str, roles: &[Role], groups: &[&str]) -> PersonInfo {
+        PersonInfo {
+            id: id.into(),
+            name: id.into(),
+            roles: roles.to_vec(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    /// A pending escalation for group `finance`, by an agent owned by `owner`, on behalf of
+    /// `requester`, with owner separation.
+    fn escalation(requester: Option<&str>, owner: &str) -> Escalation {
+        let now = chrono::Utc::now();
+        Escalation {
+            id: "esc_1".into(),
+            action: ActionRecord {
+                id: "act_1".into(),
+                agent: "bot".into(),
+                tool: "stripe.refund".into(),
+                args: json!({}),
+                session: "s".into(),
+                on_behalf_of: requester.map(str::to_string),
+                rationale: None,
+                cost: None,
+                parent: None,
+                context: json!({}),
+                submitted_at: now,
+                policy_version: "v".into(),
+            },
+            digest: "sha256:00".into(),
+            rule: RuleRef {
+                id: "r".into(),
+                effect: Effect::Review,
+                reason: "r".into(),
+                condition: None,
+            },
+            history: Vec::new(),
+            agent_owner: Some(owner.into()),
+            group: "finance".into(),
+            approvals_required: 2,
+            separate_owner: true,
+            created_at: now,
+            deadline: now + chrono::Duration::minutes(5),
+            handed_over: false,
+            state: EscalationState::Pending,
+            resolved_at: None,
+            resolution_reason: None,
+            decisions: Vec::new(),
+        }
+    }
+
+    fn voted(esc: &mut Escalation, who: &str, vote: Vote) {
+        esc.decisions.push(SignedDecision {
+            body: DecisionBody {
+                escalation: esc.id.clone(),
+                digest: esc.digest.clone(),
+                verdict: vote,
+                reason: "r".into(),
+                approver: who.into(),
+                issued_at: "2026-01-01T00:00:00Z".into(),
+            },
+            signature: "s".into(),
+        });
+    }
+
+    const BOTH: [Vote; 2] = [Vote::Approve, Vote::Deny];
+
+    #[test]
+    fn an_eligible_approver_may_cast_either_vote() {
+        let esc = escalation(Some("rita"), "olga");
+        let carol = person("carol", &[Role::Approver], &["finance"]);
+        for vote in BOTH {
+            assert_eq!(may_decide(&esc, &carol, vote), Ok(()), "{vote:?}");
+        }
+    }
+
+    #[test]
+    fn nobody_votes_on_a_closed_escalation_or_twice() {
+        let carol = person("carol", &[Role::Approver], &["finance"]);
+        let rita = person("rita", &[], &[]);
+        for state in [
+            EscalationState::Approved,
+            EscalationState::Denied,
+            EscalationState::Expired,
+            EscalationState::Cancelled,
+        ] {
+            let mut esc = escalation(Some("rita"), "olga");
+            esc.state = state;
+            for vote in BOTH {
+                assert_eq!(may_decide(&esc, &carol, vote), Err(NotYours::NotPending));
+                assert_eq!(may_decide(&esc, &rita, vote), Err(NotYours::NotPending));
+            }
+        }
+        let mut esc = escalation(Some("rita"), "olga");
+        voted(&mut esc, "carol", Vote::Approve);
+        for vote in BOTH {
+            assert_eq!(
+                may_decide(&esc, &carol, vote),
+                Err(NotYours::AlreadyVoted),
+                "{vote:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn role_and_group_bind_everyone_but_the_requester_denying() {
+        let esc = escalation(Some("rita"), "olga");
+        let lead = person(
+            "erin",
+            &[Role::Lead, Role::Operator, Role::Auditor],
+            &["finance"],
+        );
+        let outsider = person("dave", &[Role::Approver], &["ops"]);
+        for vote in BOTH {
+            assert_eq!(may_decide(&esc, &lead, vote), Err(NotYours::NotApprover));
+            assert_eq!(
+                may_decide(&esc, &outsider, vote),
+                Err(NotYours::OutsideGroup("finance".into()))
+            );
+        }
+    }
+
+    #[test]
+    fn the_requester_may_deny_but_never_approve() {
+        let esc = escalation(Some("rita"), "olga");
+        // With no role and no group at all.
+        let rita = person("rita", &[], &[]);
+        assert_eq!(may_decide(&esc, &rita, Vote::Deny), Ok(()));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Approve),
+            Err(NotYours::NotApprover)
+        );
+        // As an approver of the group.
+        let rita = person("rita", &[Role::Approver], &["finance"]);
+        assert_eq!(may_decide(&esc, &rita, Vote::Deny), Ok(()));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Approve),
+            Err(NotYours::Requester)
+        );
+        // Only the exact roster id is the requester.
+        let other = person("Rita", &[], &[]);
+        assert_eq!(
+            may_decide(&esc, &other, Vote::Deny),
+            Err(NotYours::NotApprover)
+        );
+        // Even the requester votes once.
+        let mut esc = esc;
+        voted(&mut esc, "rita", Vote::Deny);
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Deny),
+            Err(NotYours::AlreadyVoted)
+        );
+    }
+
+    #[test]
+    fn the_owner_may_deny_under_separate_owner_when_otherwise_eligible() {
+        let mut esc = escalation(None, "olga");
+        let olga = person("olga", &[Role::Approver], &["finance"]);
+        assert_eq!(may_decide(&esc, &olga, Vote::Approve), Err(NotYours::Owner));
+        assert_eq!(may_decide(&esc, &olga, Vote::Deny), Ok(()));
+        // Not otherwise eligible: the owner's role and group still bind a deny.
+        let outside = person("olga", &[Role::Approver], &["ops"]);
+        assert_eq!(
+            may_decide(&esc, &outside, Vote::Deny),
+            Err(NotYours::OutsideGroup("finance".into()))
+        );
+        let no_role = person("olga", &[], &["finance"]);
+        assert_eq!(
+            may_decide(&esc, &no_role, Vote::Deny),
+            Err(NotYours::NotApprover)
+        );
+        // Without separate_owner the owner may approve too.
+        esc.separate_owner = false;
+        assert_eq!(may_decide(&esc, &olga, Vote::Approve), Ok(()));
+    }
+}
