@@ -5,6 +5,8 @@ mod common;
 
 #[path = "server/audit.rs"]
 mod audit;
+#[path = "server/audit_state.rs"]
+mod audit_state;
 #[path = "server/config.rs"]
 mod config;
 #[path = "server/deadlines.rs"]
@@ -17,5 +19,7 @@ mod input;
 mod killswitch;
 #[path = "server/pep.rs"]
 mod pep;
+#[path = "server/refusals.rs"]
+mod refusals;
 #[path = "server/stream.rs"]
 mod stream;
