@@ -19,7 +19,7 @@ use serde_json::json;
 use super::audit;
 use super::error::ApiError;
 use super::refusals::truncate;
-use super::reply::{refused_caller, reply, Caller, SignedBody};
+use super::reply::{person_caller, refused_caller, reply, Caller, SignedBody};
 use super::roster::{Agent, Person};
 use super::store::{self, AuditQuery};
 use super::{pep, queue, stream, App};
@@ -287,7 +287,7 @@ where
     match person_auth(app, method, uri, headers) {
         Ok(p) => {
             let r = read().await;
-            reply(app, method, uri, Caller::Person(&p.info.id), r).await
+            reply(app, method, uri, person_caller(&p.info.id, headers), r).await
         }
         Err(e) => reply::<()>(app, method, uri, refused_caller(app, headers), Err(e)).await,
     }
@@ -423,8 +423,13 @@ where
         );
         return reply::<()>(app, method, uri, unauthenticated, Err(e)).await;
     }
+    let signature = signed.signature().to_string();
     let r = act(signed).await;
-    reply(app, method, uri, Caller::Person(&person.info.id), r).await
+    let caller = Caller::Person {
+        id: &person.info.id,
+        signature: &signature,
+    };
+    reply(app, method, uri, caller, r).await
 }
 
 async fn post_decision(
@@ -520,7 +525,14 @@ async fn audit_checkpoint(
             "only people with the auditor or lead role read the audit log",
         ))
     };
-    reply(&app, &method, &uri, Caller::Person(&person.info.id), r).await
+    reply(
+        &app,
+        &method,
+        &uri,
+        person_caller(&person.info.id, &headers),
+        r,
+    )
+    .await
 }
 
 async fn metrics(State(app): AppState) -> Response {

@@ -5,7 +5,7 @@
 //! record (one commit), and the last one at shutdown, so anonymous traffic cannot grow the disk
 //! or force an fsync per request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ pub const MAX_KEYS: usize = 32;
 /// Longest path and claimed name kept, in characters.
 pub const MAX_PATH: usize = 96;
 pub const MAX_CLAIM: usize = 64;
+/// Signatures of refused signed requests remembered, so a captured one sent again is counted
+/// instead of recorded again.
+pub const REMEMBERED_SIGNATURES: usize = 4096;
 
 /// Cuts `s` to `max` characters, marking the cut, with control characters made inert.
 pub fn truncate(s: &str, max: usize) -> String {
@@ -93,15 +96,17 @@ impl Window {
     }
 }
 
-/// The current window's counts.
+/// The current window's counts, and the signatures refused lately.
 pub struct Refusals {
     window: Mutex<Window>,
+    signatures: Mutex<(HashSet<String>, VecDeque<String>)>,
 }
 
 impl Default for Refusals {
     fn default() -> Self {
         Refusals {
             window: Mutex::new(Window::new()),
+            signatures: Mutex::default(),
         }
     }
 }
@@ -123,6 +128,24 @@ impl Refusals {
             claimed_person: claimed_person.map(|c| truncate(c, MAX_CLAIM)),
         };
         self.lock().add(key, 1);
+    }
+
+    /// True the first time a verified signature is refused (of the last
+    /// [`REMEMBERED_SIGNATURES`]); false when the same signed request comes again.
+    pub fn first_refusal_of(&self, signature: &str) -> bool {
+        let mut seen = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        let (set, order) = &mut *seen;
+        if set.contains(signature) {
+            return false;
+        }
+        if order.len() >= REMEMBERED_SIGNATURES {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+        set.insert(signature.to_string());
+        order.push_back(signature.to_string());
+        true
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
@@ -180,6 +203,20 @@ mod tests {
         assert!(r.take().is_none(), "a fresh window");
         r.put_back(w);
         assert_eq!(r.take().unwrap().total(), 1000);
+    }
+
+    #[test]
+    fn a_refused_signature_is_recorded_once_among_the_last_few_thousand() {
+        let r = Refusals::default();
+        assert!(r.first_refusal_of("sig-0"));
+        assert!(!r.first_refusal_of("sig-0"));
+        for i in 1..=REMEMBERED_SIGNATURES {
+            assert!(r.first_refusal_of(&format!("sig-{i}")));
+        }
+        assert!(
+            r.first_refusal_of("sig-0"),
+            "forgotten after the last few thousand"
+        );
     }
 
     #[test]

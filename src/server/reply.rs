@@ -19,7 +19,7 @@ use super::store::Op;
 use super::App;
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
-    PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch, HEADER_PERSON,
+    PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch, HEADER_PERSON, HEADER_SIGNATURE,
 };
 
 /// Who a request came from, as far as the server could establish before answering.
@@ -27,8 +27,8 @@ use crate::protocol::{
 pub(super) enum Caller<'a> {
     /// A known agent token.
     Agent(&'a str),
-    /// A person whose signature verified.
-    Person(&'a str),
+    /// A person whose signature (of the request, or of the body) verified.
+    Person { id: &'a str, signature: &'a str },
     /// Nobody established: no or unknown token, a bad or stale signature, a body that did not
     /// parse. Who it claimed to be is a claim, never an actor.
     Unauthenticated { claimed_person: Option<&'a str> },
@@ -51,9 +51,21 @@ pub(super) async fn reply<T: Serialize>(
     };
     if e.status.is_client_error() {
         app.metrics.refused.fetch_add(1, Ordering::Relaxed);
-        let actor = match caller {
-            Caller::Agent(id) | Caller::Person(id) => id,
-            Caller::Unauthenticated { claimed_person } => {
+        let claimed_person = match caller {
+            Caller::Agent(id) => Ok(id),
+            // A stale signature, or one refused before (a captured request sent again), is not
+            // the person acting now: counted with them as a claim, like any unauthenticated one.
+            Caller::Person { id, signature }
+                if e.code != "stale_signature" && app.refusals.first_refusal_of(signature) =>
+            {
+                Ok(id)
+            }
+            Caller::Person { id, .. } => Err(Some(id)),
+            Caller::Unauthenticated { claimed_person } => Err(claimed_person),
+        };
+        let actor = match claimed_person {
+            Ok(actor) => actor,
+            Err(claimed_person) => {
                 let status = e.status.as_u16();
                 app.refusals
                     .count(status, e.code, method.as_str(), uri.path(), claimed_person);
@@ -75,6 +87,17 @@ pub(super) async fn reply<T: Serialize>(
 
 /// Who a request that failed authentication was: a known agent token is an agent; otherwise
 /// nobody, with the person it claimed to be (if any).
+/// A person whose signed request (its `x-gavel-signature`) verified.
+pub(super) fn person_caller<'a>(id: &'a str, headers: &'a HeaderMap) -> Caller<'a> {
+    Caller::Person {
+        id,
+        signature: headers
+            .get(HEADER_SIGNATURE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    }
+}
+
 pub(super) fn refused_caller<'a>(app: &'a App, headers: &'a HeaderMap) -> Caller<'a> {
     if let Some(agent) = bearer(headers).and_then(|t| app.roster.agent_by_token(t)) {
         return Caller::Agent(&agent.id);
@@ -87,10 +110,14 @@ pub(super) fn refused_caller<'a>(app: &'a App, headers: &'a HeaderMap) -> Caller
 /// A body signed by a person: who signed it and whether the signature verifies.
 pub(super) trait SignedBody: DeserializeOwned {
     fn signer(&self) -> &str;
+    fn signature(&self) -> &str;
     fn verifies(&self, key: &PublicKey) -> bool;
 }
 
 impl SignedBody for SignedDecision {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
     fn signer(&self) -> &str {
         &self.body.approver
     }
@@ -101,6 +128,9 @@ impl SignedBody for SignedDecision {
 }
 
 impl SignedBody for SignedKillSwitch {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
     fn signer(&self) -> &str {
         &self.body.operator
     }
@@ -111,6 +141,9 @@ impl SignedBody for SignedKillSwitch {
 }
 
 impl SignedBody for SignedFlagReview {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
     fn signer(&self) -> &str {
         &self.body.reviewer
     }

@@ -145,23 +145,18 @@ async fn a_thousand_anonymous_and_forged_requests_are_counted_in_a_few_bounded_r
 
 #[tokio::test]
 async fn authenticated_refusals_stay_records_naming_the_real_actor() {
-    let env = Env::start(POLICY).await;
+    let mut env = Env::start(POLICY).await;
     let out = env
         .act("mailer", "email.send", json!({"to": "x"}), "m")
         .await;
     let esc = env.escalation(out.escalation.as_deref().unwrap()).await;
-    // A verified person refused: a deny needs a reason.
-    let e = env
-        .client
-        .decide(&Client::sign_decision(
-            env.key("bob"),
-            &esc,
-            Vote::Deny,
-            " ",
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "reason_required");
+    // A verified person refused: a deny needs a reason. The same signed body sent again (as
+    // anyone who captured it could) is not bob acting again: counted, not recorded.
+    let captured = Client::sign_decision(env.key("bob"), &esc, Vote::Deny, " ");
+    for _ in 0..50 {
+        let e = env.client.decide(&captured).await.unwrap_err();
+        assert_eq!(e.code(), "reason_required");
+    }
     // A known agent refused: malformed body; and on a people endpoint.
     let (status, _) = env
         .client
@@ -202,5 +197,18 @@ async fn authenticated_refusals_stay_records_naming_the_real_actor() {
             ("refund-bot", "invalid_request"),
             ("deployer", "agent_forbidden")
         ]
+    );
+    env.restart().await;
+    let counted = env
+        .client
+        .audit(env.key("erin"), "kind=refusals")
+        .await
+        .unwrap();
+    assert_eq!(counted.len(), 1);
+    assert_eq!(counted[0].body["total"], 49);
+    assert_eq!(
+        counted[0].body["counts"][0]["claimed_person"], "bob",
+        "{}",
+        counted[0].body
     );
 }
