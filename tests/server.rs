@@ -3,6 +3,8 @@
 
 mod common;
 
+#[path = "server/anchors.rs"]
+mod anchors;
 #[path = "server/audit.rs"]
 mod audit;
 #[path = "server/audit_state.rs"]
