@@ -3,8 +3,12 @@
 
 mod common;
 
+#[path = "server/anchors.rs"]
+mod anchors;
 #[path = "server/audit.rs"]
 mod audit;
+#[path = "server/audit_state.rs"]
+mod audit_state;
 #[path = "server/config.rs"]
 mod config;
 #[path = "server/deadlines.rs"]
@@ -21,5 +25,7 @@ mod on_behalf;
 mod pep;
 #[path = "server/reads.rs"]
 mod reads;
+#[path = "server/refusals.rs"]
+mod refusals;
 #[path = "server/stream.rs"]
 mod stream;

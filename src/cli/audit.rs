@@ -1,14 +1,31 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::server::audit::verify;
+use anyhow::Context as _;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::protocol::PublicKey;
+use crate::server::audit::{latest_anchor, verify, Anchor, Expect};
 use crate::server::store::db_path;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Verify the audit chain and its signed checkpoints; names the first bad record
+    /// Verify the audit chain, its signed checkpoints and the state tables; names the first problem
     Verify {
-        /// The server's data directory
+        /// The server's data directory (may be in use by a running server)
+        #[arg(long)]
+        data: PathBuf,
+        /// A checkpoint printed earlier by `gavel audit checkpoint` and kept elsewhere: the log
+        /// must extend it (a cut tail, a deleted or a diverging log fails)
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+        /// The server's public key (ed25519:…), known from outside the data dir
+        #[arg(long)]
+        server_key: Option<String>,
+    },
+    /// Print the latest signed checkpoint as one JSON line, to keep elsewhere as an anchor
+    Checkpoint {
+        /// The server's data directory (may be in use by a running server)
         #[arg(long)]
         data: PathBuf,
     },
@@ -16,12 +33,56 @@ pub enum AuditCommand {
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify { data } => {
-            let report = verify(&db_path(&data))?;
+        AuditCommand::Verify {
+            data,
+            anchor,
+            server_key,
+        } => {
+            let expect = Expect {
+                anchor: anchor
+                    .map(|path| -> anyhow::Result<Anchor> {
+                        let text = std::fs::read_to_string(&path)
+                            .with_context(|| format!("reading the anchor {}", path.display()))?;
+                        Anchor::parse(&text)
+                            .map_err(|e| anyhow::anyhow!("anchor {}: {e}", path.display()))
+                    })
+                    .transpose()?,
+                server_key: server_key
+                    .map(|k| PublicKey::parse(&k).context("--server-key"))
+                    .transpose()?,
+            };
+            let report = verify(&db_path(&data), &expect)?;
             println!(
-                "ok: {} records, {} signed checkpoints, head {}",
+                "ok: {} records, {} signed checkpoints, head {}; the state tables match the log",
                 report.records, report.checkpoints, report.head
             );
+            match report.anchored_at {
+                Some(seq) => println!("the log extends the anchor at record {seq}"),
+                None => println!(
+                    "note: without --anchor, a cut tail (the last records removed with their checkpoints) cannot be detected; keep the output of `gavel audit checkpoint` elsewhere and pass it"
+                ),
+            }
+            if expect.server_key.is_none() {
+                println!(
+                    "note: without --server-key, the log is checked against the key it names itself"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Checkpoint { data } => {
+            let path = db_path(&data);
+            if !path.exists() {
+                anyhow::bail!("{} does not exist", path.display());
+            }
+            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| format!("opening {}", path.display()))?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            let anchor = latest_anchor(&conn)
+                .with_context(|| format!("reading {}", path.display()))?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{} has no signed checkpoint yet", path.display())
+                })?;
+            println!("{}", serde_json::to_string(&anchor)?);
             Ok(ExitCode::SUCCESS)
         }
     }

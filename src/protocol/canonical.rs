@@ -4,12 +4,16 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+/// A value that has no RFC 8785 form (a non-finite number, a map with non-string or duplicate
+/// keys). Nothing is ever hashed or signed in its place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot be written as canonical JSON: {0}")]
+pub struct CanonicalError(pub String);
+
 /// Canonical bytes of any serialisable value (RFC 8785: sorted keys, no insignificant whitespace,
 /// ECMAScript number formatting).
-pub fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    // Serialising our own plain data types into JSON cannot fail: no maps with non-string keys,
-    // no non-finite floats reach here (serde_json's Value cannot hold them).
-    serde_json_canonicalizer::to_vec(&value).unwrap_or_default()
+pub fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+    serde_json_canonicalizer::to_vec(&value).map_err(|e| CanonicalError(e.to_string()))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -29,8 +33,8 @@ pub struct DigestInput<'a> {
 }
 
 /// `sha256:<hex>` over the canonical JSON of the action.
-pub fn action_digest(input: &DigestInput<'_>) -> String {
-    format!("sha256:{}", sha256_hex(&canonical_bytes(input)))
+pub fn action_digest(input: &DigestInput<'_>) -> Result<String, CanonicalError> {
+    Ok(format!("sha256:{}", sha256_hex(&canonical_bytes(input)?)))
 }
 
 /// The first 12 hex digits of a digest, for people to compare by eye.
@@ -48,9 +52,28 @@ mod tests {
     fn canonical_form_sorts_keys_and_normalises_numbers() {
         let v = json!({"b": 1.0, "a": {"z": [1, 2e3], "y": "é"}});
         assert_eq!(
-            String::from_utf8(canonical_bytes(&v)).unwrap(),
+            String::from_utf8(canonical_bytes(&v).unwrap()).unwrap(),
             r#"{"a":{"y":"é","z":[1,2000]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn what_has_no_canonical_form_is_an_error_never_empty_bytes() {
+        let mut keyed = std::collections::HashMap::new();
+        keyed.insert((1, 2), "a tuple key");
+        let e = canonical_bytes(&keyed).unwrap_err();
+        assert!(e.to_string().contains("canonical JSON"), "{e}");
+        #[derive(Serialize)]
+        struct Twice {
+            amount: u32,
+            #[serde(flatten)]
+            rest: std::collections::BTreeMap<String, u32>,
+        }
+        let twice = Twice {
+            amount: 1,
+            rest: [("amount".to_string(), 2)].into(),
+        };
+        assert!(canonical_bytes(&twice).is_err(), "a duplicate key");
     }
 
     #[test]
@@ -65,7 +88,7 @@ mod tests {
             on_behalf_of: Some("bob"),
             policy_version: "p1",
         };
-        let d = action_digest(&base);
+        let d = action_digest(&base).unwrap();
         assert!(d.starts_with("sha256:") && d.len() == 7 + 64);
         let variants = [
             DigestInput {
@@ -94,7 +117,7 @@ mod tests {
             },
         ];
         for v in variants {
-            assert_ne!(action_digest(&v), d, "{v:?}");
+            assert_ne!(action_digest(&v).unwrap(), d, "{v:?}");
         }
         // Key order in args does not matter: canonical form.
         let reordered: Value = serde_json::from_str(r#"{"amount":1500.0}"#).unwrap();
@@ -102,7 +125,8 @@ mod tests {
             action_digest(&DigestInput {
                 args: &reordered,
                 ..base
-            }),
+            })
+            .unwrap(),
             d
         );
     }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::Serialize;
 
-use super::canonical::canonical_bytes;
+use super::canonical::{canonical_bytes, CanonicalError};
 
 /// What a signature is for; part of the signed message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +38,26 @@ impl Purpose {
     }
 }
 
-pub fn signed_message<T: Serialize + ?Sized>(purpose: Purpose, payload: &T) -> Vec<u8> {
+pub fn signed_message<T: Serialize + ?Sized>(
+    purpose: Purpose,
+    payload: &T,
+) -> Result<Vec<u8>, CanonicalError> {
     let mut msg = format!("gavel-v1:{}:", purpose.as_str()).into_bytes();
-    msg.extend(canonical_bytes(payload));
-    msg
+    msg.extend(canonical_bytes(payload)?);
+    Ok(msg)
 }
+
+/// Payloads that always have a canonical form: only strings, booleans, integers and JSON values
+/// (which cannot hold a non-finite number or a duplicate key). Only these may be signed with the
+/// infallible [`PersonKey::sign`]; anything else goes through [`PersonKey::try_sign`].
+pub trait AlwaysCanonical: Serialize {}
+
+impl AlwaysCanonical for serde_json::Value {}
+impl AlwaysCanonical for super::wire::DecisionBody {}
+impl AlwaysCanonical for super::wire::KillSwitchBody {}
+impl AlwaysCanonical for super::wire::FlagReviewBody {}
+impl AlwaysCanonical for super::wire::StreamAuth {}
+impl AlwaysCanonical for super::wire::SignedRequest {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
@@ -60,6 +75,8 @@ pub enum SignatureError {
     Malformed,
     #[error("signature does not verify")]
     Invalid,
+    #[error("the signed payload {0}")]
+    Unencodable(CanonicalError),
 }
 
 /// A person's or the server's public key, written `ed25519:<base64>`.
@@ -94,8 +111,9 @@ impl PublicKey {
             .and_then(|b| b.try_into().ok())
             .ok_or(SignatureError::Malformed)?;
         let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+        let message = signed_message(purpose, payload).map_err(SignatureError::Unencodable)?;
         self.0
-            .verify_strict(&signed_message(purpose, payload), &sig)
+            .verify_strict(&message, &sig)
             .map_err(|_| SignatureError::Invalid)
     }
 }
@@ -162,8 +180,20 @@ impl PersonKey {
         PublicKey(self.key.verifying_key())
     }
 
-    pub fn sign<T: Serialize + ?Sized>(&self, purpose: Purpose, payload: &T) -> String {
-        B64.encode(self.key.sign(&signed_message(purpose, payload)).to_bytes())
+    /// Signs any payload; one without a canonical form is an error, never signed.
+    pub fn try_sign<T: Serialize + ?Sized>(
+        &self,
+        purpose: Purpose,
+        payload: &T,
+    ) -> Result<String, CanonicalError> {
+        let message = signed_message(purpose, payload)?;
+        Ok(B64.encode(self.key.sign(&message).to_bytes()))
+    }
+
+    /// Signs one of gavel's own request bodies, which always have a canonical form.
+    pub fn sign<T: AlwaysCanonical>(&self, purpose: Purpose, payload: &T) -> String {
+        self.try_sign(purpose, payload)
+            .expect("strings, booleans, integers and JSON values always have a canonical form")
     }
 
     pub fn to_file_text(&self) -> String {

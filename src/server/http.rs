@@ -16,15 +16,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit::AuditEntry;
+use super::audit;
 use super::error::ApiError;
+use super::refusals::truncate;
+use super::reply::{person_caller, refused_caller, reply, Caller, SignedBody};
 use super::roster::{Agent, Person};
-use super::store::{self, AuditQuery, Op};
+use super::store::{self, AuditQuery};
 use super::{killswitch, pep, queue, stream, App};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
-    ActionRequest, Role, SignedDecision, SignedFlagReview, SignedKillSwitch, SignedRequest,
-    HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME, MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS,
+    ActionRequest, Role, SignedRequest, HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME,
+    MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS,
 };
 
 type AppState = State<Arc<App>>;
@@ -32,6 +34,7 @@ type AppState = State<Arc<App>>;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/actions", post(submit_action))
         .route("/v1/actions/{id}", get(get_action))
@@ -47,6 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/flagged", get(list_flagged))
         .route("/v1/flagged/{action}/review", post(post_flag_review))
         .route("/v1/audit", get(list_audit))
+        .route("/v1/audit/checkpoint", get(audit_checkpoint))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -74,35 +78,7 @@ async fn count_in_flight(
     next.run(req).await
 }
 
-/// Answers with JSON, or with the error after recording the refusal in the audit log.
-async fn reply<T: Serialize>(
-    app: &App,
-    method: &Method,
-    uri: &Uri,
-    actor: &str,
-    r: Result<T, ApiError>,
-) -> Response {
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => {
-            if e.status.is_client_error() {
-                app.metrics.refused.fetch_add(1, Ordering::Relaxed);
-                let entry = AuditEntry::new(
-                    "refused",
-                    actor.to_string(),
-                    json!({"method": method.as_str(), "path": uri.path(), "status": e.status.as_u16(),
-                           "code": e.code, "message": e.message}),
-                );
-                if let Err(store_err) = app.store.write(Op::Audit, vec![entry]).await {
-                    tracing::error!("refusal not recorded: {store_err}");
-                }
-            }
-            e.into_response()
-        }
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -255,13 +231,15 @@ async fn submit_action(
 ) -> Response {
     let agent = match agent_auth(&app, &headers) {
         Ok(a) => a,
-        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+        Err(e) => {
+            return reply::<()>(&app, &method, &uri, refused_caller(&app, &headers), Err(e)).await
+        }
     };
     let result = match parse_body::<ActionRequest>(&headers, body).await {
         Ok(req) => pep::submit(&app, agent, req).await,
         Err(e) => Err(e),
     };
-    reply(&app, &method, &uri, &agent.id, result).await
+    reply(&app, &method, &uri, Caller::Agent(&agent.id), result).await
 }
 
 #[derive(Deserialize)]
@@ -279,7 +257,9 @@ async fn get_action(
 ) -> Response {
     let agent = match agent_auth(&app, &headers) {
         Ok(a) => a,
-        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+        Err(e) => {
+            return reply::<()>(&app, &method, &uri, refused_caller(&app, &headers), Err(e)).await
+        }
     };
     let result = match query {
         Err(e) => Err(ApiError::bad_request("invalid_request", e.body_text())),
@@ -296,7 +276,7 @@ async fn get_action(
         }
     };
     let retry = matches!(&result, Err(e) if e.code == "shutting_down");
-    let mut response = reply(&app, &method, &uri, &agent.id, result).await;
+    let mut response = reply(&app, &method, &uri, Caller::Agent(&agent.id), result).await;
     if retry {
         // Another replica, or this one restarted, will answer: ask again in a moment.
         response.headers_mut().insert(
@@ -316,10 +296,12 @@ async fn withdraw_action(
 ) -> Response {
     let agent = match agent_auth(&app, &headers) {
         Ok(a) => a,
-        Err(e) => return reply::<()>(&app, &method, &uri, "anonymous", Err(e)).await,
+        Err(e) => {
+            return reply::<()>(&app, &method, &uri, refused_caller(&app, &headers), Err(e)).await
+        }
     };
     let result = queue::withdraw(&app, &agent.id, &id).await;
-    reply(&app, &method, &uri, &agent.id, result).await
+    reply(&app, &method, &uri, Caller::Agent(&agent.id), result).await
 }
 
 async fn open_stream(
@@ -384,14 +366,13 @@ where
 {
     match person_auth(app, method, uri, headers) {
         Ok(p) => {
-            let id = p.info.id.clone();
             let r = match may_read(p, readers) {
                 Ok(()) => read().await,
                 Err(e) => Err(e),
             };
-            reply(app, method, uri, &id, r).await
+            reply(app, method, uri, person_caller(&p.info.id, headers), r).await
         }
-        Err(e) => reply::<()>(app, method, uri, "anonymous", Err(e)).await,
+        Err(e) => reply::<()>(app, method, uri, refused_caller(app, headers), Err(e)).await,
     }
 }
 
@@ -500,31 +481,56 @@ fn normalise_times(q: &mut AuditQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A signed POST: agent tokens are refused before anything else; the signature is in the body
-/// and `act` checks it; the refusal (if any) is recorded against the claimed signer.
+/// A signed POST: agent tokens are refused before anything else; then the body is parsed and
+/// its signer authenticated (a roster person whose key verifies the signature) before `act`
+/// runs. Until then, a refusal is counted with the signer as a claim; after, it is recorded
+/// against the person.
 async fn people_post<T, R, Fut>(
     app: &App,
     (method, uri, headers): (&Method, &Uri, &HeaderMap),
     body: Body,
-    signer: fn(&T) -> &str,
     act: impl FnOnce(T) -> Fut,
 ) -> Response
 where
-    T: DeserializeOwned,
+    T: SignedBody,
     R: Serialize,
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
     if let Err(e) = refuse_agents(app, headers) {
-        return reply::<()>(app, method, uri, "agent", Err(e)).await;
+        return reply::<()>(app, method, uri, refused_caller(app, headers), Err(e)).await;
     }
-    match parse_body::<T>(headers, body).await {
-        Err(e) => reply::<()>(app, method, uri, "anonymous", Err(e)).await,
-        Ok(signed) => {
-            let actor = signer(&signed).to_string();
-            let r = act(signed).await;
-            reply(app, method, uri, &actor, r).await
-        }
+    let signed = match parse_body::<T>(headers, body).await {
+        Ok(signed) => signed,
+        Err(e) => return reply::<()>(app, method, uri, refused_caller(app, headers), Err(e)).await,
+    };
+    let claimed = signed.signer().to_string();
+    let unauthenticated = Caller::Unauthenticated {
+        claimed_person: Some(&claimed),
+    };
+    let Some(person) = app.roster.person(&claimed) else {
+        let e = ApiError::forbidden(
+            "unknown_signer",
+            format!(
+                "\"{}\" is not a person in the roster",
+                truncate(&claimed, 64)
+            ),
+        );
+        return reply::<()>(app, method, uri, unauthenticated, Err(e)).await;
+    };
+    if !signed.verifies(&person.key) {
+        let e = ApiError::unauthorized(
+            "bad_signature",
+            "the signature does not verify with the signer's roster key",
+        );
+        return reply::<()>(app, method, uri, unauthenticated, Err(e)).await;
     }
+    let signature = signed.signature().to_string();
+    let r = act(signed).await;
+    let caller = Caller::Person {
+        id: &person.info.id,
+        signature: &signature,
+    };
+    reply(app, method, uri, caller, r).await
 }
 
 async fn post_decision(
@@ -535,8 +541,7 @@ async fn post_decision(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let signer: fn(&SignedDecision) -> &str = |d| &d.body.approver;
-    people_post(&app, (&method, &uri, &headers), body, signer, |d| {
+    people_post(&app, (&method, &uri, &headers), body, |d| {
         queue::decide(&app, &id, d)
     })
     .await
@@ -549,8 +554,7 @@ async fn post_killswitch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let signer: fn(&SignedKillSwitch) -> &str = |f| &f.body.operator;
-    people_post(&app, (&method, &uri, &headers), body, signer, |f| {
+    people_post(&app, (&method, &uri, &headers), body, |f| {
         killswitch::flip(&app, f)
     })
     .await
@@ -564,9 +568,47 @@ async fn post_flag_review(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let signer: fn(&SignedFlagReview) -> &str = |r| &r.body.reviewer;
-    people_post(&app, (&method, &uri, &headers), body, signer, |r| {
+    people_post(&app, (&method, &uri, &headers), body, |r| {
         queue::review_flag(&app, &action, r)
+    })
+    .await
+}
+
+/// `GET /readyz`: 200 while the store can write, 503 saying why when it cannot (or when the
+/// server is stopping). `/healthz` only says the process answers.
+async fn readyz(State(app): AppState) -> Response {
+    let problem = if *app.shutdown.borrow() {
+        Some("the server is shutting down".to_string())
+    } else {
+        app.store
+            .ready()
+            .await
+            .err()
+            .map(|e| format!("the store cannot write: {e}"))
+    };
+    match problem {
+        None => Json(json!({"status": "ready"})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /v1/audit/checkpoint`: the latest signed checkpoint, to keep elsewhere as an anchor.
+async fn audit_checkpoint(
+    State(app): AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    people_read(&app, (&method, &uri, &headers), Readers::Audit, || async {
+        app.store
+            .read(|c| Ok(audit::latest_anchor(c)?))
+            .await
+            .map_err(ApiError::storage)
+            .and_then(|a| a.ok_or_else(|| ApiError::not_found("checkpoint")))
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! The escalation server: enforcement point, escalation queue, audit log, store.
 
 pub mod audit;
+pub mod datadir;
 mod error;
 mod http;
 mod killswitch;
@@ -8,6 +9,8 @@ pub mod listener;
 mod pep;
 pub mod policy;
 mod queue;
+mod refusals;
+mod reply;
 pub mod roster;
 pub mod store;
 mod stream;
@@ -23,9 +26,10 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch, Mutex};
 
 use self::audit::AuditEntry;
+use self::datadir::DataDirLock;
 use self::policy::Policy;
 use self::roster::Roster;
-use self::store::{ExpiryPlan, Op, Store};
+use self::store::{ExpiryPlan, Op, Reply, Store};
 use crate::config::SourceFile;
 use crate::protocol::{Escalation, KillSwitch, PersonKey, ServerInfo, ServerMessage};
 
@@ -86,6 +90,8 @@ pub(crate) struct App {
     pub bus: broadcast::Sender<ServerMessage>,
     pub info: ServerInfo,
     pub metrics: Metrics,
+    /// Unauthenticated refusals, counted per window instead of recorded one by one.
+    pub refusals: refusals::Refusals,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -95,6 +101,7 @@ pub struct RunningServer {
     app: Arc<App>,
     stop: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<()>,
+    lock: DataDirLock,
 }
 
 impl RunningServer {
@@ -104,11 +111,14 @@ impl RunningServer {
     pub fn url(&self) -> String {
         format!("{}://{}", self.scheme, self.addr)
     }
-    /// Stops accepting, lets in-flight requests finish, writes the last checkpoint.
+    /// Stops accepting, lets in-flight requests finish, writes the last refusal counts and
+    /// checkpoint, then releases the data dir.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.serve.await;
+        flush_refusals(&self.app).await;
         self.app.store.shutdown().await;
+        drop(self.lock);
     }
     /// Resolves when the server stops on its own (it does not, short of an error).
     pub async fn wait(&mut self) {
@@ -127,20 +137,20 @@ fn server_key(data: &Path) -> anyhow::Result<PersonKey> {
     }
 }
 
-/// Loads the config, opens the store, restores pending escalations and starts serving.
+/// Loads the config, takes the data dir, opens the store, restores pending escalations and
+/// starts serving.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (policy, roster) = load_config(&cfg.policy, &cfg.roster)?;
     let tls = cfg.tls.as_ref().map(listener::tls_acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     std::fs::create_dir_all(&cfg.data)
         .with_context(|| format!("creating data dir {}", cfg.data.display()))?;
+    let mut lock = DataDirLock::acquire(&cfg.data)?;
     let key = server_key(&cfg.data)?;
     let public_key = key.public().to_string();
     let store = Store::open(&cfg.data, key)
         .with_context(|| format!("opening the store in {}", cfg.data.display()))?;
 
-    let switches = store.read(store::killswitches).await?;
-    let kill = switches.into_iter().map(|k| (k.scope.clone(), k)).collect();
     let (bus, _) = broadcast::channel(4096);
     let (stop, shutdown) = watch::channel(false);
     let info = ServerInfo {
@@ -157,6 +167,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         }),
     );
     store.write(Op::Audit, vec![start_entry]).await?;
+    deny_unreadable(&store).await?;
+    let switches = store.read(store::killswitches).await?;
+    let kill = switches.into_iter().map(|k| (k.scope.clone(), k)).collect();
 
     let app = Arc::new(App {
         policy,
@@ -167,6 +180,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         bus,
         info,
         metrics: Metrics::default(),
+        refusals: refusals::Refusals::default(),
         shutdown,
     });
     queue::restore(&app).await?;
@@ -175,6 +189,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = tcp.local_addr()?;
+    if let Err(e) = lock.describe(&format!("listening on {scheme}://{addr}")) {
+        tracing::warn!("cannot name this server in {}: {e}", lock.path().display());
+    }
     let router = http::router(app.clone());
     let serve = tokio::spawn(listener::serve(
         tcp,
@@ -184,13 +201,55 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         stop.subscribe(),
     ));
     tracing::info!("gavel listening on {scheme}://{addr}");
+    spawn_refusal_flusher(app.clone());
     Ok(RunningServer {
         addr,
         scheme,
         app,
         stop,
         serve,
+        lock,
     })
+}
+
+/// Pending escalations whose rows cannot be loaded are denied (and audited) before the queue
+/// is restored, so the rest of the server never meets them.
+async fn deny_unreadable(store: &Store) -> anyhow::Result<()> {
+    if let Reply::Denied(denied) = store.write(Op::DenyUnreadable, vec![]).await? {
+        for (id, problem) in denied {
+            tracing::error!("escalation {id} cannot be loaded ({problem}); denied and audited");
+        }
+    }
+    Ok(())
+}
+
+/// Writes the refusal counts once per window until the server stops.
+fn spawn_refusal_flusher(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(refusals::WINDOW);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is now
+        loop {
+            tokio::select! {
+                _ = tick.tick() => flush_refusals(&app).await,
+                _ = stopped(app.shutdown.clone()) => return,
+            }
+        }
+    });
+}
+
+/// One audit record with the window's refusal counts; kept for the next window if not written.
+pub(crate) async fn flush_refusals(app: &App) {
+    if let Some(window) = app.refusals.take() {
+        if app
+            .store
+            .write(Op::Audit, vec![window.entry()])
+            .await
+            .is_err()
+        {
+            app.refusals.put_back(window);
+        }
+    }
 }
 
 /// Resolves once the server is asked to stop.

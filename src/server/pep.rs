@@ -146,7 +146,8 @@ pub async fn submit(
         session: &record.session,
         on_behalf_of: record.on_behalf_of.as_deref(),
         policy_version: &record.policy_version,
-    });
+    })
+    .map_err(|e| ApiError::bad_request("invalid_request", format!("the action {e}")))?;
 
     let mut escalation = None;
     let mut flagged = None;
@@ -203,6 +204,7 @@ pub async fn submit(
             "session": record.session, "on_behalf_of": record.on_behalf_of, "rationale": record.rationale,
             "cost": record.cost, "parent": record.parent, "context": record.context, "digest": digest,
             "policy_version": record.policy_version, "effect": effect, "rule": rule_id, "reason": reason,
+            "submitted_at": record.submitted_at,
         }),
     );
     let summary = ActionSummary {

@@ -2,16 +2,18 @@ use std::path::Path;
 use std::process::Command;
 
 use gavel::client::Client;
-use gavel::protocol::Vote;
-use gavel::server::audit::{record_hash, verify, VerifyError};
+use gavel::protocol::{FlagVerdict, Vote};
+use gavel::server::audit::{record_hash, verify, Expect, VerifyError};
 use gavel::server::store::db_path;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
 use crate::common::{Env, POLICY};
 
-/// A stopped server's data dir with a varied audit log.
-async fn populated() -> Env {
+/// A stopped server's data dir with a varied audit log: allowed, denied and flagged actions, a
+/// reviewed flag, escalations approved, denied and still pending (with one of two votes), a
+/// kill switch on.
+pub async fn populated() -> Env {
     let mut env = Env::start(POLICY).await;
     env.act("refund-bot", "orders.get", json!({"id": 1}), "s")
         .await;
@@ -36,16 +38,63 @@ async fn populated() -> Env {
         .await
         .unwrap();
     env.act("mailer", "orders.list", json!({}), "m").await;
+    let flagged = env
+        .act("refund-bot", "stripe.refund", json!({"amount": 500.0}), "s")
+        .await;
+    env.client
+        .review_flag(
+            env.key("bob"),
+            &flagged.id,
+            FlagVerdict::Acknowledge,
+            "fine",
+        )
+        .await
+        .unwrap();
+    env.act("refund-bot", "stripe.refund", json!({"amount": 600.0}), "s")
+        .await;
+    let mail = env
+        .act("mailer", "email.send", json!({"to": "x"}), "m")
+        .await;
+    let mail = env.escalation(mail.escalation.as_deref().unwrap()).await;
+    env.client
+        .decide(&Client::sign_decision(
+            env.key("bob"),
+            &mail,
+            Vote::Deny,
+            "not to x",
+        ))
+        .await
+        .unwrap();
+    let huge = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 20000.0}),
+            "s",
+        )
+        .await;
+    let huge = env.escalation(huge.escalation.as_deref().unwrap()).await;
+    env.client
+        .decide(&Client::sign_decision(
+            env.key("carol"),
+            &huge,
+            Vote::Approve,
+            "one of two",
+        ))
+        .await
+        .unwrap();
     env.client
         .flip(env.key("alice"), "agent:mailer", true, "test")
         .await
         .unwrap();
     env.act("mailer", "orders.list", json!({}), "m").await;
+    // Last, a commit that changes no state: an authenticated refusal.
+    env.poll("mailer", "act_missing").await.unwrap_err();
     env.stop().await;
     env
 }
 
-fn copy_db(env: &Env, name: &str) -> std::path::PathBuf {
+pub fn copy_db(env: &Env, name: &str) -> std::path::PathBuf {
     let dir = env.dir.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(db_path(&env.data), db_path(&dir)).unwrap();
@@ -70,7 +119,7 @@ fn row(conn: &Connection, seq: i64) -> (String, String, String, String, String, 
     .unwrap()
 }
 
-fn rehash_from(conn: &Connection, from: i64) {
+pub fn rehash_from(conn: &Connection, from: i64) {
     let max: i64 = conn
         .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))
         .unwrap();
@@ -85,7 +134,7 @@ fn rehash_from(conn: &Connection, from: i64) {
         };
         let (time, kind, actor, body, _, _) = row(conn, seq);
         let body: Value = serde_json::from_str(&body).unwrap();
-        let h = record_hash(&prev, seq as u64, &time, &kind, &actor, &body);
+        let h = record_hash(&prev, seq as u64, &time, &kind, &actor, &body).unwrap();
         conn.execute(
             "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
             params![prev, h, seq],
@@ -100,7 +149,7 @@ fn forge(conn: &Connection, seq: i64) {
     let prev = row(conn, seq - 1).5;
     let body = json!({"action": "act_forged", "agent": "refund-bot", "effect": "allow"});
     let time = "2026-01-01T00:00:00.000000Z";
-    let h = record_hash(&prev, seq as u64, time, "action", "refund-bot", &body);
+    let h = record_hash(&prev, seq as u64, time, "action", "refund-bot", &body).unwrap();
     conn.execute(
         "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (?1, ?2, 'action', 'refund-bot', ?3, ?4, ?5)",
         params![seq, time, body.to_string(), prev, h],
@@ -109,7 +158,7 @@ fn forge(conn: &Connection, seq: i64) {
 }
 
 fn bad_seq(dir: &Path) -> (u64, String) {
-    match verify(&db_path(dir)) {
+    match verify(&db_path(dir), &Expect::default()) {
         Err(VerifyError::BadRecord { seq, problem }) => (seq, problem),
         Err(VerifyError::BadCheckpoint { seq, problem }) => (seq, format!("checkpoint: {problem}")),
         other => panic!("expected a bad record, got {other:?}"),
@@ -119,7 +168,7 @@ fn bad_seq(dir: &Path) -> (u64, String) {
 #[tokio::test]
 async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
     let env = populated().await;
-    let report = verify(&db_path(&env.data)).unwrap();
+    let report = verify(&db_path(&env.data), &Expect::default()).unwrap();
     assert!(report.records >= 10, "{report:?}");
     assert!(report.checkpoints >= 1);
 
@@ -148,7 +197,8 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
         &kind,
         &actor,
         &serde_json::from_str(&body).unwrap(),
-    );
+    )
+    .unwrap();
     c.execute("UPDATE audit SET hash = ?1 WHERE seq = 3", [h])
         .unwrap();
     assert_eq!(bad_seq(&d).0, 4);

@@ -3,7 +3,14 @@
 //! `hash = sha256(prev_hash ‖ "\n" ‖ canonical_json({seq, time, kind, actor, body}))`. Every
 //! write transaction ends with a checkpoint (seq, head hash) signed by the server's Ed25519 key,
 //! so every committed record is covered by a signature: an edited, deleted, inserted, reordered
-//! or appended record breaks either the chain or a checkpoint.
+//! or appended record breaks either the chain or a checkpoint. Cutting the tail together with its
+//! checkpoints, or replacing the key and re-signing, is caught only against an [`Anchor`] (a
+//! checkpoint kept elsewhere) or the server's public key given from outside. The state tables
+//! are checked against what the log says happened ([`tables`]).
+
+mod anchor;
+mod replay;
+mod tables;
 
 use std::path::Path;
 
@@ -11,9 +18,11 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::canonical::{canonical_bytes, sha256_hex};
+use crate::protocol::canonical::{canonical_bytes, sha256_hex, CanonicalError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
+
+pub use anchor::{latest_anchor, Anchor};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -51,7 +60,7 @@ pub fn record_hash(
     kind: &str,
     actor: &str,
     body: &Value,
-) -> String {
+) -> Result<String, CanonicalError> {
     let mut bytes = Vec::with_capacity(256);
     bytes.extend_from_slice(prev_hash.as_bytes());
     bytes.push(b'\n');
@@ -61,8 +70,8 @@ pub fn record_hash(
         kind,
         actor,
         body,
-    }));
-    sha256_hex(&bytes)
+    })?);
+    Ok(sha256_hex(&bytes))
 }
 
 /// What a checkpoint signature covers (purpose `checkpoint`).
@@ -72,11 +81,22 @@ pub struct CheckpointBody<'a> {
     pub head: &'a str,
 }
 
+/// What the log is checked against beyond itself.
+#[derive(Debug, Default, Clone)]
+pub struct Expect {
+    /// A checkpoint exported earlier and kept elsewhere.
+    pub anchor: Option<Anchor>,
+    /// The server's public key, known from outside the data dir.
+    pub server_key: Option<PublicKey>,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     pub records: u64,
     pub head: String,
     pub checkpoints: u64,
+    /// The anchor's seq, when one was given and the log extends it.
+    pub anchored_at: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -87,10 +107,18 @@ pub enum VerifyError {
     BadRecord { seq: u64, problem: String },
     #[error("checkpoint at record {seq}: {problem}")]
     BadCheckpoint { seq: u64, problem: String },
+    #[error("server key: {0}")]
+    Key(String),
+    #[error("anchor: {0}")]
+    Anchor(String),
+    #[error("state tables: {0}")]
+    State(String),
 }
 
-/// Checks the whole chain and every checkpoint. Opens the database read-only.
-pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
+/// Checks the whole chain and every checkpoint, the log against `expect`, and the state tables
+/// against the log. Opens the database read-only and reads one consistent snapshot, so a live
+/// server's data dir can be verified while it writes.
+pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyError> {
     let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
     if !db_path.exists() {
         return Err(VerifyError::Open(format!(
@@ -100,7 +128,11 @@ pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
     }
     let conn =
         Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
-    let key_text: String = conn
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    // One read transaction: the records, checkpoints and tables all come from the same commit.
+    let snapshot = conn.unchecked_transaction().map_err(open_err)?;
+    let key_text: String = snapshot
         .query_row(
             "SELECT value FROM meta WHERE key = 'server_public_key'",
             [],
@@ -108,7 +140,62 @@ pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
         )
         .map_err(|e| VerifyError::Open(format!("no server public key recorded: {e}")))?;
     let key = PublicKey::parse(&key_text).map_err(|e| VerifyError::Open(e.to_string()))?;
+    check_keys(&key, expect)?;
 
+    let mut replay = replay::Replay::default();
+    let (heads, replay_problem) = walk_chain(&snapshot, &key_text, &mut replay)?;
+    let records = heads.len() as u64;
+    let checkpoints = check_checkpoints(&snapshot, &key, &heads)?;
+    let anchored_at = match &expect.anchor {
+        Some(anchor) => Some(anchor.check_against(&heads)?),
+        None => None,
+    };
+    if records == 0 {
+        return Err(VerifyError::BadRecord {
+            seq: 1,
+            problem: "missing: the log is empty, yet a server records its every start: the log was deleted".into(),
+        });
+    }
+    // A record the server signed but the replay cannot apply: reported once the chain, the
+    // checkpoints and the anchor hold, since they say more about a forged one.
+    if let Some((seq, problem)) = replay_problem {
+        return Err(VerifyError::BadRecord { seq, problem });
+    }
+    tables::compare(&snapshot, &replay.finish()).map_err(VerifyError::State)?;
+    Ok(VerifyReport {
+        records,
+        head: heads.last().cloned().unwrap_or_else(|| GENESIS.into()),
+        checkpoints,
+        anchored_at,
+    })
+}
+
+/// The log's key against the key given from outside and the anchor's key and signature.
+fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
+    if let Some(expected) = &expect.server_key {
+        if expected != log_key {
+            return Err(VerifyError::Key(format!(
+                "the log is signed with {log_key}, not the expected {expected}: the key was replaced"
+            )));
+        }
+    }
+    if let Some(anchor) = &expect.anchor {
+        anchor.check_key(expect.server_key.as_ref(), log_key)?;
+    }
+    Ok(())
+}
+
+/// The first record the replay could not apply: (seq, problem).
+type ReplayProblem = Option<(u64, String)>;
+
+/// Walks the chain in order, feeding each record to the replay until one cannot be applied;
+/// returns the heads and the first record the replay could not apply.
+fn walk_chain(
+    conn: &Connection,
+    key_text: &str,
+    replay: &mut replay::Replay,
+) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
+    let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
     let mut stmt = conn
         .prepare("SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit ORDER BY seq")
         .map_err(open_err)?;
@@ -116,6 +203,7 @@ pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
     let mut expected_seq = 1u64;
     let mut prev = GENESIS.to_string();
     let mut heads: Vec<String> = Vec::new();
+    let mut replay_problem = None;
     while let Some(row) = rows.next().map_err(open_err)? {
         let seq: i64 = row.get(0).map_err(open_err)?;
         let seq = seq as u64;
@@ -140,18 +228,42 @@ pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
         }
         let body: Value =
             serde_json::from_str(&body_text).map_err(|e| bad(format!("body is not JSON: {e}")))?;
-        let computed = record_hash(&prev_hash, seq, &time, &kind, &actor, &body);
+        let computed = record_hash(&prev_hash, seq, &time, &kind, &actor, &body)
+            .map_err(|e| bad(format!("body {e}")))?;
         if computed != hash {
             return Err(bad(
                 "hash does not match its content: the record was edited".into(),
             ));
         }
+        if kind == "server_start" {
+            if let Some(started_with) = body.get("server_public_key").and_then(Value::as_str) {
+                if started_with != key_text {
+                    return Err(VerifyError::Key(format!(
+                        "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
+                    )));
+                }
+            }
+        }
+        if replay_problem.is_none() {
+            if let Err(problem) = replay.record(seq, &kind, &actor, &body) {
+                replay_problem = Some((seq, problem));
+            }
+        }
         heads.push(hash.clone());
         prev = hash;
         expected_seq += 1;
     }
-    let records = expected_seq - 1;
+    Ok((heads, replay_problem))
+}
 
+/// Every checkpoint verifies and matches the chain, and together they cover every record.
+fn check_checkpoints(
+    conn: &Connection,
+    key: &PublicKey,
+    heads: &[String],
+) -> Result<u64, VerifyError> {
+    let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
+    let records = heads.len() as u64;
     let mut stmt = conn
         .prepare("SELECT seq, head, signature FROM checkpoints ORDER BY seq")
         .map_err(open_err)?;
@@ -194,9 +306,5 @@ pub fn verify(db_path: &Path) -> Result<VerifyReport, VerifyError> {
             problem: "is not covered by any signed checkpoint: appended outside the server".into(),
         });
     }
-    Ok(VerifyReport {
-        records,
-        head: prev,
-        checkpoints,
-    })
+    Ok(checkpoints)
 }
