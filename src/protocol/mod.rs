@@ -5,9 +5,11 @@
 pub mod canonical;
 pub mod sanitize;
 pub mod signing;
+pub mod stream;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
 pub use sanitize::{inert, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
+pub use stream::*;
 pub use wire::*;

@@ -10,6 +10,7 @@ mod queue;
 pub mod roster;
 pub mod store;
 mod stream;
+mod stream_bound;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

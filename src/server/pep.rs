@@ -164,6 +164,7 @@ pub async fn submit(
                 resolved_at: None,
                 resolution_reason: None,
                 decisions: Vec::new(),
+                elided: Vec::new(),
             };
             let plan = ExpiryPlan {
                 escalate_to: match spec.on_expiry {
@@ -180,6 +181,7 @@ pub async fn submit(
                 rule: rule.to_ref(),
                 flagged_at: now,
                 review: None,
+                elided: Vec::new(),
             });
         }
         _ => {}
