@@ -1,7 +1,7 @@
 //! `update(state, event) -> effects`: the only place the console's state changes. Tests drive it
 //! without a terminal; the loop in `mod.rs` runs the effects it returns.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crossterm::event::{KeyEvent, KeyEventKind};
 
@@ -252,6 +252,14 @@ fn apply_snapshot(s: &mut State, snap: Snapshot, fx: &mut Vec<Effect>) {
             s.recent_tools.push_back(a.tool.clone());
         }
     }
+    // Fetches of escalations this console no longer shows are forgotten.
+    let shown: HashSet<&str> = s
+        .pending
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(s.history.iter().map(|e| e.id.as_str()))
+        .collect();
+    s.fetches.retain(|id, _| shown.contains(id.as_str()));
     s.connection = Connection::Live;
     s.live_until = None;
 }
