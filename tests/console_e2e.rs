@@ -403,6 +403,31 @@ async fn a_key_the_server_does_not_know_is_refused_visibly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_with_no_role_is_refused_visibly_and_not_retried() {
+    let mut env = common::Env::new(POLICY);
+    let zoe = gavel::protocol::PersonKey::generate("zoe");
+    let mut roster = std::fs::read_to_string(&env.roster).unwrap();
+    roster += &format!(
+        "[[person]]\nid = \"zoe\"\nname = \"Zoe\"\nkey = \"{}\"\nroles = []\n",
+        zoe.public()
+    );
+    std::fs::write(&env.roster, roster).unwrap();
+    env.boot().await;
+    let state = State::new(&env.url(), "zoe", chrono::Utc::now());
+    let mut c = Driver::start(&env.url(), zoe, state);
+    c.wait_for("the refusal", WAIT, |s| {
+        matches!(s.connection, Connection::Refused { .. })
+    })
+    .await
+    .unwrap();
+    match &c.state.connection {
+        Connection::Refused { reason, .. } => assert!(reason.contains("no role"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(c.state.me.is_none() && c.state.pending.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_marks_a_flagged_action_as_an_incident() {
     let env = Env::start(POLICY).await;
     let mut c = console_as(&env, "bob").await; // approver + lead

@@ -220,6 +220,8 @@ fn ten_thousand_pending_render_quickly() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        part: 1,
+        parts: 1,
     };
     apply(
         &mut s,
@@ -399,6 +401,8 @@ fn escalations_missed_while_reconnecting_notify_once() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        part: 1,
+        parts: 1,
     };
     snap.escalations
         .push(escalation("esc-missed", "refund-bot", "stripe.refund", 400));

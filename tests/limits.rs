@@ -229,3 +229,32 @@ async fn a_connection_flood_cannot_exhaust_descriptors_or_lock_agents_out() {
     drop(flood);
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approvers_console_stream_survives_a_flood() {
+    let (env, server, client) = serve_with(Limits {
+        max_connections: Some(8),
+        ..Limits::default()
+    })
+    .await;
+    let (mut ws, _welcome, _snapshot) = common::stream_as(&server.url(), env.key("carol")).await;
+    let mut flood = Vec::new();
+    for _ in 0..80 {
+        flood.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    let out = client
+        .submit(
+            env.token("refund-bot"),
+            &request("orders.get", json!({}), "s-flood"),
+        )
+        .await
+        .unwrap();
+    // The console still hears what happens: its connection was not the one closed for room.
+    common::wait_for(
+        &mut ws,
+        |m| matches!(m, gavel::protocol::ServerMessage::Action { action } if action.id == out.id),
+    )
+    .await;
+    drop(flood);
+    server.shutdown().await;
+}

@@ -60,7 +60,10 @@ impl Driver {
     pub fn apply(&mut self, event: Event) {
         for effect in update(&mut self.state, event) {
             match effect {
-                Effect::Decide { .. } | Effect::Flip { .. } | Effect::Review { .. } => {
+                Effect::Decide { .. }
+                | Effect::Flip { .. }
+                | Effect::Review { .. }
+                | Effect::Fetch { .. } => {
                     net::run_effect(&self.client, &self.key, &self.tx, effect)
                 }
                 Effect::Notify { title, body } => {

@@ -6,10 +6,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::protocol::{inert, FlagVerdict, Role, Vote};
 
 use super::keymap::{Action, Section};
-use super::state::{DecisionDraft, Dialog, FlipDraft, Level, Request, ReviewDraft, State, View};
-use super::update::{reselect, say, verdict_word, Effect, GLOBAL_CONFIRM_WORD};
+use super::replies::{fetch, not_signable};
+use super::selection::move_to;
+use super::state::{
+    DecisionDraft, Dialog, Fetch, FlipDraft, Level, Request, ReviewDraft, State, View,
+};
+use super::update::{say, verdict_word, Effect, GLOBAL_CONFIRM_WORD};
 
 const PAGE: usize = 10;
+/// Longest filter text.
+const MAX_FILTER_LEN: usize = crate::protocol::MAX_NAME_LEN;
 
 fn section(view: View) -> Section {
     match view {
@@ -57,13 +63,13 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => {
                 if let Some(c) = typed(&k) {
-                    s.filter.push(c);
+                    if s.filter.chars().count() < MAX_FILTER_LEN {
+                        s.filter.push(c);
+                    }
                 }
             }
         }
-        s.selected = [0; 4];
-        s.selected_id = None;
-        reselect(s);
+        // The selection stays on its item if the filter still shows it (`update` reselects).
         return;
     }
     if s.dialog.is_some() {
@@ -111,24 +117,16 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
                 s.detail_scroll = 0;
             } else if !s.filter.is_empty() {
                 s.filter.clear();
-                reselect(s);
             } else {
                 s.message = None;
             }
         }
         Action::Filter => s.filter_editing = true,
         Action::Help => s.dialog = Some(Dialog::Help),
-        Action::Quit => {
-            if s.half_typed() {
-                s.pending_quit = true;
-            } else {
-                s.quit = true;
-                fx.push(Effect::Quit);
-            }
-        }
+        Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
-        Action::Approve => start_decision(s, Vote::Approve),
-        Action::Deny => start_decision(s, Vote::Deny),
+        Action::Approve => start_decision(s, Vote::Approve, fx),
+        Action::Deny => start_decision(s, Vote::Deny, fx),
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),
@@ -158,17 +156,7 @@ fn next_mine(s: &mut State) {
     }
 }
 
-fn move_to(s: &mut State, pos: usize) {
-    let v = s.view.index();
-    s.selected[v] = pos;
-    s.detail_scroll = 0;
-    if s.view == View::Queue {
-        let rows = s.queue_rows();
-        s.selected_id = rows.get(pos).map(|&i| s.pending[i].id.clone());
-    }
-}
-
-fn start_decision(s: &mut State, vote: Vote) {
+fn start_decision(s: &mut State, vote: Vote, fx: &mut Vec<Effect>) {
     let Some(e) = s.selected_escalation().cloned() else {
         say(s, Level::Info, "nothing selected to decide".into());
         return;
@@ -194,6 +182,9 @@ fn start_decision(s: &mut State, vote: Vote) {
             format!("your decision on {} is still being sent", e.id),
         );
         return;
+    }
+    if e.args_elided().is_some() && matches!(s.fetches.get(&e.id), Some(Fetch::Failed(_)) | None) {
+        fetch(s, e.id.clone(), fx);
     }
     let reason = match s.stashed.take() {
         Some(d) if d.escalation.id == e.id => d.reason,
@@ -248,8 +239,8 @@ fn start_flip(s: &mut State, scope: Option<String>) {
             if s.view != View::KillSwitches {
                 return;
             }
-            match s.switch_rows().get(s.selected[View::KillSwitches.index()]) {
-                Some(r) => r.scope.clone(),
+            match s.selected_scope() {
+                Some(scope) => scope.to_string(),
                 None => return,
             }
         }
@@ -279,16 +270,18 @@ fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
     let Some(dialog) = s.dialog.as_mut() else {
         return;
     };
-    match dialog {
-        Dialog::Help | Dialog::NotYours { .. } => {
-            if action == Some(Action::Quit) {
-                s.quit = true;
-                fx.push(Effect::Quit);
-            }
-            s.dialog = None;
-            return;
+    if dialog.is_notice() {
+        // Only an explicit Esc or Enter (or the help key, for help) closes a notice; any other
+        // key typed ahead is swallowed, never applied to the view beneath it.
+        let help_again = matches!(dialog, Dialog::Help)
+            && s.keymap.action(Section::Global, &k) == Some(Action::Help);
+        match action {
+            Some(Action::Quit) => quit(s, fx),
+            Some(Action::Confirm | Action::Cancel) => s.dialog = None,
+            _ if help_again => s.dialog = None,
+            _ => {}
         }
-        _ => {}
+        return;
     }
     match action {
         Some(Action::Cancel) => match s.dialog.take() {
@@ -303,16 +296,73 @@ fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => {}
         },
-        Some(Action::Quit) => {
-            if s.half_typed() {
-                s.pending_quit = true;
-            } else {
-                s.quit = true;
-                fx.push(Effect::Quit);
-            }
-        }
+        Some(Action::Quit) => quit(s, fx),
         Some(Action::Confirm) => confirm_dialog(s, fx),
         _ => edit_field(dialog, &k),
+    }
+}
+
+fn quit(s: &mut State, fx: &mut Vec<Effect>) {
+    if s.half_typed() {
+        s.pending_quit = true;
+    } else {
+        s.quit = true;
+        fx.push(Effect::Quit);
+    }
+}
+
+/// Pasted text (bracketed paste) goes into the focused text field, as one line: a newline in
+/// it never sends anything. With no text field open it is ignored, never read as keys.
+pub(super) fn on_paste(s: &mut State, text: &str) {
+    if s.pending_quit {
+        return;
+    }
+    let field: (&mut String, usize) = if s.filter_editing {
+        (&mut s.filter, MAX_FILTER_LEN)
+    } else {
+        match s.dialog.as_mut() {
+            Some(Dialog::Decision(d)) => {
+                d.error = None;
+                (&mut d.reason, crate::protocol::MAX_TEXT_LEN)
+            }
+            Some(Dialog::Review(r)) => {
+                r.error = None;
+                (&mut r.note, crate::protocol::MAX_TEXT_LEN)
+            }
+            Some(Dialog::Flip(f)) => {
+                f.error = None;
+                if f.in_confirm {
+                    (&mut f.confirm, crate::protocol::MAX_NAME_LEN)
+                } else {
+                    (&mut f.reason, crate::protocol::MAX_TEXT_LEN)
+                }
+            }
+            _ => {
+                say(
+                    s,
+                    Level::Info,
+                    "paste ignored: no text field is open".into(),
+                );
+                return;
+            }
+        }
+    };
+    let (field, max) = field;
+    let mut room = max.saturating_sub(field.chars().count());
+    let mut after_cr = false;
+    for c in text.chars() {
+        if room == 0 {
+            break;
+        }
+        let was_cr = std::mem::replace(&mut after_cr, c == '\r');
+        let c = match c {
+            '\n' if was_cr => continue, // \r\n is one line break: one space
+            '\r' | '\n' | '\t' => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        field.push(c);
+        room -= 1;
     }
 }
 
@@ -364,6 +414,19 @@ fn next_request(s: &mut State, req: Request) -> u64 {
 fn confirm_dialog(s: &mut State, fx: &mut Vec<Effect>) {
     match s.dialog.take() {
         Some(Dialog::Decision(mut d)) => {
+            if not_signable(s, &d.escalation).is_some() {
+                // Never sign on a copy whose arguments were left out: fetch (again) instead.
+                let whole_here = s
+                    .pending
+                    .iter()
+                    .any(|p| p.id == d.escalation.id && p.args_elided().is_none());
+                if !whole_here {
+                    fetch(s, d.escalation.id.clone(), fx);
+                }
+                d.error = Some("not sent: the whole arguments must be shown first".into());
+                s.dialog = Some(Dialog::Decision(d));
+                return;
+            }
             let reason = d.reason.trim().to_string();
             if d.vote == Vote::Deny && reason.is_empty() {
                 d.error = Some("a reason is required to deny".into());

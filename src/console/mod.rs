@@ -10,6 +10,8 @@ pub mod keymap;
 mod keys;
 pub mod net;
 pub mod notify;
+mod replies;
+mod selection;
 pub mod settings;
 pub mod state;
 mod terminal;
@@ -249,6 +251,7 @@ fn spawn_input(tx: tokio::sync::mpsc::Sender<Event>) -> tokio::task::JoinHandle<
             let ev = match ev {
                 Ok(TermEvent::Key(k)) => Event::Key(k),
                 Ok(TermEvent::Resize(..)) => Event::Resize,
+                Ok(TermEvent::Paste(text)) => Event::Paste(text),
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "terminal input failed");

@@ -12,12 +12,12 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Client, ClientError};
 use crate::protocol::signing::Purpose;
-use crate::protocol::{ClientMessage, PersonKey, ServerMessage, StreamAuth};
+use crate::protocol::{
+    ClientMessage, PersonKey, ServerMessage, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
+};
 
 use super::update::{ApiError, ConnEvent, Effect, Event, Reply};
 
-/// The server closes with this code when our authentication is refused.
-pub const CLOSE_AUTH_REFUSED: u16 = 4001;
 /// How long a REST call may take before we say so (it may still have been recorded).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -115,7 +115,8 @@ async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: 
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(frame))) => {
                         return match frame {
-                            Some(f) if f.code == CloseCode::from(CLOSE_AUTH_REFUSED) => {
+                            // Refused for who we are: retrying will not help.
+                            Some(f) if [CLOSE_AUTH, CLOSE_NO_ROLE].map(CloseCode::from).contains(&f.code) => {
                                 End::Refused(f.reason.to_string())
                             }
                             Some(f) => End::Lost(format!("closed by server: {} {}", u16::from(f.code), f.reason)),
@@ -231,6 +232,19 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                         .review_flag(&key, &action, verdict, &note)
                         .await
                         .map(|f| Reply::Review(Box::new(f)))
+                };
+                (request, Box::pin(fut) as Call)
+            }
+            Effect::Fetch {
+                request,
+                escalation,
+            } => {
+                tracing::info!(%escalation, "fetching the whole escalation");
+                let fut = async move {
+                    client
+                        .escalation(&key, &escalation)
+                        .await
+                        .map(|e| Reply::Escalation(Box::new(e)))
                 };
                 (request, Box::pin(fut) as Call)
             }

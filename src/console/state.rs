@@ -1,10 +1,10 @@
 //! The console's state: pure data, changed only by `update`. Views borrow it.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use crate::protocol::{
     may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, KillSwitch,
-    NotYours, PersonInfo, ServerInfo, Timestamp, Vote,
+    NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
 use super::keymap::Keymap;
@@ -13,6 +13,9 @@ use super::theme::Theme;
 /// How many resolved escalations and activity lines we keep.
 pub const HISTORY_CAP: usize = 500;
 pub const ACTIVITY_CAP: usize = 200;
+/// How many recently seen tools the kill switch view offers (besides switched ones): every
+/// tool name an agent sends must not add a row forever.
+pub const RECENT_TOOLS_CAP: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -73,6 +76,17 @@ pub enum Request {
         action: String,
         verdict: FlagVerdict,
     },
+    /// The whole escalation, for one whose stream copy left values out.
+    Fetch {
+        escalation: String,
+    },
+}
+
+/// A fetch of a whole escalation that has not succeeded (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    InFlight,
+    Failed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +143,23 @@ pub enum Dialog {
         escalation: String,
         why: String,
     },
+    /// Something the person must read: a dialog they were typing in was closed under them.
+    Notice {
+        title: String,
+        text: String,
+    },
     Help,
+}
+
+impl Dialog {
+    /// A popup to read and dismiss (Esc or Enter), with no text field: keys typed ahead into it
+    /// are swallowed, never applied to what lies beneath.
+    pub fn is_notice(&self) -> bool {
+        matches!(
+            self,
+            Dialog::NotYours { .. } | Dialog::Notice { .. } | Dialog::Help
+        )
+    }
 }
 
 /// One row of the kill switch view.
@@ -161,10 +191,11 @@ pub struct State {
     /// Recent actions, newest first.
     pub activity: VecDeque<ActionSummary>,
     pub view: View,
-    /// Selection per view, as an index into that view's filtered rows.
+    /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
     pub selected: [usize; 4],
-    /// The selected escalation's id in the queue, so arrivals do not move the cursor.
-    pub selected_id: Option<String>,
+    /// What is selected in each view: an escalation id (queue, history), an action id
+    /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
+    pub selected_key: [Option<String>; 4],
     pub detail_open: bool,
     pub detail_scroll: u16,
     pub filter: String,
@@ -180,6 +211,14 @@ pub struct State {
     pub notified: HashSet<String>,
     /// True once a first snapshot arrived: later snapshots are resyncs after a reconnect.
     pub resynced: bool,
+    /// A snapshot whose parts are still arriving; applied whole once the last part is in.
+    pub incoming: Option<Box<Snapshot>>,
+    /// When the stream stopped being live: what the console shows is the state as of then.
+    pub live_until: Option<Timestamp>,
+    /// Tools seen most recently, newest first, at most `RECENT_TOOLS_CAP`.
+    pub recent_tools: VecDeque<String>,
+    /// Whole escalations being fetched, or that could not be, by id.
+    pub fetches: BTreeMap<String, Fetch>,
     pub warned: HashSet<String>,
     /// Something the status bar should keep saying (e.g. notifications unavailable).
     pub note: Option<String>,
@@ -209,7 +248,7 @@ impl State {
             activity: VecDeque::new(),
             view: View::Queue,
             selected: [0; 4],
-            selected_id: None,
+            selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
             filter: String::new(),
@@ -221,6 +260,10 @@ impl State {
             next_request: 1,
             notified: HashSet::new(),
             resynced: false,
+            incoming: None,
+            live_until: None,
+            recent_tools: VecDeque::new(),
+            fetches: BTreeMap::new(),
             warned: HashSet::new(),
             note: None,
             notify_desktop: true,
@@ -252,7 +295,7 @@ impl State {
             .count()
     }
 
-    fn matches(&self, fields: &[&str]) -> bool {
+    pub(super) fn matches(&self, fields: &[&str]) -> bool {
         if self.filter.is_empty() {
             return true;
         }
@@ -286,37 +329,30 @@ impl State {
             .collect()
     }
 
-    /// Global first, then every agent, then every tool seen or switched.
-    pub fn switch_rows(&self) -> Vec<SwitchRow> {
-        let mut scopes: Vec<String> = vec!["global".into()];
-        let mut agents: Vec<String> = self.agents.iter().map(|a| a.id.clone()).collect();
-        let mut tools: Vec<String> = Vec::new();
-        for a in &self.activity {
-            agents.push(a.agent.clone());
-            tools.push(a.tool.clone());
-        }
-        for e in self.pending.iter().map(|e| &**e).chain(self.history.iter()) {
-            agents.push(e.action.agent.clone());
-            tools.push(e.action.tool.clone());
-        }
-        for f in &self.flagged {
-            agents.push(f.action.agent.clone());
-            tools.push(f.action.tool.clone());
-        }
-        for s in self.killswitches.keys() {
-            if let Some(a) = s.strip_prefix("agent:") {
-                agents.push(a.to_string());
-            } else if let Some(t) = s.strip_prefix("tool:") {
-                tools.push(t.to_string());
+    /// Every kill switch scope offered, unfiltered: global, then the roster's agents and any
+    /// agent switched, then every tool switched and the `RECENT_TOOLS_CAP` tools seen most
+    /// recently. The selected scope stays while it is selected, so its row never vanishes
+    /// under the cursor.
+    pub fn switch_scopes(&self) -> Vec<String> {
+        let mut agents: BTreeSet<&str> = self.agents.iter().map(|a| a.id.as_str()).collect();
+        let mut tools: BTreeSet<&str> = self.recent_tools.iter().map(String::as_str).collect();
+        let selected = self.selected_key[View::KillSwitches.index()].as_deref();
+        for scope in self.killswitches.keys().map(String::as_str).chain(selected) {
+            if let Some(a) = scope.strip_prefix("agent:") {
+                agents.insert(a);
+            } else if let Some(t) = scope.strip_prefix("tool:") {
+                tools.insert(t);
             }
         }
-        agents.sort();
-        agents.dedup();
-        tools.sort();
-        tools.dedup();
+        let mut scopes = vec!["global".to_string()];
         scopes.extend(agents.into_iter().map(|a| format!("agent:{a}")));
         scopes.extend(tools.into_iter().map(|t| format!("tool:{t}")));
         scopes
+    }
+
+    /// The kill switch rows the filter lets through.
+    pub fn switch_rows(&self) -> Vec<SwitchRow> {
+        self.switch_scopes()
             .into_iter()
             .filter(|s| self.matches(&[s]))
             .map(|scope| {
@@ -335,28 +371,56 @@ impl State {
             .collect()
     }
 
+    /// How many pending escalations turning `scope` on would cancel, as this console sees them.
+    pub fn cancels_if_on(&self, scope: &str) -> usize {
+        let Some(scope) = Scope::parse(scope) else {
+            return 0;
+        };
+        self.pending
+            .iter()
+            .filter(|e| scope.covers(&e.action.agent, &e.action.tool))
+            .count()
+    }
+
+    /// Requests that change something (decisions, flips, reviews), not fetches.
+    pub fn sending(&self) -> usize {
+        self.in_flight
+            .values()
+            .filter(|r| !matches!(r, Request::Fetch { .. }))
+            .count()
+    }
+
     pub fn global_stopped(&self) -> bool {
         self.killswitches.get("global").is_some_and(|k| k.on)
+    }
+
+    fn key(&self, view: View) -> Option<&str> {
+        self.selected_key[view.index()].as_deref()
     }
 
     /// The selected escalation in the queue or history view.
     pub fn selected_escalation(&self) -> Option<&Escalation> {
         match self.view {
             View::Queue => {
-                let rows = self.queue_rows();
-                rows.get(self.selected[0]).map(|&i| &*self.pending[i])
+                let key = self.key(View::Queue)?;
+                self.pending.iter().find(|e| e.id == key).map(|e| &**e)
             }
             View::History => {
-                let rows = self.history_rows();
-                rows.get(self.selected[3]).map(|&i| &self.history[i])
+                let key = self.key(View::History)?;
+                self.history.iter().find(|e| e.id == key)
             }
             _ => None,
         }
     }
 
     pub fn selected_flagged(&self) -> Option<&FlaggedAction> {
-        let rows = self.flagged_rows();
-        rows.get(self.selected[1]).map(|&i| &self.flagged[i])
+        let key = self.key(View::Flagged)?;
+        self.flagged.iter().find(|f| f.action.id == key)
+    }
+
+    /// The selected kill switch scope.
+    pub fn selected_scope(&self) -> Option<&str> {
+        self.key(View::KillSwitches)
     }
 
     pub fn row_count(&self) -> usize {

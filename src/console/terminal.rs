@@ -8,13 +8,15 @@
 use std::io;
 use std::sync::Once;
 
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::terminal::{enable_raw_mode, EnterAlternateScreen};
 use ratatui::backend::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
 
 static HOOK: Once = Once::new();
 
-/// Raw mode, the alternate screen, and a panic hook that gives the terminal back first.
+/// Raw mode, the alternate screen, bracketed paste (pasted text arrives as one event, so a
+/// newline in it is never an Enter), and a panic hook that gives the terminal back first.
 pub fn take() -> io::Result<DefaultTerminal> {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -24,15 +26,17 @@ pub fn take() -> io::Result<DefaultTerminal> {
         }));
     });
     enable_raw_mode()?;
-    if let Err(e) = crossterm::execute!(io::stdout(), EnterAlternateScreen) {
+    if let Err(e) = crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste) {
         give_back();
         return Err(e);
     }
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
-/// Leave raw mode and the alternate screen; silently, since there may be no terminal left.
+/// Leave bracketed paste, raw mode and the alternate screen; silently, since there may be no
+/// terminal left.
 pub fn give_back() {
+    let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
     let _ = ratatui::try_restore();
 }
 

@@ -1,15 +1,18 @@
 //! `update(state, event) -> effects`: the only place the console's state changes. Tests drive it
 //! without a terminal; the loop in `mod.rs` runs the effects it returns.
 
+use std::collections::{HashMap, HashSet, VecDeque};
+
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 use crate::protocol::{
     inert, ActionSummary, DecisionAck, Escalation, EscalationState, FlagVerdict, FlaggedAction,
-    KillSwitch, ServerMessage, Timestamp, Vote,
+    KillSwitch, ServerMessage, Snapshot, Timestamp, Vote,
 };
 
+use super::selection::reselect_all;
 use super::state::{
-    Connection, Dialog, Level, Message, Request, State, View, ACTIVITY_CAP, HISTORY_CAP,
+    Connection, Dialog, Level, Message, State, ACTIVITY_CAP, HISTORY_CAP, RECENT_TOOLS_CAP,
 };
 
 /// The word to type before the global kill switch goes on.
@@ -24,6 +27,8 @@ pub enum Event {
         request: u64,
         result: Result<Reply, ApiError>,
     },
+    /// Text pasted into the terminal (bracketed paste): it only ever goes into a text field.
+    Paste(String),
     Tick(Timestamp),
     Resize,
     NotifyUnavailable(String),
@@ -48,6 +53,8 @@ pub enum Reply {
     Decision(DecisionAck),
     Flip(KillSwitch),
     Review(Box<FlaggedAction>),
+    /// A whole escalation, fetched because the stream's copy left values out.
+    Escalation(Box<Escalation>),
 }
 
 /// A refusal or failure of a REST call, as the person should read it.
@@ -77,6 +84,11 @@ pub enum Effect {
         verdict: FlagVerdict,
         note: String,
     },
+    /// `GET /v1/escalations/{id}`: the whole escalation.
+    Fetch {
+        request: u64,
+        escalation: String,
+    },
     Notify {
         title: String,
         body: String,
@@ -89,11 +101,15 @@ pub fn update(s: &mut State, event: Event) -> Vec<Effect> {
     let mut fx = Vec::new();
     match event {
         Event::Key(k) if k.kind != KeyEventKind::Release => super::keys::on_key(s, k, &mut fx),
-        Event::Key(_) | Event::Resize => {}
+        Event::Key(_) | Event::Resize => return fx,
+        Event::Paste(text) => super::keys::on_paste(s, &text),
         Event::Server(m) => on_server(s, m, &mut fx),
         Event::Connection(c) => on_connection(s, c),
-        Event::Reply { request, result } => on_reply(s, request, result),
-        Event::Tick(now) => on_tick(s, now, &mut fx),
+        Event::Reply { request, result } => super::replies::on_reply(s, request, result),
+        Event::Tick(now) => {
+            on_tick(s, now, &mut fx);
+            return fx;
+        }
         Event::NotifyUnavailable(why) => {
             s.notify_desktop = false;
             // The full error is in the log; the status bar keeps it short.
@@ -101,6 +117,8 @@ pub fn update(s: &mut State, event: Event) -> Vec<Effect> {
             s.note = Some("desktop notifications off (no notification service)".into());
         }
     }
+    reselect_all(s);
+    super::replies::fetch_whole_if_needed(s, &mut fx);
     fx
 }
 
@@ -121,39 +139,7 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
             s.me = Some(person);
             s.server = Some(server);
         }
-        ServerMessage::Snapshot(snap) => {
-            let snap = *snap;
-            s.pending = snap.escalations.into_iter().map(Box::new).collect();
-            s.pending.sort_by(|a, b| queue_order(a, b));
-            // After a reconnect, escalations that arrived while we were away are news: one
-            // notification for all of them. The first snapshot is what you see on opening.
-            let mut missed = 0;
-            for e in &s.pending {
-                if s.notified.insert(e.id.clone()) && s.resynced && s.not_mine(e).is_none() {
-                    missed += 1;
-                }
-            }
-            if missed > 0 {
-                notify(
-                    s,
-                    fx,
-                    "Escalations waiting for you".into(),
-                    format!("{missed} arrived while the console was reconnecting or catching up"),
-                );
-            }
-            s.resynced = true;
-            s.history = snap.history.into();
-            s.flagged = snap.flagged;
-            s.killswitches = snap
-                .killswitches
-                .into_iter()
-                .map(|k| (k.scope.clone(), k))
-                .collect();
-            s.agents = snap.agents;
-            s.activity = snap.activity.into_iter().take(ACTIVITY_CAP).collect();
-            s.connection = Connection::Live;
-            reselect(s);
-        }
+        ServerMessage::Snapshot(part) => on_snapshot_part(s, *part, fx),
         ServerMessage::EscalationCreated { escalation } => {
             let e = *escalation;
             if !s.notified.contains(&e.id) && s.not_mine(&e).is_none() {
@@ -174,7 +160,9 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
         }
         ServerMessage::EscalationUpdated { escalation } => upsert(s, *escalation),
         ServerMessage::EscalationResolved { escalation } => upsert(s, *escalation),
-        ServerMessage::Flagged { flagged } | ServerMessage::FlagReviewed { flagged } => {
+        ServerMessage::Flagged { flagged } => upsert_flag(s, *flagged),
+        ServerMessage::FlagReviewed { flagged } => {
+            close_review_under_you(s, &flagged);
             upsert_flag(s, *flagged)
         }
         ServerMessage::KillSwitchChanged { killswitch } => {
@@ -184,14 +172,120 @@ fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
     }
 }
 
+/// The parts of a snapshot arrive in order; it is applied whole, once the last one is in, so the
+/// console never shows a half-received state as if it were the queue.
+fn on_snapshot_part(s: &mut State, part: Snapshot, fx: &mut Vec<Effect>) {
+    let whole = if part.part <= 1 {
+        part
+    } else {
+        match s.incoming.take() {
+            Some(mut so_far) if so_far.part + 1 == part.part && so_far.parts == part.parts => {
+                so_far.extend(part);
+                *so_far
+            }
+            // Out of order: drop it; the server sends the next snapshot from part 1.
+            _ => {
+                tracing::warn!(part = part.part, "snapshot part out of order, ignored");
+                return;
+            }
+        }
+    };
+    if whole.part < whole.parts {
+        s.incoming = Some(Box::new(whole));
+        return;
+    }
+    apply_snapshot(s, whole, fx);
+}
+
+fn apply_snapshot(s: &mut State, snap: Snapshot, fx: &mut Vec<Effect>) {
+    let mut pending: Vec<Box<Escalation>> = snap.escalations.into_iter().map(Box::new).collect();
+    if pending.iter().any(|e| !e.elided.is_empty()) {
+        let old: HashMap<&str, &Escalation> =
+            s.pending.iter().map(|e| (e.id.as_str(), &**e)).collect();
+        for e in &mut pending {
+            if let Some(old) = old.get(e.id.as_str()) {
+                keep_whole(old, e);
+            }
+        }
+    }
+    pending.sort_by(|a, b| queue_order(a, b));
+    s.pending = pending;
+    // After a reconnect, escalations that arrived while we were away are news: one
+    // notification for all of them. The first snapshot is what you see on opening.
+    let mut missed = 0;
+    for e in &s.pending {
+        if s.notified.insert(e.id.clone()) && s.resynced && s.not_mine(e).is_none() {
+            missed += 1;
+        }
+    }
+    if missed > 0 {
+        notify(
+            s,
+            fx,
+            "Escalations waiting for you".into(),
+            format!("{missed} arrived while the console was reconnecting or catching up"),
+        );
+    }
+    s.resynced = true;
+    let mut history: VecDeque<Escalation> = snap.history.into();
+    for e in history.iter_mut() {
+        if let Some(old) = s.history.iter().find(|h| h.id == e.id) {
+            keep_whole(old, e);
+        }
+    }
+    s.history = history;
+    s.history.truncate(HISTORY_CAP);
+    s.flagged = snap.flagged;
+    s.killswitches = snap
+        .killswitches
+        .into_iter()
+        .map(|k| (k.scope.clone(), k))
+        .collect();
+    s.agents = snap.agents;
+    s.activity = snap.activity.into_iter().take(ACTIVITY_CAP).collect();
+    s.recent_tools.clear();
+    for a in &s.activity {
+        if s.recent_tools.len() >= RECENT_TOOLS_CAP {
+            break;
+        }
+        if !s.recent_tools.contains(&a.tool) {
+            s.recent_tools.push_back(a.tool.clone());
+        }
+    }
+    // Fetches of escalations this console no longer shows are forgotten.
+    let shown: HashSet<&str> = s
+        .pending
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(s.history.iter().map(|e| e.id.as_str()))
+        .collect();
+    s.fetches.retain(|id, _| shown.contains(id.as_str()));
+    s.connection = Connection::Live;
+    s.live_until = None;
+}
+
 fn queue_order(a: &Escalation, b: &Escalation) -> std::cmp::Ordering {
     a.deadline.cmp(&b.deadline).then_with(|| a.id.cmp(&b.id))
 }
 
+/// A stream copy that left values out takes them from the whole copy fetched earlier (the same
+/// escalation: same id, same digest), so fetched arguments stay shown as votes come in.
+pub(super) fn keep_whole(old: &Escalation, new: &mut Escalation) {
+    if !new.elided.is_empty()
+        && old.elided.is_empty()
+        && old.id == new.id
+        && old.digest == new.digest
+    {
+        new.action = old.action.clone();
+        new.history = old.history.clone();
+        new.elided.clear();
+    }
+}
+
 /// Insert or replace an escalation wherever its state says it belongs.
-fn upsert(s: &mut State, e: Escalation) {
+pub(super) fn upsert(s: &mut State, mut e: Escalation) {
     if let Some(i) = s.pending.iter().position(|p| p.id == e.id) {
-        s.pending.remove(i);
+        keep_whole(&s.pending.remove(i), &mut e);
     }
     if e.state == EscalationState::Pending {
         let at = s
@@ -200,25 +294,75 @@ fn upsert(s: &mut State, e: Escalation) {
             .unwrap_or_else(|i| i);
         s.pending.insert(at, Box::new(e));
     } else {
-        s.history.retain(|h| h.id != e.id);
+        if let Some(i) = s.history.iter().position(|h| h.id == e.id) {
+            if let Some(old) = s.history.remove(i) {
+                keep_whole(&old, &mut e);
+            }
+        }
         if s.stashed.as_ref().is_some_and(|d| d.escalation.id == e.id) {
             s.stashed = None;
         }
-        if let Some(Dialog::Decision(d)) = &s.dialog {
-            if d.escalation.id == e.id {
-                let what = format!(
-                    "{} was {} before you sent your decision",
-                    e.id,
-                    state_word(e.state)
-                );
-                s.dialog = None;
-                say(s, Level::Info, what);
-            }
-        }
+        s.fetches.remove(&e.id);
+        close_decision_under_you(s, &e);
         s.history.push_front(e);
         s.history.truncate(HISTORY_CAP);
     }
-    reselect(s);
+}
+
+/// The escalation being decided was resolved by someone else: the dialog is replaced by a notice
+/// that only Esc or Enter dismisses, so the rest of what is being typed cannot fall through
+/// into the queue as commands (say, `d` on another escalation and Enter).
+fn close_decision_under_you(s: &mut State, e: &Escalation) {
+    let Some(Dialog::Decision(d)) = &s.dialog else {
+        return;
+    };
+    if d.escalation.id != e.id {
+        return;
+    }
+    let by: Vec<String> = e
+        .decisions
+        .iter()
+        .map(|d| inert(&d.body.approver).into_owned())
+        .collect();
+    let text = format!(
+        "{} was {}{} before you sent your decision. Nothing was sent.",
+        inert(&e.id),
+        state_word(e.state),
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        }
+    );
+    s.dialog = Some(Dialog::Notice {
+        title: " Already decided ".into(),
+        text: text.clone(),
+    });
+    say(s, Level::Info, text);
+}
+
+/// As for decisions: a flagged action reviewed by someone else closes the review dialog on it.
+fn close_review_under_you(s: &mut State, f: &FlaggedAction) {
+    let Some(Dialog::Review(r)) = &s.dialog else {
+        return;
+    };
+    let Some(review) = &f.review else {
+        return;
+    };
+    if r.flagged.action.id != f.action.id {
+        return;
+    }
+    let text = format!(
+        "{} was reviewed by {} ({}) before you sent yours. Nothing was sent.",
+        inert(&f.action.id),
+        inert(&review.body.reviewer),
+        verdict_word(review.body.review)
+    );
+    s.dialog = Some(Dialog::Notice {
+        title: " Already reviewed ".into(),
+        text: text.clone(),
+    });
+    say(s, Level::Info, text);
 }
 
 pub fn state_word(st: EscalationState) -> &'static str {
@@ -231,7 +375,7 @@ pub fn state_word(st: EscalationState) -> &'static str {
     }
 }
 
-fn upsert_flag(s: &mut State, f: FlaggedAction) {
+pub(super) fn upsert_flag(s: &mut State, f: FlaggedAction) {
     match s.flagged.iter_mut().find(|x| x.action.id == f.action.id) {
         Some(slot) => *slot = f,
         None => s.flagged.insert(0, f),
@@ -239,36 +383,21 @@ fn upsert_flag(s: &mut State, f: FlaggedAction) {
 }
 
 fn push_activity(s: &mut State, a: ActionSummary) {
+    if let Some(i) = s.recent_tools.iter().position(|t| *t == a.tool) {
+        s.recent_tools.remove(i);
+    }
+    s.recent_tools.push_front(a.tool.clone());
+    s.recent_tools.truncate(RECENT_TOOLS_CAP);
     s.activity.push_front(a);
     s.activity.truncate(ACTIVITY_CAP);
 }
 
-/// Keep the cursor on the same escalation when others arrive or leave.
-pub(super) fn reselect(s: &mut State) {
-    for v in [View::Flagged, View::History] {
-        let n = match v {
-            View::Flagged => s.flagged.len(),
-            _ => s.history.len(),
-        };
-        s.selected[v.index()] = s.selected[v.index()].min(n.saturating_sub(1));
-    }
-    // Without a filter the rows are the queue itself: no allocation per arrival, which matters
-    // when a burst of thousands arrives.
-    let found = match (&s.selected_id, s.filter.is_empty()) {
-        (Some(id), true) => s.pending.iter().position(|e| &e.id == id),
-        (Some(id), false) => s.queue_rows().iter().position(|&i| &s.pending[i].id == id),
-        (None, _) => None,
-    };
-    if let Some(pos) = found {
-        s.selected[0] = pos;
-        return;
-    }
-    let rows = s.queue_rows();
-    s.selected[0] = s.selected[0].min(rows.len().saturating_sub(1));
-    s.selected_id = rows.get(s.selected[0]).map(|&i| s.pending[i].id.clone());
-}
-
 fn on_connection(s: &mut State, c: ConnEvent) {
+    if s.connection == Connection::Live {
+        s.live_until = Some(s.now);
+    }
+    // A snapshot cut off halfway is never applied.
+    s.incoming = None;
     s.connection = match c {
         ConnEvent::Connecting => match &s.connection {
             r @ Connection::Reconnecting { .. } => r.clone(),
@@ -290,105 +419,6 @@ fn on_connection(s: &mut State, c: ConnEvent) {
             reason: inert(&reason).into_owned(),
         },
     };
-}
-
-fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiError>) {
-    let Some(req) = s.in_flight.remove(&request) else {
-        return;
-    };
-    match (req, result) {
-        (Request::Decide { escalation, vote }, Ok(Reply::Decision(ack))) => {
-            let e = *ack.escalation;
-            let progress = match e.state {
-                EscalationState::Pending => format!(
-                    "still pending: {}/{} approvals",
-                    e.approvals_received(),
-                    e.approvals_required
-                ),
-                st => format!("now {}", state_word(st)),
-            };
-            let verb = if vote == Vote::Approve {
-                "approval"
-            } else {
-                "denial"
-            };
-            let again = if ack.recorded {
-                ""
-            } else {
-                " (already recorded before)"
-            };
-            say(
-                s,
-                Level::Success,
-                format!("✓ your {verb} of {escalation} was accepted{again}; {progress}"),
-            );
-            upsert(s, e);
-        }
-        (Request::Decide { escalation, vote }, Err(e)) => {
-            let verb = if vote == Vote::Approve {
-                "approval"
-            } else {
-                "denial"
-            };
-            say(
-                s,
-                Level::Error,
-                format!(
-                    "✗ your {verb} of {escalation} was NOT recorded: {} ({})",
-                    inert(&e.message),
-                    e.code
-                ),
-            );
-        }
-        (Request::Flip { scope, .. }, Ok(Reply::Flip(k))) => {
-            say(
-                s,
-                Level::Success,
-                format!(
-                    "✓ kill switch {scope} is now {}",
-                    if k.on {
-                        "ON: actions are denied"
-                    } else {
-                        "off"
-                    }
-                ),
-            );
-            s.killswitches.insert(k.scope.clone(), k);
-        }
-        (Request::Flip { scope, on }, Err(e)) => say(
-            s,
-            Level::Error,
-            format!(
-                "✗ kill switch {scope} was NOT turned {}: {} ({})",
-                if on { "on" } else { "off" },
-                inert(&e.message),
-                e.code
-            ),
-        ),
-        (Request::Review { action, verdict }, Ok(Reply::Review(f))) => {
-            let f = *f;
-            say(
-                s,
-                Level::Success,
-                format!("✓ flagged action {action} marked {}", verdict_word(verdict)),
-            );
-            upsert_flag(s, f);
-        }
-        (Request::Review { action, .. }, Err(e)) => say(
-            s,
-            Level::Error,
-            format!(
-                "✗ review of {action} was NOT recorded: {} ({})",
-                inert(&e.message),
-                e.code
-            ),
-        ),
-        (req, Ok(other)) => say(
-            s,
-            Level::Error,
-            format!("unexpected answer to {req:?}: {other:?}"),
-        ),
-    }
 }
 
 pub fn verdict_word(v: FlagVerdict) -> &'static str {
@@ -420,7 +450,7 @@ fn on_tick(s: &mut State, now: Timestamp, fx: &mut Vec<Effect>) {
     }
 }
 
-fn notify(s: &State, fx: &mut Vec<Effect>, title: String, body: String) {
+pub(super) fn notify(s: &State, fx: &mut Vec<Effect>, title: String, body: String) {
     if s.notify_desktop {
         fx.push(Effect::Notify { title, body });
     }

@@ -6,10 +6,12 @@ pub mod canonical;
 pub mod duties;
 pub mod sanitize;
 pub mod signing;
+pub mod stream;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
 pub use duties::{may_decide, NotYours};
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
+pub use stream::*;
 pub use wire::*;

@@ -56,7 +56,7 @@ impl AlwaysCanonical for serde_json::Value {}
 impl AlwaysCanonical for super::wire::DecisionBody {}
 impl AlwaysCanonical for super::wire::KillSwitchBody {}
 impl AlwaysCanonical for super::wire::FlagReviewBody {}
-impl AlwaysCanonical for super::wire::StreamAuth {}
+impl AlwaysCanonical for super::stream::StreamAuth {}
 impl AlwaysCanonical for super::wire::SignedRequest {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

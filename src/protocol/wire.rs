@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::stream::Elided;
+
 pub type Timestamp = DateTime<Utc>;
 
 /// Largest request body the server accepts.
@@ -196,6 +198,10 @@ pub struct Escalation {
     pub resolution_reason: Option<String>,
     #[serde(default)]
     pub decisions: Vec<SignedDecision>,
+    /// What a stream message left out of this copy to stay within its bound (never in the REST
+    /// API's answers, which are whole). See `protocol::stream`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elided: Vec<Elided>,
 }
 
 impl Escalation {
@@ -342,6 +348,9 @@ pub struct FlaggedAction {
     pub flagged_at: Timestamp,
     #[serde(default)]
     pub review: Option<SignedFlagReview>,
+    /// What a stream message left out of this copy (see `Escalation::elided`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elided: Vec<Elided>,
 }
 
 /// What a person signs to read a people-only endpoint (purpose `request`), sent as the headers
@@ -402,79 +411,6 @@ pub struct ActionSummary {
     pub rule: Option<String>,
     pub reason: String,
     pub at: Timestamp,
-}
-
-/// The WebSocket stream's first message: sign it to authenticate (purpose `stream-auth`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StreamAuth {
-    pub nonce: String,
-    pub person: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientMessage {
-    /// Answer to the challenge: `signature` over `StreamAuth{nonce, person}`.
-    Auth {
-        person: String,
-        signature: String,
-    },
-    Ping,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ServerInfo {
-    pub version: String,
-    pub policy_version: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Snapshot {
-    /// Pending escalations, soonest deadline first.
-    pub escalations: Vec<Escalation>,
-    /// Flagged actions not yet reviewed, then the most recently reviewed.
-    pub flagged: Vec<FlaggedAction>,
-    pub killswitches: Vec<KillSwitch>,
-    /// Recently resolved escalations, newest first.
-    pub history: Vec<Escalation>,
-    pub agents: Vec<AgentInfo>,
-    /// Recent actions, newest first.
-    pub activity: Vec<ActionSummary>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerMessage {
-    Challenge {
-        nonce: String,
-    },
-    Welcome {
-        person: PersonInfo,
-        server: ServerInfo,
-    },
-    Snapshot(Box<Snapshot>),
-    EscalationCreated {
-        escalation: Box<Escalation>,
-    },
-    EscalationUpdated {
-        escalation: Box<Escalation>,
-    },
-    EscalationResolved {
-        escalation: Box<Escalation>,
-    },
-    Flagged {
-        flagged: Box<FlaggedAction>,
-    },
-    FlagReviewed {
-        flagged: Box<FlaggedAction>,
-    },
-    KillSwitchChanged {
-        killswitch: KillSwitch,
-    },
-    Action {
-        action: ActionSummary,
-    },
-    Pong,
 }
 
 /// `{"error": {"code", "message"}}`

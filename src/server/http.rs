@@ -306,6 +306,7 @@ async fn withdraw_action(
 
 async fn open_stream(
     State(app): AppState,
+    slot: Option<axum::Extension<super::listener::ConnSlot>>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -313,7 +314,10 @@ async fn open_stream(
         return e.into_response();
     }
     match ws {
-        Ok(ws) => ws.on_upgrade(move |socket| stream::serve(app, socket)),
+        Ok(ws) => {
+            let slot = slot.map(|axum::Extension(s)| s);
+            ws.on_upgrade(move |socket| stream::serve(app, socket, slot))
+        }
         Err(_) => ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
             "websocket_required",

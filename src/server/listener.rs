@@ -213,6 +213,8 @@ impl Conn {
 pub struct Slot {
     id: u64,
     in_flight: AtomicUsize,
+    /// Has carried a request: a keep-alive connection a client may reuse at any moment.
+    served: AtomicBool,
     pinned: AtomicBool,
     killed: AtomicBool,
     waker: AtomicWaker,
@@ -250,6 +252,7 @@ struct InFlight(Arc<Slot>);
 impl InFlight {
     fn enter(slot: &Arc<Slot>) -> Self {
         slot.in_flight.fetch_add(1, Ordering::Relaxed);
+        slot.served.store(true, Ordering::Relaxed);
         InFlight(slot.clone())
     }
 }
@@ -276,18 +279,26 @@ impl Registry {
         }
     }
 
-    /// A slot for a new connection: when full, the oldest evictable connection is closed to
-    /// make room; `None` when every connection has a request in flight.
+    /// A slot for a new connection: when full, a connection with no request in flight is
+    /// closed to make room: the oldest that never carried a request (what a flood of idle
+    /// connections is made of), else the oldest idle keep-alive one (a client may be sending
+    /// on it right now, so it goes last). `None` when every connection is busy or pinned.
     fn admit(&self) -> Option<Arc<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.len() >= self.max {
-            let victim = slots.values().find(|s| s.evictable()).cloned()?;
+            let never_used = slots
+                .values()
+                .find(|s| s.evictable() && !s.served.load(Ordering::Relaxed));
+            let victim = never_used
+                .or_else(|| slots.values().find(|s| s.evictable()))
+                .cloned()?;
             victim.kill();
             slots.remove(&victim.id);
         }
         let slot = Arc::new(Slot {
             id: self.next.fetch_add(1, Ordering::Relaxed),
             in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
             pinned: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -365,22 +376,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_registry_evicts_the_oldest_idle_connection_and_never_a_busy_one() {
+    fn a_full_registry_evicts_an_idle_connection_and_never_a_busy_or_pinned_one() {
+        let killed = |s: &Arc<Slot>| s.killed.load(Ordering::Relaxed);
         let reg = Registry::new(3);
         let a = reg.admit().unwrap();
         let b = reg.admit().unwrap();
         let c = reg.admit().unwrap();
-        let _busy = InFlight::enter(&a); // a request in flight on the oldest
+        let busy_a = InFlight::enter(&a); // a request in flight on the oldest
         b.pin(); // an authenticated console
         let d = reg.admit().expect("room is made");
-        assert!(c.killed.load(Ordering::Relaxed), "the oldest idle one goes");
-        assert!(!a.killed.load(Ordering::Relaxed) && !b.killed.load(Ordering::Relaxed));
-        let _busy_d = InFlight::enter(&d);
+        assert!(killed(&c), "the oldest idle one goes");
+        assert!(!killed(&a) && !killed(&b));
+
+        // a is now an idle keep-alive connection, d a never-used one: d goes first.
+        drop(busy_a);
+        let e = reg.admit().expect("room is made");
+        assert!(killed(&d) && !killed(&a));
+        let _busy_e = InFlight::enter(&e);
+        let f = reg.admit().expect("room is made");
+        assert!(killed(&a), "then the idle keep-alive one");
+        assert!(!killed(&b) && !killed(&e));
+
+        let _busy_f = InFlight::enter(&f);
         assert!(
             reg.admit().is_none(),
             "every slot is busy or pinned: refused"
         );
-        reg.release(d.id);
+        reg.release(f.id);
         assert!(reg.admit().is_some());
     }
 }

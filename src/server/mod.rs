@@ -14,6 +14,7 @@ mod reply;
 pub mod roster;
 pub mod store;
 mod stream;
+mod stream_bound;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

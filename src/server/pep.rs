@@ -175,6 +175,7 @@ pub async fn submit(
                 resolved_at: None,
                 resolution_reason: None,
                 decisions: Vec::new(),
+                elided: Vec::new(),
             };
             let plan = ExpiryPlan {
                 escalate_to: match spec.on_expiry {
@@ -191,6 +192,7 @@ pub async fn submit(
                 rule: rule.to_ref(),
                 flagged_at: now,
                 review: None,
+                elided: Vec::new(),
             });
         }
         _ => {}

@@ -7,18 +7,27 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::listener::ConnSlot;
+use super::stream_bound::{bound_message, encode, snapshot_parts};
 use super::{queue, store, App};
 use crate::protocol::signing::Purpose;
-use crate::protocol::{ClientMessage, ServerMessage, Snapshot, StreamAuth};
+use crate::protocol::{
+    ClientMessage, ServerMessage, Snapshot, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
+};
 
-/// Close code for a failed or missing authentication.
-pub const CLOSE_AUTH: u16 = 4001;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many resolved escalations, flagged actions and recent actions a snapshot carries.
+const SNAPSHOT_RECENT: u32 = 200;
 
+async fn send_text(socket: &mut WebSocket, text: String) -> bool {
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Sends a message within the stream's bound; one that cannot be bounded is logged and skipped.
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
-    match serde_json::to_string(msg) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
-        Err(_) => false,
+    match encode(msg) {
+        Some(text) => send_text(socket, text).await,
+        None => true,
     }
 }
 
@@ -30,15 +39,16 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-async fn snapshot(app: &App) -> Option<ServerMessage> {
+/// The snapshot, as the texts of its bounded parts.
+async fn snapshot(app: &App) -> Option<Vec<String>> {
     let escalations = queue::pending(app).await;
     let rest = app
         .store
         .read(|c| {
             Ok((
-                store::flagged(c, 200)?,
-                store::recent_resolved(c, 200)?,
-                store::recent_activity(c, 200)?,
+                store::flagged(c, SNAPSHOT_RECENT)?,
+                store::recent_resolved(c, SNAPSHOT_RECENT)?,
+                store::recent_activity(c, SNAPSHOT_RECENT)?,
             ))
         })
         .await
@@ -50,17 +60,32 @@ async fn snapshot(app: &App) -> Option<ServerMessage> {
         .values()
         .cloned()
         .collect();
-    Some(ServerMessage::Snapshot(Box::new(Snapshot {
+    let snap = Snapshot::whole(
         escalations,
-        flagged: rest.0,
+        rest.0,
         killswitches,
-        history: rest.1,
-        agents: app.roster.agent_infos(),
-        activity: rest.2,
-    })))
+        rest.1,
+        app.roster.agent_infos(),
+        rest.2,
+    );
+    // Bounding serialises every escalation: off the async workers.
+    tokio::task::spawn_blocking(move || snapshot_parts(snap))
+        .await
+        .ok()
 }
 
-pub async fn serve(app: Arc<App>, mut socket: WebSocket) {
+async fn send_snapshot(socket: &mut WebSocket, parts: Vec<String>) -> bool {
+    for text in parts {
+        if !send_text(socket, text).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// Serves one console. `slot` is the connection's place among the server's connections: pinned
+/// once the person is known, so a flood of other connections never closes an approver's stream.
+pub async fn serve(app: Arc<App>, mut socket: WebSocket, slot: Option<ConnSlot>) {
     let mut nonce = [0u8; 32];
     getrandom::fill(&mut nonce).expect("the operating system's random source failed");
     let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
@@ -107,6 +132,19 @@ pub async fn serve(app: Arc<App>, mut socket: WebSocket) {
         )
         .await;
     }
+    // Everything the stream carries is a read: a person with no role may read nothing.
+    if p.info.roles.is_empty() {
+        return close(
+            socket,
+            CLOSE_NO_ROLE,
+            "no role: the roster gives you no role (approver, lead, operator or auditor), \
+             so the stream is closed",
+        )
+        .await;
+    }
+    if let Some(ConnSlot(slot)) = &slot {
+        slot.pin();
+    }
     let welcome = ServerMessage::Welcome {
         person: p.info.clone(),
         server: app.info.clone(),
@@ -119,7 +157,7 @@ pub async fn serve(app: Arc<App>, mut socket: WebSocket) {
     let Some(snap) = snapshot(&app).await else {
         return close(socket, 1011, "the server could not read its store").await;
     };
-    if !send(&mut socket, &snap).await {
+    if !send_snapshot(&mut socket, snap).await {
         return;
     }
     let shutdown = super::stopped(app.shutdown.clone());
@@ -127,11 +165,14 @@ pub async fn serve(app: Arc<App>, mut socket: WebSocket) {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(msg) => if !send(&mut socket, &msg).await { return },
+                Ok(mut msg) => {
+                    bound_message(&mut msg);
+                    if !send(&mut socket, &msg).await { return }
+                }
                 Err(RecvError::Lagged(_)) => {
                     // This console fell behind: resync it with a fresh snapshot.
                     match snapshot(&app).await {
-                        Some(s) => if !send(&mut socket, &s).await { return },
+                        Some(parts) => if !send_snapshot(&mut socket, parts).await { return },
                         None => return close(socket, 1011, "the server could not read its store").await,
                     }
                 }

@@ -100,6 +100,7 @@ pub fn escalation(id: &str, agent: &str, tool: &str, deadline_in: i64) -> Escala
         resolved_at: None,
         resolution_reason: None,
         decisions: vec![],
+        elided: vec![],
     }
 }
 
@@ -146,6 +147,7 @@ pub fn flagged(id: &str, reviewed: Option<(&str, FlagVerdict, &str)>) -> Flagged
             },
             signature: "sig".into(),
         }),
+        elided: vec![],
     }
 }
 
@@ -243,6 +245,8 @@ pub fn live_state() -> State {
                 -40,
             ),
         ],
+        part: 1,
+        parts: 1,
     };
     apply(
         &mut s,

@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use gavel::client::Client;
-use gavel::protocol::{ClientMessage, EscalationState, PersonKey, ServerMessage, Vote};
+use gavel::protocol::{
+    ClientMessage, EscalationState, PersonKey, ServerMessage, Snapshot, Vote,
+    MAX_STREAM_MESSAGE_BYTES,
+};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -256,4 +259,206 @@ async fn many_consoles_at_once() {
         };
         assert_eq!(Some(escalation.id), out.escalation);
     }
+}
+
+/// A stream authenticated as `key`, before the welcome: messages are read raw, as text.
+async fn open_raw(url: &str, key: &PersonKey) -> crate::common::Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(Client::new(url).stream_url())
+        .await
+        .unwrap();
+    let ServerMessage::Challenge { nonce } = next_msg(&mut ws).await else {
+        panic!("challenge")
+    };
+    let signature = key.sign(
+        gavel::protocol::signing::Purpose::StreamAuth,
+        &gavel::protocol::StreamAuth {
+            nonce,
+            person: key.id.clone(),
+        },
+    );
+    let auth = ClientMessage::Auth {
+        person: key.id.clone(),
+        signature,
+    };
+    ws.send(Message::Text(serde_json::to_string(&auth).unwrap().into()))
+        .await
+        .unwrap();
+    ws
+}
+
+/// The next text message, raw, checked against the stream's bound.
+async fn next_bounded(ws: &mut crate::common::Ws) -> (usize, ServerMessage) {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("a stream message in time")
+            .expect("stream open")
+            .expect("stream message");
+        if let Message::Text(t) = msg {
+            assert!(
+                t.len() <= MAX_STREAM_MESSAGE_BYTES,
+                "a stream message of {} bytes, over the bound of {MAX_STREAM_MESSAGE_BYTES}",
+                t.len()
+            );
+            return (t.len(), serde_json::from_str(&t).expect("a ServerMessage"));
+        }
+    }
+}
+
+async fn big_refund(env: &crate::common::Env, amount: f64, blob: &str) -> String {
+    let out = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": amount, "blob": blob}),
+            "s-big",
+        )
+        .await;
+    out.escalation.unwrap_or(out.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stream_message_exceeds_the_bound_whatever_agents_send() {
+    let env = Env::start(POLICY).await;
+    let huge = "x".repeat(250_000);
+    let medium = "m".repeat(7_000); // under the inline limit: carried, so the snapshot is split
+    let mut resolved = Vec::new();
+    for i in 0..10 {
+        let esc = big_refund(&env, 1500.0 + i as f64, &huge).await;
+        let e = env.escalation(&esc).await;
+        env.client
+            .decide(&Client::sign_decision(
+                env.key("carol"),
+                &e,
+                Vote::Deny,
+                "no",
+            ))
+            .await
+            .unwrap();
+        resolved.push(esc);
+    }
+    for i in 0..10 {
+        big_refund(&env, 2500.0 + i as f64, &huge).await;
+    }
+    for _ in 0..3 {
+        big_refund(&env, 500.0, &huge).await; // flagged
+    }
+    for i in 0..100 {
+        big_refund(&env, 3000.0 + i as f64, &medium).await;
+    }
+
+    let mut ws = open_raw(&env.url(), env.key("carol")).await;
+    assert!(matches!(
+        next_bounded(&mut ws).await.1,
+        ServerMessage::Welcome { .. }
+    ));
+    let mut whole: Option<Snapshot> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let (size, msg) = next_bounded(&mut ws).await;
+        let ServerMessage::Snapshot(part) = msg else {
+            panic!("expected a snapshot part, got {msg:?}")
+        };
+        sizes.push(size);
+        let (n, of) = (part.part, part.parts);
+        assert_eq!(n as usize, sizes.len(), "parts in order");
+        match whole.as_mut() {
+            None => whole = Some(*part),
+            Some(w) => w.extend(*part),
+        }
+        if n == of {
+            break;
+        }
+    }
+    let snap = whole.unwrap();
+    assert!(sizes.len() >= 2, "a large queue is split: {sizes:?}");
+    assert_eq!(snap.escalations.len(), 110);
+    let huge_pending: Vec<_> = snap
+        .escalations
+        .iter()
+        .filter(|e| e.action.args.get("blob").is_none())
+        .collect();
+    assert_eq!(huge_pending.len(), 10);
+    for e in &huge_pending {
+        let x = e
+            .args_elided()
+            .expect("the large arguments are listed as left out");
+        assert!(x.bytes > 250_000, "{x:?}");
+        assert!(e.action.args.as_str().unwrap().starts_with("<elided: "));
+    }
+    // The earlier calls of the session, as large, are left out too.
+    assert!(snap
+        .escalations
+        .iter()
+        .any(|e| e.elided.iter().any(|x| x.field.starts_with("history."))));
+    assert_eq!(snap.history.len(), 10);
+    assert!(snap.history.iter().all(|e| e.args_elided().is_some()));
+    assert!(resolved
+        .iter()
+        .all(|id| snap.history.iter().any(|e| &e.id == id)));
+    assert_eq!(snap.flagged.len(), 3);
+    assert!(snap.flagged.iter().all(|f| !f.elided.is_empty()));
+    assert_eq!(snap.agents.len(), crate::common::AGENTS.len());
+
+    // Live events are bounded the same way, and the whole escalation is one signed read away.
+    let esc = big_refund(&env, 4000.0, &huge).await;
+    let created = loop {
+        if let (_, ServerMessage::EscalationCreated { escalation }) = next_bounded(&mut ws).await {
+            break escalation;
+        }
+    };
+    assert_eq!(created.id, esc);
+    assert!(created.args_elided().is_some());
+    let full = env.escalation(&esc).await;
+    assert!(full.elided.is_empty());
+    assert_eq!(full.action.args["blob"].as_str().unwrap().len(), 250_000);
+    assert_eq!(
+        full.digest, created.digest,
+        "what is signed is the whole action"
+    );
+    env.client
+        .decide(&Client::sign_decision(
+            env.key("carol"),
+            &full,
+            Vote::Approve,
+            "",
+        ))
+        .await
+        .unwrap();
+    loop {
+        if let (_, ServerMessage::EscalationResolved { escalation }) = next_bounded(&mut ws).await {
+            if escalation.id == esc {
+                assert_eq!(escalation.state, EscalationState::Approved);
+                assert!(escalation.args_elided().is_some());
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_person_with_no_role_is_closed_with_4003() {
+    let mut env = crate::common::Env::new(POLICY);
+    let zoe = PersonKey::generate("zoe");
+    let mut roster = std::fs::read_to_string(&env.roster).unwrap();
+    roster += &format!(
+        "[[person]]\nid = \"zoe\"\nname = \"Zoe\"\nkey = \"{}\"\nroles = []\ngroups = [\"finance\"]\n",
+        zoe.public()
+    );
+    std::fs::write(&env.roster, roster).unwrap();
+    env.boot().await;
+    env.act(
+        "refund-bot",
+        "stripe.refund",
+        json!({"amount": 2000.0}),
+        "s",
+    )
+    .await;
+    let ws = open_raw(&env.url(), &zoe).await;
+    let (code, reason) = closed_with_reason(ws).await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(reason.contains("no role"), "{reason}");
+    // Any role will do.
+    let (_, welcome, _) = stream_as(&env.url(), env.key("erin")).await; // lead only
+    assert!(matches!(welcome, ServerMessage::Welcome { .. }));
 }

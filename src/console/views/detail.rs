@@ -8,13 +8,16 @@ use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{
-    inert, inert_multiline, ActionRecord, Effect, Escalation, FlaggedAction, RuleRef, Vote,
+    inert, inert_multiline, ActionRecord, Effect, Elided, Escalation, FlaggedAction, RuleRef, Vote,
+    ELIDED_ARGS,
 };
 
-use super::super::state::State;
+use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::json::{compact, json_lines};
-use super::{clip, clock, countdown, duration_text, outcome, urgency_style, urgency_word};
+use super::{
+    clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
+};
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())
@@ -109,9 +112,44 @@ fn rule_lines(t: &Theme, r: &RuleRef, out: &mut Vec<Line<'static>>) {
     ));
 }
 
-fn args_lines(t: &Theme, a: &ActionRecord, out: &mut Vec<Line<'static>>) {
+/// Where the whole of a left-out value is: being fetched, not fetchable, or elsewhere.
+enum Whole<'a> {
+    /// An escalation: fetched from the server on selection.
+    Escalation(Option<&'a Fetch>),
+    /// A flagged action: the stream's copy is all the console gets.
+    Flagged,
+}
+
+fn elided_line(t: &Theme, x: &Elided, whole: &Whole) -> Line<'static> {
+    let status = match whole {
+        Whole::Escalation(Some(Fetch::Failed(why))) => {
+            format!("could not fetch them: {why} (a or d tries again)")
+        }
+        Whole::Escalation(_) => "fetching the whole escalation…".into(),
+        Whole::Flagged => "the audit log's `action` record holds them in full".into(),
+    };
+    Line::from(Span::styled(
+        format!(
+            "  ⋯ {} left out of the stream (too large); {status}",
+            size_text(x.bytes)
+        ),
+        t.fg(t.warning),
+    ))
+}
+
+fn args_lines(
+    t: &Theme,
+    a: &ActionRecord,
+    elided: &[Elided],
+    whole: Whole,
+    out: &mut Vec<Line<'static>>,
+) {
     out.push(Line::default());
     out.push(heading(t, "Arguments"));
+    if let Some(x) = elided.iter().find(|x| x.field == ELIDED_ARGS) {
+        out.push(elided_line(t, x, &whole));
+        return;
+    }
     for l in json_lines(&a.args, t) {
         let mut spans = vec![Span::raw("  ")];
         spans.extend(l.spans);
@@ -190,7 +228,13 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
     out.push(Line::default());
     action_lines(t, &e.action, e.agent_owner.as_deref(), &mut out);
     rule_lines(t, &e.rule, &mut out);
-    args_lines(t, &e.action, &mut out);
+    args_lines(
+        t,
+        &e.action,
+        &e.elided,
+        Whole::Escalation(s.fetches.get(&e.id)),
+        &mut out,
+    );
     out.push(Line::default());
     out.push(heading(t, "Last tool calls in this session"));
     if e.history.is_empty() {
@@ -199,13 +243,19 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
             t.muted(),
         )));
     }
-    for p in e.history.iter().rev().take(3).rev() {
+    let shown = e.history.len().saturating_sub(3);
+    for (i, p) in e.history.iter().enumerate().skip(shown) {
         let (word, style) = effect_style(t, p.verdict);
+        let field = format!("history.{i}.args");
+        let args = match e.elided.iter().find(|x| x.field == field) {
+            Some(x) => Span::styled(format!("⋯ {} left out", size_text(x.bytes)), t.muted()),
+            None => Span::raw(clip(&compact(&p.args), 60)),
+        };
         out.push(Line::from(vec![
             Span::styled(format!("  {}  ", clock(p.at)), t.muted()),
             Span::raw(format!("{:<18} ", clip(&inert(&p.tool), 18))),
             Span::styled(format!("{word:<7}"), style),
-            Span::raw(clip(&compact(&p.args), 60)),
+            args,
         ]));
     }
     if !e.decisions.is_empty() {
@@ -265,7 +315,7 @@ pub fn flagged_lines(s: &State, f: &FlaggedAction) -> Vec<Line<'static>> {
         .and_then(|a| a.owner.as_deref());
     action_lines(t, &f.action, owner, &mut out);
     rule_lines(t, &f.rule, &mut out);
-    args_lines(t, &f.action, &mut out);
+    args_lines(t, &f.action, &f.elided, Whole::Flagged, &mut out);
     out
 }
 

@@ -11,7 +11,7 @@ use crate::protocol::canonical::short_digest;
 use crate::protocol::{inert, FlagVerdict, Vote};
 
 use super::super::keymap::{Action, Section};
-use super::super::state::{Dialog, State};
+use super::super::state::{Connection, Dialog, State};
 use super::super::theme::Theme;
 use super::{centered, countdown, urgency_style};
 
@@ -55,7 +55,22 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(format!("✗ {why}"), t.fg(t.warning))),
                 Line::default(),
                 Line::from(Span::styled(
-                    "The server enforces this too. Press any key.",
+                    "The server enforces this too. Esc or Enter closes.",
+                    t.muted(),
+                )),
+            ],
+            64,
+        ),
+        Dialog::Notice { title, text } => popup(
+            f,
+            area,
+            s,
+            title,
+            vec![
+                Line::from(Span::styled(text.clone(), t.fg(t.warning))),
+                Line::default(),
+                Line::from(Span::styled(
+                    "Esc or Enter closes (other keys are ignored until then).",
                     t.muted(),
                 )),
             ],
@@ -97,6 +112,20 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(reason_label, t.muted())),
                 input(t, &dr.reason, true),
             ];
+            if let Some(why) = super::super::replies::not_signable(s, e) {
+                lines[4] = kv(
+                    t,
+                    "digest",
+                    format!("{} (of the whole action)", short_digest(&e.digest)),
+                );
+                lines.splice(
+                    2..2,
+                    [
+                        Line::from(Span::styled(format!("⋯ {why}"), t.fg(t.warning))),
+                        Line::default(),
+                    ],
+                );
+            }
             if let Some(err) = &dr.error {
                 lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
             }
@@ -129,6 +158,28 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                     "Actions in this scope will be evaluated by policy again.".to_string()
                 }
             };
+            // What turning it on does to the queue, from what this console knows.
+            let cancels = fl.on.then(|| {
+                let n = s.cancels_if_on(&fl.scope);
+                let known = if s.connection == Connection::Live {
+                    ""
+                } else {
+                    " (last known: this console is not live)"
+                };
+                match n {
+                    0 => Line::from(Span::styled(
+                        format!("No pending escalation is in this scope{known}."),
+                        t.muted(),
+                    )),
+                    n => Line::from(Span::styled(
+                        format!(
+                            "It cancels the {n} pending escalation{} in this scope{known}.",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                        t.fg(t.warning).add_modifier(Modifier::BOLD),
+                    )),
+                }
+            });
             let mut lines = vec![
                 Line::from(vec![
                     Span::styled(format!("Kill switch {}: ", inert(&fl.scope)), t.accent()),
@@ -142,10 +193,13 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                     ),
                 ]),
                 Line::from(Span::styled(effect, t.muted())),
+            ];
+            lines.extend(cancels);
+            lines.extend([
                 Line::default(),
                 Line::from(Span::styled("Reason (required)", t.muted())),
                 input(t, &fl.reason, !fl.in_confirm),
-            ];
+            ]);
             if let Some(word) = fl.confirm_word {
                 lines.push(Line::from(Span::styled(
                     format!("Type {word} to confirm (Tab switches field)"),

@@ -10,7 +10,7 @@ use crate::protocol::{inert, Vote};
 
 use super::super::state::State;
 use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
-use super::{clip, clock, duration_text, outcome, window};
+use super::{clip, clock, duration_text, not_live, outcome, title_note, window};
 
 fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     if area.width >= 140 {
@@ -111,9 +111,10 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let title = format!(
-        " Flagged {} · {} to review ",
+        " Flagged {} · {} to review {}",
         idx.len(),
-        s.unreviewed_flags()
+        s.unreviewed_flags(),
+        title_note(s)
     );
     let (rows, state) = windowed(rows, sel, list.height, s.theme.selected());
     let table = Table::new(
@@ -132,7 +133,12 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
     if let Some(fl) = s.selected_flagged() {
         render_lines(f, detail, s, "Flagged action", flagged_lines(s, fl), false);
     } else {
-        f.render_widget(block(s, " Nothing flagged ".into(), ""), detail);
+        let title = match not_live(s) {
+            Some(note) => format!(" {note} "),
+            None if s.flagged.is_empty() => " Nothing flagged ".into(),
+            None => " Nothing matches the filter ".into(),
+        };
+        f.render_widget(block(s, title, ""), detail);
     }
 }
 
@@ -194,9 +200,12 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
         .filter(|r| r.state.as_ref().is_some_and(|k| k.on))
         .count();
     let title = if s.global_stopped() {
-        " Kill switches · GLOBAL STOP IS ON: every action is denied ".to_string()
+        format!(
+            " Kill switches · GLOBAL STOP IS ON: every action is denied {}",
+            title_note(s)
+        )
     } else {
-        format!(" Kill switches · {stopped} on ")
+        format!(" Kill switches · {stopped} on {}", title_note(s))
     };
     let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
     let table = Table::new(
@@ -288,7 +297,7 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     )
     .block(block(
         s,
-        format!(" History {} ", idx.len()),
+        format!(" History {} {}", idx.len(), title_note(s)),
         " Enter detail ",
     ));
     render_table(f, area, table, state);

@@ -15,7 +15,7 @@ use ratatui::Frame;
 
 use crate::protocol::{EscalationState, NotYours, Timestamp};
 
-use super::state::{State, View};
+use super::state::{Connection, State, View};
 use super::theme::Theme;
 
 pub use json::json_lines;
@@ -96,6 +96,56 @@ pub fn urgency_style(t: &Theme, u: Urgency) -> Style {
         Urgency::Soon => t.fg(t.warning),
         Urgency::Urgent => t.fg(t.danger).add_modifier(Modifier::BOLD),
         Urgency::Overdue => t.fg(t.expired),
+    }
+}
+
+/// A size for people: bytes, KiB or MiB.
+pub fn size_text(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    }
+}
+
+/// What a pane says instead of its contents, or beside them, while the console is not live: it
+/// never claims the queue is empty when it cannot know.
+pub fn not_live(s: &State) -> Option<String> {
+    if s.connection == Connection::Live {
+        return None;
+    }
+    if !s.resynced {
+        return Some(match (&s.connection, &s.incoming) {
+            (Connection::Refused { .. }, _) => {
+                "No data: the server refused this console (see the status bar).".into()
+            }
+            (_, Some(part)) => format!(
+                "No data yet: receiving the server's state ({} of {} parts).",
+                part.part, part.parts
+            ),
+            _ => "No data yet: connecting to the server.".into(),
+        });
+    }
+    Some(match s.live_until {
+        Some(t) => format!(
+            "Not connected: the last known state, from {} UTC.",
+            clock(t)
+        ),
+        None => "Not connected: the last known state.".into(),
+    })
+}
+
+/// Added to a list's title while the console is not live.
+pub fn title_note(s: &State) -> String {
+    match (&s.connection, s.resynced, s.live_until) {
+        (Connection::Live, _, _) => String::new(),
+        (_, false, _) => "· ⚠ no data yet ".into(),
+        (_, true, Some(t)) => format!("· ⚠ not live: as of {} ", clock(t)),
+        (_, true, None) => "· ⚠ not live ".into(),
     }
 }
 

@@ -8,9 +8,9 @@ use ratatui::Frame;
 
 use crate::protocol::inert;
 
-use super::super::state::State;
+use super::super::state::{Connection, State};
 use super::detail::{escalation_lines, render_lines};
-use super::{clip, countdown, short_why, urgency_style, window};
+use super::{clip, countdown, not_live, short_why, title_note, urgency_style, window};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let selected = s.selected_escalation();
@@ -33,15 +33,21 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         Some(e) => render_lines(f, detail, s, "Escalation", escalation_lines(s, e), false),
         None => {
             let t = &s.theme;
+            // Not live, the console cannot know that nothing waits: it says what it knows.
+            let text = match (not_live(s), s.pending.is_empty()) {
+                (Some(note), true) => note,
+                (_, true) => "Nothing waits for a decision.".into(),
+                (_, false) => "Nothing matches the filter (Esc clears it).".into(),
+            };
             let p = Paragraph::new(vec![
                 Line::default(),
                 Line::from(Span::styled(
-                    if s.pending.is_empty() {
-                        "  Nothing waits for a decision."
+                    format!("  {text}"),
+                    if s.connection == Connection::Live {
+                        t.muted()
                     } else {
-                        "  Nothing matches the filter (Esc clears it)."
+                        t.fg(t.warning)
                     },
-                    t.muted(),
                 )),
             ])
             .block(
@@ -62,8 +68,14 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     let range = window(rows_idx.len(), sel, height);
     // Agent, tool and rule share what the fixed columns leave, and are clipped to exactly their
     // width with a visible ellipsis: the table would otherwise cut them silently.
-    let inner = area.width.saturating_sub(2 + 2 + 5) as usize; // borders, marker, spacing
-    let flex = inner.saturating_sub(10 + 4 + 16).clamp(18, 60);
+    // The Args column (arguments left out of the stream, fetched on selection) only when some
+    // escalation needs it.
+    let args_col = s.pending.iter().any(|e| e.args_elided().is_some());
+    let (args_w, args_gap) = if args_col { (6, 1) } else { (0, 0) };
+    let inner = area.width.saturating_sub(2 + 2 + 5 + args_gap) as usize; // borders, marker, gaps
+    let flex = inner
+        .saturating_sub(10 + 4 + 16 + args_w as usize)
+        .clamp(18, 60);
     let (wa, wt) = (flex * 3 / 10, flex * 4 / 10);
     let wr = flex - wa - wt;
     let rows: Vec<Row> = rows_idx[range.clone()]
@@ -76,7 +88,7 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 None => ("▶ yours".to_string(), t.fg(t.ok)),
                 Some(why) => (clip(&short_why(&why), 16), t.muted()),
             };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(Span::styled(cd, urgency_style(t, u))),
                 Cell::from(clip(&inert(&e.action.agent), wa)),
                 Cell::from(clip(&inert(&e.action.tool), wt)),
@@ -87,7 +99,16 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                     e.approvals_required
                 )),
                 Cell::from(Span::styled(you, you_style)),
-            ]);
+            ];
+            if args_col {
+                // Arguments the stream left out: fetched on selection, before anyone signs.
+                let marker = match e.args_elided() {
+                    Some(x) => Span::styled(format!("⋯{}", size_short(x.bytes)), t.fg(t.warning)),
+                    None => Span::raw(""),
+                };
+                cells.insert(5, Cell::from(marker));
+            }
+            let row = Row::new(cells);
             if range.start + off == sel {
                 row.style(t.selected())
             } else {
@@ -97,13 +118,19 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         .collect();
     let mine = s.mine_count();
     let title = if rows_idx.len() == s.pending.len() {
-        format!(" Pending {} · {} for you ", s.pending.len(), mine)
-    } else {
         format!(
-            " Pending {} · {} for you · {} match the filter ",
+            " Pending {} · {} for you {}",
             s.pending.len(),
             mine,
-            rows_idx.len()
+            title_note(s)
+        )
+    } else {
+        format!(
+            " Pending {} · {} for you · {} match the filter {}",
+            s.pending.len(),
+            mine,
+            rows_idx.len(),
+            title_note(s)
         )
     };
     let more = if rows_idx.len() > range.len() {
@@ -111,27 +138,39 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     } else {
         String::new()
     };
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(10),
-            Constraint::Length(wa as u16),
-            Constraint::Length(wt as u16),
-            Constraint::Length(wr as u16),
-            Constraint::Length(4),
-            Constraint::Min(16),
-        ],
-    )
-    .header(Row::new(["Left", "Agent", "Tool", "Rule", "Appr", "You"]).style(t.muted()))
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(t.border())
-            .title(Span::styled(title, t.accent()))
-            .title_bottom(Line::from(Span::styled(more, t.muted())).right_aligned()),
-    )
-    .style(Style::default());
+    let mut widths = vec![
+        Constraint::Length(10),
+        Constraint::Length(wa as u16),
+        Constraint::Length(wt as u16),
+        Constraint::Length(wr as u16),
+        Constraint::Length(4),
+        Constraint::Min(16),
+    ];
+    let mut header = vec!["Left", "Agent", "Tool", "Rule", "Appr", "You"];
+    if args_col {
+        widths.insert(5, Constraint::Length(args_w));
+        header.insert(5, "Args");
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.muted()))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.border())
+                .title(Span::styled(title, t.accent()))
+                .title_bottom(Line::from(Span::styled(more, t.muted())).right_aligned()),
+        )
+        .style(Style::default());
     let state = TableState::default()
         .with_selected((sel >= range.start && sel < range.end).then(|| sel - range.start));
     super::lists::render_table(f, area, table, state);
+}
+
+/// A size in at most five characters: 812B, 244K, 1.2M.
+fn size_short(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b}B"),
+        b if b < 1024 * 1024 => format!("{}K", b / 1024),
+        b => format!("{:.1}M", b as f64 / (1024.0 * 1024.0)),
+    }
 }

@@ -28,6 +28,8 @@ pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
             }
             View::History => format!(" ({})", s.history.len()),
         };
+        // Before any state arrived, a count would claim an empty queue.
+        let count = if s.resynced { count } else { " (–)".into() };
         let text = format!(" {}{} ", v.title(), count);
         if v == s.view {
             spans.push(Span::styled(text, t.selected()));
@@ -71,7 +73,13 @@ pub fn message(f: &mut Frame, area: Rect, s: &State) {
 pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     let (conn, style) = match &s.connection {
-        Connection::Connecting => ("◌ connecting".to_string(), t.fg(t.warning)),
+        Connection::Connecting => match &s.incoming {
+            Some(p) => (
+                format!("◌ receiving state {}/{}", p.part, p.parts),
+                t.fg(t.warning),
+            ),
+            None => ("◌ connecting".to_string(), t.fg(t.warning)),
+        },
         Connection::Live => ("● live".to_string(), t.fg(t.ok)),
         Connection::Reconnecting {
             attempt,
@@ -114,16 +122,20 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     let mut spans = vec![
         Span::styled(format!(" {conn} "), style.add_modifier(Modifier::BOLD)),
         Span::raw(format!("│ {who} ")),
-        Span::raw(format!(
-            "│ {} pending, {} yours · {} flagged ",
-            s.pending.len(),
-            s.mine_count(),
-            s.unreviewed_flags()
-        )),
+        Span::raw(if s.resynced {
+            format!(
+                "│ {} pending, {} yours · {} flagged ",
+                s.pending.len(),
+                s.mine_count(),
+                s.unreviewed_flags()
+            )
+        } else {
+            "│ no data yet ".to_string()
+        }),
     ];
-    if !s.in_flight.is_empty() {
+    if s.sending() > 0 {
         spans.push(Span::styled(
-            format!("│ {} sending ", s.in_flight.len()),
+            format!("│ {} sending ", s.sending()),
             t.fg(t.warning),
         ));
     }

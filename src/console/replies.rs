@@ -1,0 +1,224 @@
+//! Answers to the REST calls the console made (decisions, flips, reviews, fetches), and the
+//! fetch of a whole escalation whose stream copy left values out. Part of `update`.
+
+use crate::protocol::{inert, Escalation, EscalationState, Vote};
+
+use super::state::{Fetch, Level, Request, State, View};
+use super::update::{
+    keep_whole, say, state_word, upsert, upsert_flag, verdict_word, ApiError, Effect, Reply,
+};
+
+pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiError>) {
+    let Some(req) = s.in_flight.remove(&request) else {
+        return;
+    };
+    match (req, result) {
+        (Request::Decide { escalation, vote }, Ok(Reply::Decision(ack))) => {
+            let e = *ack.escalation;
+            let progress = match e.state {
+                EscalationState::Pending => format!(
+                    "still pending: {}/{} approvals",
+                    e.approvals_received(),
+                    e.approvals_required
+                ),
+                st => format!("now {}", state_word(st)),
+            };
+            let verb = if vote == Vote::Approve {
+                "approval"
+            } else {
+                "denial"
+            };
+            let again = if ack.recorded {
+                ""
+            } else {
+                " (already recorded before)"
+            };
+            say(
+                s,
+                Level::Success,
+                format!("✓ your {verb} of {escalation} was accepted{again}; {progress}"),
+            );
+            upsert(s, e);
+        }
+        (Request::Decide { escalation, vote }, Err(e)) => {
+            let verb = if vote == Vote::Approve {
+                "approval"
+            } else {
+                "denial"
+            };
+            say(
+                s,
+                Level::Error,
+                format!(
+                    "✗ your {verb} of {escalation} was NOT recorded: {} ({})",
+                    inert(&e.message),
+                    e.code
+                ),
+            );
+        }
+        (Request::Flip { scope, .. }, Ok(Reply::Flip(k))) => {
+            say(
+                s,
+                Level::Success,
+                format!(
+                    "✓ kill switch {scope} is now {}",
+                    if k.on {
+                        "ON: actions are denied"
+                    } else {
+                        "off"
+                    }
+                ),
+            );
+            s.killswitches.insert(k.scope.clone(), k);
+        }
+        (Request::Flip { scope, on }, Err(e)) => say(
+            s,
+            Level::Error,
+            format!(
+                "✗ kill switch {scope} was NOT turned {}: {} ({})",
+                if on { "on" } else { "off" },
+                inert(&e.message),
+                e.code
+            ),
+        ),
+        (Request::Review { action, verdict }, Ok(Reply::Review(f))) => {
+            let f = *f;
+            say(
+                s,
+                Level::Success,
+                format!("✓ flagged action {action} marked {}", verdict_word(verdict)),
+            );
+            upsert_flag(s, f);
+        }
+        (Request::Review { action, .. }, Err(e)) => say(
+            s,
+            Level::Error,
+            format!(
+                "✗ review of {action} was NOT recorded: {} ({})",
+                inert(&e.message),
+                e.code
+            ),
+        ),
+        (Request::Fetch { escalation }, Ok(Reply::Escalation(whole))) => {
+            got_whole(s, &escalation, *whole)
+        }
+        (Request::Fetch { escalation }, Err(e)) => {
+            let why = format!("{} ({})", inert(&e.message), e.code);
+            say(
+                s,
+                Level::Error,
+                format!("✗ could not fetch the whole of {escalation}: {why}"),
+            );
+            s.fetches.insert(escalation, Fetch::Failed(why));
+        }
+        (req, Ok(other)) => say(
+            s,
+            Level::Error,
+            format!("unexpected answer to {req:?}: {other:?}"),
+        ),
+    }
+}
+
+/// Fetches the whole of the selected escalation when its stream copy left values out, once; a
+/// failed fetch is retried when the person asks (a or d), not in a loop.
+pub(super) fn fetch_whole_if_needed(s: &mut State, fx: &mut Vec<Effect>) {
+    if !matches!(s.view, View::Queue | View::History) {
+        return;
+    }
+    let Some(e) = s.selected_escalation() else {
+        return;
+    };
+    if e.elided.is_empty() || s.fetches.contains_key(&e.id) {
+        return;
+    }
+    let id = e.id.clone();
+    fetch(s, id, fx);
+}
+
+/// Asks the server for the whole escalation.
+pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Effect>) {
+    if s.fetches.get(&escalation) == Some(&Fetch::InFlight) {
+        return;
+    }
+    s.fetches.insert(escalation.clone(), Fetch::InFlight);
+    let request = s.next_request;
+    s.next_request += 1;
+    s.in_flight.insert(
+        request,
+        Request::Fetch {
+            escalation: escalation.clone(),
+        },
+    );
+    fx.push(Effect::Fetch {
+        request,
+        escalation,
+    });
+}
+
+/// The whole escalation arrived: it replaces the stream's copy wherever that is shown, if it is
+/// the same escalation (same id and digest) and whole.
+fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
+    if whole.id != asked || !whole.elided.is_empty() {
+        let why = format!("the server answered for {} instead", inert(&whole.id));
+        say(
+            s,
+            Level::Error,
+            format!("✗ could not fetch the whole of {asked}: {why}"),
+        );
+        s.fetches.insert(asked.to_string(), Fetch::Failed(why));
+        return;
+    }
+    let shown_digest = s
+        .pending
+        .iter()
+        .map(|e| &**e)
+        .chain(s.history.iter())
+        .find(|e| e.id == whole.id)
+        .map(|e| e.digest.clone());
+    if shown_digest.as_ref().is_some_and(|d| *d != whole.digest) {
+        let why = "its digest differs from the one the stream showed".to_string();
+        say(
+            s,
+            Level::Error,
+            format!("✗ the whole of {asked} was not used: {why}"),
+        );
+        s.fetches.insert(asked.to_string(), Fetch::Failed(why));
+        return;
+    }
+    s.fetches.remove(asked);
+    for e in s.pending.iter_mut().filter(|e| e.id == whole.id) {
+        keep_whole(&whole, e);
+    }
+    for e in s.history.iter_mut().filter(|e| e.id == whole.id) {
+        keep_whole(&whole, e);
+    }
+    if let Some(d) = s.stashed.as_mut().filter(|d| d.escalation.id == whole.id) {
+        keep_whole(&whole, &mut d.escalation);
+    }
+    // An open decision dialog keeps the copy it was opened on: what is signed must have been
+    // shown, so the person closes it, reads the arguments and decides again (the reason is kept).
+}
+
+/// Why a decision dialog may not sign on its copy, if so: its arguments were left out.
+pub fn not_signable(s: &State, e: &Escalation) -> Option<String> {
+    let elided = e.args_elided()?;
+    let size = super::views::size_text(elided.bytes);
+    let whole_here = s
+        .pending
+        .iter()
+        .any(|p| p.id == e.id && p.args_elided().is_none());
+    Some(match (whole_here, s.fetches.get(&e.id)) {
+        (true, _) => format!(
+            "The whole arguments ({size}) are here now: Esc, read them in the detail, then \
+             decide again (your reason is kept). Nothing is signed from this copy."
+        ),
+        (false, Some(Fetch::Failed(why))) => format!(
+            "The arguments ({size}) were too large for the stream and could not be fetched: \
+             {why}. Enter tries again; nothing is signed before they are shown."
+        ),
+        (false, _) => format!(
+            "The arguments ({size}) were too large for the stream: fetching them. Nothing is \
+             signed before they are shown."
+        ),
+    })
+}

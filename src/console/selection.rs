@@ -1,0 +1,138 @@
+//! The cursor follows the item, never the row number: each view's selection is a key (an
+//! escalation id, an action id, a kill switch scope), and after anything changes the rows the
+//! cursor is put back on that key's row. Rows inserted above do not move it; when the item is
+//! filtered out the cursor goes to the next row shown after it; when the item is gone, to the row
+//! that took its place.
+
+use super::state::{State, View};
+
+/// Where the cursor goes among `shown` rows (indices into the unfiltered list, ascending), given
+/// the selected item's index in the unfiltered list (if it is still there) and the old position.
+fn place(shown: &[usize], item: Option<usize>, old: usize) -> Option<usize> {
+    let last = shown.len().checked_sub(1)?;
+    Some(match item {
+        Some(u) => shown.partition_point(|&r| r < u).min(last),
+        None => old.min(last),
+    })
+}
+
+/// Puts every view's cursor back on its item (or the nearest sensible row).
+pub(super) fn reselect_all(s: &mut State) {
+    for v in View::ALL {
+        reselect(s, v);
+    }
+}
+
+pub(super) fn reselect(s: &mut State, v: View) {
+    let i = v.index();
+    let old = s.selected[i];
+    let key = s.selected_key[i].clone();
+    let key = key.as_deref();
+    let (pos, new_key) = match v {
+        View::Queue => {
+            let item = key.and_then(|k| s.pending.iter().position(|e| e.id == k));
+            // Without a filter the rows are the queue itself: no allocation per event, which
+            // matters when a burst of thousands arrives.
+            let pos = if s.filter.is_empty() {
+                match item {
+                    Some(u) => Some(u),
+                    None => s.pending.len().checked_sub(1).map(|l| old.min(l)),
+                }
+                .map(|p| (p, p))
+            } else {
+                let rows = s.queue_rows();
+                place(&rows, item, old).map(|p| (p, rows[p]))
+            };
+            match pos {
+                Some((p, u)) => (p, Some(s.pending[u].id.clone())),
+                None => (0, None),
+            }
+        }
+        View::History => {
+            let item = key.and_then(|k| s.history.iter().position(|e| e.id == k));
+            let rows = s.history_rows();
+            match place(&rows, item, old) {
+                Some(p) => (p, Some(s.history[rows[p]].id.clone())),
+                None => (0, None),
+            }
+        }
+        View::Flagged => {
+            let item = key.and_then(|k| s.flagged.iter().position(|f| f.action.id == k));
+            let rows = s.flagged_rows();
+            match place(&rows, item, old) {
+                Some(p) => (p, Some(s.flagged[rows[p]].action.id.clone())),
+                None => (0, None),
+            }
+        }
+        View::KillSwitches => {
+            let all = s.switch_scopes();
+            let item = key.and_then(|k| all.iter().position(|x| x == k));
+            let rows: Vec<usize> = (0..all.len()).filter(|&u| s.matches(&[&all[u]])).collect();
+            match place(&rows, item, old) {
+                Some(p) => (p, Some(all[rows[p]].clone())),
+                None => (0, None),
+            }
+        }
+    };
+    s.selected[i] = pos;
+    s.selected_key[i] = new_key;
+}
+
+/// Moves the current view's cursor to row `pos` (clamped) and selects that row's item.
+pub(super) fn move_to(s: &mut State, pos: usize) {
+    let v = s.view;
+    let keys: Vec<String> = match v {
+        View::Queue => s
+            .queue_rows()
+            .into_iter()
+            .map(|u| s.pending[u].id.clone())
+            .collect(),
+        View::History => s
+            .history_rows()
+            .into_iter()
+            .map(|u| s.history[u].id.clone())
+            .collect(),
+        View::Flagged => s
+            .flagged_rows()
+            .into_iter()
+            .map(|u| s.flagged[u].action.id.clone())
+            .collect(),
+        View::KillSwitches => s.switch_rows().into_iter().map(|r| r.scope).collect(),
+    };
+    let pos = pos.min(keys.len().saturating_sub(1));
+    s.selected[v.index()] = pos;
+    s.selected_key[v.index()] = keys.into_iter().nth(pos);
+    s.detail_scroll = 0;
+    reselect(s, v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn the_cursor_goes_to_the_item_then_the_next_shown_then_the_old_place() {
+        assert_eq!(place(&[], Some(0), 3), None);
+        assert_eq!(place(&[0, 2, 5], Some(2), 0), Some(1), "on the item");
+        assert_eq!(
+            place(&[0, 2, 5], Some(3), 0),
+            Some(2),
+            "filtered out: next shown"
+        );
+        assert_eq!(
+            place(&[0, 2, 5], Some(9), 0),
+            Some(2),
+            "after the last: the last"
+        );
+        assert_eq!(
+            place(&[0, 2, 5], None, 1),
+            Some(1),
+            "gone: what took its place"
+        );
+        assert_eq!(
+            place(&[0, 2, 5], None, 7),
+            Some(2),
+            "gone from the end: the last"
+        );
+    }
+}
