@@ -44,6 +44,10 @@ struct AgentSpec {
     acts_for: Vec<Spanned<String>>,
 }
 
+/// Actor names the audit log uses for records nobody in the roster made: a person or agent with
+/// one of them would be indistinguishable from the server there.
+const RESERVED_IDS: &[&str] = &["server"];
+
 /// Longest person or agent id.
 pub const MAX_ID_LEN: usize = 64;
 
@@ -61,6 +65,11 @@ fn check_id(id: &str) -> Result<(), String> {
     if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) || !id.chars().all(plain) {
         return Err(format!(
             "id {id:?} must be plain ASCII: a letter or digit, then letters, digits, `.`, `_` or `-`"
+        ));
+    }
+    if RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(id)) {
+        return Err(format!(
+            "id {id:?} is reserved: the audit log names the server itself so"
         ));
     }
     Ok(())

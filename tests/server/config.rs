@@ -294,6 +294,8 @@ fn ids_are_plain_ascii_and_bounded() {
         ("zed\u{202e}", "plain ASCII"), // right-to-left override
         ("zed:ops", "plain ASCII"),
         ("", "must not be empty"),
+        ("server", "reserved"), // the audit log's own actor
+        ("Server", "reserved"),
     ] {
         let e = refused(POLICY, Some(&person(id, &k)));
         assert!(
