@@ -514,9 +514,12 @@ async fn revision_2026_07_28_without_initialize() {
     assert_eq!(esc.action.context["protocol_version"], "2026-07-28");
     d.send(json!({"op": "cancel", "tag": "n1"})).await;
     assert_eq!(d.result("n1").await["event"], "cancelled");
-    // Once a later ping is answered, the gate has withdrawn it: an approval comes too late.
-    d.send(json!({"op": "ping"})).await;
-    d.wait(|e| e["op"] == "ping").await;
+    // Once a later call is answered, the gate has withdrawn it: an approval comes too late.
+    // (This revision has no `ping`.)
+    let after = d
+        .call_and_wait("s2", "shout", json!({"text": "after"}))
+        .await;
+    assert_eq!(after["text"], "AFTER", "{after}");
     let late = gavel::client::Client::sign_decision(g.approver(), &esc, Vote::Approve, "too late");
     let refused = g.env.client.decide(&late).await.expect_err("refused");
     assert_eq!(refused.code(), "not_pending");

@@ -501,8 +501,7 @@ impl Corpus<'_> {
 
     /// A ping whose id is the entry's own id with `-ping` appended, without a line end.
     fn ping(&self, name: &str) -> Vec<u8> {
-        format!("{{\"jsonrpc\":\"2.0\",\"id\":\"h-{name}-ping\",\"method\":\"ping\"}}")
-            .into_bytes()
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":\"h-{name}-ping\",\"method\":\"ping\"}}").into_bytes()
     }
 
     fn call(&self, name: &str, extra: &str) -> Vec<u8> {
