@@ -170,7 +170,7 @@ pub fn corpus(t: &Target) -> Vec<Hostile> {
     }
 
     // The plain call with one spot changed: (from, to).
-    let edits: Vec<(&str, &[u8], &[u8], Expect, &[Peer])> = vec![
+    let edits: Vec<Edit> = vec![
         // Line breaks inside one line (the gate's reader splits at `\n` only).
         (
             "cr-as-whitespace",
@@ -444,6 +444,9 @@ pub fn corpus(t: &Target) -> Vec<Hostile> {
 }
 
 use Expect::{Custom, Denied, Err, Silent};
+
+/// An entry made by changing one spot of the plain call: (name, from, to, answers, runs on).
+type Edit<'a> = (&'a str, &'a [u8], &'a [u8], Expect, &'a [Peer]);
 
 /// How an entry is answered, written briefly.
 enum Expect {
