@@ -1,8 +1,12 @@
-//! `gavel gate` framing and process handling, byte for byte: the "MCP server" here is `cat`
-//! (every line the server receives comes straight back) or a shell, so what reached the server
-//! and what the gate wrote itself are both visible on the client side.
+//! `gavel gate` framing and process handling: the "MCP server" here is `cat` (every line the
+//! server receives comes straight back) or a shell, so what reached the server and what the gate
+//! wrote itself are both visible on the client side.
 
 mod common;
+#[path = "peers/hostile.rs"]
+mod hostile;
+#[path = "peers/session.rs"]
+mod session;
 #[path = "peers/support.rs"]
 mod support;
 
@@ -71,25 +75,45 @@ impl Gate {
 }
 
 #[tokio::test]
-async fn everything_but_tool_calls_passes_byte_for_byte() {
+async fn messages_reach_the_server_as_the_gate_parsed_them() {
     let mut g = Gate::start(&support::dead_url(), UNUSED_TOKEN, &["cat"]);
-    // Odd spacing, unicode, a malformed line, an unknown cancel: all must come back unchanged.
-    let lines: [&str; 5] = [
-        r#"{ "jsonrpc" : "2.0", "id" : 1, "method" : "tools/list" ,"params":{"x":"é\u00e9"} }"#,
-        "this is not json {",
+    // Odd spacing, escapes, unicode, an unknown cancel, a response: the server gets each as one
+    // compact line of the same JSON value.
+    let lines: [&str; 4] = [
+        r#"{ "jsonrpc" : "2.0", "id" : 1, "method" : "tools/list" ,"params":{"x":"é\u00e9\u2028", "n": 1.50} }"#,
         r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}"#,
         r#"{"jsonrpc":"2.0","id":"srv-1","result":{"roots":[]}}"#,
-        r#"[{"jsonrpc":"2.0","id":5,"method":"ping"}]"#,
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\r",
     ];
     for l in lines {
         g.send(format!("{l}\n").as_bytes()).await;
-        assert_eq!(g.line().await, l);
+        let echoed = g.line().await;
+        let sent: Value = serde_json::from_str(l.trim_end()).expect("json");
+        assert_eq!(serde_json::from_str::<Value>(&echoed).expect("json"), sent);
+        assert!(!echoed.contains([' ', '\r', '\u{2028}']), "{echoed:?}");
     }
-    let (code, _) = g.close().await;
+    // A line that is not JSON never reaches the server, nor does a batch; a request inside the
+    // batch is answered with an error instead.
+    g.send(b"this is not json {\n[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}]\n")
+        .await;
+    g.send(b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}\n")
+        .await;
+    let refused: Value = serde_json::from_str(&g.line().await).expect("json");
+    assert_eq!(refused["id"], 5);
+    assert_eq!(refused["error"]["code"], -32600);
+    assert_eq!(
+        g.line().await,
+        "{\"id\":6,\"jsonrpc\":\"2.0\",\"method\":\"ping\"}"
+    );
+    let (code, stderr) = g.close().await;
     assert_eq!(
         code,
         Some(0),
         "cat exits 0 when its input closes; so does the gate"
+    );
+    assert!(
+        stderr.contains("gavel gate: refused a client line"),
+        "{stderr}"
     );
 }
 
@@ -115,27 +139,24 @@ async fn tool_calls_are_answered_for_the_same_id_when_gavel_is_down() {
         .await;
     assert_eq!(
         g.line().await,
-        "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}"
+        "{\"id\":8,\"jsonrpc\":\"2.0\",\"method\":\"ping\"}"
     );
-    // A batch is split: the call is denied, the rest reaches the server.
+    // A batch is refused whole: each request in it gets an error, nothing reaches the server.
     g.send(b"[{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"rm\"}},{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/list\"}]\n")
         .await;
-    let mut got: Vec<Value> = Vec::new();
-    for _ in 0..2 {
-        got.push(serde_json::from_str(&g.line().await).expect("json"));
+    for id in [9, 10] {
+        let v: Value = serde_json::from_str(&g.line().await).expect("json");
+        assert_eq!(
+            (v["id"].clone(), v["error"]["code"].clone()),
+            (json!(id), json!(-32600))
+        );
     }
-    assert!(got
-        .iter()
-        .any(|v| v["id"] == 9 && v["result"]["isError"] == true));
-    assert!(got
-        .iter()
-        .any(|v| v["id"] == 10 && v["method"] == "tools/list"));
     let (code, _) = g.close().await;
     assert_eq!(code, Some(0));
 }
 
 #[tokio::test]
-async fn allowed_calls_are_forwarded_unchanged() {
+async fn allowed_calls_are_forwarded_as_judged() {
     let gavel = Gavel::start(
         r#"
 [[rule]]
@@ -147,11 +168,69 @@ reason = "The cat is harmless"
     )
     .await;
     let mut g = Gate::start(&gavel.url(), &gavel.token(), &["cat"]);
-    let call = r#"{"jsonrpc":"2.0", "id":"x-1",  "method":"tools/call","params":{"name":"meow","arguments":{"n":1.50}}}"#;
+    let call = r#"{"jsonrpc":"2.0", "id":"x-1",  "method":"tools\/call","params":{"name":"meow","arguments":{"n":1.50}}}"#;
     g.send(format!("{call}\n").as_bytes()).await;
-    assert_eq!(g.line().await, call, "forwarded byte for byte");
+    assert_eq!(
+        g.line().await,
+        r#"{"id":"x-1","jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"n":1.5},"name":"meow"}}"#,
+        "the value gavel judged, re-serialised"
+    );
     let (code, _) = g.close().await;
     assert_eq!(code, Some(0));
+    gavel.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_hostile_line_reaches_the_server() {
+    // cat echoes whatever reaches it: every echo of a corpus line would be a bypass.
+    let gavel = Gavel::start(
+        r#"
+[[rule]]
+id = "no-cats"
+tools = ["mcp.cat.*"]
+effect = "deny"
+reason = "No cat today"
+"#,
+    )
+    .await;
+    let target = hostile::Target {
+        tool: "meow".into(),
+        args: Box::new(|marker| format!(r#"{{"marker":"{marker}"}}"#)),
+    };
+    let corpus = hostile::corpus(&target);
+    let mut s = session::Session::spawn(session::gate_command(
+        &gavel.url(),
+        &gavel.token(),
+        "cat",
+        &["cat".to_string()],
+    ));
+    for (n, h) in corpus.iter().enumerate() {
+        s.send(&h.line).await;
+        let sentinel = json!(format!("sentinel-{n}"));
+        s.send_json(&json!({"jsonrpc":"2.0","id":sentinel,"method":"ping"}))
+            .await;
+        s.wait_for("the echoed ping", |v| v["id"] == sentinel).await;
+        for a in &h.answers {
+            let what = format!("{a:?} for {}", h.name);
+            match a {
+                hostile::Answer::Error(id, code) => {
+                    s.wait_for(&what, |v| v["id"] == *id && v["error"]["code"] == *code)
+                        .await
+                }
+                hostile::Answer::Denied(id) => {
+                    s.wait_for(&what, |v| v["id"] == *id && v["result"]["isError"] == true)
+                        .await
+                }
+            };
+        }
+    }
+    s.close_stdin();
+    assert_eq!(s.wait_exit().await, Some(0));
+    assert!(
+        s.backlog.is_empty(),
+        "reached the server or answered twice: {:?}",
+        s.backlog
+    );
     gavel.shutdown().await;
 }
 
@@ -166,8 +245,12 @@ async fn child_exit_code_and_stderr_are_passed_on() {
             "read line; echo \"got $line\"; echo 'server trouble' >&2; exit 7",
         ],
     );
-    g.send(b"hello\n").await;
-    assert_eq!(g.line().await, "got hello");
+    g.send(b"{\"jsonrpc\":\"2.0\",\"method\":\"hello\"}\n")
+        .await;
+    assert_eq!(
+        g.line().await,
+        "got {\"jsonrpc\":\"2.0\",\"method\":\"hello\"}"
+    );
     let (code, stderr) = g.close().await;
     assert_eq!(code, Some(7));
     assert!(stderr.contains("server trouble"), "{stderr}");

@@ -388,21 +388,17 @@ async fn filesystem_cancelled_held_call_never_reaches_the_server() {
     let ev = d.result("w1").await;
     assert_eq!(ev["event"], "cancelled", "{ev}");
 
-    // The gate withdraws the held call, so approvers no longer see it: the escalation is
-    // cancelled, and an approval now is refused.
-    let start = tokio::time::Instant::now();
-    let withdrawn = loop {
-        let e = g
-            .env
-            .client
-            .escalation(g.approver(), &esc.id)
-            .await
-            .expect("escalation");
-        if e.state != gavel::protocol::EscalationState::Pending || start.elapsed() > STEP {
-            break e;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    // The gate withdraws the held call before it handles the client's next line, so once a
+    // ping after the cancel is answered, approvers no longer see it: the escalation is
+    // cancelled (checked once, now), and an approval is refused.
+    d.send(json!({"op": "ping"})).await;
+    d.wait(|e| e["op"] == "ping").await;
+    let withdrawn = g
+        .env
+        .client
+        .escalation(g.approver(), &esc.id)
+        .await
+        .expect("escalation");
     assert_eq!(withdrawn.state, gavel::protocol::EscalationState::Cancelled);
     assert!(withdrawn
         .resolution_reason
@@ -518,7 +514,15 @@ async fn revision_2026_07_28_without_initialize() {
     assert_eq!(esc.action.context["protocol_version"], "2026-07-28");
     d.send(json!({"op": "cancel", "tag": "n1"})).await;
     assert_eq!(d.result("n1").await["event"], "cancelled");
-    g.decide(&esc, Vote::Approve, "too late").await;
+    // Once a later call is answered, the gate has withdrawn it: an approval comes too late.
+    // (This revision has no `ping`.)
+    let after = d
+        .call_and_wait("s2", "shout", json!({"text": "after"}))
+        .await;
+    assert_eq!(after["text"], "AFTER", "{after}");
+    let late = gavel::client::Client::sign_decision(g.approver(), &esc, Vote::Approve, "too late");
+    let refused = g.env.client.decide(&late).await.expect_err("refused");
+    assert_eq!(refused.code(), "not_pending");
 
     // Held, approved, written.
     d.call("n2", "append_note", json!({"text": "approved note"}))

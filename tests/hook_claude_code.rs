@@ -8,7 +8,8 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gavel::protocol::Vote;
+use gavel::client::Client;
+use gavel::protocol::{EscalationState, Vote};
 use serde_json::Value;
 use support::{Gavel, DEVELOPER, UNUSED_TOKEN};
 use tokio::io::AsyncWriteExt;
@@ -261,22 +262,36 @@ async fn review_that_expires_is_denied() {
 }
 
 #[tokio::test]
-async fn hook_denies_before_its_own_timeout_when_nobody_decides() {
+async fn hook_withdraws_then_denies_before_its_own_timeout_when_nobody_decides() {
     // The review deadline (1m) is beyond the hook's 6 s timeout: the hook must answer deny
-    // itself, before Claude Code would give up on it and let the call through.
+    // itself, before Claude Code would give up on it and let the call through, and withdraw the
+    // escalation first, so nobody can approve a call that will never run.
     let g = Gavel::start(POLICY).await;
-    let run = run_hook(
-        &g.url(),
-        &g.token(),
-        &g.empty_config(),
-        &fixture("mcp.json"),
-        6,
-    )
-    .await;
-    assert_eq!(run.code, Some(0));
+    let config = g.empty_config();
+    let (url, token) = (g.url(), g.token());
+    let hook =
+        tokio::spawn(async move { run_hook(&url, &token, &config, &fixture("mcp.json"), 6).await });
+    let esc = g
+        .escalation_for("mcp__github__create_pull_request", Duration::from_secs(10))
+        .await;
+    let run = hook.await.expect("hook task");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.decision, "deny");
     assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
-    assert!(run.elapsed >= Duration::from_secs(4), "{:?}", run.elapsed);
+    // It did wait for a person first (most of its 4.8 s budget, less the withdraw's share).
+    assert!(run.elapsed >= Duration::from_secs(3), "{:?}", run.elapsed);
+    // The hook has exited: the escalation is closed already (checked once, now).
+    let now = g
+        .env
+        .client
+        .escalation(g.approver(), &esc.id)
+        .await
+        .expect("escalation");
+    assert_eq!(now.state, EscalationState::Cancelled, "{now:?}");
+    assert!(run.reason.contains("withdrawn"), "{}", run.reason);
+    let late = Client::sign_decision(g.approver(), &esc, Vote::Approve, "too late");
+    let refused = g.env.client.decide(&late).await.expect_err("refused");
+    assert_eq!(refused.code(), "not_pending");
     g.shutdown().await;
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Claude Code lets a call through when a hook exits non-zero (other than 2) or times out, so
 //! this hook answers on every path: a decision JSON on stdout and exit 0, or — only if stdout
-//! cannot be written — the reason on stderr and exit 2. A watchdog thread answers deny shortly
-//! before the configured hook timeout even if everything else hangs, and panics are caught.
+//! cannot be written — the reason on stderr and exit 2. A call held for review is waited on
+//! only until shortly before the budget ends, then withdrawn, then denied, so an escalation the
+//! hook gave up on cannot be approved afterwards. A watchdog thread answers deny at the end of
+//! the budget even if everything else hangs, and panics are caught.
 
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
@@ -14,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{adjudicate, ClaudeCodeArgs, Ruling, Settings, DEFAULT_HOOK_TIMEOUT_SECS};
+use super::{adjudicate, Budget, ClaudeCodeArgs, Ruling, Settings, DEFAULT_HOOK_TIMEOUT_SECS};
 use crate::protocol::{ActionRequest, MAX_BODY_BYTES, MAX_TEXT_LEN};
 
 /// Largest hook input read from stdin; anything larger is a deny (the server would refuse it).
@@ -28,6 +30,8 @@ pub fn run(args: ClaudeCodeArgs) -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("gavel hook: internal error: {info}");
     }));
+    // The budget counts from here: reading stdin is part of it.
+    let start = tokio::time::Instant::now();
     let settings = Settings::resolve(
         args.server.as_deref(),
         args.on_behalf_of.as_deref(),
@@ -46,7 +50,7 @@ pub fn run(args: ClaudeCodeArgs) -> ExitCode {
 
     let ruling = guarded(|| match settings {
         Err(e) => Ruling::deny(e.to_string()),
-        Ok(settings) => decide_from_stdin(&settings, budget),
+        Ok(settings) => decide_from_stdin(&settings, Budget::new(start, budget)),
     });
     answer(&ruling).unwrap_or(ExitCode::SUCCESS)
 }
@@ -127,7 +131,7 @@ pub fn decision_json(ruling: &Ruling) -> String {
     .to_string()
 }
 
-fn decide_from_stdin(settings: &Settings, budget: Duration) -> Ruling {
+fn decide_from_stdin(settings: &Settings, budget: Budget) -> Ruling {
     let mut input = Vec::new();
     let read = std::io::stdin()
         .lock()
@@ -163,14 +167,18 @@ fn decide_from_stdin(settings: &Settings, budget: Duration) -> Ruling {
         Err(e) => return Ruling::deny(e.to_string()),
     };
     runtime.block_on(async {
-        let until = tokio::time::Instant::now() + budget;
-        match tokio::time::timeout_at(until, adjudicate(&client, token, &action, Some(until))).await
-        {
+        // adjudicate keeps to the budget itself (withdrawing what it stops waiting for); this
+        // outer limit only guards against a bug there.
+        let decide = adjudicate(
+            &client,
+            token,
+            &action,
+            Some(budget),
+            std::future::pending(),
+        );
+        match tokio::time::timeout_at(budget.answer_by, decide).await {
             Ok(ruling) => ruling,
-            Err(_) => Ruling::deny(format!(
-                "no decision within the hook's {}s budget",
-                budget.as_secs()
-            )),
+            Err(_) => Ruling::deny("no decision within the hook's budget"),
         }
     })
 }

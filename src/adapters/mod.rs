@@ -4,20 +4,19 @@
 //!
 //! See `docs/ADAPTERS.md` for setup.
 
+mod adjudicate;
 mod claude_code;
 mod gate;
 
 use std::path::PathBuf;
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use crate::client::{Client, ClientError};
 use crate::config::{
     ConfigError, ConfigFile, ENV_AGENT_TOKEN, ENV_CA_CERT, ENV_ON_BEHALF_OF, ENV_SERVER,
 };
-use crate::protocol::{inert, ActionOutcome, ActionRequest, Resolution, Verdict, Vote};
+use crate::protocol::{inert, ActionOutcome, Resolution, Verdict, Vote};
 
+pub use adjudicate::{adjudicate, Budget, WITHDRAW_TIMEOUT};
 pub use claude_code::run as run_claude_code;
 pub use gate::run as run_gate;
 
@@ -142,136 +141,6 @@ impl Ruling {
 fn one_line(s: &str) -> String {
     let s: String = s.chars().take(2000).collect();
     inert(&s).into_owned()
-}
-
-/// How long a held call is waited on past the server's deadline: the server resolves it as
-/// expired at the deadline; this only covers clock skew and a slow answer.
-const DEADLINE_GRACE: Duration = Duration::from_secs(30);
-/// How long a call without a server deadline is held at most.
-const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);
-
-/// Submits `action` and, when it is held for review, waits for the final outcome until the
-/// server's deadline (plus a grace) or `until`, whichever comes first. Never returns allow
-/// unless the server said allow.
-pub async fn adjudicate(
-    client: &Client,
-    token: &str,
-    action: &ActionRequest,
-    until: Option<Instant>,
-) -> Ruling {
-    let first = match client.submit(token, action).await {
-        Ok(o) => o,
-        Err(e) => return Ruling::deny(submit_error(&e)),
-    };
-    if first.verdict != Verdict::Pending {
-        return ruling_of(&first);
-    }
-    // If this wait ends without a decision (given up, or the caller cancelled and dropped this
-    // future), the escalation is withdrawn so nobody approves a call that will never run.
-    let mut withdraw = Withdraw::new(client, token, &first.id);
-    let mut latest = first.clone();
-    loop {
-        let stop = until.map_or(hold_until(&latest), |u| u.min(hold_until(&latest)));
-        let out = match wait_outcome(client, token, &first.id, stop).await {
-            Ok(o) => o,
-            Err(e) => return Ruling::deny(format!("lost contact with gavel while waiting: {e}")),
-        };
-        if out.verdict != Verdict::Pending {
-            withdraw.disarm();
-            return ruling_of(&out);
-        }
-        // Still pending past the deadline we knew: wait on only if the server moved it (a
-        // hand-over to a second group) and the caller's own limit allows.
-        let moved = out.deadline.is_some() && out.deadline > latest.deadline;
-        let caller_done = until.is_some_and(|u| Instant::now() >= u);
-        if !moved || caller_done {
-            withdraw.now().await;
-            return Ruling::deny(format!(
-                "no decision yet on escalation {} ({}); denied rather than waiting longer",
-                first.escalation.as_deref().unwrap_or(&first.id),
-                rule_text(&first)
-            ));
-        }
-        latest = out;
-    }
-}
-
-/// Withdraws a pending call unless disarmed; on drop (a cancelled wait) it does so in the
-/// background, best effort: the server's deadline closes the escalation anyway.
-struct Withdraw {
-    armed: Option<(Client, String, String)>,
-}
-
-impl Withdraw {
-    fn new(client: &Client, token: &str, action: &str) -> Self {
-        Withdraw {
-            armed: Some((client.clone(), token.to_string(), action.to_string())),
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.armed = None;
-    }
-
-    async fn now(&mut self) {
-        if let Some((client, token, action)) = self.armed.take() {
-            let _ = client.withdraw(&token, &action).await;
-        }
-    }
-}
-
-impl Drop for Withdraw {
-    fn drop(&mut self) {
-        if let Some((client, token, action)) = self.armed.take() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    let _ = client.withdraw(&token, &action).await;
-                });
-            }
-        }
-    }
-}
-
-/// When to stop waiting on a pending outcome: the server's deadline plus a grace.
-fn hold_until(o: &ActionOutcome) -> Instant {
-    match o.deadline {
-        Some(d) => {
-            let left = (d - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            Instant::now() + left + DEADLINE_GRACE
-        }
-        None => Instant::now() + MAX_HOLD,
-    }
-}
-
-/// Long-polls until final or `stop`; rides out a server restart by retrying while unreachable.
-async fn wait_outcome(
-    client: &Client,
-    token: &str,
-    id: &str,
-    stop: Instant,
-) -> Result<ActionOutcome, ClientError> {
-    loop {
-        match client.wait_final(token, id, stop).await {
-            Err(ClientError::Unreachable { .. }) if Instant::now() + RETRY_PAUSE < stop => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-fn submit_error(e: &ClientError) -> String {
-    match e {
-        ClientError::Unreachable { .. } => {
-            format!("gavel is unreachable, so nothing is allowed: {e}")
-        }
-        ClientError::Api { status: 401, .. } | ClientError::Api { status: 403, .. } => {
-            format!("gavel refused the agent token ({e}); check GAVEL_AGENT_TOKEN")
-        }
-        _ => format!("gavel refused the call: {e}"),
-    }
 }
 
 fn rule_text(o: &ActionOutcome) -> String {
@@ -417,24 +286,5 @@ mod tests {
             "{}",
             r.reason
         );
-    }
-
-    #[tokio::test]
-    async fn unreachable_server_denies() {
-        // Port 9 on loopback: nothing listens there.
-        let client = Client::new("http://127.0.0.1:9");
-        let action = ActionRequest {
-            tool: "Bash".into(),
-            args: serde_json::json!({"command": "ls"}),
-            session: "s".into(),
-            on_behalf_of: None,
-            rationale: None,
-            cost: None,
-            parent: None,
-            context: serde_json::json!({}),
-        };
-        let r = adjudicate(&client, "t", &action, None).await;
-        assert!(!r.allow);
-        assert!(r.reason.contains("unreachable"), "{}", r.reason);
     }
 }

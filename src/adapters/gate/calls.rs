@@ -1,67 +1,144 @@
 //! Held `tools/call` requests: one task each, so a call waiting for a person blocks nothing.
 //!
-//! The table lock orders the two ways a held call can end: its task forwards it (allow) or a
-//! `notifications/cancelled` drops it. Whichever takes the entry out of the table first wins,
-//! and an allowed call is written to the server before a later cancel notice can be.
+//! A held call ends one of three ways: its task forwards it (allow) or answers it (deny); the
+//! client cancels it; or the gate shuts down (client or server gone, or a signal). The table
+//! lock orders them: whoever takes the entry out of the table first wins, and an allowed call
+//! is written to the server before a later cancel notice can be. A call stopped before its
+//! decision is withdrawn from gavel by its own task, and whoever stopped it waits for that
+//! (bounded by the withdraw's timeout), so the escalation is closed before the gate moves on.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::message::{denied_reply, id_key, IdKey};
-use super::{Gate, HeldMap};
-use crate::adapters::{adjudicate, Ruling};
-use crate::protocol::ActionRequest;
+use super::Gate;
+use crate::adapters::{adjudicate, Ruling, WITHDRAW_TIMEOUT};
+use crate::protocol::{inert, ActionRequest};
+
+/// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
+const STOP_WAIT: Duration = WITHDRAW_TIMEOUT.saturating_add(Duration::from_secs(1));
+
+pub(crate) struct Held {
+    table: tokio::sync::Mutex<Table>,
+    /// How many held-call tasks are still running.
+    live: Arc<watch::Sender<usize>>,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held {
+            table: tokio::sync::Mutex::new(Table::default()),
+            live: Arc::new(watch::channel(0).0),
+        }
+    }
+}
 
 #[derive(Default)]
-pub(crate) struct Held {
-    calls: tokio::sync::Mutex<HeldMap>,
+struct Table {
+    calls: HashMap<IdKey, Entry>,
+    /// Set when the gate shuts down: no new call is held after that.
+    closed: bool,
+}
+
+struct Entry {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+pub(crate) enum NotHeld {
+    /// A call with the same request id is already held.
+    Duplicate,
+    ShuttingDown,
+}
+
+/// Counts a running task; dropped when the task ends, however it ends.
+struct Live(Arc<watch::Sender<usize>>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Held {
-    /// Starts adjudicating a call. False when a call with the same id is already held.
+    /// Starts adjudicating a call in its own task.
     pub(crate) async fn hold(
         &self,
         gate: Arc<Gate>,
         id: &Value,
-        raw: Vec<u8>,
+        wire: Vec<u8>,
         action: ActionRequest,
         modern: bool,
-    ) -> bool {
+    ) -> Result<(), NotHeld> {
         let key = id_key(id);
-        let mut calls = self.calls.lock().await;
-        if calls.contains_key(&key) {
-            return false;
+        let mut table = self.table.lock().await;
+        if table.closed {
+            return Err(NotHeld::ShuttingDown);
         }
+        if table.calls.contains_key(&key) {
+            return Err(NotHeld::Duplicate);
+        }
+        let (stop, stopped) = oneshot::channel();
+        self.live.send_modify(|n| *n += 1);
+        let live = Live(self.live.clone());
         let call = HeldCall {
             key: key.clone(),
             id: id.clone(),
-            raw,
+            wire,
             action,
             modern,
         };
-        let task = tokio::spawn(call.decide(gate));
-        calls.insert(key, task.abort_handle());
-        true
+        let task = tokio::spawn(async move {
+            let _live = live;
+            call.decide(gate, stopped).await;
+        });
+        table.calls.insert(key, Entry { stop, task });
+        Ok(())
     }
 
-    /// For the client's cancel notice: a held call is dropped (never forwarded, never answered)
-    /// and the notice swallowed; otherwise the notice goes to the server, after the request.
+    /// For the client's cancel notice: a held call is stopped, withdrawn, and never forwarded
+    /// nor answered, and the notice is swallowed; this returns once the withdraw is done
+    /// (bounded). Otherwise the notice goes to the server, after the request it cancels.
     pub(crate) async fn cancel(&self, gate: &Gate, request_id: &Value, notice: Vec<u8>) {
-        let mut calls = self.calls.lock().await;
-        if let Some(task) = calls.remove(&id_key(request_id)) {
-            task.abort();
-            eprintln!("gavel gate: call {request_id} cancelled by the client while held; dropped");
+        let mut table = self.table.lock().await;
+        let Some(entry) = table.calls.remove(&id_key(request_id)) else {
+            // Under the lock: an allowed call's own line is written before this notice.
+            gate.send_to_server(notice).await;
             return;
+        };
+        drop(table);
+        let _ = entry.stop.send(());
+        if tokio::time::timeout(STOP_WAIT, entry.task).await.is_err() {
+            eprintln!(
+                "gavel gate: call {} cancelled by the client; its withdraw did not finish in time",
+                inert(&request_id.to_string())
+            );
         }
-        gate.send_to_server(notice).await;
     }
 
-    /// Drops every held call (the client or the server went away).
+    /// Stops every held call (the client or the server went away, or the gate was told to
+    /// stop) and waits, bounded, until each has withdrawn. No call is held after this.
     pub(crate) async fn abandon_all(&self) {
-        let mut calls = self.calls.lock().await;
-        for (_, task) in calls.drain() {
-            task.abort();
+        let stop_all = async {
+            let entries: Vec<Entry> = {
+                let mut table = self.table.lock().await;
+                table.closed = true;
+                table.calls.drain().map(|(_, e)| e).collect()
+            };
+            for entry in entries {
+                let _ = entry.stop.send(());
+            }
+            // Counts every task, including one a concurrent cancel is waiting on.
+            let mut live = self.live.subscribe();
+            let _ = live.wait_for(|n| *n == 0).await;
+        };
+        if tokio::time::timeout(STOP_WAIT, stop_all).await.is_err() {
+            eprintln!("gavel gate: some held calls did not finish withdrawing in time");
         }
     }
 }
@@ -69,36 +146,45 @@ impl Held {
 struct HeldCall {
     key: IdKey,
     id: Value,
-    raw: Vec<u8>,
+    wire: Vec<u8>,
     action: ActionRequest,
     modern: bool,
 }
 
 impl HeldCall {
-    async fn decide(self, gate: Arc<Gate>) {
+    async fn decide(self, gate: Arc<Gate>, stopped: oneshot::Receiver<()>) {
+        // A dropped sender counts as a stop too: nobody is left to forward the call.
+        let stop = async move {
+            let _ = stopped.await;
+        };
         let ruling = match gate.token.as_deref() {
-            Some(token) => adjudicate(&gate.client, token, &self.action, None).await,
+            Some(token) => adjudicate(&gate.client, token, &self.action, None, stop).await,
             None => Ruling::deny(format!(
                 "no agent token: set {} for the gate (or agent_token in the [adapter] table of \
                  the config file)",
                 crate::config::ENV_AGENT_TOKEN
             )),
         };
-        let mut calls = gate.held.calls.lock().await;
-        if calls.remove(&self.key).is_none() {
-            return; // cancelled or abandoned meanwhile
+        // The tool name and id are the client's text: made inert before they reach a terminal.
+        let tool = inert(&self.action.tool).into_owned();
+        let id = inert(&self.id.to_string()).into_owned();
+        let mut table = gate.held.table.lock().await;
+        if table.calls.remove(&self.key).is_none() {
+            drop(table);
+            eprintln!(
+                "gavel gate: dropped {tool} (request {id}): {}",
+                ruling.reason
+            );
+            return;
         }
         if ruling.allow {
             // Still under the lock, so a cancel notice for this id is forwarded after it.
-            gate.send_to_server(self.raw).await;
+            gate.send_to_server(self.wire).await;
             return;
         }
-        drop(calls);
-        // The tool name is the client's text: made inert before it reaches a terminal.
+        drop(table);
         eprintln!(
-            "gavel gate: denied {} (request {}): {}",
-            crate::protocol::inert(&self.action.tool),
-            self.id,
+            "gavel gate: denied {tool} (request {id}): {}",
             ruling.reason
         );
         gate.reply(denied_reply(&self.id, &ruling.reason, self.modern))

@@ -3,6 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::jsonrpc::{self, Refused, Rpc, INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR};
+use super::strict;
+
 /// `_meta` keys of the 2026-07-28 revision (no `initialize`; every request says who it is).
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
@@ -15,13 +18,11 @@ pub fn id_key(id: &Value) -> IdKey {
     id.to_string()
 }
 
-/// A client→server message, as far as the gate cares.
+/// A client→server message the gate accepted, as far as it cares.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromClient {
     /// A `tools/call` request: must be adjudicated before it may reach the server.
     ToolCall(ToolCall),
-    /// A `tools/call` that cannot be adjudicated (no id, no tool name): never forwarded.
-    BadToolCall { id: Option<Value>, problem: String },
     /// `notifications/cancelled` for one of the client's requests.
     Cancelled { request_id: Value },
     /// `initialize` (classic) or `server/discover` (2026-07-28): the answer names the server.
@@ -32,9 +33,7 @@ pub enum FromClient {
         client_name: Option<String>,
         protocol_version: Option<String>,
     },
-    /// A JSON-RPC batch holding calls or cancellations: split and handled one by one.
-    Batch(Vec<Value>),
-    /// Anything else, malformed lines included: forwarded byte for byte.
+    /// Any other single JSON-RPC message: forwarded as it was parsed.
     Other,
 }
 
@@ -48,91 +47,95 @@ pub struct ToolCall {
     pub client_name: Option<String>,
 }
 
-pub fn classify(line: &[u8]) -> FromClient {
-    match serde_json::from_slice::<Value>(trim(line)) {
-        Ok(Value::Array(items)) => {
-            let gated = items.iter().any(|m| {
-                matches!(
-                    classify_value(m),
-                    FromClient::ToolCall(_)
-                        | FromClient::BadToolCall { .. }
-                        | FromClient::Cancelled { .. }
-                )
-            });
-            if gated {
-                FromClient::Batch(items)
-            } else {
-                FromClient::Other
-            }
-        }
-        Ok(v) => classify_value(&v),
-        Err(_) => FromClient::Other,
-    }
+/// A line the gate lets through: what it is, and the bytes the server gets for it (the
+/// re-serialised value the gate judged, never the client's own bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub msg: FromClient,
+    pub wire: Vec<u8>,
 }
 
-pub fn classify_value(msg: &Value) -> FromClient {
-    let Some(method) = msg.get("method").and_then(Value::as_str) else {
-        return FromClient::Other;
+/// Judges one client line: it must parse strictly as exactly one JSON-RPC 2.0 message.
+pub fn read_client_line(line: &[u8]) -> Result<Accepted, Refused> {
+    let value = strict::parse(line).map_err(|e| Refused {
+        ids: strict::recover_request_id(line).into_iter().collect(),
+        code: PARSE_ERROR,
+        problem: e.to_string(),
+    })?;
+    let msg = classify(&value)?;
+    Ok(Accepted {
+        msg,
+        wire: strict::to_wire(&value),
+    })
+}
+
+fn classify(v: &Value) -> Result<FromClient, Refused> {
+    let (id, method, params) = match jsonrpc::shape(v)? {
+        Rpc::Response => return Ok(FromClient::Other),
+        Rpc::Notification { method, params } => (None, method, params),
+        Rpc::Request { id, method, params } => (Some(id), method, params),
     };
-    let id = msg.get("id").filter(|id| !id.is_null()).cloned();
-    let params = msg.get("params");
     let meta = params.and_then(|p| p.get("_meta"));
     let meta_str = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
     let meta_client = meta
         .and_then(|m| m.get(META_CLIENT_INFO))
         .and_then(|c| c.get("name"))
         .and_then(Value::as_str);
-    match method {
-        "tools/call" => {
-            let Some(id) = id else {
-                return FromClient::BadToolCall {
-                    id: None,
-                    problem: "tools/call without an id".into(),
-                };
+    match (method, id) {
+        ("tools/call", None) => Err(Refused {
+            ids: vec![],
+            code: INVALID_REQUEST,
+            problem: "a tools/call without an id".into(),
+        }),
+        ("tools/call", Some(id)) => {
+            let bad_params = |problem: &str| Refused {
+                ids: vec![id.clone()],
+                code: INVALID_PARAMS,
+                problem: problem.into(),
             };
             let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
-                return FromClient::BadToolCall {
-                    id: Some(id),
-                    problem: "tools/call without a tool name".into(),
-                };
+                return Err(bad_params("a tools/call without a tool name"));
             };
             let arguments = match params.and_then(|p| p.get("arguments")) {
                 None | Some(Value::Null) => Value::Object(Map::new()),
-                Some(a) => a.clone(),
+                Some(a @ Value::Object(_)) => a.clone(),
+                Some(_) => return Err(bad_params("tools/call `arguments` must be an object")),
             };
-            FromClient::ToolCall(ToolCall {
-                id,
+            Ok(FromClient::ToolCall(ToolCall {
+                id: id.clone(),
                 name: name.to_string(),
                 arguments,
                 protocol_version: meta_str(META_PROTOCOL_VERSION).map(str::to_string),
                 client_name: meta_client.map(str::to_string),
-            })
+            }))
         }
-        "notifications/cancelled" => match params.and_then(|p| p.get("requestId")) {
-            Some(rid) if !rid.is_null() => FromClient::Cancelled {
-                request_id: rid.clone(),
-            },
-            _ => FromClient::Other,
-        },
-        "initialize" | "server/discover" => match id {
-            Some(id) => FromClient::Handshake {
-                id,
-                new_session: method == "initialize",
-                client_name: params
-                    .and_then(|p| p.get("clientInfo"))
-                    .and_then(|c| c.get("name"))
-                    .and_then(Value::as_str)
-                    .or(meta_client)
-                    .map(str::to_string),
-                protocol_version: params
-                    .and_then(|p| p.get("protocolVersion"))
-                    .and_then(Value::as_str)
-                    .or(meta_str(META_PROTOCOL_VERSION))
-                    .map(str::to_string),
-            },
-            None => FromClient::Other,
-        },
-        _ => FromClient::Other,
+        ("notifications/cancelled", None) => {
+            match params
+                .and_then(|p| p.get("requestId"))
+                .filter(|r| jsonrpc::is_id(r))
+            {
+                Some(rid) => Ok(FromClient::Cancelled {
+                    request_id: rid.clone(),
+                }),
+                None => Ok(FromClient::Other),
+            }
+        }
+        ("initialize" | "server/discover", Some(id)) => Ok(FromClient::Handshake {
+            id: id.clone(),
+            new_session: method == "initialize",
+            client_name: params
+                .and_then(|p| p.get("clientInfo"))
+                .and_then(|c| c.get("name"))
+                .and_then(Value::as_str)
+                .or(meta_client)
+                .map(str::to_string),
+            protocol_version: params
+                .and_then(|p| p.get("protocolVersion"))
+                .and_then(Value::as_str)
+                .or(meta_str(META_PROTOCOL_VERSION))
+                .map(str::to_string),
+        }),
+        _ => Ok(FromClient::Other),
     }
 }
 
@@ -172,13 +175,6 @@ pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
         result["resultType"] = json!("complete");
     }
     let mut line = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
-    line.push('\n');
-    line.into_bytes()
-}
-
-/// A message of a split batch as its own line.
-pub fn to_line(msg: &Value) -> Vec<u8> {
-    let mut line = msg.to_string();
     line.push('\n');
     line.into_bytes()
 }
@@ -227,16 +223,30 @@ fn trim(line: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    fn accepted(line: &[u8]) -> FromClient {
+        match read_client_line(line) {
+            Ok(a) => a.msg,
+            Err(r) => panic!("refused {}: {r:?}", String::from_utf8_lossy(line)),
+        }
+    }
+
+    fn refused(line: &[u8]) -> Refused {
+        match read_client_line(line) {
+            Err(r) => r,
+            Ok(a) => panic!("accepted {}: {a:?}", String::from_utf8_lossy(line)),
+        }
+    }
+
     #[test]
     fn tool_calls_with_number_and_string_ids() {
-        let FromClient::ToolCall(c) = classify(
+        let FromClient::ToolCall(c) = accepted(
             br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"#,
         ) else {
             panic!("not a tool call")
         };
         assert_eq!((c.id, c.name.as_str()), (json!(7), "echo"));
         assert_eq!(c.arguments, json!({"message":"hi"}));
-        let FromClient::ToolCall(c) = classify(
+        let FromClient::ToolCall(c) = accepted(
             b"{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}\r\n",
         ) else {
             panic!("not a tool call")
@@ -247,9 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn what_the_server_gets_is_what_was_judged() {
+        // Escaped spellings decode before judging, and the server gets the decoded form.
+        let line = br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"append\u005fnote","arguments":{"n":1.50}}}"#;
+        let a = read_client_line(line).unwrap();
+        let FromClient::ToolCall(c) = &a.msg else {
+            panic!("not a tool call: {a:?}")
+        };
+        assert_eq!(c.name, "append_note");
+        assert_eq!(
+            String::from_utf8(a.wire).unwrap(),
+            "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"arguments\":{\"n\":1.5},\"name\":\"append_note\"}}\n"
+        );
+    }
+
+    #[test]
     fn modern_requests_carry_version_and_client_in_meta() {
         let line = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"py","version":"1"}}}}"#;
-        let FromClient::ToolCall(c) = classify(line) else {
+        let FromClient::ToolCall(c) = accepted(line) else {
             panic!("not a tool call")
         };
         assert_eq!(c.protocol_version.as_deref(), Some("2026-07-28"));
@@ -258,7 +283,7 @@ mod tests {
             new_session,
             protocol_version,
             ..
-        } = classify(
+        } = accepted(
             br#"{"jsonrpc":"2.0","id":0,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
         )
         else {
@@ -269,36 +294,35 @@ mod tests {
     }
 
     #[test]
-    fn calls_that_cannot_be_judged_are_never_plain_traffic() {
-        assert!(matches!(
-            classify(br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#),
-            FromClient::BadToolCall { id: None, .. }
-        ));
-        assert!(matches!(
-            classify(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}}"#),
-            FromClient::BadToolCall { id: Some(_), .. }
-        ));
-        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}]"#;
-        assert!(matches!(classify(batch), FromClient::Batch(v) if v.len() == 2));
-        let harmless = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#;
-        assert_eq!(classify(harmless), FromClient::Other);
+    fn calls_that_cannot_be_judged_are_refused_with_the_id_when_known() {
+        let r = refused(br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#);
+        assert_eq!((r.ids, r.code), (vec![], INVALID_REQUEST));
+        let r = refused(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}}"#);
+        assert_eq!((r.ids, r.code), (vec![json!(3)], INVALID_PARAMS));
+        let r = refused(
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":[1]}}"#,
+        );
+        assert_eq!((r.ids, r.code), (vec![json!(3)], INVALID_PARAMS));
+        let r = refused(
+            br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x","x":NaN}}"#,
+        );
+        assert_eq!((r.ids, r.code), (vec![json!(4)], PARSE_ERROR));
     }
 
     #[test]
     fn everything_else_passes() {
         for line in [
-            &b"not json at all"[..],
-            b"",
-            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}",
+            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"[..],
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":null}",
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+            b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"m\"}}",
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{}}",
-            b"\xff\xfe",
         ] {
-            assert_eq!(classify(line), FromClient::Other, "{line:?}");
+            assert_eq!(accepted(line), FromClient::Other, "{line:?}");
         }
         assert_eq!(
-            classify(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"r1","reason":"x"}}"#),
+            accepted(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"r1","reason":"x"}}"#),
             FromClient::Cancelled { request_id: json!("r1") }
         );
     }
@@ -324,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn denied_reply_answers_the_same_id() {
+    fn replies_answer_the_same_id() {
         let v: Value =
             serde_json::from_slice(&denied_reply(&json!("q-9"), "rule r: no", false)).unwrap();
         assert_eq!(
@@ -334,6 +358,11 @@ mod tests {
         let v: Value = serde_json::from_slice(&denied_reply(&json!(4), "x", true)).unwrap();
         assert_eq!(v["result"]["resultType"], "complete");
         assert_eq!(v["id"], json!(4));
+        let v: Value =
+            serde_json::from_slice(&jsonrpc::error_reply(&json!(5), PARSE_ERROR, "bad")).unwrap();
+        assert_eq!(v["id"], json!(5));
+        assert_eq!(v["error"]["code"], json!(-32700));
+        assert!(v.get("result").is_none());
     }
 
     #[test]

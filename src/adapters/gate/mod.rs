@@ -1,14 +1,21 @@
-//! `gavel gate [--server URL] -- CMD ARGS…`: a transparent MCP stdio proxy.
+//! `gavel gate [--server URL] -- CMD ARGS…`: an MCP stdio proxy that lets no `tools/call`
+//! reach the server unless gavel allowed it.
 //!
-//! Every line passes through byte for byte, except client→server `tools/call` requests: each is
-//! held in its own task while gavel adjudicates it, then forwarded unchanged (allow) or answered
-//! by the gate with an `isError` result (deny, expiry, gavel unreachable). Held calls block
-//! nothing else; `notifications/cancelled` for a held call drops it for good.
+//! A client line reaches the server only if it parses strictly as exactly one JSON-RPC message
+//! (see `strict`) and is not a `tools/call`, or is one gavel allowed; it is forwarded as the gate
+//! re-serialised it, so the server reads exactly what was judged. Anything else is answered
+//! with a JSON-RPC error when its request id can be recovered, otherwise dropped, and logged.
+//! Each `tools/call` is held in its own task while gavel adjudicates it, then forwarded (allow)
+//! or answered with an `isError` result (deny, expiry, gavel unreachable). Held calls block
+//! nothing else; `notifications/cancelled` for a held call withdraws it for good. Server→client
+//! lines pass byte for byte.
 
 mod calls;
+mod jsonrpc;
+mod lines;
 mod message;
+mod strict;
 
-use std::collections::HashMap;
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,9 +28,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{random_hex, GateArgs, Settings};
 use crate::client::Client;
-use crate::protocol::ActionRequest;
-use calls::Held;
-use message::{classify, classify_value, FromClient, IdKey, ToolCall};
+use crate::protocol::{inert, ActionRequest};
+use calls::{Held, NotHeld};
+use jsonrpc::Refused;
+use lines::{Line, MAX_LINE_BYTES};
+use message::{FromClient, IdKey, ToolCall};
 
 /// How long the server gets to exit after its stdin closes before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
@@ -141,27 +150,79 @@ async fn proxy(args: GateArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     tokio::spawn(pump_client(gate.clone(), client_gone_tx));
     let mut from_server = tokio::spawn(pump_server(gate.clone(), child_out));
 
-    let status = tokio::select! {
-        _ = &mut from_server => wait_exit(&mut child, EXIT_GRACE).await,
-        status = child.wait() => {
+    let end = tokio::select! {
+        _ = &mut from_server => End::ServerClosed,
+        status = child.wait() => End::ServerExited(status.ok()),
+        // The client closed our stdin; held calls were withdrawn and the server's stdin closed
+        // in turn (see pump_client).
+        _ = client_gone => End::ClientGone,
+        signal = stop_signal() => End::Signal(signal),
+    };
+    // Nothing held outlives the gate: every held call is withdrawn first (bounded).
+    gate.held.abandon_all().await;
+    let status = match end {
+        End::ServerClosed => wait_exit(&mut child, EXIT_GRACE).await,
+        End::ServerExited(status) => {
             // Let the last lines the server wrote reach the client.
             let _ = tokio::time::timeout(Duration::from_millis(500), &mut from_server).await;
-            status.ok()
+            status
         }
-        _ = client_gone => {
-            // The client closed our stdin; the server's stdin is closed in turn (see pump_client).
+        End::ClientGone => {
             let status = wait_exit(&mut child, EXIT_GRACE).await;
             let _ = tokio::time::timeout(Duration::from_millis(500), &mut from_server).await;
             status
         }
+        End::Signal(signal) => {
+            gate.close_server_input();
+            let _ = wait_exit(&mut child, SIGNAL_GRACE).await;
+            return Ok(ExitCode::from(128 + signal));
+        }
     };
-    gate.held.abandon_all().await;
     let (ack_tx, ack) = oneshot::channel();
     if to_client.send(Out::Close(ack_tx)).await.is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(2), ack).await;
     }
     drop(client_writer);
     Ok(exit_code(status))
+}
+
+/// Why the gate stops.
+enum End {
+    ServerClosed,
+    ServerExited(Option<std::process::ExitStatus>),
+    ClientGone,
+    /// SIGTERM, SIGINT or SIGHUP (an MCP client's last step before killing the server).
+    Signal(u8),
+}
+
+/// How long the server gets after a signal stopped the gate.
+const SIGNAL_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves with the signal's number when the gate is told to stop.
+#[cfg(unix)]
+async fn stop_signal() -> u8 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        // Without handlers the default actions stay in place.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => 15,
+        _ = int.recv() => 2,
+        _ = hup.recv() => 1,
+    }
+}
+
+#[cfg(not(unix))]
+async fn stop_signal() -> u8 {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => 2,
+        Err(_) => std::future::pending().await,
+    }
 }
 
 async fn wait_exit(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
@@ -220,59 +281,85 @@ async fn write_server(mut child_in: tokio::process::ChildStdin, mut rx: mpsc::Re
     let _ = child_in.shutdown().await;
 }
 
-/// Client → server. Ends at the client's EOF: held calls are dropped (nobody is left to answer)
-/// and the server's stdin is closed once the last allowed call has been written.
+/// Client → server. Ends at the client's EOF: held calls are withdrawn (nobody is left to
+/// answer) and the server's stdin is closed once the last allowed call has been written.
 async fn pump_client(gate: Arc<Gate>, client_gone: oneshot::Sender<()>) {
     let mut stdin = BufReader::new(tokio::io::stdin());
-    let mut line = Vec::new();
     loop {
-        line.clear();
-        match stdin.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let raw = std::mem::take(&mut line);
-        match classify(&raw) {
-            FromClient::Batch(items) => {
-                // Split so each call is gated on its own; the rest is forwarded line by line.
-                for item in items {
-                    let own = message::to_line(&item);
-                    handle(&gate, classify_value(&item), own).await;
-                }
+        let raw = match lines::next_line(&mut stdin, MAX_LINE_BYTES).await {
+            Ok(Line::Complete(raw)) => raw,
+            Ok(Line::TooLong(n)) => {
+                eprintln!(
+                    "gavel gate: dropped a client line of {n} bytes (at most {MAX_LINE_BYTES})"
+                );
+                continue;
             }
-            other => handle(&gate, other, raw).await,
+            Ok(Line::Eof) | Err(_) => break,
+        };
+        match message::read_client_line(&raw) {
+            Ok(accepted) => handle(&gate, accepted.msg, accepted.wire).await,
+            Err(refused) => refuse(&gate, &raw, refused).await,
         }
     }
     gate.held.abandon_all().await;
-    // Dropping the last sender lets write_server close the server's stdin.
-    if let Ok(mut tx) = gate.to_server.lock() {
-        tx.take();
-    }
+    gate.close_server_input();
     let _ = client_gone.send(());
 }
 
-async fn handle(gate: &Arc<Gate>, msg: FromClient, raw: Vec<u8>) {
+/// A line that never reaches the server: logged inertly, and each recoverable request id
+/// answered with a JSON-RPC error.
+async fn refuse(gate: &Gate, raw: &[u8], refused: Refused) {
+    // Line and paragraph separators too: a terminal or log viewer may break the line there.
+    let excerpt: String = String::from_utf8_lossy(raw)
+        .chars()
+        .take(160)
+        .map(|c| {
+            if strict::is_line_break(c) {
+                format!("\\u{{{:04x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let answered = if refused.ids.is_empty() {
+        "no request id to answer".to_string()
+    } else {
+        let ids: Vec<String> = refused.ids.iter().map(Value::to_string).collect();
+        format!("answered {}", ids.join(", "))
+    };
+    eprintln!(
+        "gavel gate: refused a client line ({}; {}): {}",
+        inert(&refused.problem),
+        inert(&answered),
+        inert(&excerpt)
+    );
+    for id in &refused.ids {
+        gate.reply(jsonrpc::error_reply(id, refused.code, &refused.problem))
+            .await;
+    }
+}
+
+async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
     match msg {
         FromClient::ToolCall(call) => {
             let modern = call.protocol_version.is_some();
-            let id = call.id.clone();
             let action = gate.action_for(&call);
-            if !gate.held.hold(gate.clone(), &id, raw, action, modern).await {
-                let reason = "another call with this request id is still held";
-                gate.reply(message::denied_reply(&id, reason, modern)).await;
-            }
-        }
-        FromClient::BadToolCall { id, problem } => {
-            eprintln!("gavel gate: dropped a malformed tools/call ({problem})");
-            if let Some(id) = id {
-                gate.reply(message::denied_reply(&id, &problem, false))
-                    .await;
-            }
+            let refused = match gate
+                .held
+                .hold(gate.clone(), &call.id, wire, action, modern)
+                .await
+            {
+                Ok(()) => return,
+                Err(NotHeld::Duplicate) => "another call with this request id is still held",
+                Err(NotHeld::ShuttingDown) => "the gate is shutting down",
+            };
+            gate.reply(message::denied_reply(&call.id, refused, modern))
+                .await;
         }
         FromClient::Cancelled { request_id } => {
-            // A held call is dropped silently: the server never saw it, so the notice is not
-            // forwarded either. Otherwise the server gets the notice as sent.
-            gate.held.cancel(gate, &request_id, raw).await;
+            // A held call is withdrawn and dropped: the server never saw it, so the notice is
+            // not forwarded either. Otherwise the server gets the notice.
+            gate.held.cancel(gate, &request_id, wire).await;
         }
         FromClient::Handshake {
             id,
@@ -288,9 +375,9 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, raw: Vec<u8>) {
                 s.client_name = client_name.or(s.client_name.take());
                 s.protocol_version = protocol_version.or(s.protocol_version.take());
             }
-            gate.send_to_server(raw).await;
+            gate.send_to_server(wire).await;
         }
-        FromClient::Batch(_) | FromClient::Other => gate.send_to_server(raw).await,
+        FromClient::Other => gate.send_to_server(wire).await,
     }
 }
 
@@ -321,6 +408,14 @@ impl Gate {
         let tx = self.to_server.lock().ok().and_then(|tx| tx.clone());
         if let Some(tx) = tx {
             let _ = tx.send(line).await;
+        }
+    }
+
+    /// Drops the last sender to the server's stdin writer, which closes the server's stdin once
+    /// the lines already sent are written.
+    fn close_server_input(&self) {
+        if let Ok(mut tx) = self.to_server.lock() {
+            tx.take();
         }
     }
 
@@ -379,6 +474,3 @@ impl Gate {
         }
     }
 }
-
-/// The pending-call table keyed by request id, shared with `calls`.
-pub(crate) type HeldMap = HashMap<IdKey, tokio::task::AbortHandle>;
