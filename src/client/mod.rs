@@ -60,6 +60,9 @@ impl ClientError {
     }
 }
 
+/// How long any request may take, unless it says otherwise (a long poll).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 #[derive(Clone, Debug)]
 pub struct Client {
     base: String,
@@ -93,6 +96,9 @@ impl Client {
     fn build(base: &str, tls: rustls::ClientConfig) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // No call waits forever on a server that accepted it and went quiet; long polls
+            // set their own, longer, limit.
+            .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .use_preconfigured_tls(tls.clone())
             .build()
