@@ -17,5 +17,7 @@ mod input;
 mod killswitch;
 #[path = "server/pep.rs"]
 mod pep;
+#[path = "server/policy.rs"]
+mod policy;
 #[path = "server/stream.rs"]
 mod stream;
