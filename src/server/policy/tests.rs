@@ -733,3 +733,58 @@ fn glob_patterns_in_policy_are_dotted() {
         "{e}"
     );
 }
+
+#[test]
+fn documented_claude_code_rules_are_not_escapable() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/docs/ADAPTERS.md")).unwrap();
+    let rules: String = text
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.contains("[[rule]]"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let roster = Roster::parse(&SourceFile::new("roster.toml", docs_roster())).unwrap();
+    let p = Policy::parse(&SourceFile::new("ADAPTERS.md", rules), &roster).unwrap();
+    let cwd = json!({"cwd": "/home/dev/shop"});
+    let edit = |path: &str| decide_in(&p, "Edit", json!({"file_path": path, "old_string": "a", "new_string": "b"}), cwd.clone()).effect();
+    assert_eq!(edit("/home/dev/shop/src/cart.ts"), Effect::Allow);
+    // A relative path is taken from each directory it is checked against: inside `.git` too,
+    // so this rule refuses it (Claude Code sends absolute paths).
+    assert_ne!(edit("src/cart.ts"), Effect::Allow);
+    for path in [
+        "/home/dev/shop/../shop2/x",
+        "/home/dev/shop2/x",
+        "/home/dev/shop/src/../../.bashrc",
+        "../../.ssh/authorized_keys",
+        "/home/dev/shop/.claude/settings.json",
+        "/home/dev/shop/./.git/hooks/pre-commit",
+        "/home/dev/shop//.git//config",
+        "/home/dev/shop/x\u{0}",
+        "",
+    ] {
+        assert_ne!(edit(path), Effect::Allow, "{path:?}");
+    }
+    let read = |path: &str| decide_in(&p, "Read", json!({"file_path": path}), cwd.clone()).effect();
+    assert_eq!(read("/home/dev/shop/README.md"), Effect::Allow);
+    assert_ne!(read("/home/dev/.ssh/id_ed25519"), Effect::Allow);
+    assert_ne!(read("/home/dev/shop/../.ssh/id_ed25519"), Effect::Allow);
+    let bash = |cmd: &str| {
+        let d = decide_in(&p, "Bash", json!({"command": cmd}), cwd.clone());
+        (d.effect(), d.rule().map(|i| p.rules[i].id.clone()))
+    };
+    for cmd in [
+        "rm -rf node_modules dist && npm ci",
+        "rm -fr /",
+        "rm -r -f build",
+        "rm -f -r build",
+        "/bin/rm -Rf build",
+        "rm --recursive build",
+        "cd x; rm -rf .",
+    ] {
+        assert_eq!(bash(cmd), (Effect::Deny, rule("cc-rm")), "{cmd}");
+    }
+    assert_eq!(bash("ls -la").1, rule("cc-bash"));
+    assert_eq!(bash("rm -i notes.txt").1, rule("cc-bash"));
+}
