@@ -39,7 +39,8 @@ async fn a_string_amount_cannot_be_approved_by_the_owner_alone() {
     assert_eq!((esc.group.as_str(), esc.approvals_required), ("finance", 2));
     assert!(esc.separate_owner);
     assert!(
-        esc.rule.reason.contains("\"refund-huge\"") && esc.rule.reason.contains("could not be evaluated"),
+        esc.rule.reason.contains("\"refund-huge\"")
+            && esc.rule.reason.contains("could not be evaluated"),
         "the approver sees why: {}",
         esc.rule.reason
     );
@@ -78,13 +79,24 @@ async fn a_string_amount_cannot_be_approved_by_the_owner_alone() {
 #[tokio::test]
 async fn amounts_the_rules_accept_still_decide_as_written() {
     let env = Env::start(&example_refund_rules()).await;
-    let args = |amount: f64| json!({"amount": amount, "order": "o", "currency": "usd", "reason": "r"});
-    let small = env.act("refund-bot", "stripe.refund", args(50.0), "s").await;
-    assert_eq!((small.verdict, small.rule.as_deref()), (Verdict::Allow, Some("refund-small")));
-    let large = env.act("refund-bot", "stripe.refund", args(5000.0), "s").await;
+    let args =
+        |amount: f64| json!({"amount": amount, "order": "o", "currency": "usd", "reason": "r"});
+    let small = env
+        .act("refund-bot", "stripe.refund", args(50.0), "s")
+        .await;
+    assert_eq!(
+        (small.verdict, small.rule.as_deref()),
+        (Verdict::Allow, Some("refund-small"))
+    );
+    let large = env
+        .act("refund-bot", "stripe.refund", args(5000.0), "s")
+        .await;
     let esc = env.escalation(large.escalation.as_deref().unwrap()).await;
     assert_eq!((esc.approvals_required, esc.separate_owner), (1, false));
-    assert_eq!(esc.rule.reason, "Refunds above $1,000 need a finance approver");
+    assert_eq!(
+        esc.rule.reason,
+        "Refunds above $1,000 need a finance approver"
+    );
 }
 
 /// Starts `gavel serve` with `policy`; returns its one-line error, or fails if it starts.

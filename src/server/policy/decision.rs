@@ -11,6 +11,7 @@
 
 use crate::protocol::Effect;
 
+use super::glob::Segments;
 use super::{EvalInput, Expiry, ReviewSpec, Rule, RuleEffect};
 
 /// The outcome of evaluating the rules for one call.
@@ -86,6 +87,7 @@ pub(super) fn decide(
     let mut clean_review = false;
     let mut flag: Option<(usize, bool)> = None;
     let mut allow: Option<usize> = None;
+    let (tool, agent) = (Segments::of(input.tool), Segments::of(input.agent));
     for (i, rule) in rules.iter().enumerate() {
         let kind = rule.effect.kind();
         let irrelevant = match kind {
@@ -94,7 +96,7 @@ pub(super) fn decide(
             Effect::Flag => flag.is_some() || !reviews.is_empty(),
             Effect::Allow => allow.is_some() || flag.is_some() || !reviews.is_empty(),
         };
-        if irrelevant || !rule.applies_to(input) {
+        if irrelevant || !rule.applies_to(&tool, &agent) {
             continue;
         }
         let (matched, errored) = match eval(rule) {

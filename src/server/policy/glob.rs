@@ -12,7 +12,19 @@ use std::fmt;
 enum Segment {
     /// `**`: any number of segments.
     Any,
+    /// A segment without glob characters, compared as text.
+    Literal(String),
     One(glob::Pattern),
+}
+
+impl Segment {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Segment::Any => true,
+            Segment::Literal(l) => l == name,
+            Segment::One(p) => p.matches(name),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -21,6 +33,8 @@ pub struct NameGlob {
     segments: Vec<Segment>,
     /// No `**`: the name must have exactly as many segments.
     fixed: bool,
+    /// Exactly `**`: every name.
+    all: bool,
 }
 
 impl fmt::Debug for NameGlob {
@@ -51,13 +65,19 @@ impl NameGlob {
                 ));
             }
             let p = glob::Pattern::new(seg).map_err(|e| format!("`{text}`: {e}"))?;
-            segments.push(Segment::One(p));
+            if seg.contains(['*', '?', '[', ']']) {
+                segments.push(Segment::One(p));
+            } else {
+                segments.push(Segment::Literal(seg.to_string()));
+            }
         }
-        let fixed = segments.iter().all(|s| matches!(s, Segment::One(_)));
+        let fixed = segments.iter().all(|s| !matches!(s, Segment::Any));
+        let all = segments.iter().all(|s| matches!(s, Segment::Any));
         Ok(NameGlob {
             text: text.to_string(),
             segments,
             fixed,
+            all,
         })
     }
 
@@ -67,6 +87,7 @@ impl NameGlob {
             text: "**".into(),
             segments: vec![Segment::Any],
             fixed: false,
+            all: true,
         }
     }
 
@@ -75,17 +96,19 @@ impl NameGlob {
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        if self.fixed {
-            let mut names = name.split('.');
-            for seg in &self.segments {
-                match (seg, names.next()) {
-                    (Segment::One(p), Some(n)) if p.matches(n) => {}
-                    _ => return false,
-                }
-            }
-            return names.next().is_none();
+        self.matches_segments(&Segments::of(name))
+    }
+
+    /// Matches a name already split by [`Segments::of`] (split once, matched against many).
+    pub fn matches_segments(&self, name: &Segments<'_>) -> bool {
+        let names = &name.0;
+        if self.all {
+            return true;
         }
-        let names: Vec<&str> = name.split('.').collect();
+        if self.fixed {
+            return names.len() == self.segments.len()
+                && self.segments.iter().zip(names).all(|(s, n)| s.matches(n));
+        }
         // reach[j]: the pattern so far can consume exactly the first j name segments.
         let mut reach = vec![false; names.len() + 1];
         reach[0] = true;
@@ -96,15 +119,24 @@ impl NameGlob {
                         reach[j] = reach[j] || reach[j - 1];
                     }
                 }
-                Segment::One(p) => {
+                one => {
                     for j in (1..reach.len()).rev() {
-                        reach[j] = reach[j - 1] && p.matches(names[j - 1]);
+                        reach[j] = reach[j - 1] && one.matches(names[j - 1]);
                     }
                     reach[0] = false;
                 }
             }
         }
         reach[names.len()]
+    }
+}
+
+/// A name split into its dot-separated segments.
+pub struct Segments<'a>(Vec<&'a str>);
+
+impl<'a> Segments<'a> {
+    pub fn of(name: &'a str) -> Segments<'a> {
+        Segments(name.split('.').collect())
     }
 }
 

@@ -20,7 +20,7 @@ use crate::protocol::{Effect, RuleRef};
 use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
-use glob::NameGlob;
+use glob::{NameGlob, Segments};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,9 +121,9 @@ impl Rule {
         }
     }
 
-    fn applies_to(&self, input: &EvalInput<'_>) -> bool {
-        self.tools.iter().any(|p| p.matches(input.tool))
-            && self.agents.iter().any(|p| p.matches(input.agent))
+    fn applies_to(&self, tool: &Segments<'_>, agent: &Segments<'_>) -> bool {
+        self.tools.iter().any(|p| p.matches_segments(tool))
+            && self.agents.iter().any(|p| p.matches_segments(agent))
     }
 }
 

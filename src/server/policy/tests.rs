@@ -748,7 +748,15 @@ fn documented_claude_code_rules_are_not_escapable() {
     let roster = Roster::parse(&SourceFile::new("roster.toml", docs_roster())).unwrap();
     let p = Policy::parse(&SourceFile::new("ADAPTERS.md", rules), &roster).unwrap();
     let cwd = json!({"cwd": "/home/dev/shop"});
-    let edit = |path: &str| decide_in(&p, "Edit", json!({"file_path": path, "old_string": "a", "new_string": "b"}), cwd.clone()).effect();
+    let edit = |path: &str| {
+        decide_in(
+            &p,
+            "Edit",
+            json!({"file_path": path, "old_string": "a", "new_string": "b"}),
+            cwd.clone(),
+        )
+        .effect()
+    };
     assert_eq!(edit("/home/dev/shop/src/cart.ts"), Effect::Allow);
     // A relative path is taken from each directory it is checked against: inside `.git` too,
     // so this rule refuses it (Claude Code sends absolute paths).
@@ -787,4 +795,42 @@ fn documented_claude_code_rules_are_not_escapable() {
     }
     assert_eq!(bash("ls -la").1, rule("cc-bash"));
     assert_eq!(bash("rm -i notes.txt").1, rule("cc-bash"));
+}
+
+#[test]
+fn the_demo_agents_calls_decide_as_the_demo_expects() {
+    let p = example();
+    let e = |tool: &str, args: Value| eval(&p, tool, args).1;
+    assert_eq!(
+        e(
+            "postgres.query",
+            json!({"database": "prod-orders", "sql": "SELECT id, status FROM orders WHERE updated_at > now() - interval '1 hour'"})
+        ),
+        rule("db-read")
+    );
+    assert_eq!(
+        e(
+            "postgres.execute",
+            json!({"database": "prod-orders", "sql": "UPDATE orders SET status = 'refunded' WHERE id IN (4417, 4418) AND status = 'paid'"})
+        ),
+        rule("db-prod-write")
+    );
+    assert_eq!(
+        e(
+            "deploy.release",
+            json!({"service": "checkout", "environment": "production", "build": 4802, "canary": "10%"})
+        ),
+        rule("deploy-production")
+    );
+    assert_eq!(
+        e("email.read", json!({"folder": "inbox", "unread": true})),
+        rule("reads")
+    );
+    assert_eq!(
+        e(
+            "stripe.refund",
+            json!({"amount": 1890.0, "order": "o-1", "currency": "usd", "reason": "refund for your own account request"})
+        ),
+        rule("refund-large")
+    );
 }
