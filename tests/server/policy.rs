@@ -153,3 +153,46 @@ fn timeouts_that_would_overflow_are_refused_at_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn review_rules_for_different_groups_that_could_each_apply_deny() {
+    let env = Env::start(
+        r#"
+[[rule]]
+id = "money"
+tools = ["payout.send"]
+when = "args.amount > 1000.0"
+effect = "review"
+reason = "Large payouts need finance"
+approvers = "finance"
+timeout = "10m"
+
+[[rule]]
+id = "words"
+tools = ["payout.send"]
+when = "!(args.amount > 1000.0)"
+effect = "review"
+reason = "Other payouts need comms"
+approvers = "comms"
+timeout = "10m"
+"#,
+    )
+    .await;
+    let out = env
+        .act("refund-bot", "payout.send", json!({"amount": "5000"}), "s")
+        .await;
+    assert_eq!((out.verdict, out.rule.as_deref()), (Verdict::Deny, None));
+    assert!(out.escalation.is_none());
+    assert!(
+        out.reason.contains("\"money\", \"words\"")
+            && out
+                .reason
+                .contains("different approver groups (finance, comms)"),
+        "{}",
+        out.reason
+    );
+    let ok = env
+        .act("refund-bot", "payout.send", json!({"amount": 5000}), "s")
+        .await;
+    assert_eq!(ok.verdict, Verdict::Pending);
+}

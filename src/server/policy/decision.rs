@@ -40,7 +40,10 @@ pub enum DenyCause {
     /// A deny rule matched (`errored`: its condition failed and counted as a match).
     Rule { errored: bool },
     /// Review rules that could each have decided name different approver groups.
-    GroupConflict { rules: Vec<usize> },
+    GroupConflict {
+        rules: Vec<usize>,
+        groups: Vec<String>,
+    },
 }
 
 /// A review and what it requires, raised by other rules when conditions failed.
@@ -83,7 +86,7 @@ pub(super) fn decide(
     mut eval: impl FnMut(&Rule) -> Result<bool, String>,
 ) -> Decision {
     // Review rules that could decide: failed ones before the first clean match, and that one.
-    let mut reviews: Vec<(usize, bool)> = Vec::new();
+    let mut reviews: Vec<Candidate<'_>> = Vec::new();
     let mut clean_review = false;
     let mut flag: Option<(usize, bool)> = None;
     let mut allow: Option<usize> = None;
@@ -106,23 +109,27 @@ pub(super) fn decide(
         if !matched {
             continue;
         }
-        match kind {
-            Effect::Deny => {
+        match &rule.effect {
+            RuleEffect::Deny => {
                 return Decision::Deny {
                     rule: Some(i),
                     cause: DenyCause::Rule { errored },
                 }
             }
-            Effect::Review => {
-                reviews.push((i, errored));
+            RuleEffect::Review(spec) => {
+                reviews.push(Candidate {
+                    rule: i,
+                    errored,
+                    spec,
+                });
                 clean_review = !errored;
             }
-            Effect::Flag => flag = Some((i, errored)),
-            Effect::Allow => allow = Some(i),
+            RuleEffect::Flag => flag = Some((i, errored)),
+            RuleEffect::Allow => allow = Some(i),
         }
     }
-    if let Some(&(first, errored)) = reviews.first() {
-        return join(rules, first, errored, &reviews[1..]);
+    if let Some((first, others)) = reviews.split_first() {
+        return join(first, others);
     }
     match (flag, allow) {
         (Some((rule, errored)), _) => Decision::Flag { rule, errored },
@@ -134,30 +141,27 @@ pub(super) fn decide(
     }
 }
 
-fn spec_of(rule: &Rule) -> &ReviewSpec {
-    match &rule.effect {
-        RuleEffect::Review(spec) => spec,
-        // `decide` only passes review rules here.
-        _ => unreachable!("only review rules are joined"),
-    }
+/// A review rule that could decide the call.
+struct Candidate<'r> {
+    rule: usize,
+    errored: bool,
+    spec: &'r ReviewSpec,
 }
 
 /// The deciding review `first`, raised to be at least as strict as each of `others`.
-fn join(rules: &[Rule], first: usize, errored: bool, others: &[(usize, bool)]) -> Decision {
-    let mut spec = spec_of(&rules[first]).clone();
-    if others
-        .iter()
-        .any(|&(i, _)| spec_of(&rules[i]).group != spec.group)
-    {
-        let mut all = vec![first];
-        all.extend(others.iter().map(|&(i, _)| i));
+fn join(first: &Candidate<'_>, others: &[Candidate<'_>]) -> Decision {
+    let mut spec = first.spec.clone();
+    if others.iter().any(|c| c.spec.group != spec.group) {
+        let all = std::iter::once(first).chain(others);
         return Decision::Deny {
             rule: None,
-            cause: DenyCause::GroupConflict { rules: all },
+            cause: DenyCause::GroupConflict {
+                rules: all.clone().map(|c| c.rule).collect(),
+                groups: all.map(|c| c.spec.group.clone()).collect(),
+            },
         };
     }
-    for &(i, _) in others {
-        let other = spec_of(&rules[i]);
+    for other in others.iter().map(|c| c.spec) {
         spec.approvals = spec.approvals.max(other.approvals);
         spec.separate_owner |= other.separate_owner;
         spec.timeout = spec.timeout.min(other.timeout);
@@ -166,10 +170,10 @@ fn join(rules: &[Rule], first: usize, errored: bool, others: &[(usize, bool)]) -
         }
     }
     Decision::Review(Review {
-        rule: first,
-        errored,
+        rule: first.rule,
+        errored: first.errored,
         spec,
-        raised_by: others.iter().map(|&(i, _)| i).collect(),
+        raised_by: others.iter().map(|c| c.rule).collect(),
     })
 }
 
@@ -190,13 +194,13 @@ pub(super) fn reason(rules: &[Rule], decision: &Decision) -> String {
             ..
         } => "no policy rule allows this call (deny by default)".to_string(),
         Decision::Deny {
-            cause: DenyCause::GroupConflict { rules: list },
+            cause:
+                DenyCause::GroupConflict {
+                    rules: list,
+                    groups,
+                },
             ..
         } => {
-            let groups: Vec<&str> = list
-                .iter()
-                .map(|&i| spec_of(&rules[i]).group.as_str())
-                .collect();
             format!(
                 "a condition could not be evaluated for this call, so review rules {} could each apply; \
                  they need different approver groups ({}) and no single review satisfies all of them, \

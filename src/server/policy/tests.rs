@@ -287,7 +287,10 @@ timeout = "10m"
         d,
         Decision::Deny {
             rule: None,
-            cause: DenyCause::GroupConflict { rules: vec![0, 1] }
+            cause: DenyCause::GroupConflict {
+                rules: vec![0, 1],
+                groups: vec!["finance".into(), "comms".into()]
+            }
         }
     );
     let why = p.reason(&d);
