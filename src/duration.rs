@@ -13,7 +13,6 @@
 //! number (`1 0m` is ten minutes). In a policy file, a one-letter slip must be an error at start,
 //! not a deadline four orders of magnitude away.
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -168,15 +167,6 @@ pub fn deadline_after(at: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>, D
     to_chrono(d)
         .and_then(|delta| at.checked_add_signed(delta))
         .ok_or(DurationError::OutOfRange { duration: d, at })
-}
-
-/// A display wrapper, for messages: `Formatted(d)` prints `format(d)`.
-pub struct Formatted(pub Duration);
-
-impl fmt::Display for Formatted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format(self.0))
-    }
 }
 
 #[cfg(test)]
