@@ -6,6 +6,7 @@
 //! - [`console`]: the terminal approval console (talks to the server only through the protocol)
 //! - [`adapters`]: the Claude Code hook and the MCP stdio gate
 //! - [`demo`]: everything at once on an embedded default
+//! - [`duration`]: the one duration grammar (policy timeouts, CLI flags)
 //! - [`cli`]: the `gavel` command line
 
 pub mod adapters;
@@ -14,5 +15,6 @@ pub mod client;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod duration;
 pub mod protocol;
 pub mod server;

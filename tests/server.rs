@@ -23,6 +23,8 @@ mod killswitch;
 mod on_behalf;
 #[path = "server/pep.rs"]
 mod pep;
+#[path = "server/policy.rs"]
+mod policy;
 #[path = "server/reads.rs"]
 mod reads;
 #[path = "server/refusals.rs"]

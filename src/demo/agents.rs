@@ -149,7 +149,7 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
                             // Acts on your own behalf: separation of duties must refuse you.
                             return ActionRequest {
                                 tool: "stripe.refund".into(),
-                                args: json!({"amount": 1890.0, "order": order, "currency": "usd", "note": "refund for your own account request"}),
+                                args: json!({"amount": 1890.0, "order": order, "currency": "usd", "reason": "refund for your own account request"}),
                                 session,
                                 on_behalf_of: Some(YOU.into()),
                                 rationale: Some("You asked me to refund your team's duplicate conference booking.".into()),

@@ -27,7 +27,7 @@ pub struct DemoArgs {
     /// Run without a terminal for --duration, then print a summary (for tests and CI)
     #[arg(long)]
     pub headless: bool,
-    /// How long a headless run lasts, e.g. 5s, 2m
+    /// How long a headless run lasts, e.g. 5s, 2m (1s to 1d)
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Console theme: dark, light, high-contrast, or a file
@@ -38,26 +38,9 @@ pub struct DemoArgs {
     pub notify: bool,
 }
 
+/// `--duration`: the program's one duration grammar (`crate::duration`), 1s to 1d.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 5s or 2m"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("`{s}`: use ms, s, m or h")),
-    };
-    if !(0.0..=86400.0).contains(&secs) {
-        return Err(format!("`{s}` is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    crate::duration::parse(s, crate::duration::DEMO_RUN).map_err(|e| e.to_string())
 }
 
 /// A temporary directory removed when dropped (tempfile is only a dev-dependency).

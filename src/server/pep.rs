@@ -8,13 +8,14 @@ use serde_json::json;
 
 use super::audit::AuditEntry;
 use super::error::ApiError;
-use super::policy::{EvalInput, OnExpiry};
+use super::policy::{Decision, EvalInput, Expiry};
 use super::roster::{Agent, OnBehalfOfError};
 use super::store::{ActionWrite, ExpiryPlan, Op, Reply};
 use super::{queue, App};
 use crate::protocol::{
     action_digest, ActionOutcome, ActionRecord, ActionRequest, ActionSummary, DigestInput, Effect,
-    Escalation, EscalationState, FlaggedAction, ServerMessage, Verdict, MAX_NAME_LEN, MAX_TEXT_LEN,
+    Escalation, EscalationState, FlaggedAction, RuleRef, ServerMessage, Verdict, MAX_NAME_LEN,
+    MAX_TEXT_LEN,
 };
 
 pub fn new_id(prefix: &str) -> String {
@@ -112,29 +113,42 @@ pub async fn submit(
         policy_version: app.policy.version.clone(),
     };
 
-    let (effect, rule_index, reason) = match kill_switch_for(app, &record.agent, &record.tool) {
-        Some((scope, why)) => (Effect::Deny, None, kill_reason(&scope, &why)),
-        None => {
-            let eval = app.policy.evaluate(&EvalInput {
-                agent: &record.agent,
-                tool: &record.tool,
-                args: &record.args,
-                session: &record.session,
-                context: &record.context,
-                on_behalf_of: record.on_behalf_of.as_deref(),
-                cost: record.cost,
-                rationale: record.rationale.as_deref(),
-            });
-            let reason = match eval.rule {
-                Some(i) if eval.errored => format!(
-                    "{} (its condition could not be evaluated for this call, which never loosens policy)",
-                    app.policy.rules[i].reason
-                ),
-                Some(i) => app.policy.rules[i].reason.clone(),
-                None => "no policy rule allows this call (deny by default)".to_string(),
-            };
-            (eval.effect, eval.rule, reason)
-        }
+    let decision = match kill_switch_for(app, &record.agent, &record.tool) {
+        Some((scope, why)) => Err(kill_reason(&scope, &why)),
+        None => Ok(app.policy.evaluate(&EvalInput {
+            agent: &record.agent,
+            tool: &record.tool,
+            args: &record.args,
+            session: &record.session,
+            context: &record.context,
+            on_behalf_of: record.on_behalf_of.as_deref(),
+            cost: record.cost,
+            rationale: record.rationale.as_deref(),
+        })),
+    };
+    // A review's deadline, checked; a review without one is refused rather than run unbounded.
+    let review = match &decision {
+        Ok(d @ Decision::Review(r)) => match crate::duration::deadline_after(now, r.spec.timeout) {
+            Ok(deadline) => Ok(Some((r, deadline))),
+            Err(e) => Err(format!(
+                "{}; its deadline cannot be set ({e}), so the call is denied",
+                app.policy.reason(d)
+            )),
+        },
+        _ => Ok(None),
+    };
+    let (effect, rule_index, reason) = match (&decision, &review) {
+        (Err(kill), _) => (Effect::Deny, None, kill.clone()),
+        (Ok(_), Err(why)) => (Effect::Deny, None, why.clone()),
+        (Ok(d), Ok(_)) => (d.effect(), d.rule(), app.policy.reason(d)),
+    };
+    let raised_by: Vec<String> = match &review {
+        Ok(Some((r, _))) => r
+            .raised_by
+            .iter()
+            .map(|&i| app.policy.rules[i].id.clone())
+            .collect(),
+        _ => Vec::new(),
     };
     let rule = rule_index.map(|i| &app.policy.rules[i]);
     let rule_id = rule.map(|r| r.id.clone());
@@ -151,25 +165,25 @@ pub async fn submit(
 
     let mut escalation = None;
     let mut flagged = None;
-    match (effect, rule) {
-        (Effect::Review, Some(rule)) => {
-            let spec = rule
-                .review
-                .as_ref()
-                .expect("review rules carry a review spec");
-            let deadline = now + chrono::Duration::from_std(spec.timeout).unwrap_or_default();
+    match (&review, rule) {
+        (Ok(Some((r, deadline))), Some(rule)) => {
+            let spec = &r.spec;
             let esc = Escalation {
                 id: new_id("esc"),
                 action: record.clone(),
                 digest: digest.clone(),
-                rule: rule.to_ref(),
+                // The reason shown to approvers says what raised the review, if anything did.
+                rule: RuleRef {
+                    reason: reason.clone(),
+                    ..rule.to_ref()
+                },
                 history: Vec::new(),
                 agent_owner: agent.owner.clone(),
                 group: spec.group.clone(),
                 approvals_required: spec.approvals,
                 separate_owner: spec.separate_owner,
                 created_at: now,
-                deadline,
+                deadline: *deadline,
                 handed_over: false,
                 state: EscalationState::Pending,
                 resolved_at: None,
@@ -178,18 +192,21 @@ pub async fn submit(
                 elided: Vec::new(),
             };
             let plan = ExpiryPlan {
-                escalate_to: match spec.on_expiry {
-                    OnExpiry::Escalate => spec.escalate_to.clone(),
-                    OnExpiry::Deny => None,
+                escalate_to: match &spec.expiry {
+                    Expiry::Escalate(group) => Some(group.clone()),
+                    Expiry::Deny => None,
                 },
                 timeout_secs: spec.timeout.as_secs(),
             };
             escalation = Some((esc, plan));
         }
-        (Effect::Flag, Some(rule)) => {
+        (_, Some(rule)) if effect == Effect::Flag => {
             flagged = Some(FlaggedAction {
                 action: record.clone(),
-                rule: rule.to_ref(),
+                rule: RuleRef {
+                    reason: reason.clone(),
+                    ..rule.to_ref()
+                },
                 flagged_at: now,
                 review: None,
                 elided: Vec::new(),
@@ -206,7 +223,7 @@ pub async fn submit(
             "session": record.session, "on_behalf_of": record.on_behalf_of, "rationale": record.rationale,
             "cost": record.cost, "parent": record.parent, "context": record.context, "digest": digest,
             "policy_version": record.policy_version, "effect": effect, "rule": rule_id, "reason": reason,
-            "submitted_at": record.submitted_at,
+            "submitted_at": record.submitted_at, "raised_by": raised_by,
         }),
     );
     let summary = ActionSummary {

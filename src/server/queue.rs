@@ -169,12 +169,21 @@ async fn on_deadline(app: &Arc<App>, id: &str) {
         schedule(app, id.to_string(), esc.deadline);
         return;
     }
-    match (&plan.escalate_to, esc.handed_over) {
+    // A hand-over deadline that cannot be set (a stored timeout out of range) expires instead.
+    let handover = match (&plan.escalate_to, esc.handed_over) {
         (Some(group), false) => {
+            crate::duration::deadline_after(Utc::now(), Duration::from_secs(plan.timeout_secs))
+                .ok()
+                .map(|deadline| (group.clone(), deadline))
+        }
+        _ => None,
+    };
+    match handover {
+        Some((group, deadline)) => {
             let mut next = esc.clone();
-            next.group = group.clone();
+            next.group = group;
             next.handed_over = true;
-            next.deadline = Utc::now() + chrono::Duration::seconds(plan.timeout_secs as i64);
+            next.deadline = deadline;
             let entry = AuditEntry::new(
                 "escalation_handed_over",
                 "server",
