@@ -283,9 +283,11 @@ fn example_policy_escapes_are_closed() {
 }
 
 #[test]
-fn every_example_condition_is_checked() {
-    // The example policies in the docs parse too (each block on its own).
+fn every_example_policy_in_the_docs_loads_against_the_example_roster() {
+    // What a new user does: copy a documented rule into their policy, beside the shipped roster.
+    // Each block must load as it is (its conditions checked, its groups present).
     let root = env!("CARGO_MANIFEST_DIR");
+    let roster = Roster::load(std::path::Path::new(&format!("{root}/assets/roster.toml"))).unwrap();
     for doc in ["README.md", "docs/ADAPTERS.md"] {
         let text = std::fs::read_to_string(format!("{root}/{doc}")).unwrap();
         let mut blocks = 0;
@@ -295,25 +297,12 @@ fn every_example_condition_is_checked() {
                 continue;
             }
             blocks += 1;
-            let roster = Roster::parse(&SourceFile::new("roster.toml", docs_roster())).unwrap();
             if let Err(e) = Policy::parse(&SourceFile::new(doc, block), &roster) {
                 panic!("{doc}: {e}");
             }
         }
         assert!(blocks > 0, "{doc} has policy examples");
     }
-}
-
-/// A roster with every group the docs' examples name.
-fn docs_roster() -> String {
-    let mut s = String::new();
-    for id in ["p1", "p2"] {
-        let key = crate::protocol::PersonKey::generate(id).public();
-        s += &format!(
-            "[[person]]\nid = \"{id}\"\nkey = \"{key}\"\nroles = [\"approver\"]\ngroups = [\"finance\", \"dev-leads\", \"ops\", \"comms\"]\n"
-        );
-    }
-    s
 }
 
 #[test]
@@ -327,7 +316,8 @@ fn documented_claude_code_rules_are_not_escapable() {
         .filter(|b| b.contains("[[rule]]"))
         .collect::<Vec<_>>()
         .join("\n");
-    let roster = Roster::parse(&SourceFile::new("roster.toml", docs_roster())).unwrap();
+    let root_roster = format!("{root}/assets/roster.toml");
+    let roster = Roster::load(std::path::Path::new(&root_roster)).unwrap();
     let p = Policy::parse(&SourceFile::new("ADAPTERS.md", rules), &roster).unwrap();
     let cwd = json!({"cwd": "/home/dev/shop"});
     let edit = |path: &str| {
