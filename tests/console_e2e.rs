@@ -224,8 +224,20 @@ async fn kill_switch_from_the_console_denies_the_next_action() {
         .act("mailer", "inbox.list", json!({"folder": "inbox"}), "s-m")
         .await;
     assert_eq!(before.verdict, Verdict::Allow, "{before:?}");
-    c.wait_for("mailer's activity", WAIT, |s| {
+    // Two of mailer's calls wait for a person: turning its switch on cancels them.
+    for to in ["a@partner.example", "b@partner.example"] {
+        let held = env
+            .act("mailer", "email.send", json!({"to": to}), "s-m")
+            .await;
+        assert_eq!(held.verdict, Verdict::Pending, "{held:?}");
+    }
+    c.wait_for("mailer's activity and escalations", WAIT, |s| {
         s.activity.iter().any(|a| a.agent == "mailer")
+            && s.pending
+                .iter()
+                .filter(|e| e.action.agent == "mailer")
+                .count()
+                == 2
     })
     .await
     .unwrap();
@@ -249,6 +261,17 @@ async fn kill_switch_from_the_console_denies_the_next_action() {
     })
     .await
     .unwrap();
+    // The operator is told what the flip did, not only that it happened.
+    let said = c
+        .state
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(
+        said.contains("agent:mailer is now ON") && said.contains("cancelled 2 pending escalations"),
+        "{said}"
+    );
     let after = env
         .act("mailer", "inbox.list", json!({"folder": "inbox"}), "s-m")
         .await;

@@ -18,7 +18,9 @@ fn root() -> PathBuf {
 /// The quick start section of the README.
 fn quick_start() -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("## Quick start").expect("a quick start section");
+    let start = readme
+        .find("## Quick start")
+        .expect("a quick start section");
     let rest = &readme[start..];
     let end = rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3);
     rest[..end].to_string()
@@ -26,7 +28,9 @@ fn quick_start() -> String {
 
 /// The JSON body of the README's `curl … /v1/actions -d '…'`.
 fn readme_action(text: &str) -> ActionRequest {
-    let at = text.find("/v1/actions -d '").expect("the curl that submits an action");
+    let at = text
+        .find("/v1/actions -d '")
+        .expect("the curl that submits an action");
     let body = &text[at + "/v1/actions -d '".len()..];
     let body = &body[..body.find('\'').expect("the end of the body")];
     serde_json::from_str(body).unwrap_or_else(|e| panic!("the README's body is not JSON: {e}"))
@@ -92,7 +96,9 @@ async fn the_readme_quick_start_works_as_written() {
     let user = User { home, cwd };
 
     // 1. A key for alice, pasted into the roster in place of the example key.
-    let public = ok(&user.gavel(&["keygen", "--id", "alice"])).trim().to_string();
+    let public = ok(&user.gavel(&["keygen", "--id", "alice"]))
+        .trim()
+        .to_string();
     let roster = std::fs::read_to_string(user.cwd.join("roster.toml")).unwrap();
     let example_key = roster
         .split("id = \"alice\"")

@@ -216,7 +216,7 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                     client
                         .flip(&key, &scope, on, &reason)
                         .await
-                        .map(|ack| Reply::Flip(ack.killswitch))
+                        .map(Reply::Flip)
                 };
                 (request, Box::pin(fut) as Call)
             }

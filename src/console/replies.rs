@@ -56,12 +56,18 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
                 ),
             );
         }
-        (Request::Flip { scope, .. }, Ok(Reply::Flip(k))) => {
+        (Request::Flip { scope, .. }, Ok(Reply::Flip(ack))) => {
+            let k = ack.killswitch;
+            let cancelled = match ack.cancelled.len() {
+                0 => String::new(),
+                1 => "; it cancelled 1 pending escalation".to_string(),
+                n => format!("; it cancelled {n} pending escalations"),
+            };
             say(
                 s,
                 Level::Success,
                 format!(
-                    "✓ kill switch {scope} is now {}",
+                    "✓ kill switch {scope} is now {}{cancelled}",
                     if k.on {
                         "ON: actions are denied"
                     } else {

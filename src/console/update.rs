@@ -7,7 +7,7 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 
 use crate::protocol::{
     inert, ActionSummary, DecisionAck, Escalation, EscalationState, FlagVerdict, FlaggedAction,
-    KillSwitch, ServerMessage, Snapshot, Timestamp, Vote,
+    FlipAck, ServerMessage, Snapshot, Timestamp, Vote,
 };
 
 use super::selection::reselect_all;
@@ -51,7 +51,7 @@ pub enum ConnEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     Decision(DecisionAck),
-    Flip(KillSwitch),
+    Flip(FlipAck),
     Review(Box<FlaggedAction>),
     /// A whole escalation, fetched because the stream's copy left values out.
     Escalation(Box<Escalation>),
