@@ -15,11 +15,11 @@ use crate::protocol::{
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::super::words::verdict_word;
-use super::json::{compact, json_lines};
-use super::{
+use super::format::{
     clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
-    wrapped_rows,
 };
+use super::json::{compact, json_lines};
+use super::layout::wrapped_rows;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())

@@ -14,7 +14,8 @@ use super::super::dialog::Dialog;
 use super::super::keymap::{Action, Section};
 use super::super::state::{Connection, Fetch, State};
 use super::super::theme::Theme;
-use super::{centered, countdown, size_text, urgency_style};
+use super::format::{countdown, size_text, urgency_style};
+use super::layout::{self, centered};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     if s.pending_quit {
@@ -282,7 +283,7 @@ fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
 
 /// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
 fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
-    super::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
+    layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
 fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
