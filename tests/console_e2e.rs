@@ -208,7 +208,7 @@ async fn separation_of_duties_is_explained_and_nothing_is_sent() {
     select(&mut c, &esc);
     c.press(KeyCode::Char('a'));
     match &c.state.dialog {
-        Some(gavel::console::state::Dialog::NotYours { why, .. }) => {
+        Some(gavel::console::dialog::Dialog::NotYours { why, .. }) => {
             assert!(why.contains("own this agent"), "{why}")
         }
         other => panic!("{other:?}"),

@@ -8,19 +8,22 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
 use console_fixtures::*;
-use gavel::console::state::{Dialog, State, View, RECENT_TOOLS_CAP};
-use gavel::console::update::{update, ConnEvent, Effect, Event};
-use gavel::protocol::Effect as Outcome;
+use gavel::console::command::Command;
+use gavel::console::dialog::Dialog;
+use gavel::console::event::{ConnEvent, Event, Reply};
+use gavel::console::state::{State, View, RECENT_TOOLS_CAP};
+use gavel::console::update::update;
+use gavel::protocol::Effect;
 use gavel::protocol::*;
 
 /// Presses each key; returns every effect they asked for.
-fn press_all(s: &mut State, keys: &[KeyCode]) -> Vec<Effect> {
+fn press_all(s: &mut State, keys: &[KeyCode]) -> Vec<Command> {
     keys.iter()
         .flat_map(|&k| update(s, Event::Key(KeyEvent::new(k, KeyModifiers::NONE))))
         .collect()
 }
 
-fn type_all(s: &mut State, text: &str) -> Vec<Effect> {
+fn type_all(s: &mut State, text: &str) -> Vec<Command> {
     let keys: Vec<KeyCode> = text
         .chars()
         .map(|c| match c {
@@ -37,7 +40,7 @@ fn view(s: &mut State, v: View) {
     }
 }
 
-fn server(s: &mut State, m: ServerMessage) -> Vec<Effect> {
+fn server(s: &mut State, m: ServerMessage) -> Vec<Command> {
     update(s, Event::Server(m))
 }
 
@@ -112,7 +115,7 @@ fn kill_switch_selection_stays_on_its_scope_and_flips_that_scope() {
     server(
         &mut s,
         ServerMessage::Action {
-            action: summary("db-agent", "aa.first", Outcome::Allow, 0),
+            action: summary("db-agent", "aa.first", Effect::Allow, 0),
         },
     );
     server(
@@ -416,7 +419,7 @@ fn kill_switch_rows_stay_bounded_however_many_tools_agents_send() {
         server(
             &mut s,
             ServerMessage::Action {
-                action: summary("refund-bot", &format!("tool-{i:03}"), Outcome::Deny, i),
+                action: summary("refund-bot", &format!("tool-{i:03}"), Effect::Deny, i),
             },
         );
     }
@@ -450,7 +453,7 @@ fn an_escalation_whose_arguments_were_left_out_is_signed_only_once_they_are_show
             escalation: Box::new(big("esc-big")),
         },
     );
-    assert!(fx.iter().all(|e| !matches!(e, Effect::Fetch { .. })));
+    assert!(fx.iter().all(|e| !matches!(e, Command::Fetch { .. })));
     let text = screen(&s, 140, 36);
     assert!(text.contains("⋯244K"), "{text}");
     // Selecting it fetches the whole escalation, once.
@@ -465,7 +468,7 @@ fn an_escalation_whose_arguments_were_left_out_is_signed_only_once_they_are_show
     let fetches: Vec<u64> = fx
         .iter()
         .filter_map(|e| match e {
-            Effect::Fetch {
+            Command::Fetch {
                 request,
                 escalation,
             } if escalation == "esc-big" => Some(*request),
@@ -479,7 +482,7 @@ fn an_escalation_whose_arguments_were_left_out_is_signed_only_once_they_are_show
     // Approving before they are here signs nothing.
     let fx = type_all(&mut s, "averified the refund\n");
     assert!(
-        fx.iter().all(|e| !matches!(e, Effect::Decide { .. })),
+        fx.iter().all(|e| !matches!(e, Command::Decide { .. })),
         "{fx:?}"
     );
     insta::assert_snapshot!("args_left_out_approve", screen(&s, 100, 30));
@@ -490,7 +493,7 @@ fn an_escalation_whose_arguments_were_left_out_is_signed_only_once_they_are_show
         &mut s,
         Event::Reply {
             request: fetches[0],
-            result: Ok(gavel::console::update::Reply::Escalation(Box::new(whole))),
+            result: Ok(Reply::Escalation(Box::new(whole))),
         },
     );
     let shown = s.pending.iter().find(|e| e.id == "esc-big").unwrap();
@@ -498,12 +501,12 @@ fn an_escalation_whose_arguments_were_left_out_is_signed_only_once_they_are_show
     assert_eq!(shown.action.args["blob"].as_str().unwrap().len(), 250_000);
     // The dialog was opened on the partial copy: still no signature from it.
     let fx = type_all(&mut s, "\n");
-    assert!(fx.iter().all(|e| !matches!(e, Effect::Decide { .. })));
+    assert!(fx.iter().all(|e| !matches!(e, Command::Decide { .. })));
     // Closed, read, decided again: the reason is kept and now it signs the whole action.
     key(&mut s, KeyCode::Esc);
     let fx = type_all(&mut s, "a\n");
     match &fx[..] {
-        [Effect::Decide {
+        [Command::Decide {
             escalation, reason, ..
         }] => {
             assert!(escalation.elided.is_empty());

@@ -9,9 +9,12 @@ use ratatui::buffer::Buffer;
 use serde_json::json;
 
 use console_fixtures::*;
+use gavel::console::command::Command;
+use gavel::console::dialog::Dialog;
+use gavel::console::event::{ConnEvent, Event, RequestError};
 use gavel::console::state::State;
 use gavel::console::theme::Theme;
-use gavel::console::update::{update, ApiError, ConnEvent, Event};
+use gavel::console::update::update;
 use gavel::protocol::*;
 
 #[test]
@@ -42,10 +45,7 @@ fn not_yours_escalation() {
     key(&mut s, KeyCode::Char('j'));
     assert_eq!(s.selected_escalation().unwrap().id, "esc-003");
     key(&mut s, KeyCode::Char('a'));
-    assert!(matches!(
-        s.dialog,
-        Some(gavel::console::state::Dialog::NotYours { .. })
-    ));
+    assert!(matches!(s.dialog, Some(Dialog::NotYours { .. })));
     insta::assert_snapshot!(screen(&s, 140, 36));
 }
 
@@ -79,14 +79,14 @@ fn refused_decision_shows_the_server_reason() {
         Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
     let request = match &fx[..] {
-        [gavel::console::update::Effect::Decide { request, .. }] => *request,
+        [Command::Decide { request, .. }] => *request,
         other => panic!("{other:?}"),
     };
     apply(
         &mut s,
         Event::Reply {
             request,
-            result: Err(ApiError {
+            result: Err(RequestError {
                 code: "expired".into(),
                 message: "the deadline passed at 09:30:45".into(),
             }),
@@ -302,7 +302,7 @@ fn quit_asks_when_a_decision_is_half_typed() {
     // The draft resumes where it was.
     key(&mut s, KeyCode::Char('a'));
     match &s.dialog {
-        Some(gavel::console::state::Dialog::Decision(d)) => assert_eq!(d.reason, "looks right"),
+        Some(Dialog::Decision(d)) => assert_eq!(d.reason, "looks right"),
         other => panic!("{other:?}"),
     }
     key(&mut s, KeyCode::Esc);
@@ -312,7 +312,7 @@ fn quit_asks_when_a_decision_is_half_typed() {
         Event::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)),
     );
     assert!(s.quit);
-    assert_eq!(fx, vec![gavel::console::update::Effect::Quit]);
+    assert_eq!(fx, vec![Command::Quit]);
 }
 
 #[test]
@@ -323,7 +323,7 @@ fn q_quits_at_once_when_nothing_is_typed() {
         Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
     );
     assert!(s.quit);
-    assert_eq!(fx, vec![gavel::console::update::Effect::Quit]);
+    assert_eq!(fx, vec![Command::Quit]);
 }
 
 #[test]
@@ -349,10 +349,10 @@ fn deadline_under_a_minute_notifies_once() {
     // esc-001 (yours, 44 s left) warns; esc-003 (not yours) does not.
     let notes = fx
         .iter()
-        .filter(|e| matches!(e, gavel::console::update::Effect::Notify { .. }))
+        .filter(|e| matches!(e, Command::Notify { .. }))
         .count();
     assert_eq!(notes, 1, "{fx:?}");
-    assert!(fx.contains(&gavel::console::update::Effect::Bell));
+    assert!(fx.contains(&Command::Bell));
     assert!(update(&mut s, Event::Tick(at(2))).is_empty());
 }
 
@@ -413,7 +413,7 @@ fn escalations_missed_while_reconnecting_notify_once() {
     let bodies: Vec<&String> = fx
         .iter()
         .filter_map(|e| match e {
-            gavel::console::update::Effect::Notify { body, .. } => Some(body),
+            Command::Notify { body, .. } => Some(body),
             _ => None,
         })
         .collect();

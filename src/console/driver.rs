@@ -1,4 +1,4 @@
-//! The console without a terminal: state, the event channel, the stream task and the effect
+//! The console without a terminal: state, the event channel, the stream task and the command
 //! runner. The terminal loop wraps it; tests and the headless demo drive it directly.
 
 use std::sync::Arc;
@@ -10,9 +10,11 @@ use tokio::sync::mpsc;
 use crate::client::Client;
 use crate::protocol::PersonKey;
 
+use super::command::Command;
+use super::event::Event;
 use super::net;
 use super::state::State;
-use super::update::{update, Effect, Event};
+use super::update::update;
 
 /// Bounded: a burst of server events applies back-pressure to the socket instead of memory.
 pub const EVENT_QUEUE: usize = 4096;
@@ -24,9 +26,9 @@ pub struct Driver {
     tx: mpsc::Sender<Event>,
     rx: mpsc::Receiver<Event>,
     stream: tokio::task::JoinHandle<()>,
-    /// When false, notification effects are recorded but not shown (tests, headless demo).
+    /// When false, notification commands are recorded but not shown (tests, headless demo).
     pub notifications_live: bool,
-    pub notifications_seen: Vec<Effect>,
+    pub notifications_seen: Vec<Command>,
 }
 
 impl Driver {
@@ -58,29 +60,30 @@ impl Driver {
 
     /// Apply one event and run what it asks for.
     pub fn apply(&mut self, event: Event) {
-        for effect in update(&mut self.state, event) {
-            match effect {
-                Effect::Decide { .. }
-                | Effect::Flip { .. }
-                | Effect::Review { .. }
-                | Effect::Fetch { .. } => {
-                    net::run_effect(&self.client, &self.key, &self.tx, effect)
+        for command in update(&mut self.state, event) {
+            match command {
+                Command::Decide { .. }
+                | Command::Flip { .. }
+                | Command::Review { .. }
+                | Command::Fetch { .. } => {
+                    net::run_command(&self.client, &self.key, &self.tx, command)
                 }
-                Effect::Notify { title, body } => {
+                Command::Notify { title, body } => {
                     if self.notifications_live {
                         super::notify::desktop(title, body, self.tx.clone());
                     } else {
-                        self.notifications_seen.push(Effect::Notify { title, body });
+                        self.notifications_seen
+                            .push(Command::Notify { title, body });
                     }
                 }
-                Effect::Bell => {
+                Command::Bell => {
                     if self.notifications_live {
                         super::notify::bell();
                     } else {
-                        self.notifications_seen.push(Effect::Bell);
+                        self.notifications_seen.push(Command::Bell);
                     }
                 }
-                Effect::Quit => {}
+                Command::Quit => {}
             }
         }
     }

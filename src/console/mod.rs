@@ -5,19 +5,27 @@
 //! the keyboard and the clock are tasks that send typed events into one loop, which never awaits
 //! I/O and redraws only when something changed.
 
+pub mod command;
+pub mod dialog;
+mod dialog_keys;
 pub mod driver;
+pub mod event;
+mod fields;
 pub mod keymap;
 mod keys;
 pub mod net;
 pub mod notify;
 mod replies;
+pub mod rows;
 mod selection;
+mod server_events;
 pub mod settings;
 pub mod state;
 mod terminal;
 pub mod theme;
 pub mod update;
 pub mod views;
+pub mod words;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,11 +39,11 @@ use crate::client::Client;
 use crate::protocol::PersonKey;
 
 use driver::Driver;
+use event::Event;
 use keymap::Keymap;
 use settings::Notifications;
 use state::State;
 use theme::Theme;
-use update::Event;
 
 #[derive(clap::Args, Debug)]
 pub struct ConsoleArgs {

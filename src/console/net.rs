@@ -16,7 +16,8 @@ use crate::protocol::{
     ClientMessage, PersonKey, ServerMessage, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
 };
 
-use super::update::{ApiError, ConnEvent, Effect, Event, Reply};
+use super::command::Command;
+use super::event::{ConnEvent, Event, Reply, RequestError};
 
 /// How long a REST call may take before we say so (it may still have been recorded).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -169,18 +170,18 @@ fn short_error(e: &str) -> String {
     e.chars().take(120).collect()
 }
 
-fn api_error(e: ClientError) -> ApiError {
+fn request_error(e: ClientError) -> RequestError {
     match e {
-        ClientError::Api { code, message, .. } => ApiError { code, message },
-        ClientError::Unreachable { message, .. } => ApiError {
+        ClientError::Api { code, message, .. } => RequestError { code, message },
+        ClientError::Unreachable { message, .. } => RequestError {
             code: "unreachable".into(),
             message: format!("cannot reach the server ({message}); nothing was sent"),
         },
-        e @ (ClientError::Redirect { .. } | ClientError::Config(_)) => ApiError {
+        e @ (ClientError::Redirect { .. } | ClientError::Config(_)) => RequestError {
             code: e.code().into(),
             message: format!("{e}; nothing was sent"),
         },
-        ClientError::Protocol(m) => ApiError {
+        ClientError::Protocol(m) => RequestError {
             code: "protocol".into(),
             message: format!(
                 "unexpected answer ({m}); check History to see whether it was recorded"
@@ -189,12 +190,12 @@ fn api_error(e: ClientError) -> ApiError {
     }
 }
 
-/// Runs one REST effect as a task; its answer comes back as `Event::Reply`.
-pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, effect: Effect) {
+/// Runs one REST command as a task; its answer comes back as `Event::Reply`.
+pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, command: Command) {
     let (client, key, tx) = (client.clone(), key.clone(), tx.clone());
     tokio::spawn(async move {
-        let (request, call) = match effect {
-            Effect::Decide {
+        let (request, call) = match command {
+            Command::Decide {
                 request,
                 escalation,
                 vote,
@@ -205,7 +206,7 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                 let fut = async move { client.decide(&d).await.map(Reply::Decision) };
                 (request, Box::pin(fut) as Call)
             }
-            Effect::Flip {
+            Command::Flip {
                 request,
                 scope,
                 on,
@@ -220,7 +221,7 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                 };
                 (request, Box::pin(fut) as Call)
             }
-            Effect::Review {
+            Command::Review {
                 request,
                 action,
                 verdict,
@@ -235,7 +236,7 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                 };
                 (request, Box::pin(fut) as Call)
             }
-            Effect::Fetch {
+            Command::Fetch {
                 request,
                 escalation,
             } => {
@@ -248,11 +249,11 @@ pub fn run_effect(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, eff
                 };
                 (request, Box::pin(fut) as Call)
             }
-            Effect::Notify { .. } | Effect::Bell | Effect::Quit => return,
+            Command::Notify { .. } | Command::Bell | Command::Quit => return,
         };
         let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-            Ok(r) => r.map_err(api_error),
-            Err(_) => Err(ApiError {
+            Ok(r) => r.map_err(request_error),
+            Err(_) => Err(RequestError {
                 code: "timeout".into(),
                 message: format!(
                     "no answer within {}s; it may or may not have been recorded: check History",

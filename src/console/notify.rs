@@ -5,7 +5,7 @@ use std::io::Write;
 
 use tokio::sync::mpsc::Sender;
 
-use super::update::Event;
+use super::event::Event;
 
 pub fn desktop(title: String, body: String, tx: Sender<Event>) {
     tokio::task::spawn_blocking(move || {

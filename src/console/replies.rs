@@ -3,12 +3,13 @@
 
 use crate::protocol::{inert, Escalation, EscalationState, Vote};
 
+use super::command::Command;
+use super::event::{Reply, RequestError};
+use super::server_events::{keep_whole, upsert, upsert_flag};
 use super::state::{Fetch, Level, Request, State, View};
-use super::update::{
-    keep_whole, say, state_word, upsert, upsert_flag, verdict_word, ApiError, Effect, Reply,
-};
+use super::words::{state_word, verdict_word};
 
-pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiError>) {
+pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, RequestError>) {
     let Some(req) = s.in_flight.remove(&request) else {
         return;
     };
@@ -33,8 +34,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
             } else {
                 " (already recorded before)"
             };
-            say(
-                s,
+            s.say(
                 Level::Success,
                 format!("✓ your {verb} of {escalation} was accepted{again}; {progress}"),
             );
@@ -46,8 +46,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
             } else {
                 "denial"
             };
-            say(
-                s,
+            s.say(
                 Level::Error,
                 format!(
                     "✗ your {verb} of {escalation} was NOT recorded: {} ({})",
@@ -63,8 +62,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
                 1 => "; it cancelled 1 pending escalation".to_string(),
                 n => format!("; it cancelled {n} pending escalations"),
             };
-            say(
-                s,
+            s.say(
                 Level::Success,
                 format!(
                     "✓ kill switch {scope} is now {}{cancelled}",
@@ -77,8 +75,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
             );
             s.killswitches.insert(k.scope.clone(), k);
         }
-        (Request::Flip { scope, on }, Err(e)) => say(
-            s,
+        (Request::Flip { scope, on }, Err(e)) => s.say(
             Level::Error,
             format!(
                 "✗ kill switch {scope} was NOT turned {}: {} ({})",
@@ -89,15 +86,13 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
         ),
         (Request::Review { action, verdict }, Ok(Reply::Review(f))) => {
             let f = *f;
-            say(
-                s,
+            s.say(
                 Level::Success,
                 format!("✓ flagged action {action} marked {}", verdict_word(verdict)),
             );
             upsert_flag(s, f);
         }
-        (Request::Review { action, .. }, Err(e)) => say(
-            s,
+        (Request::Review { action, .. }, Err(e)) => s.say(
             Level::Error,
             format!(
                 "✗ review of {action} was NOT recorded: {} ({})",
@@ -110,15 +105,13 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
         }
         (Request::Fetch { escalation }, Err(e)) => {
             let why = format!("{} ({})", inert(&e.message), e.code);
-            say(
-                s,
+            s.say(
                 Level::Error,
                 format!("✗ could not fetch the whole of {escalation}: {why}"),
             );
             s.fetches.insert(escalation, Fetch::Failed(why));
         }
-        (req, Ok(other)) => say(
-            s,
+        (req, Ok(other)) => s.say(
             Level::Error,
             format!("unexpected answer to {req:?}: {other:?}"),
         ),
@@ -127,7 +120,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, ApiErr
 
 /// Fetches the whole of the selected escalation when its stream copy left values out, once; a
 /// failed fetch is retried when the person asks (a or d), not in a loop.
-pub(super) fn fetch_whole_if_needed(s: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn fetch_whole_if_needed(s: &mut State, fx: &mut Vec<Command>) {
     if !matches!(s.view, View::Queue | View::History) {
         return;
     }
@@ -142,7 +135,7 @@ pub(super) fn fetch_whole_if_needed(s: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// Asks the server for the whole escalation.
-pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Effect>) {
+pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Command>) {
     if s.fetches.get(&escalation) == Some(&Fetch::InFlight) {
         return;
     }
@@ -155,7 +148,7 @@ pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Effect>) {
             escalation: escalation.clone(),
         },
     );
-    fx.push(Effect::Fetch {
+    fx.push(Command::Fetch {
         request,
         escalation,
     });
@@ -166,8 +159,7 @@ pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Effect>) {
 fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
     if whole.id != asked || !whole.elided.is_empty() {
         let why = format!("the server answered for {} instead", inert(&whole.id));
-        say(
-            s,
+        s.say(
             Level::Error,
             format!("✗ could not fetch the whole of {asked}: {why}"),
         );
@@ -183,8 +175,7 @@ fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
         .map(|e| e.digest.clone());
     if shown_digest.as_ref().is_some_and(|d| *d != whole.digest) {
         let why = "its digest differs from the one the stream showed".to_string();
-        say(
-            s,
+        s.say(
             Level::Error,
             format!("✗ the whole of {asked} was not used: {why}"),
         );
@@ -203,28 +194,4 @@ fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
     }
     // An open decision dialog keeps the copy it was opened on: what is signed must have been
     // shown, so the person closes it, reads the arguments and decides again (the reason is kept).
-}
-
-/// Why a decision dialog may not sign on its copy, if so: its arguments were left out.
-pub fn not_signable(s: &State, e: &Escalation) -> Option<String> {
-    let elided = e.args_elided()?;
-    let size = super::views::size_text(elided.bytes);
-    let whole_here = s
-        .pending
-        .iter()
-        .any(|p| p.id == e.id && p.args_elided().is_none());
-    Some(match (whole_here, s.fetches.get(&e.id)) {
-        (true, _) => format!(
-            "The whole arguments ({size}) are here now: Esc, read them in the detail, then \
-             decide again (your reason is kept). Nothing is signed from this copy."
-        ),
-        (false, Some(Fetch::Failed(why))) => format!(
-            "The arguments ({size}) were too large for the stream and could not be fetched: \
-             {why}. Enter tries again; nothing is signed before they are shown."
-        ),
-        (false, _) => format!(
-            "The arguments ({size}) were too large for the stream: fetching them. Nothing is \
-             signed before they are shown."
-        ),
-    })
 }

@@ -1,12 +1,14 @@
-//! The console's state: pure data, changed only by `update`. Views borrow it.
+//! The console's state: pure data, changed only by `update`. Views borrow it. What each view
+//! lists (and which item is selected) is in `rows`; the dialogs' drafts are in `dialog`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use crate::protocol::{
     may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, KillSwitch,
     NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
+use super::dialog::{DecisionDraft, Dialog};
 use super::keymap::Keymap;
 use super::theme::Theme;
 
@@ -101,74 +103,6 @@ pub struct Message {
     pub level: Level,
     pub text: String,
     pub at: Timestamp,
-}
-
-/// A half-typed decision: what will be signed once the reason is in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionDraft {
-    pub escalation: Escalation,
-    pub vote: Vote,
-    pub reason: String,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlipDraft {
-    pub scope: String,
-    pub on: bool,
-    pub reason: String,
-    /// For the global switch: the word that must be typed before it goes on.
-    pub confirm_word: Option<&'static str>,
-    pub confirm: String,
-    /// Which field the cursor is in: false = reason, true = confirmation word.
-    pub in_confirm: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReviewDraft {
-    pub flagged: FlaggedAction,
-    pub verdict: FlagVerdict,
-    pub note: String,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Dialog {
-    Decision(DecisionDraft),
-    Flip(FlipDraft),
-    Review(ReviewDraft),
-    /// Why the approve key did nothing.
-    NotYours {
-        escalation: String,
-        why: String,
-    },
-    /// Something the person must read: a dialog they were typing in was closed under them.
-    Notice {
-        title: String,
-        text: String,
-    },
-    Help,
-}
-
-impl Dialog {
-    /// A popup to read and dismiss (Esc or Enter), with no text field: keys typed ahead into it
-    /// are swallowed, never applied to what lies beneath.
-    pub fn is_notice(&self) -> bool {
-        matches!(
-            self,
-            Dialog::NotYours { .. } | Dialog::Notice { .. } | Dialog::Help
-        )
-    }
-}
-
-/// One row of the kill switch view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SwitchRow {
-    pub scope: String,
-    pub state: Option<KillSwitch>,
-    pub last_activity: Option<ActionSummary>,
-    pub actions: usize,
 }
 
 pub struct State {
@@ -295,82 +229,6 @@ impl State {
             .count()
     }
 
-    pub(super) fn matches(&self, fields: &[&str]) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let needle = self.filter.to_lowercase();
-        fields.iter().any(|f| f.to_lowercase().contains(&needle))
-    }
-
-    fn esc_matches(&self, e: &Escalation) -> bool {
-        self.matches(&[&e.id, &e.action.agent, &e.action.tool, &e.rule.id, &e.group])
-    }
-
-    /// Indices into `pending` that the filter lets through, in queue order.
-    pub fn queue_rows(&self) -> Vec<usize> {
-        (0..self.pending.len())
-            .filter(|&i| self.esc_matches(&self.pending[i]))
-            .collect()
-    }
-
-    pub fn history_rows(&self) -> Vec<usize> {
-        (0..self.history.len())
-            .filter(|&i| self.esc_matches(&self.history[i]))
-            .collect()
-    }
-
-    pub fn flagged_rows(&self) -> Vec<usize> {
-        (0..self.flagged.len())
-            .filter(|&i| {
-                let f = &self.flagged[i];
-                self.matches(&[&f.action.id, &f.action.agent, &f.action.tool, &f.rule.id])
-            })
-            .collect()
-    }
-
-    /// Every kill switch scope offered, unfiltered: global, then the roster's agents and any
-    /// agent switched, then every tool switched and the `RECENT_TOOLS_CAP` tools seen most
-    /// recently. The selected scope stays while it is selected, so its row never vanishes
-    /// under the cursor.
-    pub fn switch_scopes(&self) -> Vec<String> {
-        let mut agents: BTreeSet<&str> = self.agents.iter().map(|a| a.id.as_str()).collect();
-        let mut tools: BTreeSet<&str> = self.recent_tools.iter().map(String::as_str).collect();
-        let selected = self.selected_key[View::KillSwitches.index()].as_deref();
-        for scope in self.killswitches.keys().map(String::as_str).chain(selected) {
-            if let Some(a) = scope.strip_prefix("agent:") {
-                agents.insert(a);
-            } else if let Some(t) = scope.strip_prefix("tool:") {
-                tools.insert(t);
-            }
-        }
-        let mut scopes = vec!["global".to_string()];
-        scopes.extend(agents.into_iter().map(|a| format!("agent:{a}")));
-        scopes.extend(tools.into_iter().map(|t| format!("tool:{t}")));
-        scopes
-    }
-
-    /// The kill switch rows the filter lets through.
-    pub fn switch_rows(&self) -> Vec<SwitchRow> {
-        self.switch_scopes()
-            .into_iter()
-            .filter(|s| self.matches(&[s]))
-            .map(|scope| {
-                let hit = |a: &ActionSummary| match scope.split_once(':') {
-                    Some(("agent", id)) => a.agent == id,
-                    Some(("tool", t)) => a.tool == t,
-                    _ => true,
-                };
-                SwitchRow {
-                    state: self.killswitches.get(&scope).cloned(),
-                    last_activity: self.activity.iter().find(|a| hit(a)).cloned(),
-                    actions: self.activity.iter().filter(|a| hit(a)).count(),
-                    scope,
-                }
-            })
-            .collect()
-    }
-
     /// How many pending escalations turning `scope` on would cancel, as this console sees them.
     pub fn cancels_if_on(&self, scope: &str) -> usize {
         let Some(scope) = Scope::parse(scope) else {
@@ -394,42 +252,13 @@ impl State {
         self.killswitches.get("global").is_some_and(|k| k.on)
     }
 
-    fn key(&self, view: View) -> Option<&str> {
-        self.selected_key[view.index()].as_deref()
-    }
-
-    /// The selected escalation in the queue or history view.
-    pub fn selected_escalation(&self) -> Option<&Escalation> {
-        match self.view {
-            View::Queue => {
-                let key = self.key(View::Queue)?;
-                self.pending.iter().find(|e| e.id == key).map(|e| &**e)
-            }
-            View::History => {
-                let key = self.key(View::History)?;
-                self.history.iter().find(|e| e.id == key)
-            }
-            _ => None,
-        }
-    }
-
-    pub fn selected_flagged(&self) -> Option<&FlaggedAction> {
-        let key = self.key(View::Flagged)?;
-        self.flagged.iter().find(|f| f.action.id == key)
-    }
-
-    /// The selected kill switch scope.
-    pub fn selected_scope(&self) -> Option<&str> {
-        self.key(View::KillSwitches)
-    }
-
-    pub fn row_count(&self) -> usize {
-        match self.view {
-            View::Queue => self.queue_rows().len(),
-            View::Flagged => self.flagged_rows().len(),
-            View::KillSwitches => self.switch_rows().len(),
-            View::History => self.history_rows().len(),
-        }
+    /// Shows `text` on the message line.
+    pub(super) fn say(&mut self, level: Level, text: String) {
+        self.message = Some(Message {
+            level,
+            text,
+            at: self.now,
+        });
     }
 
     /// True when closing now would throw away typed text.

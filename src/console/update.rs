@@ -1,111 +1,27 @@
-//! `update(state, event) -> effects`: the only place the console's state changes. Tests drive it
-//! without a terminal; the loop in `mod.rs` runs the effects it returns.
+//! `update(state, event) -> commands`: the only place the console's state changes. Tests drive
+//! it without a terminal; the driver runs the commands it returns. Keys, the server's stream and
+//! answers to requests each have their own module; this one routes events to them and keeps the
+//! connection state and the clock.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use crossterm::event::KeyEventKind;
 
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crate::protocol::{inert, Timestamp};
 
-use crate::protocol::{
-    inert, ActionSummary, DecisionAck, Escalation, EscalationState, FlagVerdict, FlaggedAction,
-    FlipAck, ServerMessage, Snapshot, Timestamp, Vote,
-};
-
+use super::command::{notify, Command};
+use super::event::{ConnEvent, Event};
 use super::selection::reselect_all;
-use super::state::{
-    Connection, Dialog, Level, Message, State, ACTIVITY_CAP, HISTORY_CAP, RECENT_TOOLS_CAP,
-};
+use super::state::{Connection, State};
+use super::{fields, keys, replies, server_events};
 
-/// The word to type before the global kill switch goes on.
-pub const GLOBAL_CONFIRM_WORD: &str = "STOP";
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Key(KeyEvent),
-    Server(ServerMessage),
-    Connection(ConnEvent),
-    Reply {
-        request: u64,
-        result: Result<Reply, ApiError>,
-    },
-    /// Text pasted into the terminal (bracketed paste): it only ever goes into a text field.
-    Paste(String),
-    Tick(Timestamp),
-    Resize,
-    NotifyUnavailable(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConnEvent {
-    Connecting,
-    /// The socket closed or could not open; the stream task retries after a backoff.
-    Lost {
-        attempt: u32,
-        error: String,
-    },
-    /// The server rejected our authentication; the stream task has stopped.
-    Refused {
-        reason: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    Decision(DecisionAck),
-    Flip(FlipAck),
-    Review(Box<FlaggedAction>),
-    /// A whole escalation, fetched because the stream's copy left values out.
-    Escalation(Box<Escalation>),
-}
-
-/// A refusal or failure of a REST call, as the person should read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    Decide {
-        request: u64,
-        escalation: Box<Escalation>,
-        vote: Vote,
-        reason: String,
-    },
-    Flip {
-        request: u64,
-        scope: String,
-        on: bool,
-        reason: String,
-    },
-    Review {
-        request: u64,
-        action: String,
-        verdict: FlagVerdict,
-        note: String,
-    },
-    /// `GET /v1/escalations/{id}`: the whole escalation.
-    Fetch {
-        request: u64,
-        escalation: String,
-    },
-    Notify {
-        title: String,
-        body: String,
-    },
-    Bell,
-    Quit,
-}
-
-pub fn update(s: &mut State, event: Event) -> Vec<Effect> {
+pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     let mut fx = Vec::new();
     match event {
-        Event::Key(k) if k.kind != KeyEventKind::Release => super::keys::on_key(s, k, &mut fx),
+        Event::Key(k) if k.kind != KeyEventKind::Release => keys::on_key(s, k, &mut fx),
         Event::Key(_) | Event::Resize => return fx,
-        Event::Paste(text) => super::keys::on_paste(s, &text),
-        Event::Server(m) => on_server(s, m, &mut fx),
+        Event::Paste(text) => fields::on_paste(s, &text),
+        Event::Server(m) => server_events::on_server(s, m, &mut fx),
         Event::Connection(c) => on_connection(s, c),
-        Event::Reply { request, result } => super::replies::on_reply(s, request, result),
+        Event::Reply { request, result } => replies::on_reply(s, request, result),
         Event::Tick(now) => {
             on_tick(s, now, &mut fx);
             return fx;
@@ -118,278 +34,8 @@ pub fn update(s: &mut State, event: Event) -> Vec<Effect> {
         }
     }
     reselect_all(s);
-    super::replies::fetch_whole_if_needed(s, &mut fx);
+    replies::fetch_whole_if_needed(s, &mut fx);
     fx
-}
-
-pub(super) fn say(s: &mut State, level: Level, text: String) {
-    s.message = Some(Message {
-        level,
-        text,
-        at: s.now,
-    });
-}
-
-// ---- server events ----------------------------------------------------------------------------
-
-fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Effect>) {
-    match m {
-        ServerMessage::Challenge { .. } | ServerMessage::Pong => {}
-        ServerMessage::Welcome { person, server } => {
-            s.me = Some(person);
-            s.server = Some(server);
-        }
-        ServerMessage::Snapshot(part) => on_snapshot_part(s, *part, fx),
-        ServerMessage::EscalationCreated { escalation } => {
-            let e = *escalation;
-            if !s.notified.contains(&e.id) && s.not_mine(&e).is_none() {
-                s.notified.insert(e.id.clone());
-                notify(
-                    s,
-                    fx,
-                    "Escalation waiting for you".into(),
-                    format!(
-                        "{} wants {} ({})",
-                        inert(&e.action.agent),
-                        inert(&e.action.tool),
-                        e.rule.id
-                    ),
-                );
-            }
-            upsert(s, e);
-        }
-        ServerMessage::EscalationUpdated { escalation } => upsert(s, *escalation),
-        ServerMessage::EscalationResolved { escalation } => upsert(s, *escalation),
-        ServerMessage::Flagged { flagged } => upsert_flag(s, *flagged),
-        ServerMessage::FlagReviewed { flagged } => {
-            close_review_under_you(s, &flagged);
-            upsert_flag(s, *flagged)
-        }
-        ServerMessage::KillSwitchChanged { killswitch } => {
-            s.killswitches.insert(killswitch.scope.clone(), killswitch);
-        }
-        ServerMessage::Action { action } => push_activity(s, action),
-    }
-}
-
-/// The parts of a snapshot arrive in order; it is applied whole, once the last one is in, so the
-/// console never shows a half-received state as if it were the queue.
-fn on_snapshot_part(s: &mut State, part: Snapshot, fx: &mut Vec<Effect>) {
-    let whole = if part.part <= 1 {
-        part
-    } else {
-        match s.incoming.take() {
-            Some(mut so_far) if so_far.part + 1 == part.part && so_far.parts == part.parts => {
-                so_far.extend(part);
-                *so_far
-            }
-            // Out of order: drop it; the server sends the next snapshot from part 1.
-            _ => {
-                tracing::warn!(part = part.part, "snapshot part out of order, ignored");
-                return;
-            }
-        }
-    };
-    if whole.part < whole.parts {
-        s.incoming = Some(Box::new(whole));
-        return;
-    }
-    apply_snapshot(s, whole, fx);
-}
-
-fn apply_snapshot(s: &mut State, snap: Snapshot, fx: &mut Vec<Effect>) {
-    let mut pending: Vec<Box<Escalation>> = snap.escalations.into_iter().map(Box::new).collect();
-    if pending.iter().any(|e| !e.elided.is_empty()) {
-        let old: HashMap<&str, &Escalation> =
-            s.pending.iter().map(|e| (e.id.as_str(), &**e)).collect();
-        for e in &mut pending {
-            if let Some(old) = old.get(e.id.as_str()) {
-                keep_whole(old, e);
-            }
-        }
-    }
-    pending.sort_by(|a, b| queue_order(a, b));
-    s.pending = pending;
-    // After a reconnect, escalations that arrived while we were away are news: one
-    // notification for all of them. The first snapshot is what you see on opening.
-    let mut missed = 0;
-    for e in &s.pending {
-        if s.notified.insert(e.id.clone()) && s.resynced && s.not_mine(e).is_none() {
-            missed += 1;
-        }
-    }
-    if missed > 0 {
-        notify(
-            s,
-            fx,
-            "Escalations waiting for you".into(),
-            format!("{missed} arrived while the console was reconnecting or catching up"),
-        );
-    }
-    s.resynced = true;
-    let mut history: VecDeque<Escalation> = snap.history.into();
-    for e in history.iter_mut() {
-        if let Some(old) = s.history.iter().find(|h| h.id == e.id) {
-            keep_whole(old, e);
-        }
-    }
-    s.history = history;
-    s.history.truncate(HISTORY_CAP);
-    s.flagged = snap.flagged;
-    s.killswitches = snap
-        .killswitches
-        .into_iter()
-        .map(|k| (k.scope.clone(), k))
-        .collect();
-    s.agents = snap.agents;
-    s.activity = snap.activity.into_iter().take(ACTIVITY_CAP).collect();
-    s.recent_tools.clear();
-    for a in &s.activity {
-        if s.recent_tools.len() >= RECENT_TOOLS_CAP {
-            break;
-        }
-        if !s.recent_tools.contains(&a.tool) {
-            s.recent_tools.push_back(a.tool.clone());
-        }
-    }
-    // Fetches of escalations this console no longer shows are forgotten.
-    let shown: HashSet<&str> = s
-        .pending
-        .iter()
-        .map(|e| e.id.as_str())
-        .chain(s.history.iter().map(|e| e.id.as_str()))
-        .collect();
-    s.fetches.retain(|id, _| shown.contains(id.as_str()));
-    s.connection = Connection::Live;
-    s.live_until = None;
-}
-
-fn queue_order(a: &Escalation, b: &Escalation) -> std::cmp::Ordering {
-    a.deadline.cmp(&b.deadline).then_with(|| a.id.cmp(&b.id))
-}
-
-/// A stream copy that left values out takes them from the whole copy fetched earlier (the same
-/// escalation: same id, same digest), so fetched arguments stay shown as votes come in.
-pub(super) fn keep_whole(old: &Escalation, new: &mut Escalation) {
-    if !new.elided.is_empty()
-        && old.elided.is_empty()
-        && old.id == new.id
-        && old.digest == new.digest
-    {
-        new.action = old.action.clone();
-        new.history = old.history.clone();
-        new.elided.clear();
-    }
-}
-
-/// Insert or replace an escalation wherever its state says it belongs.
-pub(super) fn upsert(s: &mut State, mut e: Escalation) {
-    if let Some(i) = s.pending.iter().position(|p| p.id == e.id) {
-        keep_whole(&s.pending.remove(i), &mut e);
-    }
-    if e.state == EscalationState::Pending {
-        let at = s
-            .pending
-            .binary_search_by(|p| queue_order(p, &e))
-            .unwrap_or_else(|i| i);
-        s.pending.insert(at, Box::new(e));
-    } else {
-        if let Some(i) = s.history.iter().position(|h| h.id == e.id) {
-            if let Some(old) = s.history.remove(i) {
-                keep_whole(&old, &mut e);
-            }
-        }
-        if s.stashed.as_ref().is_some_and(|d| d.escalation.id == e.id) {
-            s.stashed = None;
-        }
-        s.fetches.remove(&e.id);
-        close_decision_under_you(s, &e);
-        s.history.push_front(e);
-        s.history.truncate(HISTORY_CAP);
-    }
-}
-
-/// The escalation being decided was resolved by someone else: the dialog is replaced by a notice
-/// that only Esc or Enter dismisses, so the rest of what is being typed cannot fall through
-/// into the queue as commands (say, `d` on another escalation and Enter).
-fn close_decision_under_you(s: &mut State, e: &Escalation) {
-    let Some(Dialog::Decision(d)) = &s.dialog else {
-        return;
-    };
-    if d.escalation.id != e.id {
-        return;
-    }
-    let by: Vec<String> = e
-        .decisions
-        .iter()
-        .map(|d| inert(&d.body.approver).into_owned())
-        .collect();
-    let text = format!(
-        "{} was {}{} before you sent your decision. Nothing was sent.",
-        inert(&e.id),
-        state_word(e.state),
-        if by.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", by.join(", "))
-        }
-    );
-    s.dialog = Some(Dialog::Notice {
-        title: " Already decided ".into(),
-        text: text.clone(),
-    });
-    say(s, Level::Info, text);
-}
-
-/// As for decisions: a flagged action reviewed by someone else closes the review dialog on it.
-fn close_review_under_you(s: &mut State, f: &FlaggedAction) {
-    let Some(Dialog::Review(r)) = &s.dialog else {
-        return;
-    };
-    let Some(review) = &f.review else {
-        return;
-    };
-    if r.flagged.action.id != f.action.id {
-        return;
-    }
-    let text = format!(
-        "{} was reviewed by {} ({}) before you sent yours. Nothing was sent.",
-        inert(&f.action.id),
-        inert(&review.body.reviewer),
-        verdict_word(review.body.review)
-    );
-    s.dialog = Some(Dialog::Notice {
-        title: " Already reviewed ".into(),
-        text: text.clone(),
-    });
-    say(s, Level::Info, text);
-}
-
-pub fn state_word(st: EscalationState) -> &'static str {
-    match st {
-        EscalationState::Pending => "pending",
-        EscalationState::Approved => "approved",
-        EscalationState::Denied => "denied",
-        EscalationState::Expired => "expired",
-        EscalationState::Cancelled => "cancelled",
-    }
-}
-
-pub(super) fn upsert_flag(s: &mut State, f: FlaggedAction) {
-    match s.flagged.iter_mut().find(|x| x.action.id == f.action.id) {
-        Some(slot) => *slot = f,
-        None => s.flagged.insert(0, f),
-    }
-}
-
-fn push_activity(s: &mut State, a: ActionSummary) {
-    if let Some(i) = s.recent_tools.iter().position(|t| *t == a.tool) {
-        s.recent_tools.remove(i);
-    }
-    s.recent_tools.push_front(a.tool.clone());
-    s.recent_tools.truncate(RECENT_TOOLS_CAP);
-    s.activity.push_front(a);
-    s.activity.truncate(ACTIVITY_CAP);
 }
 
 fn on_connection(s: &mut State, c: ConnEvent) {
@@ -421,14 +67,7 @@ fn on_connection(s: &mut State, c: ConnEvent) {
     };
 }
 
-pub fn verdict_word(v: FlagVerdict) -> &'static str {
-    match v {
-        FlagVerdict::Acknowledge => "acknowledged",
-        FlagVerdict::Incident => "an incident",
-    }
-}
-
-fn on_tick(s: &mut State, now: Timestamp, fx: &mut Vec<Effect>) {
+fn on_tick(s: &mut State, now: Timestamp, fx: &mut Vec<Command>) {
     s.now = now;
     let mut warn = Vec::new();
     for e in &s.pending {
@@ -447,14 +86,5 @@ fn on_tick(s: &mut State, now: Timestamp, fx: &mut Vec<Effect>) {
     for (id, body) in warn {
         s.warned.insert(id);
         notify(s, fx, "Escalation expires in under a minute".into(), body);
-    }
-}
-
-pub(super) fn notify(s: &State, fx: &mut Vec<Effect>, title: String, body: String) {
-    if s.notify_desktop {
-        fx.push(Effect::Notify { title, body });
-    }
-    if s.notify_bell {
-        fx.push(Effect::Bell);
     }
 }

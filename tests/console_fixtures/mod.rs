@@ -9,8 +9,9 @@ use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 use serde_json::json;
 
+use gavel::console::event::Event;
 use gavel::console::state::State;
-use gavel::console::update::{update, Event};
+use gavel::console::update::update;
 use gavel::console::views;
 use gavel::protocol::*;
 

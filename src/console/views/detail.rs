@@ -14,10 +14,12 @@ use crate::protocol::{
 
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
-use super::json::{compact, json_lines};
-use super::{
+use super::super::words::verdict_word;
+use super::format::{
     clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
 };
+use super::json::{compact, json_lines};
+use super::layout::wrapped_rows;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())
@@ -299,7 +301,7 @@ pub fn flagged_lines(s: &State, f: &FlaggedAction) -> Vec<Line<'static>> {
             Span::styled(
                 format!(
                     "{} by {}: {}",
-                    super::super::update::verdict_word(r.body.review),
+                    verdict_word(r.body.review),
                     inert(&r.body.reviewer),
                     inert(&r.body.note)
                 ),
@@ -331,7 +333,7 @@ pub fn render_lines(
     // Say when there is more than fits: nothing is cut off silently.
     let inner_w = area.width.saturating_sub(2).max(1) as usize;
     let inner_h = area.height.saturating_sub(2) as usize;
-    let total = super::wrapped_rows(&lines, inner_w);
+    let total = wrapped_rows(&lines, inner_w);
     let scroll = if focused {
         (s.detail_scroll as usize).min(total.saturating_sub(inner_h))
     } else {

@@ -8,12 +8,14 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
-use crate::protocol::{inert, FlagVerdict, Vote};
+use crate::protocol::{inert, Escalation, FlagVerdict, Vote};
 
+use super::super::dialog::Dialog;
 use super::super::keymap::{Action, Section};
-use super::super::state::{Connection, Dialog, State};
+use super::super::state::{Connection, Fetch, State};
 use super::super::theme::Theme;
-use super::{centered, countdown, urgency_style};
+use super::format::{countdown, size_text, urgency_style};
+use super::layout::{self, centered};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     if s.pending_quit {
@@ -112,7 +114,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(reason_label, t.muted())),
                 input(t, &dr.reason, true),
             ];
-            if let Some(why) = super::super::replies::not_signable(s, e) {
+            if let Some(why) = not_signable(s, e) {
                 lines[4] = kv(
                     t,
                     "digest",
@@ -281,7 +283,7 @@ fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
 
 /// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
 fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
-    super::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
+    layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
 fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
@@ -349,4 +351,28 @@ fn help(f: &mut Frame, area: Rect, s: &State) {
             ),
         r,
     );
+}
+
+/// Why a decision dialog may not sign on its copy, if so: its arguments were left out.
+fn not_signable(s: &State, e: &Escalation) -> Option<String> {
+    let elided = e.args_elided()?;
+    let size = size_text(elided.bytes);
+    let whole_here = s
+        .pending
+        .iter()
+        .any(|p| p.id == e.id && p.args_elided().is_none());
+    Some(match (whole_here, s.fetches.get(&e.id)) {
+        (true, _) => format!(
+            "The whole arguments ({size}) are here now: Esc, read them in the detail, then \
+             decide again (your reason is kept). Nothing is signed from this copy."
+        ),
+        (false, Some(Fetch::Failed(why))) => format!(
+            "The arguments ({size}) were too large for the stream and could not be fetched: \
+             {why}. Enter tries again; nothing is signed before they are shown."
+        ),
+        (false, _) => format!(
+            "The arguments ({size}) were too large for the stream: fetching them. Nothing is \
+             signed before they are shown."
+        ),
+    })
 }

@@ -10,7 +10,8 @@ use crate::protocol::{inert, Vote};
 
 use super::super::state::State;
 use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
-use super::{clip, clock, duration_text, not_live, outcome, title_note, window};
+use super::format::{clip, clock, duration_text, not_live, outcome, title_note};
+use super::layout::window;
 
 fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     if area.width >= 140 {

@@ -10,7 +10,8 @@ use crate::protocol::inert;
 
 use super::super::state::{Connection, State};
 use super::detail::{escalation_lines, render_lines};
-use super::{clip, countdown, not_live, short_why, title_note, urgency_style, window};
+use super::format::{clip, countdown, not_live, short_why, title_note, urgency_style};
+use super::layout::window;
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let selected = s.selected_escalation();

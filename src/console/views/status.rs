@@ -9,7 +9,7 @@ use ratatui::Frame;
 use crate::protocol::{inert, Role};
 
 use super::super::state::{Connection, Level, State, View};
-use super::clock;
+use super::format::clock;
 
 pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;

@@ -1,0 +1,50 @@
+//! What `update` asks the outside world to do: REST calls, notifications, quitting. The driver
+//! runs these; `update` itself never does I/O. (Not to be confused with `protocol::Effect`, a
+//! policy rule's outcome.)
+
+use crate::protocol::{Escalation, FlagVerdict, Vote};
+
+use super::state::State;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Decide {
+        request: u64,
+        escalation: Box<Escalation>,
+        vote: Vote,
+        reason: String,
+    },
+    Flip {
+        request: u64,
+        scope: String,
+        on: bool,
+        reason: String,
+    },
+    Review {
+        request: u64,
+        action: String,
+        verdict: FlagVerdict,
+        note: String,
+    },
+    /// `GET /v1/escalations/{id}`: the whole escalation.
+    Fetch {
+        request: u64,
+        escalation: String,
+    },
+    Notify {
+        title: String,
+        body: String,
+    },
+    Bell,
+    Quit,
+}
+
+/// The notifications the person wants (desktop, bell) for one piece of news.
+pub(super) fn notify(s: &State, commands: &mut Vec<Command>, title: String, body: String) {
+    if s.notify_desktop {
+        commands.push(Command::Notify { title, body });
+    }
+    if s.notify_bell {
+        commands.push(Command::Bell);
+    }
+}

@@ -1,0 +1,54 @@
+//! What flows into the console's loop: key presses, the server's stream, the connection's ups
+//! and downs, answers to REST calls, the clock. `update` consumes these; the terminal, the
+//! network tasks and tests produce them.
+
+use crossterm::event::KeyEvent;
+
+use crate::protocol::{DecisionAck, Escalation, FlaggedAction, FlipAck, ServerMessage, Timestamp};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Key(KeyEvent),
+    Server(ServerMessage),
+    Connection(ConnEvent),
+    Reply {
+        request: u64,
+        result: Result<Reply, RequestError>,
+    },
+    /// Text pasted into the terminal (bracketed paste): it only ever goes into a text field.
+    Paste(String),
+    Tick(Timestamp),
+    Resize,
+    NotifyUnavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnEvent {
+    Connecting,
+    /// The socket closed or could not open; the stream task retries after a backoff.
+    Lost {
+        attempt: u32,
+        error: String,
+    },
+    /// The server rejected our authentication; the stream task has stopped.
+    Refused {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Decision(DecisionAck),
+    Flip(FlipAck),
+    Review(Box<FlaggedAction>),
+    /// A whole escalation, fetched because the stream's copy left values out.
+    Escalation(Box<Escalation>),
+}
+
+/// A refusal or failure of a REST call the console made, as the person should read it: the
+/// server's error code and message, or what went wrong on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,133 @@
+//! What each view lists under the filter, and the item selected in it. (Where the cursor goes
+//! when the rows change is `selection`'s job.)
+
+use std::collections::BTreeSet;
+
+use crate::protocol::{ActionSummary, Escalation, FlaggedAction, KillSwitch};
+
+use super::state::{State, View};
+
+/// One row of the kill switch view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchRow {
+    pub scope: String,
+    pub state: Option<KillSwitch>,
+    pub last_activity: Option<ActionSummary>,
+    pub actions: usize,
+}
+
+impl State {
+    pub(super) fn matches(&self, fields: &[&str]) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        fields.iter().any(|f| f.to_lowercase().contains(&needle))
+    }
+
+    fn esc_matches(&self, e: &Escalation) -> bool {
+        self.matches(&[&e.id, &e.action.agent, &e.action.tool, &e.rule.id, &e.group])
+    }
+
+    /// Indices into `pending` that the filter lets through, in queue order.
+    pub fn queue_rows(&self) -> Vec<usize> {
+        (0..self.pending.len())
+            .filter(|&i| self.esc_matches(&self.pending[i]))
+            .collect()
+    }
+
+    pub fn history_rows(&self) -> Vec<usize> {
+        (0..self.history.len())
+            .filter(|&i| self.esc_matches(&self.history[i]))
+            .collect()
+    }
+
+    pub fn flagged_rows(&self) -> Vec<usize> {
+        (0..self.flagged.len())
+            .filter(|&i| {
+                let f = &self.flagged[i];
+                self.matches(&[&f.action.id, &f.action.agent, &f.action.tool, &f.rule.id])
+            })
+            .collect()
+    }
+
+    /// Every kill switch scope offered, unfiltered: global, then the roster's agents and any
+    /// agent switched, then every tool switched and the `RECENT_TOOLS_CAP` tools seen most
+    /// recently. The selected scope stays while it is selected, so its row never vanishes
+    /// under the cursor.
+    pub fn switch_scopes(&self) -> Vec<String> {
+        let mut agents: BTreeSet<&str> = self.agents.iter().map(|a| a.id.as_str()).collect();
+        let mut tools: BTreeSet<&str> = self.recent_tools.iter().map(String::as_str).collect();
+        let selected = self.selected_key[View::KillSwitches.index()].as_deref();
+        for scope in self.killswitches.keys().map(String::as_str).chain(selected) {
+            if let Some(a) = scope.strip_prefix("agent:") {
+                agents.insert(a);
+            } else if let Some(t) = scope.strip_prefix("tool:") {
+                tools.insert(t);
+            }
+        }
+        let mut scopes = vec!["global".to_string()];
+        scopes.extend(agents.into_iter().map(|a| format!("agent:{a}")));
+        scopes.extend(tools.into_iter().map(|t| format!("tool:{t}")));
+        scopes
+    }
+
+    /// The kill switch rows the filter lets through.
+    pub fn switch_rows(&self) -> Vec<SwitchRow> {
+        self.switch_scopes()
+            .into_iter()
+            .filter(|s| self.matches(&[s]))
+            .map(|scope| {
+                let hit = |a: &ActionSummary| match scope.split_once(':') {
+                    Some(("agent", id)) => a.agent == id,
+                    Some(("tool", t)) => a.tool == t,
+                    _ => true,
+                };
+                SwitchRow {
+                    state: self.killswitches.get(&scope).cloned(),
+                    last_activity: self.activity.iter().find(|a| hit(a)).cloned(),
+                    actions: self.activity.iter().filter(|a| hit(a)).count(),
+                    scope,
+                }
+            })
+            .collect()
+    }
+
+    fn key(&self, view: View) -> Option<&str> {
+        self.selected_key[view.index()].as_deref()
+    }
+
+    /// The selected escalation in the queue or history view.
+    pub fn selected_escalation(&self) -> Option<&Escalation> {
+        match self.view {
+            View::Queue => {
+                let key = self.key(View::Queue)?;
+                self.pending.iter().find(|e| e.id == key).map(|e| &**e)
+            }
+            View::History => {
+                let key = self.key(View::History)?;
+                self.history.iter().find(|e| e.id == key)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn selected_flagged(&self) -> Option<&FlaggedAction> {
+        let key = self.key(View::Flagged)?;
+        self.flagged.iter().find(|f| f.action.id == key)
+    }
+
+    /// The selected kill switch scope.
+    pub fn selected_scope(&self) -> Option<&str> {
+        self.key(View::KillSwitches)
+    }
+
+    pub fn row_count(&self) -> usize {
+        match self.view {
+            View::Queue => self.queue_rows().len(),
+            View::Flagged => self.flagged_rows().len(),
+            View::KillSwitches => self.switch_rows().len(),
+            View::History => self.history_rows().len(),
+        }
+    }
+}
