@@ -111,10 +111,8 @@ fn check_scope(
     on: bool,
 ) -> Result<(), ApiError> {
     match scope {
-        Scope::Agent(id) if roster.agent(id).is_none() => {
-            if on || !switches.exists(scope) {
-                return Err(unknown_agent(roster, id));
-            }
+        Scope::Agent(id) if roster.agent(id).is_none() && (on || !switches.exists(scope)) => {
+            return Err(unknown_agent(roster, id));
         }
         Scope::Tool(name) if name.len() > MAX_NAME_LEN => {
             return Err(ApiError::bad_request(

@@ -45,7 +45,7 @@ impl Queue {
                 self.metrics.decisions.fetch_add(1, Ordering::Relaxed);
                 let entry = entries::decision_entry(step.escalation(), &d);
                 let esc = self
-                    .commit(turn, step, vec![entry])
+                    .commit(turn, *step, vec![entry])
                     .await
                     .map_err(ApiError::storage)?;
                 Ok(ack(esc, true))

@@ -36,7 +36,8 @@ impl Step {
 pub enum Ballot {
     /// The very same signed decision was recorded before: acknowledged again, nothing changes.
     Duplicate,
-    Counted(Step),
+    /// Boxed: an escalation is large, a duplicate nothing.
+    Counted(Box<Step>),
 }
 
 /// Why a vote is refused; each is one API error code (`code`).
@@ -129,7 +130,7 @@ pub fn vote(
         }
         Vote::Approve => Step::Update(next),
     };
-    Ok(Ballot::Counted(step))
+    Ok(Ballot::Counted(Box::new(step)))
 }
 
 /// A vote on an escalation that is no longer pending: `Ok` when this very decision was recorded

@@ -91,7 +91,7 @@ pub(super) fn now() -> Timestamp {
 
 pub(super) fn counted(b: Result<Ballot, Refusal>) -> Step {
     match b {
-        Ok(Ballot::Counted(step)) => step,
+        Ok(Ballot::Counted(step)) => *step,
         other => panic!("expected a counted vote, got {other:?}"),
     }
 }
