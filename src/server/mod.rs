@@ -130,15 +130,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         policy_version: policy.version.clone(),
     };
-    let start_entry = AuditEntry::new(
-        "server_start",
-        "server",
-        json!({
-            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
-            "roster_digest": roster.digest, "server_public_key": public_key,
-            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
-        }),
-    );
+    let start_entry = server_start_entry(&info, &policy, &roster, &public_key, &cfg);
     store.write(Op::Audit, vec![start_entry]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
@@ -170,6 +162,25 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         serve,
         lock,
     })
+}
+
+/// The audit record of a start: what this server runs with.
+fn server_start_entry(
+    info: &ServerInfo,
+    policy: &Policy,
+    roster: &Roster,
+    public_key: &str,
+    cfg: &ServerConfig,
+) -> AuditEntry {
+    AuditEntry::new(
+        "server_start",
+        "server",
+        json!({
+            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
+            "roster_digest": roster.digest, "server_public_key": public_key,
+            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
+        }),
+    )
 }
 
 /// Pending escalations whose rows cannot be loaded are denied (and audited) before the queue

@@ -476,3 +476,28 @@ async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
         .unwrap()
         .is_empty());
 }
+
+/// A decision whose write fails changed nothing: the escalation is still pending without it,
+/// and the same signed decision sent again is then recorded.
+#[tokio::test]
+async fn a_decision_that_could_not_be_written_changed_nothing() {
+    let env = Env::start(POLICY).await;
+    let esc = review(&env, 2000.0).await;
+    let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let d = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
+    // The store gives up waiting for its write lock after 5 s.
+    assert_eq!(
+        code(env.client.decide(&d).await.unwrap_err()),
+        "storage_unavailable"
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    let now = env.escalation(&esc.id).await;
+    assert_eq!(
+        (now.state, now.decisions.len()),
+        (EscalationState::Pending, 0)
+    );
+    let ack = env.client.decide(&d).await.unwrap();
+    assert!(ack.recorded);
+    assert_eq!(ack.escalation.state, EscalationState::Approved);
+}

@@ -36,7 +36,7 @@ use crate::protocol::{ActionOutcome, Escalation, ServerMessage};
 use deadlines::Deadlines;
 use machine::Step;
 
-pub(crate) use entries::resolved_entry;
+use entries::resolved_entry;
 use wait::outcome_of;
 
 /// The pending escalations, and the handles every change to them goes through.
