@@ -501,3 +501,36 @@ async fn a_decision_that_could_not_be_written_changed_nothing() {
     assert!(ack.recorded);
     assert_eq!(ack.escalation.state, EscalationState::Approved);
 }
+
+/// Votes on one escalation arriving together are applied one after the other: none is lost,
+/// none counted twice, and the escalation resolves once.
+#[tokio::test]
+async fn simultaneous_votes_on_one_escalation_are_all_counted_once() {
+    let env = Env::start(POLICY).await;
+    for _ in 0..5 {
+        let esc = review(&env, 20000.0).await;
+        assert_eq!(esc.approvals_required, 2);
+        let votes = ["bob", "carol"].map(|who| {
+            let d = Client::sign_decision(env.key(who), &esc, Vote::Approve, "");
+            let client = env.client.clone();
+            tokio::spawn(async move { client.decide(&d).await })
+        });
+        let mut states = Vec::new();
+        for vote in votes {
+            let ack = vote.await.unwrap().unwrap();
+            assert!(ack.recorded);
+            states.push(ack.escalation.state);
+        }
+        states.sort_by_key(|s| *s == EscalationState::Approved);
+        assert_eq!(
+            states,
+            [EscalationState::Pending, EscalationState::Approved],
+            "one vote was counted first, the other approved"
+        );
+        let now = env.escalation(&esc.id).await;
+        assert_eq!(
+            (now.state, now.approvals_received()),
+            (EscalationState::Approved, 2)
+        );
+    }
+}
