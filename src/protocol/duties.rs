@@ -250,4 +250,104 @@ mod tests {
         esc.separate_owner = false;
         assert_eq!(may_decide(&esc, &olga, Vote::Approve), Ok(()));
     }
+
+    #[test]
+    fn a_closed_escalation_says_so_before_saying_you_voted() {
+        let mut esc = escalation(Some("rita"), "olga");
+        voted(&mut esc, "carol", Vote::Approve);
+        esc.state = EscalationState::Approved;
+        let carol = person("carol", &[Role::Approver], &["finance"]);
+        assert_eq!(
+            may_decide(&esc, &carol, Vote::Deny),
+            Err(NotYours::NotPending)
+        );
+    }
+
+    #[test]
+    fn one_vote_per_person_whatever_the_first_was() {
+        for first in BOTH {
+            let mut esc = escalation(None, "olga");
+            voted(&mut esc, "carol", first);
+            let carol = person("carol", &[Role::Approver], &["finance"]);
+            for second in BOTH {
+                assert_eq!(
+                    may_decide(&esc, &carol, second),
+                    Err(NotYours::AlreadyVoted)
+                );
+            }
+            // Others still vote.
+            let dave = person("dave", &[Role::Approver], &["finance"]);
+            assert_eq!(may_decide(&esc, &dave, Vote::Approve), Ok(()));
+        }
+    }
+
+    #[test]
+    fn membership_is_of_the_group_asked_now_among_any_others() {
+        let mut esc = escalation(None, "olga");
+        let both = person("lena", &[Role::Approver], &["ops", "finance"]);
+        assert_eq!(may_decide(&esc, &both, Vote::Approve), Ok(()));
+        // Handed over: the second group is asked, the first no longer is.
+        esc.group = "finance-leads".into();
+        esc.handed_over = true;
+        assert_eq!(
+            may_decide(&esc, &both, Vote::Approve),
+            Err(NotYours::OutsideGroup("finance-leads".into()))
+        );
+        let lead = person("lara", &[Role::Approver], &["finance-leads"]);
+        assert_eq!(may_decide(&esc, &lead, Vote::Approve), Ok(()));
+    }
+
+    #[test]
+    fn without_on_behalf_of_or_owner_nobody_is_kept_apart() {
+        let mut esc = escalation(None, "olga");
+        esc.agent_owner = None;
+        for id in ["rita", "olga"] {
+            let p = person(id, &[Role::Approver], &["finance"]);
+            assert_eq!(may_decide(&esc, &p, Vote::Approve), Ok(()), "{id}");
+        }
+    }
+
+    #[test]
+    fn an_owner_who_is_also_the_requester_may_only_deny() {
+        let esc = escalation(Some("olga"), "olga");
+        let olga = person("olga", &[Role::Approver], &["finance"]);
+        assert_eq!(
+            may_decide(&esc, &olga, Vote::Approve),
+            Err(NotYours::Requester)
+        );
+        assert_eq!(may_decide(&esc, &olga, Vote::Deny), Ok(()));
+        // Even without separate_owner: never your own request.
+        let mut esc = esc;
+        esc.separate_owner = false;
+        assert_eq!(
+            may_decide(&esc, &olga, Vote::Approve),
+            Err(NotYours::Requester)
+        );
+    }
+
+    #[test]
+    fn the_requester_may_deny_even_when_the_owner_is_kept_apart_and_outside_the_group() {
+        let esc = escalation(Some("rita"), "olga");
+        let rita = person("rita", &[Role::Auditor], &["ops"]);
+        assert_eq!(may_decide(&esc, &rita, Vote::Deny), Ok(()));
+        assert_eq!(
+            may_decide(&esc, &rita, Vote::Approve),
+            Err(NotYours::NotApprover)
+        );
+    }
+
+    #[test]
+    fn every_refusal_has_its_api_code() {
+        let codes = [
+            (NotYours::NotApprover, "not_approver"),
+            (NotYours::OutsideGroup("g".into()), "outside_group"),
+            (NotYours::Requester, "self_approval"),
+            (NotYours::Owner, "owner_approval"),
+            (NotYours::AlreadyVoted, "already_voted"),
+            (NotYours::NotPending, "not_pending"),
+        ];
+        for (n, code) in codes {
+            assert_eq!(n.code(), code);
+        }
+    }
 }

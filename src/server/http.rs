@@ -21,12 +21,13 @@ use super::error::ApiError;
 use super::refusals::truncate;
 use super::reply::{person_caller, refused_caller, reply, Caller, SignedBody};
 use super::roster::{Agent, Person};
+use super::signed::check_signed_time;
 use super::store::{self, AuditQuery};
-use super::{killswitch, pep, queue, stream, App};
+use super::{enforce, stream, App};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     ActionRequest, Role, SignedRequest, HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME,
-    MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECS,
+    MAX_BODY_BYTES,
 };
 
 type AppState = State<Arc<App>>;
@@ -159,19 +160,7 @@ fn person_auth<'a>(
         .map_err(|_| {
             ApiError::unauthorized("bad_signature", "the request signature does not verify")
         })?;
-    let t = chrono::DateTime::parse_from_rfc3339(&time).map_err(|_| {
-        ApiError::bad_request("invalid_request", "x-gavel-time must be an RFC 3339 time")
-    })?;
-    if (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-        .num_seconds()
-        .abs()
-        > MAX_CLOCK_SKEW_SECS
-    {
-        return Err(ApiError::unauthorized(
-            "stale_signature",
-            "the signed request is too old or from the future",
-        ));
-    }
+    check_signed_time(HEADER_TIME, &time, chrono::Utc::now())?;
     Ok(p)
 }
 
@@ -236,7 +225,7 @@ async fn submit_action(
         }
     };
     let result = match parse_body::<ActionRequest>(&headers, body).await {
-        Ok(req) => pep::submit(&app, agent, req).await,
+        Ok(req) => enforce::submit(&app, agent, req).await,
         Err(e) => Err(e),
     };
     reply(&app, &method, &uri, Caller::Agent(&agent.id), result).await
@@ -271,7 +260,9 @@ async fn get_action(
                     "wait must be between 0 and 300 seconds",
                 ))
             } else {
-                queue::action_outcome(&app, &agent.id, &id, Duration::from_secs_f64(wait)).await
+                app.queue
+                    .outcome(&agent.id, &id, Duration::from_secs_f64(wait))
+                    .await
             }
         }
     };
@@ -300,7 +291,7 @@ async fn withdraw_action(
             return reply::<()>(&app, &method, &uri, refused_caller(&app, &headers), Err(e)).await
         }
     };
-    let result = queue::withdraw(&app, &agent.id, &id).await;
+    let result = app.queue.withdraw(&agent.id, &id).await;
     reply(&app, &method, &uri, Caller::Agent(&agent.id), result).await
 }
 
@@ -390,7 +381,7 @@ async fn list_escalations(
         &app,
         (&method, &uri, &headers),
         Readers::AnyRole,
-        || async { Ok(queue::pending(&app).await) },
+        || async { Ok(app.queue.pending()) },
     )
     .await
 }
@@ -407,7 +398,8 @@ async fn get_escalation(
         (&method, &uri, &headers),
         Readers::AnyRole,
         || async {
-            queue::get_escalation(&app, &id)
+            app.queue
+                .get(&id)
                 .await
                 .and_then(|e| e.ok_or_else(|| ApiError::not_found("escalation")))
         },
@@ -425,10 +417,7 @@ async fn list_killswitches(
         &app,
         (&method, &uri, &headers),
         Readers::AnyRole,
-        || async {
-            let kill = app.kill.read().unwrap_or_else(|e| e.into_inner());
-            Ok(kill.values().cloned().collect::<Vec<_>>())
-        },
+        || async { Ok(app.kill.all()) },
     )
     .await
 }
@@ -546,7 +535,7 @@ async fn post_decision(
     body: Body,
 ) -> Response {
     people_post(&app, (&method, &uri, &headers), body, |d| {
-        queue::decide(&app, &id, d)
+        app.queue.decide(&app.roster, &id, d)
     })
     .await
 }
@@ -559,7 +548,7 @@ async fn post_killswitch(
     body: Body,
 ) -> Response {
     people_post(&app, (&method, &uri, &headers), body, |f| {
-        killswitch::flip(&app, f)
+        app.queue.flip(&app.roster, f)
     })
     .await
 }
@@ -573,7 +562,7 @@ async fn post_flag_review(
     body: Body,
 ) -> Response {
     people_post(&app, (&method, &uri, &headers), body, |r| {
-        queue::review_flag(&app, &action, r)
+        app.flags.review(&app.roster, &action, r)
     })
     .await
 }
@@ -619,7 +608,7 @@ async fn audit_checkpoint(
 
 async fn metrics(State(app): AppState) -> Response {
     let m = &app.metrics;
-    let pending = app.core.lock().await.pending.len();
+    let pending = app.queue.pending_count();
     let text = format!(
         "# TYPE gavel_actions_total counter\n\
          gavel_actions_total{{effect=\"allow\"}} {}\n\

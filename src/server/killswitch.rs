@@ -1,126 +1,118 @@
-//! Kill switches: an operator's signed flip, which cancels the pending escalations it covers and
-//! says which.
+//! Kill switches: which are on, which one stops a call, and what a signed flip must be. The
+//! flip itself, which also cancels the pending escalations it covers, is the queue's
+//! (`queue::flip`): it has to happen atomically with them.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::audit::AuditEntry;
 use super::error::ApiError;
-use super::pep::kill_reason;
-use super::queue::{
-    bad_signature, check_fresh_signature, check_issued_at, close, resolved_entry, signer,
-};
-use super::roster::MAX_ID_LEN;
-use super::store::Op;
-use super::App;
-use crate::protocol::signing::Purpose;
-use crate::protocol::{
-    EscalationState, FlipAck, KillSwitch, Role, Scope, ServerMessage, SignedKillSwitch,
-    MAX_NAME_LEN,
-};
+use super::roster::{Person, Roster, MAX_ID_LEN};
+use crate::protocol::{KillSwitch, KillSwitchBody, Role, Scope, SignedKillSwitch, MAX_NAME_LEN};
 
-pub async fn flip(app: &Arc<App>, f: SignedKillSwitch) -> Result<FlipAck, ApiError> {
-    let person = signer(app, &f.body.operator)?;
-    person
-        .key
-        .verify(Purpose::KillSwitch, &f.body, &f.signature)
-        .map_err(|_| bad_signature())?;
-    check_issued_at(&f.body.issued_at)?;
-    if !person.info.has_role(Role::Operator) {
+/// The kill switches by scope. Read on every call, so a plain lock never held across an await.
+#[derive(Default)]
+pub(crate) struct KillSwitches {
+    by_scope: RwLock<BTreeMap<String, KillSwitch>>,
+}
+
+impl KillSwitches {
+    pub fn new(switches: Vec<KillSwitch>) -> Self {
+        KillSwitches {
+            by_scope: RwLock::new(switches.into_iter().map(|k| (k.scope.clone(), k)).collect()),
+        }
+    }
+
+    /// The first switch that is on and covers this agent and tool.
+    pub fn covering(&self, agent: &str, tool: &str) -> Option<KillSwitch> {
+        self.read()
+            .values()
+            .filter(|k| k.on)
+            .find(|k| Scope::parse(&k.scope).is_some_and(|s| s.covers(agent, tool)))
+            .cloned()
+    }
+
+    /// Every switch ever flipped, on or off, by scope.
+    pub fn all(&self) -> Vec<KillSwitch> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Records a flip; only after it is durable.
+    pub fn set(&self, switch: KillSwitch) {
+        self.by_scope
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(switch.scope.clone(), switch);
+    }
+
+    fn exists(&self, scope: &Scope) -> bool {
+        self.read().contains_key(&scope.to_string())
+    }
+
+    /// A writer that panicked left the map whole (inserts are single calls), so its poison is
+    /// not a reason to stop enforcing.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, KillSwitch>> {
+        self.by_scope.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why a call or an escalation was stopped by the switch on `scope`.
+pub fn kill_reason(scope: &str, reason: &str) -> String {
+    format!("kill switch {scope} is on: {reason}")
+}
+
+/// What a signed flip by `operator` must be (after its signature and time are checked): by an
+/// operator, for a scope that stops something, with a reason. Answers the parsed scope.
+pub fn check_flip(
+    roster: &Roster,
+    switches: &KillSwitches,
+    operator: &Person,
+    body: &KillSwitchBody,
+) -> Result<Scope, ApiError> {
+    if !operator.info.has_role(Role::Operator) {
         return Err(ApiError::forbidden(
             "not_operator",
             "only people with the operator role flip kill switches",
         ));
     }
-    let scope = Scope::parse(&f.body.scope).ok_or_else(|| {
+    let scope = Scope::parse(&body.scope).ok_or_else(|| {
         ApiError::bad_request("bad_scope", "scope must be global, agent:ID or tool:NAME")
     })?;
-    check_scope(app, &scope, f.body.on)?;
-    if f.body.reason.trim().is_empty() {
+    check_scope(roster, switches, &scope, body.on)?;
+    if body.reason.trim().is_empty() {
         return Err(ApiError::bad_request(
             "reason_required",
             "a kill switch flip needs a reason",
         ));
     }
-    let mut core = app.core.lock().await;
-    check_fresh_signature(app, &f.signature).await?;
-    let switch = KillSwitch {
-        scope: scope.to_string(),
-        on: f.body.on,
-        reason: f.body.reason.clone(),
-        by: f.body.operator.clone(),
-        at: Utc::now(),
-    };
-    let mut audit = vec![AuditEntry::new(
+    Ok(scope)
+}
+
+/// The audit record of a flip.
+pub fn flip_entry(switch: &KillSwitch, scope: &Scope, f: &SignedKillSwitch) -> AuditEntry {
+    AuditEntry::new(
         "killswitch",
         f.body.operator.clone(),
         json!({"scope": switch.scope, "on": switch.on, "reason": switch.reason, "operator": switch.by,
                "issued_at": f.body.issued_at, "signature": f.signature,
-               "agent": match &scope { Scope::Agent(a) => Some(a.as_str()), _ => None }}),
-    )];
-    let mut cancelled = Vec::new();
-    if switch.on {
-        for (esc, _) in core.pending.values() {
-            if scope.covers(&esc.action.agent, &esc.action.tool) {
-                let mut esc = esc.clone();
-                close(
-                    &mut esc,
-                    EscalationState::Cancelled,
-                    kill_reason(&switch.scope, &switch.reason),
-                );
-                audit.push(resolved_entry(&esc));
-                cancelled.push(esc);
-            }
-        }
-    }
-    app.store
-        .write(
-            Op::KillSwitch {
-                switch: switch.clone(),
-                signature: f.signature.clone(),
-                cancelled: cancelled.clone(),
-            },
-            audit,
-        )
-        .await
-        .map_err(ApiError::storage)?;
-    app.kill
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(switch.scope.clone(), switch.clone());
-    let _ = app.bus.send(ServerMessage::KillSwitchChanged {
-        killswitch: switch.clone(),
-    });
-    let mut ids = Vec::with_capacity(cancelled.len());
-    for esc in cancelled {
-        core.pending.remove(&esc.id);
-        ids.push(esc.id.clone());
-        let _ = app.bus.send(ServerMessage::EscalationResolved {
-            escalation: Box::new(esc),
-        });
-    }
-    Ok(FlipAck {
-        killswitch: switch,
-        cancelled: ids,
-    })
+               "agent": match scope { Scope::Agent(a) => Some(a.as_str()), _ => None }}),
+    )
 }
 
 /// A typo must not look like a working stop: an agent scope names a roster agent (an existing
 /// switch may still be turned off after its agent left the roster); tool names are free-form
 /// (a tool need not exist before it is stopped) but no longer than a tool name can be.
-fn check_scope(app: &App, scope: &Scope, on: bool) -> Result<(), ApiError> {
+fn check_scope(
+    roster: &Roster,
+    switches: &KillSwitches,
+    scope: &Scope,
+    on: bool,
+) -> Result<(), ApiError> {
     match scope {
-        Scope::Agent(id) if app.roster.agent(id).is_none() => {
-            let existing = app
-                .kill
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&scope.to_string());
-            if on || !existing {
-                return Err(unknown_agent(app, id));
-            }
+        Scope::Agent(id) if roster.agent(id).is_none() && (on || !switches.exists(scope)) => {
+            return Err(unknown_agent(roster, id));
         }
         Scope::Tool(name) if name.len() > MAX_NAME_LEN => {
             return Err(ApiError::bad_request(
@@ -133,8 +125,8 @@ fn check_scope(app: &App, scope: &Scope, on: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn unknown_agent(app: &App, id: &str) -> ApiError {
-    let mut known: Vec<&str> = app.roster.agents.iter().map(|a| a.id.as_str()).collect();
+fn unknown_agent(roster: &Roster, id: &str) -> ApiError {
+    let mut known: Vec<&str> = roster.agents.iter().map(|a| a.id.as_str()).collect();
     known.sort_unstable();
     let more = known.len().saturating_sub(10);
     known.truncate(10);
@@ -153,4 +145,47 @@ fn unknown_agent(app: &App, id: &str) -> ApiError {
             "no agent {named} in the roster, so this switch would stop nothing (agents: {list})"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn switch(scope: &str, on: bool) -> KillSwitch {
+        KillSwitch {
+            scope: scope.into(),
+            on,
+            reason: format!("{scope} stopped"),
+            by: "olga".into(),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn only_a_switch_that_is_on_and_covers_the_call_stops_it() {
+        let switches = KillSwitches::new(vec![
+            switch("agent:refund-bot", false),
+            switch("tool:stripe.refund", true),
+        ]);
+        assert_eq!(
+            switches.covering("refund-bot", "orders.get"),
+            None,
+            "an off switch stops nothing"
+        );
+        let hit = switches.covering("any-bot", "stripe.refund").unwrap();
+        assert_eq!(hit.scope, "tool:stripe.refund");
+        assert_eq!(switches.covering("any-bot", "stripe.charge"), None);
+        switches.set(switch("global", true));
+        // The first in scope order decides: `agent:` < `global` < `tool:`.
+        assert_eq!(
+            switches.covering("x", "stripe.refund").unwrap().scope,
+            "global"
+        );
+        switches.set(switch("agent:refund-bot", true));
+        assert_eq!(
+            switches.covering("refund-bot", "y").unwrap().scope,
+            "agent:refund-bot"
+        );
+        assert_eq!(switches.all().len(), 3);
+    }
 }

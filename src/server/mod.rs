@@ -1,38 +1,44 @@
 //! The escalation server: enforcement point, escalation queue, audit log, store.
 
+mod app;
 pub mod audit;
 pub mod datadir;
+mod enforce;
 mod error;
+mod flags;
 mod http;
 mod killswitch;
 pub mod listener;
-mod pep;
+mod metrics;
 pub mod policy;
 mod queue;
 mod refusals;
 mod reply;
 pub mod roster;
+mod shutdown;
+mod signed;
 pub mod store;
 mod stream;
 mod stream_bound;
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::json;
-use tokio::sync::{broadcast, watch, Mutex};
+use tokio::sync::watch;
 
 use self::audit::AuditEntry;
 use self::datadir::DataDirLock;
 use self::policy::Policy;
 use self::roster::Roster;
-use self::store::{ExpiryPlan, Op, Reply, Store};
+use self::store::{Op, Reply, Store};
 use crate::config::SourceFile;
-use crate::protocol::{Escalation, KillSwitch, PersonKey, ServerInfo, ServerMessage};
+use crate::protocol::{PersonKey, ServerInfo};
+
+pub(crate) use app::App;
+pub(crate) use shutdown::stopped;
 
 pub use crate::config::ConfigError;
 pub use listener::Limits;
@@ -61,39 +67,6 @@ pub fn load_config(policy: &Path, roster: &Path) -> Result<(Policy, Roster), Con
     let roster = Roster::load(roster)?;
     let policy = Policy::parse(&SourceFile::read(policy)?, &roster)?;
     Ok((policy, roster))
-}
-
-#[derive(Default)]
-pub(crate) struct Metrics {
-    pub actions_allow: AtomicU64,
-    pub actions_deny: AtomicU64,
-    pub actions_review: AtomicU64,
-    pub actions_flag: AtomicU64,
-    pub decisions: AtomicU64,
-    pub refused: AtomicU64,
-    /// HTTP requests being handled right now.
-    pub in_flight: AtomicU64,
-}
-
-/// Pending escalations: the only mutable queue state, behind one lock so transitions serialise.
-#[derive(Default)]
-pub(crate) struct Core {
-    pub pending: HashMap<String, (Escalation, ExpiryPlan)>,
-}
-
-pub(crate) struct App {
-    pub policy: Policy,
-    pub roster: Roster,
-    pub store: Store,
-    pub core: Mutex<Core>,
-    /// Kill switches by scope; read on every action, so a plain RwLock, never held across await.
-    pub kill: RwLock<BTreeMap<String, KillSwitch>>,
-    pub bus: broadcast::Sender<ServerMessage>,
-    pub info: ServerInfo,
-    pub metrics: Metrics,
-    /// Unauthenticated refusals, counted per window instead of recorded one by one.
-    pub refusals: refusals::Refusals,
-    pub shutdown: watch::Receiver<bool>,
 }
 
 pub struct RunningServer {
@@ -152,39 +125,17 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = Store::open(&cfg.data, key)
         .with_context(|| format!("opening the store in {}", cfg.data.display()))?;
 
-    let (bus, _) = broadcast::channel(4096);
     let (stop, shutdown) = watch::channel(false);
     let info = ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         policy_version: policy.version.clone(),
     };
-    let start_entry = AuditEntry::new(
-        "server_start",
-        "server",
-        json!({
-            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
-            "roster_digest": roster.digest, "server_public_key": public_key,
-            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
-        }),
-    );
+    let start_entry = server_start_entry(&info, &policy, &roster, &public_key, &cfg);
     store.write(Op::Audit, vec![start_entry]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
-    let kill = switches.into_iter().map(|k| (k.scope.clone(), k)).collect();
-
-    let app = Arc::new(App {
-        policy,
-        roster,
-        store,
-        core: Mutex::new(Core::default()),
-        kill: RwLock::new(kill),
-        bus,
-        info,
-        metrics: Metrics::default(),
-        refusals: refusals::Refusals::default(),
-        shutdown,
-    });
-    queue::restore(&app).await?;
+    let app = Arc::new(App::new(policy, roster, store, switches, info, shutdown));
+    app.queue.restore().await?;
 
     let tcp = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -211,6 +162,25 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         serve,
         lock,
     })
+}
+
+/// The audit record of a start: what this server runs with.
+fn server_start_entry(
+    info: &ServerInfo,
+    policy: &Policy,
+    roster: &Roster,
+    public_key: &str,
+    cfg: &ServerConfig,
+) -> AuditEntry {
+    AuditEntry::new(
+        "server_start",
+        "server",
+        json!({
+            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
+            "roster_digest": roster.digest, "server_public_key": public_key,
+            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
+        }),
+    )
 }
 
 /// Pending escalations whose rows cannot be loaded are denied (and audited) before the queue
@@ -249,16 +219,6 @@ pub(crate) async fn flush_refusals(app: &App) {
             .is_err()
         {
             app.refusals.put_back(window);
-        }
-    }
-}
-
-/// Resolves once the server is asked to stop.
-pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
-    loop {
-        let stop = *rx.borrow_and_update();
-        if stop || rx.changed().await.is_err() {
-            return;
         }
     }
 }

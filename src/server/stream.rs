@@ -9,7 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::listener::ConnSlot;
 use super::stream_bound::{bound_message, encode, snapshot_parts};
-use super::{queue, store, App};
+use super::{store, App};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     ClientMessage, ServerMessage, Snapshot, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
@@ -41,7 +41,7 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
 
 /// The snapshot, as the texts of its bounded parts.
 async fn snapshot(app: &App) -> Option<Vec<String>> {
-    let escalations = queue::pending(app).await;
+    let escalations = app.queue.pending();
     let rest = app
         .store
         .read(|c| {
@@ -53,13 +53,7 @@ async fn snapshot(app: &App) -> Option<Vec<String>> {
         })
         .await
         .ok()?;
-    let killswitches = app
-        .kill
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
+    let killswitches = app.kill.all();
     let snap = Snapshot::whole(
         escalations,
         rest.0,

@@ -352,6 +352,37 @@ async fn agent_tokens_are_refused_on_every_people_endpoint() {
     );
 }
 
+/// A signed read and a signed decision whose time is too far from the server's clock get the
+/// same answer: `400 stale_signature` (docs/PROTOCOL.md).
+#[tokio::test]
+async fn a_stale_signed_read_is_refused_like_a_stale_decision() {
+    let env = Env::start(POLICY).await;
+    let key = env.key("carol");
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let req = gavel::protocol::SignedRequest {
+        method: "GET".into(),
+        path: "/v1/escalations".into(),
+        person: key.id.clone(),
+        time: stale.clone(),
+    };
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/escalations", env.url()))
+        .header("x-gavel-person", &req.person)
+        .header("x-gavel-time", &stale)
+        .header("x-gavel-signature", key.sign(Purpose::Request, &req))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("stale_signature")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn leads_review_flagged_actions_with_a_signed_note() {
     let env = Env::start(POLICY).await;
@@ -400,4 +431,106 @@ async fn leads_review_flagged_actions_with_a_signed_note() {
         .await
         .unwrap_err();
     assert_eq!(code(missing), "not_found");
+}
+
+/// The queue is not locked while a decision is being written: with the store's write lock held
+/// by another process, a decision waits for it, and meanwhile the pending list still answers
+/// (and a decision on another escalation gets in line instead of waiting behind it).
+#[tokio::test]
+async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
+    let env = Env::start(POLICY).await;
+    let first = review(&env, 2000.0).await;
+    let second = review(&env, 2500.0).await;
+    let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let decide = |esc: &gavel::protocol::Escalation| {
+        let d = Client::sign_decision(env.key("carol"), esc, Vote::Approve, "");
+        let client = env.client.clone();
+        tokio::spawn(async move { client.decide(&d).await })
+    };
+    let first_ack = decide(&first);
+    let second_ack = decide(&second);
+    // Both are waiting on the store (which gives up after 5 s); the queue answers at once.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let pending = env.client.escalations(env.key("carol")).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the pending list waited {:?} for a decision's write",
+        started.elapsed()
+    );
+    assert_eq!(pending.len(), 2, "nothing is decided before it is durable");
+    assert!(!first_ack.is_finished() && !second_ack.is_finished());
+
+    holder.execute_batch("ROLLBACK").unwrap();
+    for ack in [first_ack, second_ack] {
+        let ack = ack.await.unwrap().unwrap();
+        assert!(ack.recorded);
+        assert_eq!(ack.escalation.state, EscalationState::Approved);
+    }
+    assert!(env
+        .client
+        .escalations(env.key("carol"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A decision whose write fails changed nothing: the escalation is still pending without it,
+/// and the same signed decision sent again is then recorded.
+#[tokio::test]
+async fn a_decision_that_could_not_be_written_changed_nothing() {
+    let env = Env::start(POLICY).await;
+    let esc = review(&env, 2000.0).await;
+    let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let d = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
+    // The store gives up waiting for its write lock after 5 s.
+    assert_eq!(
+        code(env.client.decide(&d).await.unwrap_err()),
+        "storage_unavailable"
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    let now = env.escalation(&esc.id).await;
+    assert_eq!(
+        (now.state, now.decisions.len()),
+        (EscalationState::Pending, 0)
+    );
+    let ack = env.client.decide(&d).await.unwrap();
+    assert!(ack.recorded);
+    assert_eq!(ack.escalation.state, EscalationState::Approved);
+}
+
+/// Votes on one escalation arriving together are applied one after the other: none is lost,
+/// none counted twice, and the escalation resolves once.
+#[tokio::test]
+async fn simultaneous_votes_on_one_escalation_are_all_counted_once() {
+    let env = Env::start(POLICY).await;
+    for _ in 0..5 {
+        let esc = review(&env, 20000.0).await;
+        assert_eq!(esc.approvals_required, 2);
+        let votes = ["bob", "carol"].map(|who| {
+            let d = Client::sign_decision(env.key(who), &esc, Vote::Approve, "");
+            let client = env.client.clone();
+            tokio::spawn(async move { client.decide(&d).await })
+        });
+        let mut states = Vec::new();
+        for vote in votes {
+            let ack = vote.await.unwrap().unwrap();
+            assert!(ack.recorded);
+            states.push(ack.escalation.state);
+        }
+        states.sort_by_key(|s| *s == EscalationState::Approved);
+        assert_eq!(
+            states,
+            [EscalationState::Pending, EscalationState::Approved],
+            "one vote was counted first, the other approved"
+        );
+        let now = env.escalation(&esc.id).await;
+        assert_eq!(
+            (now.state, now.approvals_received()),
+            (EscalationState::Approved, 2)
+        );
+    }
 }

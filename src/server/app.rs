@@ -1,0 +1,68 @@
+//! The server's state: the parts, each owning its own state, shared by every request.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+
+use super::flags::Flags;
+use super::killswitch::KillSwitches;
+use super::metrics::Metrics;
+use super::policy::Policy;
+use super::queue::Queue;
+use super::refusals::Refusals;
+use super::roster::Roster;
+use super::store::Store;
+use crate::protocol::{KillSwitch, ServerInfo, ServerMessage};
+
+pub(crate) struct App {
+    pub policy: Policy,
+    pub roster: Roster,
+    pub store: Store,
+    /// Pending escalations and every change to them (votes, deadlines, withdrawals, flips).
+    pub queue: Arc<Queue>,
+    pub kill: Arc<KillSwitches>,
+    pub flags: Flags,
+    pub bus: broadcast::Sender<ServerMessage>,
+    pub info: ServerInfo,
+    pub metrics: Arc<Metrics>,
+    /// Unauthenticated refusals, counted per window instead of recorded one by one.
+    pub refusals: Refusals,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    /// The parts around a store, with the kill switches it holds. The queue starts empty (see
+    /// `Queue::restore`) and its deadline timer runs until `shutdown`.
+    pub fn new(
+        policy: Policy,
+        roster: Roster,
+        store: Store,
+        switches: Vec<KillSwitch>,
+        info: ServerInfo,
+        shutdown: watch::Receiver<bool>,
+    ) -> App {
+        let (bus, _) = broadcast::channel(4096);
+        let kill = Arc::new(KillSwitches::new(switches));
+        let metrics = Arc::new(Metrics::default());
+        let queue = Queue::new(
+            store.clone(),
+            bus.clone(),
+            kill.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        App {
+            policy,
+            roster,
+            flags: Flags::new(store.clone(), bus.clone()),
+            store,
+            queue,
+            kill,
+            bus,
+            info,
+            metrics,
+            refusals: Refusals::default(),
+            shutdown,
+        }
+    }
+}

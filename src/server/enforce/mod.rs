@@ -1,0 +1,124 @@
+//! The policy enforcement point: every agent tool call passes through `submit` — validated,
+//! judged (kill switches, then policy), recorded with its audit record in one durable write,
+//! announced, and, for a review, queued.
+
+mod record;
+mod ruling;
+mod validate;
+
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
+
+use super::app::App;
+use super::error::ApiError;
+use super::roster::Agent;
+use super::store::{ActionWrite, Op, Reply};
+use crate::protocol::{ActionOutcome, ActionRequest, Effect, ServerMessage, Verdict};
+use record::Judged;
+use ruling::Outcome;
+
+pub async fn submit(
+    app: &App,
+    agent: &Agent,
+    req: ActionRequest,
+) -> Result<ActionOutcome, ApiError> {
+    validate::validate(&req)?;
+    let on_behalf_of = validate::on_behalf_of(agent, req.on_behalf_of.as_deref())?;
+    let now = Utc::now();
+    let record = record::action_record(agent, req, on_behalf_of, &app.policy.version, now);
+    let ruling = ruling::rule_on(&app.policy, &app.kill, &record, now);
+    let digest = record::digest(&record)?;
+
+    let judged = Judged {
+        effect: ruling.effect(),
+        rule: ruling.rule_id(),
+        reason: &ruling.reason,
+    };
+    let (escalation, flagged) = match &ruling.outcome {
+        Outcome::Review {
+            rule,
+            review,
+            deadline,
+        } => {
+            let esc = record::escalation(
+                &record,
+                &digest,
+                agent,
+                rule,
+                review,
+                *deadline,
+                &ruling.reason,
+            );
+            (Some(esc), None)
+        }
+        Outcome::Flag { rule } => (None, Some(record::flagged(&record, rule, &ruling.reason))),
+        Outcome::Allow { .. } | Outcome::Deny { .. } => (None, None),
+    };
+    let audit = record::action_entry(&record, &digest, &judged, &ruling.raised_by(&app.policy));
+    let summary = record::summary(&record, &judged);
+    let plan = escalation.as_ref().map(|(_, plan)| plan.clone());
+    let flagged_event = flagged.clone();
+    let write = ActionWrite {
+        record,
+        effect: judged.effect,
+        rule: judged.rule.clone(),
+        reason: ruling.reason.clone(),
+        escalation,
+        flagged,
+    };
+    let reply = app
+        .store
+        .write(Op::Action(Box::new(write)), vec![audit])
+        .await
+        .map_err(ApiError::storage)?;
+
+    announce(app, &summary, flagged_event);
+    let mut outcome = ActionOutcome {
+        id: summary.id,
+        verdict: match judged.effect {
+            Effect::Allow | Effect::Flag => Verdict::Allow,
+            Effect::Deny => Verdict::Deny,
+            Effect::Review => Verdict::Pending,
+        },
+        rule: judged.rule.clone(),
+        reason: ruling.reason.clone(),
+        escalation: None,
+        deadline: None,
+        resolution: None,
+        decisions: Vec::new(),
+        flagged: judged.effect == Effect::Flag,
+    };
+    if let (Some(plan), Reply::Escalation(esc)) = (plan, reply) {
+        outcome.escalation = Some(esc.id.clone());
+        outcome.deadline = Some(esc.deadline);
+        if let Some(final_outcome) = app.queue.enqueue(*esc, plan).await {
+            // A kill switch flipped on while this call was being recorded.
+            return Ok(final_outcome);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Counts the recorded call and tells the consoles.
+fn announce(
+    app: &App,
+    summary: &crate::protocol::ActionSummary,
+    flagged: Option<crate::protocol::FlaggedAction>,
+) {
+    let counter = match summary.effect {
+        Effect::Allow => &app.metrics.actions_allow,
+        Effect::Deny => &app.metrics.actions_deny,
+        Effect::Review => &app.metrics.actions_review,
+        Effect::Flag => &app.metrics.actions_flag,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let _ = app.bus.send(ServerMessage::Action {
+        action: summary.clone(),
+    });
+    if let Some(f) = flagged {
+        let _ = app.bus.send(ServerMessage::Flagged {
+            flagged: Box::new(f),
+        });
+    }
+}

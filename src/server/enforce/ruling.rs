@@ -1,0 +1,119 @@
+//! The ruling on a call: a kill switch that covers it, or else the policy's decision, with a
+//! review's deadline set.
+
+use crate::protocol::{ActionRecord, Effect, Timestamp};
+use crate::server::killswitch::{kill_reason, KillSwitches};
+use crate::server::policy::{Decision, EvalInput, Policy, Review, Rule};
+
+/// The outcome of a call and the reason given for it, to the agent, approvers and audit log.
+pub(super) struct Ruling<'p> {
+    pub outcome: Outcome<'p>,
+    pub reason: String,
+}
+
+pub(super) enum Outcome<'p> {
+    Allow {
+        rule: &'p Rule,
+    },
+    Flag {
+        rule: &'p Rule,
+    },
+    /// `rule` is `None` for a kill switch, no matching rule, or a review that cannot be held.
+    Deny {
+        rule: Option<&'p Rule>,
+    },
+    Review {
+        rule: &'p Rule,
+        review: Review,
+        deadline: Timestamp,
+    },
+}
+
+impl Ruling<'_> {
+    pub fn effect(&self) -> Effect {
+        match &self.outcome {
+            Outcome::Allow { .. } => Effect::Allow,
+            Outcome::Flag { .. } => Effect::Flag,
+            Outcome::Deny { .. } => Effect::Deny,
+            Outcome::Review { .. } => Effect::Review,
+        }
+    }
+
+    /// The deciding rule's id, if a rule decided.
+    pub fn rule_id(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Allow { rule } | Outcome::Flag { rule } | Outcome::Review { rule, .. } => {
+                Some(rule.id.clone())
+            }
+            Outcome::Deny { rule } => rule.map(|r| r.id.clone()),
+        }
+    }
+
+    /// The review rules a failed condition raised this review's requirements to.
+    pub fn raised_by(&self, policy: &Policy) -> Vec<String> {
+        match &self.outcome {
+            Outcome::Review { review, .. } => review
+                .raised_by
+                .iter()
+                .map(|&i| policy.rules[i].id.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Kill switches first, then the policy.
+pub(super) fn rule_on<'p>(
+    policy: &'p Policy,
+    kill: &KillSwitches,
+    record: &ActionRecord,
+    now: Timestamp,
+) -> Ruling<'p> {
+    if let Some(k) = kill.covering(&record.agent, &record.tool) {
+        return Ruling {
+            outcome: Outcome::Deny { rule: None },
+            reason: kill_reason(&k.scope, &k.reason),
+        };
+    }
+    let decision = policy.evaluate(&eval_input(record));
+    let reason = policy.reason(&decision);
+    let rule = |i: usize| &policy.rules[i];
+    let outcome = match decision {
+        Decision::Allow { rule: i } => Outcome::Allow { rule: rule(i) },
+        Decision::Flag { rule: i, .. } => Outcome::Flag { rule: rule(i) },
+        Decision::Deny { rule: i, .. } => Outcome::Deny { rule: i.map(rule) },
+        // A review without a deadline is refused rather than run unbounded.
+        Decision::Review(review) => {
+            match crate::duration::deadline_after(now, review.spec.timeout) {
+                Ok(deadline) => Outcome::Review {
+                    rule: rule(review.rule),
+                    review,
+                    deadline,
+                },
+                Err(e) => {
+                    return Ruling {
+                        outcome: Outcome::Deny { rule: None },
+                        reason: format!(
+                            "{reason}; its deadline cannot be set ({e}), so the call is denied"
+                        ),
+                    }
+                }
+            }
+        }
+    };
+    Ruling { outcome, reason }
+}
+
+/// What a policy condition can see of a call.
+fn eval_input(r: &ActionRecord) -> EvalInput<'_> {
+    EvalInput {
+        agent: &r.agent,
+        tool: &r.tool,
+        args: &r.args,
+        session: &r.session,
+        context: &r.context,
+        on_behalf_of: r.on_behalf_of.as_deref(),
+        cost: r.cost,
+        rationale: r.rationale.as_deref(),
+    }
+}

@@ -1,0 +1,79 @@
+//! A kill-switch flip: recorded together with the cancellation of every pending escalation it
+//! covers, in one write, while no other change to the queue is in flight.
+
+use chrono::Utc;
+
+use super::{machine, resolved_entry, Queue};
+use crate::protocol::signing::Purpose;
+use crate::protocol::{FlipAck, KillSwitch, ServerMessage, SignedKillSwitch};
+use crate::server::error::ApiError;
+use crate::server::killswitch::{check_flip, flip_entry, kill_reason};
+use crate::server::roster::Roster;
+use crate::server::signed::{check_fresh_signature, check_signed_time, verified_signer};
+use crate::server::store::Op;
+
+impl Queue {
+    /// Flips a kill switch; answers with the switch and the escalations it cancelled.
+    pub async fn flip(&self, roster: &Roster, f: SignedKillSwitch) -> Result<FlipAck, ApiError> {
+        let operator = verified_signer(
+            roster,
+            &f.body.operator,
+            Purpose::KillSwitch,
+            &f.body,
+            &f.signature,
+        )?;
+        check_signed_time("issued_at", &f.body.issued_at, Utc::now())?;
+        let scope = check_flip(roster, &self.kill, operator, &f.body)?;
+        // Exclusive: no vote, deadline or queued escalation is in flight while this decides
+        // what it cancels, and the replay check serialises with the write that records it.
+        let _gate = self.gate.write().await;
+        check_fresh_signature(&self.store, &f.signature).await?;
+        let now = Utc::now();
+        let switch = KillSwitch {
+            scope: scope.to_string(),
+            on: f.body.on,
+            reason: f.body.reason.clone(),
+            by: f.body.operator.clone(),
+            at: now,
+        };
+        let mut audit = vec![flip_entry(&switch, &scope, &f)];
+        let mut cancelled = Vec::new();
+        if switch.on {
+            let why = kill_reason(&switch.scope, &switch.reason);
+            for slot in self.slots().values() {
+                if scope.covers(&slot.esc.action.agent, &slot.esc.action.tool) {
+                    if let Ok(esc) = machine::kill(&slot.esc, why.clone(), now) {
+                        audit.push(resolved_entry(&esc));
+                        cancelled.push(esc);
+                    }
+                }
+            }
+        }
+        let op = Op::KillSwitch {
+            switch: switch.clone(),
+            signature: f.signature.clone(),
+            cancelled: cancelled.clone(),
+        };
+        self.store
+            .write(op, audit)
+            .await
+            .map_err(ApiError::storage)?;
+        self.kill.set(switch.clone());
+        let _ = self.bus.send(ServerMessage::KillSwitchChanged {
+            killswitch: switch.clone(),
+        });
+        let mut ids = Vec::with_capacity(cancelled.len());
+        for esc in cancelled {
+            self.deadlines.disarm(&esc.id, esc.deadline);
+            self.slots().remove(&esc.id);
+            ids.push(esc.id.clone());
+            let _ = self.bus.send(ServerMessage::EscalationResolved {
+                escalation: Box::new(esc),
+            });
+        }
+        Ok(FlipAck {
+            killswitch: switch,
+            cancelled: ids,
+        })
+    }
+}

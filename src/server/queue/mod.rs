@@ -1,0 +1,226 @@
+//! The escalation queue: the pending escalations and every change to them — votes, deadlines
+//! and hand-overs, withdrawals, kill-switch cancellations. What changes is decided by the pure
+//! state machine (`machine`); this module makes it durable, then applies and announces it.
+//!
+//! Concurrency: the map of pending escalations is behind a plain mutex held only for moments,
+//! never across a store write, so changes to different escalations share the store's group
+//! commit. Changes to one escalation serialise on its *turn* (a per-escalation lock held from
+//! reading its state to applying the written change), so none is lost or applied twice, and a
+//! failed write leaves it as it was. A kill-switch flip, which cancels many escalations at once
+//! and must not miss one being queued, takes the queue's gate exclusively; every other change
+//! holds it shared.
+
+mod deadlines;
+mod decide;
+mod entries;
+mod flip;
+pub mod machine;
+mod restore;
+mod wait;
+
+#[cfg(test)]
+mod machine_tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use tokio::sync::{broadcast, watch, OwnedMutexGuard, RwLock, RwLockReadGuard};
+
+use super::audit::AuditEntry;
+use super::error::ApiError;
+use super::killswitch::{kill_reason, KillSwitches};
+use super::metrics::Metrics;
+use super::store::{self, ExpiryPlan, Op, Store, StoreError};
+use crate::protocol::{ActionOutcome, Escalation, ServerMessage};
+use deadlines::Deadlines;
+use machine::Step;
+
+use entries::resolved_entry;
+use wait::outcome_of;
+
+/// The pending escalations, and the handles every change to them goes through.
+pub(crate) struct Queue {
+    pending: Mutex<HashMap<String, Slot>>,
+    gate: RwLock<()>,
+    deadlines: Deadlines,
+    store: Store,
+    bus: broadcast::Sender<ServerMessage>,
+    kill: Arc<KillSwitches>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+struct Slot {
+    esc: Escalation,
+    plan: ExpiryPlan,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The right to change one pending escalation, with its state when the turn began.
+struct Turn<'q> {
+    _gate: RwLockReadGuard<'q, ()>,
+    _held: OwnedMutexGuard<()>,
+    esc: Escalation,
+    plan: ExpiryPlan,
+}
+
+impl Queue {
+    /// An empty queue; its deadline timer runs until `shutdown`.
+    pub fn new(
+        store: Store,
+        bus: broadcast::Sender<ServerMessage>,
+        kill: Arc<KillSwitches>,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Queue> {
+        let queue = Arc::new(Queue {
+            pending: Mutex::new(HashMap::new()),
+            gate: RwLock::new(()),
+            deadlines: Deadlines::default(),
+            store,
+            bus,
+            kill,
+            metrics,
+            shutdown,
+        });
+        tokio::spawn(deadlines::run(queue.clone()));
+        queue
+    }
+
+    /// Pending escalations, soonest deadline first.
+    pub fn pending(&self) -> Vec<Escalation> {
+        let mut v: Vec<Escalation> = self.slots().values().map(|s| s.esc.clone()).collect();
+        v.sort_by(|a, b| a.deadline.cmp(&b.deadline).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.slots().len()
+    }
+
+    /// An escalation, pending or not.
+    pub async fn get(&self, id: &str) -> Result<Option<Escalation>, ApiError> {
+        if let Some(slot) = self.slots().get(id) {
+            return Ok(Some(slot.esc.clone()));
+        }
+        self.stored(id).await
+    }
+
+    async fn stored(&self, id: &str) -> Result<Option<Escalation>, ApiError> {
+        let id = id.to_string();
+        let found = self
+            .store
+            .read(move |c| store::load_escalation(c, &id))
+            .await
+            .map_err(ApiError::storage)?;
+        Ok(found.map(|(e, _)| e))
+    }
+
+    /// Puts a freshly recorded escalation in the queue. Returns the final outcome if a kill
+    /// switch turned on while it was being recorded (it is then cancelled at once).
+    pub async fn enqueue(&self, esc: Escalation, plan: ExpiryPlan) -> Option<ActionOutcome> {
+        // Shared gate: a flip either sees this escalation queued or this sees its switch on.
+        let _gate = self.gate.read().await;
+        let switch = self.kill.covering(&esc.action.agent, &esc.action.tool);
+        if let Some(k) = switch {
+            let why = kill_reason(&k.scope, &k.reason);
+            if let Ok(cancelled) = machine::kill(&esc, why, Utc::now()) {
+                let audit = vec![resolved_entry(&cancelled)];
+                let op = Op::Escalation {
+                    escalation: cancelled.clone(),
+                };
+                if self.store.write(op, audit).await.is_ok() {
+                    let outcome = outcome_of(&cancelled);
+                    let _ = self.bus.send(ServerMessage::EscalationResolved {
+                        escalation: Box::new(cancelled),
+                    });
+                    return Some(outcome);
+                }
+                // Not recorded: it is still pending in the store, so queue it like any other
+                // and let its deadline close it.
+            }
+        }
+        self.insert(esc.clone(), plan);
+        let _ = self.bus.send(ServerMessage::EscalationCreated {
+            escalation: Box::new(esc),
+        });
+        None
+    }
+
+    fn insert(&self, esc: Escalation, plan: ExpiryPlan) {
+        self.deadlines.arm(&esc.id, esc.deadline);
+        let slot = Slot {
+            esc,
+            plan,
+            turn: Arc::default(),
+        };
+        self.slots().insert(slot.esc.id.clone(), slot);
+    }
+
+    /// Waits for the turn of pending escalation `id`; `None` if it is not (or no longer) pending.
+    async fn turn(&self, id: &str) -> Option<Turn<'_>> {
+        let gate = self.gate.read().await;
+        let lock = self.slots().get(id)?.turn.clone();
+        let held = lock.lock_owned().await;
+        // It may have been resolved while this waited.
+        let slots = self.slots();
+        let slot = slots.get(id)?;
+        Some(Turn {
+            esc: slot.esc.clone(),
+            plan: slot.plan.clone(),
+            _gate: gate,
+            _held: held,
+        })
+    }
+
+    /// Writes a step of the escalation whose turn it is, with `audit`; once durable, applies it
+    /// here and announces it. A failed write changes nothing.
+    async fn commit(
+        &self,
+        turn: Turn<'_>,
+        step: Step,
+        mut audit: Vec<AuditEntry>,
+    ) -> Result<Escalation, StoreError> {
+        if let Step::Resolve(esc) = &step {
+            audit.push(resolved_entry(esc));
+        }
+        let op = Op::Escalation {
+            escalation: step.escalation().clone(),
+        };
+        self.store.write(op, audit).await?;
+        // Applied before it is announced: whoever sees it still pending here hears the news.
+        let (esc, message) = match step {
+            Step::Update(esc) => {
+                if esc.deadline != turn.esc.deadline {
+                    self.deadlines.disarm(&esc.id, turn.esc.deadline);
+                    self.deadlines.arm(&esc.id, esc.deadline);
+                }
+                if let Some(slot) = self.slots().get_mut(&esc.id) {
+                    slot.esc = esc.clone();
+                }
+                let message = ServerMessage::EscalationUpdated {
+                    escalation: Box::new(esc.clone()),
+                };
+                (esc, message)
+            }
+            Step::Resolve(esc) => {
+                self.deadlines.disarm(&esc.id, turn.esc.deadline);
+                self.slots().remove(&esc.id);
+                let message = ServerMessage::EscalationResolved {
+                    escalation: Box::new(esc.clone()),
+                };
+                (esc, message)
+            }
+        };
+        let _ = self.bus.send(message);
+        drop(turn);
+        Ok(esc)
+    }
+
+    /// The map is only ever changed by single inserts, updates and removals, so a panic
+    /// elsewhere cannot leave it half-changed: its poison is ignored.
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

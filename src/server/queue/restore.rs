@@ -1,0 +1,32 @@
+//! At start: the pending escalations come back from the store. Those whose deadline passed
+//! while the server was down are denied as expired; the rest are queued with their original
+//! deadlines.
+
+use chrono::Utc;
+
+use super::{machine, resolved_entry, Queue};
+use crate::protocol::ServerMessage;
+use crate::server::store::{self, Op, StoreError};
+
+impl Queue {
+    pub async fn restore(&self) -> Result<(), StoreError> {
+        let pending = self.store.read(store::pending_escalations).await?;
+        let now = Utc::now();
+        for (esc, plan) in pending {
+            match machine::expired_while_down(&esc, now) {
+                Some(expired) => {
+                    let audit = vec![resolved_entry(&expired)];
+                    let op = Op::Escalation {
+                        escalation: expired.clone(),
+                    };
+                    self.store.write(op, audit).await?;
+                    let _ = self.bus.send(ServerMessage::EscalationResolved {
+                        escalation: Box::new(expired),
+                    });
+                }
+                None => self.insert(esc, plan),
+            }
+        }
+        Ok(())
+    }
+}
