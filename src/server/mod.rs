@@ -10,7 +10,6 @@ mod pep;
 pub mod policy;
 mod queue;
 mod refusals;
-mod reply;
 pub mod roster;
 pub mod store;
 mod stream;
