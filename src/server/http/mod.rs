@@ -103,7 +103,7 @@ fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",
-        "the server failed while answering; nothing is known to have been done",
+        "the server failed while answering; it is logged under this request's x-request-id",
     )
     .into_response()
 }
