@@ -29,5 +29,7 @@ mod policy;
 mod reads;
 #[path = "server/refusals.rs"]
 mod refusals;
+#[path = "server/request_ids.rs"]
+mod request_ids;
 #[path = "server/stream.rs"]
 mod stream;

@@ -13,7 +13,6 @@ mod metrics;
 pub mod policy;
 mod queue;
 mod refusals;
-mod reply;
 pub mod roster;
 mod shutdown;
 mod signed;

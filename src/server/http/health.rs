@@ -1,0 +1,69 @@
+//! `/healthz`, `/readyz` and `/metrics`: for load balancers and monitoring, unauthenticated.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::server::App;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 while the store can write, 503 saying why when it cannot (or when the
+/// server is stopping). `/healthz` only says the process answers.
+pub async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let problem = if *app.shutdown.borrow() {
+        Some("the server is shutting down".to_string())
+    } else {
+        app.store
+            .ready()
+            .await
+            .err()
+            .map(|e| format!("the store cannot write: {e}"))
+    };
+    match problem {
+        None => Json(json!({"status": "ready"})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let m = &app.metrics;
+    let pending = app.queue.pending_count();
+    let text = format!(
+        "# TYPE gavel_actions_total counter\n\
+         gavel_actions_total{{effect=\"allow\"}} {}\n\
+         gavel_actions_total{{effect=\"deny\"}} {}\n\
+         gavel_actions_total{{effect=\"review\"}} {}\n\
+         gavel_actions_total{{effect=\"flag\"}} {}\n\
+         # TYPE gavel_decisions_total counter\ngavel_decisions_total {}\n\
+         # TYPE gavel_refused_total counter\ngavel_refused_total {}\n\
+         # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n\
+         # TYPE gavel_http_requests_in_flight gauge\ngavel_http_requests_in_flight {}\n\
+         # TYPE gavel_store_commits_total counter\ngavel_store_commits_total {}\n\
+         # TYPE gavel_store_ops_total counter\ngavel_store_ops_total {}\n",
+        m.actions_allow.load(Ordering::Relaxed),
+        m.actions_deny.load(Ordering::Relaxed),
+        m.actions_review.load(Ordering::Relaxed),
+        m.actions_flag.load(Ordering::Relaxed),
+        m.decisions.load(Ordering::Relaxed),
+        m.refused.load(Ordering::Relaxed),
+        pending,
+        m.in_flight.load(Ordering::Relaxed),
+        app.store.stats.commits.load(Ordering::Relaxed),
+        app.store.stats.ops.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

@@ -1,0 +1,185 @@
+//! The HTTP API: one router, its layers, and one file per resource. Handlers take extractors
+//! (`extract`) for who is calling and what they sent, and answer `Result<Json<_>, Refusal>`;
+//! the `refusal` middleware records every refusal with the request's method and path.
+
+mod actions;
+mod audit;
+mod credentials;
+mod escalations;
+mod extract;
+mod flags;
+mod health;
+mod killswitches;
+mod refusal;
+mod stream;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
+
+use super::error::ApiError;
+use super::App;
+use crate::protocol::MAX_BODY_BYTES;
+
+/// The header that names a request in the logs and in its response: the caller's own, or one
+/// made here.
+pub const REQUEST_ID: &str = "x-request-id";
+
+pub fn router(app: Arc<App>) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/v1/actions", post(actions::submit))
+        .route("/v1/actions/{id}", get(actions::get))
+        .route("/v1/actions/{id}/withdraw", post(actions::withdraw))
+        .route("/v1/stream", get(stream::open))
+        .route("/v1/escalations", get(escalations::list))
+        .route("/v1/escalations/{id}", get(escalations::get))
+        .route("/v1/escalations/{id}/decisions", post(escalations::decide))
+        .route(
+            "/v1/killswitches",
+            get(killswitches::list).post(killswitches::flip),
+        )
+        .route("/v1/flagged", get(flags::list))
+        .route("/v1/flagged/{action}/review", post(flags::review))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            refusal::record_refusals,
+        ));
+    with_standard_layers(routes)
+        .layer(middleware::from_fn_with_state(app.clone(), count_in_flight))
+        .with_state(app)
+}
+
+/// Request ids, tracing, and a JSON 500 for a handler that panics (the connection and the
+/// server carry on). The connection, header and body timeouts are the listener's.
+fn with_standard_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            })
+            // A 5xx is logged where it arises (the store, a panic); a 503 at shutdown is no
+            // failure at all.
+            .on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(answer_panic)),
+    )
+}
+
+/// A handler that panicked: logged, and answered like any other error.
+fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!("a request handler panicked: {what}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server failed while answering; it is logged under this request's x-request-id",
+    )
+    .into_response()
+}
+
+/// Counts requests being handled (`gavel_http_requests_in_flight`): what a shutdown waits for.
+async fn count_in_flight(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    struct InFlight<'a>(&'a AtomicU64);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    app.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _counted = InFlight(&app.metrics.in_flight);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn call(router: &Router, path: &str, id: Option<&str>) -> Response {
+        let mut req = axum::http::Request::get(path);
+        if let Some(id) = id {
+            req = req.header(REQUEST_ID, id);
+        }
+        router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn panicking() -> Router {
+        with_standard_layers(
+            Router::new()
+                .route(
+                    "/boom",
+                    get(|| async {
+                        if true {
+                            panic!("boom");
+                        }
+                        "unreached"
+                    }),
+                )
+                .route("/ok", get(|| async { "ok" })),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_and_the_router_keeps_serving() {
+        let router = panicking();
+        let response = call(&router, "/boom", None).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(REQUEST_ID));
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: crate::protocol::ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body.error.code, "internal_error");
+        let after = call(&router, "/ok", None).await;
+        assert_eq!(after.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_made_when_absent_and_kept_when_given() {
+        let router = panicking();
+        let made = call(&router, "/ok", None).await;
+        let made = made.headers()[REQUEST_ID].to_str().unwrap().to_string();
+        assert_eq!(made.len(), 36, "a UUID: {made}");
+        let other = call(&router, "/ok", None).await;
+        assert_ne!(other.headers()[REQUEST_ID], made.as_str());
+        let given = call(&router, "/ok", Some("trace-me-7")).await;
+        assert_eq!(given.headers()[REQUEST_ID], "trace-me-7");
+    }
+}
