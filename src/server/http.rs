@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit;
 use super::error::ApiError;
 use super::refusals::truncate;
 use super::reply::{person_caller, refused_caller, reply, Caller, SignedBody};
@@ -609,7 +608,7 @@ async fn audit_checkpoint(
 ) -> Response {
     people_read(&app, (&method, &uri, &headers), Readers::Audit, || async {
         app.store
-            .read(|c| Ok(audit::latest_anchor(c)?))
+            .read(store::latest_anchor)
             .await
             .map_err(ApiError::storage)
             .and_then(|a| a.ok_or_else(|| ApiError::not_found("checkpoint")))

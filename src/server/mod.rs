@@ -23,10 +23,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use serde_json::json;
 use tokio::sync::{broadcast, watch, Mutex};
 
-use self::audit::AuditEntry;
+use self::audit::{AuditEvent, ServerStart};
 use self::datadir::DataDirLock;
 use self::policy::Policy;
 use self::roster::Roster;
@@ -158,16 +157,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         policy_version: policy.version.clone(),
     };
-    let start_entry = AuditEntry::new(
-        "server_start",
-        "server",
-        json!({
-            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
-            "roster_digest": roster.digest, "server_public_key": public_key,
-            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
-        }),
-    );
-    store.write(Op::Audit, vec![start_entry]).await?;
+    let start = AuditEvent::ServerStart(ServerStart {
+        version: info.version.clone(),
+        policy_digest: policy.digest.clone(),
+        policy_version: policy.version.clone(),
+        roster_digest: roster.digest.clone(),
+        server_public_key: public_key,
+        policy_file: cfg.policy.display().to_string(),
+        roster_file: cfg.roster.display().to_string(),
+    });
+    store.write(Op::Audit, vec![start.into()]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
     let kill = switches.into_iter().map(|k| (k.scope.clone(), k)).collect();

@@ -9,6 +9,7 @@
 //! are checked against what the log says happened ([`tables`]).
 
 mod anchor;
+mod event;
 mod replay;
 mod tables;
 
@@ -23,24 +24,50 @@ use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
 pub use anchor::{latest_anchor, Anchor};
+pub use event::*;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A record waiting to be appended (seq, time and hashes are assigned by the writer).
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub kind: &'static str,
-    pub actor: String,
-    pub body: Value,
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry(Entry);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Entry {
+    Event(AuditEvent),
+    /// Built from a kind and a JSON body by a call site not yet converted to [`AuditEvent`];
+    /// the writer parses it into one, and refuses it if it does not fit the schema.
+    Untyped {
+        kind: &'static str,
+        actor: String,
+        body: Value,
+    },
 }
 
 impl AuditEntry {
+    /// Prefer `AuditEntry::from(AuditEvent::…)`: this form is checked only when written.
     pub fn new(kind: &'static str, actor: impl Into<String>, body: Value) -> Self {
-        AuditEntry {
+        AuditEntry(Entry::Untyped {
             kind,
             actor: actor.into(),
             body,
+        })
+    }
+
+    /// The event to append; an untyped entry that does not fit the schema is an error.
+    pub fn event(&self) -> Result<std::borrow::Cow<'_, AuditEvent>, EventError> {
+        match &self.0 {
+            Entry::Event(e) => Ok(std::borrow::Cow::Borrowed(e)),
+            Entry::Untyped { kind, actor, body } => {
+                AuditEvent::parse(kind, actor, body).map(std::borrow::Cow::Owned)
+            }
         }
+    }
+}
+
+impl From<AuditEvent> for AuditEntry {
+    fn from(event: AuditEvent) -> Self {
+        AuditEntry(Entry::Event(event))
     }
 }
 
@@ -105,6 +132,9 @@ pub enum VerifyError {
     Open(String),
     #[error("record {seq}: {problem}")]
     BadRecord { seq: u64, problem: String },
+    /// A record the server signed whose body does not fit the audit schema ([`AuditEvent`]).
+    #[error("record {seq}: {problem}")]
+    BadEvent { seq: u64, problem: EventError },
     #[error("checkpoint at record {seq}: {problem}")]
     BadCheckpoint { seq: u64, problem: String },
     #[error("server key: {0}")]
@@ -158,8 +188,8 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     }
     // A record the server signed but the replay cannot apply: reported once the chain, the
     // checkpoints and the anchor hold, since they say more about a forged one.
-    if let Some((seq, problem)) = replay_problem {
-        return Err(VerifyError::BadRecord { seq, problem });
+    if let Some(problem) = replay_problem {
+        return Err(problem);
     }
     tables::compare(&snapshot, &replay.finish()).map_err(VerifyError::State)?;
     Ok(VerifyReport {
@@ -185,8 +215,64 @@ fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// The first record the replay could not apply: (seq, problem).
-type ReplayProblem = Option<(u64, String)>;
+/// The first record the replay could not apply.
+type ReplayProblem = Option<VerifyError>;
+
+/// Whether the audit table has the typed columns queries filter on (schema 2 and later; an
+/// older data dir is verified before the server has migrated it).
+fn has_index_columns(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'verdict'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// The typed columns of one stored record.
+#[derive(Debug, PartialEq, Eq)]
+struct StoredIndex {
+    agent: Option<String>,
+    tool: Option<String>,
+    action: Option<String>,
+    escalation: Option<String>,
+    verdict: Option<String>,
+}
+
+impl StoredIndex {
+    fn of(event: &AuditEvent) -> StoredIndex {
+        let i = event.index();
+        let own = |v: Option<&str>| v.map(str::to_string);
+        StoredIndex {
+            agent: own(i.agent),
+            tool: own(i.tool),
+            action: own(i.action),
+            escalation: own(i.escalation),
+            verdict: own(i.verdict),
+        }
+    }
+}
+
+/// Parses a chained record into its event, checks its typed columns against it and replays it.
+fn replay_record(
+    replay: &mut replay::Replay,
+    seq: u64,
+    (kind, actor, body): (&str, &str, &Value),
+    index: Option<StoredIndex>,
+) -> Result<(), VerifyError> {
+    let event = AuditEvent::parse(kind, actor, body)
+        .map_err(|problem| VerifyError::BadEvent { seq, problem })?;
+    let bad = |problem: String| VerifyError::BadRecord { seq, problem };
+    if let Some(stored) = index {
+        let derived = StoredIndex::of(&event);
+        if stored != derived {
+            return Err(bad(format!(
+                "its index columns {stored:?} differ from its body's {derived:?}: they were edited"
+            )));
+        }
+    }
+    replay.record(seq, &event).map_err(bad)
+}
 
 /// Walks the chain in order, feeding each record to the replay until one cannot be applied;
 /// returns the heads and the first record the replay could not apply.
@@ -196,8 +282,16 @@ fn walk_chain(
     replay: &mut replay::Replay,
 ) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
     let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
+    let indexed = has_index_columns(conn).map_err(open_err)?;
+    let columns = if indexed {
+        "agent, tool, action, escalation, verdict"
+    } else {
+        "NULL, NULL, NULL, NULL, NULL"
+    };
     let mut stmt = conn
-        .prepare("SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit ORDER BY seq")
+        .prepare(&format!(
+            "SELECT seq, time, kind, actor, body, prev_hash, hash, {columns} FROM audit ORDER BY seq"
+        ))
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
     let mut expected_seq = 1u64;
@@ -213,6 +307,18 @@ fn walk_chain(
         let body_text: String = row.get(4).map_err(open_err)?;
         let prev_hash: String = row.get(5).map_err(open_err)?;
         let hash: String = row.get(6).map_err(open_err)?;
+        let index = if indexed {
+            let text = |i: usize| row.get::<_, Option<String>>(i);
+            Some(StoredIndex {
+                agent: text(7).map_err(open_err)?,
+                tool: text(8).map_err(open_err)?,
+                action: text(9).map_err(open_err)?,
+                escalation: text(10).map_err(open_err)?,
+                verdict: text(11).map_err(open_err)?,
+            })
+        } else {
+            None
+        };
         let bad = |problem: String| VerifyError::BadRecord { seq, problem };
         if seq != expected_seq {
             return Err(VerifyError::BadRecord {
@@ -236,7 +342,8 @@ fn walk_chain(
             ));
         }
         if kind == "server_start" {
-            if let Some(started_with) = body.get("server_public_key").and_then(Value::as_str) {
+            if let Ok(AuditEvent::ServerStart(start)) = AuditEvent::parse(&kind, &actor, &body) {
+                let started_with = start.server_public_key;
                 if started_with != key_text {
                     return Err(VerifyError::Key(format!(
                         "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
@@ -245,8 +352,8 @@ fn walk_chain(
             }
         }
         if replay_problem.is_none() {
-            if let Err(problem) = replay.record(seq, &kind, &actor, &body) {
-                replay_problem = Some((seq, problem));
+            if let Err(problem) = replay_record(replay, seq, (&kind, &actor, &body), index) {
+                replay_problem = Some(problem);
             }
         }
         heads.push(hash.clone());

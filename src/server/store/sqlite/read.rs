@@ -3,20 +3,64 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ExpiryPlan, StoreError};
 use crate::protocol::{
-    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, EscalationState, FlaggedAction,
-    KillSwitch, PriorCall, Timestamp,
+    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
+    PriorCall, Timestamp,
 };
+use crate::server::audit::{latest_anchor, Anchor};
+use crate::server::store::backend::Reads;
+use crate::server::store::error::unreadable;
+use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
 
-fn unreadable(table: &'static str, row: &str, problem: impl std::fmt::Display) -> StoreError {
-    StoreError::Unreadable {
-        table,
-        row: row.to_string(),
-        problem: problem.to_string(),
+/// One read connection.
+pub struct SqliteReader {
+    conn: Connection,
+}
+
+impl SqliteReader {
+    pub(crate) fn new(conn: Connection) -> SqliteReader {
+        SqliteReader { conn }
+    }
+}
+
+impl Reads for SqliteReader {
+    fn last_calls(&self, agent: &str, session: &str, n: u32) -> Result<Vec<PriorCall>, StoreError> {
+        last_calls(&self.conn, agent, session, n)
+    }
+    fn load_action(&self, id: &str) -> Result<Option<StoredAction>, StoreError> {
+        load_action(&self.conn, id)
+    }
+    fn load_escalation(&self, id: &str) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
+        load_escalation(&self.conn, id)
+    }
+    fn pending_escalations(&self) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
+        pending_escalations(&self.conn)
+    }
+    fn recent_resolved(&self, limit: u32) -> Result<Vec<Escalation>, StoreError> {
+        recent_resolved(&self.conn, limit)
+    }
+    fn killswitches(&self) -> Result<Vec<KillSwitch>, StoreError> {
+        killswitches(&self.conn)
+    }
+    fn flagged(&self, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
+        flagged(&self.conn, limit)
+    }
+    fn load_flagged(&self, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
+        load_flagged(&self.conn, action)
+    }
+    fn signature_used(&self, signature: &str) -> Result<bool, StoreError> {
+        signature_used(&self.conn, signature)
+    }
+    fn recent_activity(&self, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
+        recent_activity(&self.conn, limit)
+    }
+    fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        audit_records(&self.conn, q)
+    }
+    fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError> {
+        Ok(latest_anchor(&self.conn)?)
     }
 }
 
@@ -40,7 +84,7 @@ fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreEr
 }
 
 /// The last `n` calls of a session before now, oldest first.
-pub fn last_calls(
+pub(super) fn last_calls(
     conn: &Connection,
     agent: &str,
     session: &str,
@@ -71,18 +115,9 @@ pub fn last_calls(
     Ok(calls)
 }
 
-/// An action row as the long-poll needs it.
-pub struct StoredAction {
-    pub agent: String,
-    pub effect: Effect,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub escalation: Option<String>,
-}
-
 /// An action row. One whose escalation could not be read at start (and was denied then) is
 /// answered as a deny that says so.
-pub fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
+fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
     type Row = (
         String,
         String,
@@ -164,7 +199,7 @@ fn parse_rows<T: DeserializeOwned>(
         .collect())
 }
 
-pub fn load_escalation(
+fn load_escalation(
     conn: &Connection,
     id: &str,
 ) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
@@ -193,7 +228,7 @@ pub fn load_escalation(
 
 /// Pending escalations. Rows that cannot be loaded were denied at start (`Op::DenyUnreadable`),
 /// so any met here is an error.
-pub fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
+fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, body, plan FROM escalations WHERE state = 'pending'")?;
     let rows = stmt
@@ -210,7 +245,7 @@ pub fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryP
         .collect()
 }
 
-pub fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>, StoreError> {
+fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>, StoreError> {
     parse_rows(
         conn,
         "escalations",
@@ -220,7 +255,7 @@ pub fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>,
     )
 }
 
-pub fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
+fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
     let rows: Vec<(String, KillSwitch)> = keyed_rows(
         conn,
         "killswitches",
@@ -244,7 +279,7 @@ pub fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
 }
 
 /// Unreviewed flagged actions first (newest first), then recently reviewed ones.
-pub fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
+fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
     parse_rows(
         conn,
         "flagged",
@@ -253,7 +288,7 @@ pub fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, Stor
     )
 }
 
-pub fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
+fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
     Ok(parse_rows(
         conn,
         "flagged",
@@ -264,7 +299,7 @@ pub fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAct
     .next())
 }
 
-pub fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
+fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM used_signatures WHERE signature = ?1",
@@ -275,7 +310,7 @@ pub fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreE
         .is_some())
 }
 
-pub fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
+fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, agent, tool, session, effect, rule, reason, at FROM actions ORDER BY seq DESC LIMIT ?1",
     )?;
@@ -319,27 +354,14 @@ pub fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummar
         .collect()
 }
 
-/// Filters for `GET /v1/audit`.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct AuditQuery {
-    pub agent: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub kind: Option<String>,
-    pub verdict: Option<String>,
-    pub after_seq: Option<u64>,
-    pub limit: Option<u32>,
-}
-
-pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit
-         WHERE (?1 IS NULL OR actor = ?1 OR json_extract(body, '$.agent') = ?1)
+         WHERE (?1 IS NULL OR actor = ?1 OR agent = ?1)
            AND (?2 IS NULL OR time >= ?2)
            AND (?3 IS NULL OR time <= ?3)
            AND (?4 IS NULL OR kind = ?4)
-           AND (?5 IS NULL OR json_extract(body, '$.effect') = ?5 OR json_extract(body, '$.resolution') = ?5
-                OR json_extract(body, '$.verdict') = ?5)
+           AND (?5 IS NULL OR verdict = ?5)
            AND seq > ?6
          ORDER BY seq LIMIT ?7",
     )?;
@@ -353,7 +375,7 @@ pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecor
                 q.kind,
                 q.verdict,
                 q.after_seq.unwrap_or(0) as i64,
-                q.limit.unwrap_or(1000).min(10_000)
+                q.limit()
             ],
             |r| {
                 Ok((
@@ -382,14 +404,4 @@ pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecor
             })
         })
         .collect()
-}
-
-pub fn state_name(state: EscalationState) -> &'static str {
-    match state {
-        EscalationState::Pending => "pending",
-        EscalationState::Approved => "approved",
-        EscalationState::Denied => "denied",
-        EscalationState::Expired => "expired",
-        EscalationState::Cancelled => "cancelled",
-    }
 }
