@@ -28,49 +28,6 @@ pub use event::*;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// A record waiting to be appended (seq, time and hashes are assigned by the writer).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry(Entry);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Entry {
-    Event(AuditEvent),
-    /// Built from a kind and a JSON body by a call site not yet converted to [`AuditEvent`];
-    /// the writer parses it into one, and refuses it if it does not fit the schema.
-    Untyped {
-        kind: &'static str,
-        actor: String,
-        body: Value,
-    },
-}
-
-impl AuditEntry {
-    /// Prefer `AuditEntry::from(AuditEvent::…)`: this form is checked only when written.
-    pub fn new(kind: &'static str, actor: impl Into<String>, body: Value) -> Self {
-        AuditEntry(Entry::Untyped {
-            kind,
-            actor: actor.into(),
-            body,
-        })
-    }
-
-    /// The event to append; an untyped entry that does not fit the schema is an error.
-    pub fn event(&self) -> Result<std::borrow::Cow<'_, AuditEvent>, EventError> {
-        match &self.0 {
-            Entry::Event(e) => Ok(std::borrow::Cow::Borrowed(e)),
-            Entry::Untyped { kind, actor, body } => {
-                AuditEvent::parse(kind, actor, body).map(std::borrow::Cow::Owned)
-            }
-        }
-    }
-}
-
-impl From<AuditEvent> for AuditEntry {
-    fn from(event: AuditEvent) -> Self {
-        AuditEntry(Entry::Event(event))
-    }
-}
-
 #[derive(Serialize)]
 struct Hashed<'a> {
     seq: u64,
@@ -218,62 +175,6 @@ fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
 /// The first record the replay could not apply.
 type ReplayProblem = Option<VerifyError>;
 
-/// Whether the audit table has the typed columns queries filter on (schema 2 and later; an
-/// older data dir is verified before the server has migrated it).
-fn has_index_columns(conn: &Connection) -> Result<bool, rusqlite::Error> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'verdict'",
-        [],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-}
-
-/// The typed columns of one stored record.
-#[derive(Debug, PartialEq, Eq)]
-struct StoredIndex {
-    agent: Option<String>,
-    tool: Option<String>,
-    action: Option<String>,
-    escalation: Option<String>,
-    verdict: Option<String>,
-}
-
-impl StoredIndex {
-    fn of(event: &AuditEvent) -> StoredIndex {
-        let i = event.index();
-        let own = |v: Option<&str>| v.map(str::to_string);
-        StoredIndex {
-            agent: own(i.agent),
-            tool: own(i.tool),
-            action: own(i.action),
-            escalation: own(i.escalation),
-            verdict: own(i.verdict),
-        }
-    }
-}
-
-/// Parses a chained record into its event, checks its typed columns against it and replays it.
-fn replay_record(
-    replay: &mut replay::Replay,
-    seq: u64,
-    (kind, actor, body): (&str, &str, &Value),
-    index: Option<StoredIndex>,
-) -> Result<(), VerifyError> {
-    let event = AuditEvent::parse(kind, actor, body)
-        .map_err(|problem| VerifyError::BadEvent { seq, problem })?;
-    let bad = |problem: String| VerifyError::BadRecord { seq, problem };
-    if let Some(stored) = index {
-        let derived = StoredIndex::of(&event);
-        if stored != derived {
-            return Err(bad(format!(
-                "its index columns {stored:?} differ from its body's {derived:?}: they were edited"
-            )));
-        }
-    }
-    replay.record(seq, &event).map_err(bad)
-}
-
 /// Walks the chain in order, feeding each record to the replay until one cannot be applied;
 /// returns the heads and the first record the replay could not apply.
 fn walk_chain(
@@ -282,7 +183,7 @@ fn walk_chain(
     replay: &mut replay::Replay,
 ) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
     let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
-    let indexed = has_index_columns(conn).map_err(open_err)?;
+    let indexed = replay::has_index_columns(conn).map_err(open_err)?;
     let columns = if indexed {
         "agent, tool, action, escalation, verdict"
     } else {
@@ -309,7 +210,7 @@ fn walk_chain(
         let hash: String = row.get(6).map_err(open_err)?;
         let index = if indexed {
             let text = |i: usize| row.get::<_, Option<String>>(i);
-            Some(StoredIndex {
+            Some(replay::StoredIndex {
                 agent: text(7).map_err(open_err)?,
                 tool: text(8).map_err(open_err)?,
                 action: text(9).map_err(open_err)?,
@@ -352,7 +253,8 @@ fn walk_chain(
             }
         }
         if replay_problem.is_none() {
-            if let Err(problem) = replay_record(replay, seq, (&kind, &actor, &body), index) {
+            if let Err(problem) = replay::replay_record(replay, seq, (&kind, &actor, &body), index)
+            {
                 replay_problem = Some(problem);
             }
         }

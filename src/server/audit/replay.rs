@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use super::event::{ActionTaken, AuditEvent};
+use super::VerifyError;
 use crate::protocol::canonical::{canonical_bytes, sha256_hex};
 
 #[derive(Debug, Default)]
@@ -265,4 +267,60 @@ impl Replay {
         }
         Ok(())
     }
+}
+
+/// Whether the audit table has the typed columns queries filter on (schema 2 and later; an
+/// older data dir is verified before the server has migrated it).
+pub(super) fn has_index_columns(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'verdict'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// The typed columns of one stored record.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct StoredIndex {
+    pub agent: Option<String>,
+    pub tool: Option<String>,
+    pub action: Option<String>,
+    pub escalation: Option<String>,
+    pub verdict: Option<String>,
+}
+
+impl StoredIndex {
+    fn of(event: &AuditEvent) -> StoredIndex {
+        let i = event.index();
+        let own = |v: Option<&str>| v.map(str::to_string);
+        StoredIndex {
+            agent: own(i.agent),
+            tool: own(i.tool),
+            action: own(i.action),
+            escalation: own(i.escalation),
+            verdict: own(i.verdict),
+        }
+    }
+}
+
+/// Parses a chained record into its event, checks its typed columns against it and replays it.
+pub(super) fn replay_record(
+    replay: &mut Replay,
+    seq: u64,
+    (kind, actor, body): (&str, &str, &Value),
+    index: Option<StoredIndex>,
+) -> Result<(), VerifyError> {
+    let event = AuditEvent::parse(kind, actor, body)
+        .map_err(|problem| VerifyError::BadEvent { seq, problem })?;
+    let bad = |problem: String| VerifyError::BadRecord { seq, problem };
+    if let Some(stored) = index {
+        let derived = StoredIndex::of(&event);
+        if stored != derived {
+            return Err(bad(format!(
+                "its index columns {stored:?} differ from its body's {derived:?}: they were edited"
+            )));
+        }
+    }
+    replay.record(seq, &event).map_err(bad)
 }

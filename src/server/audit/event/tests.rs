@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::protocol::{
-    DecisionBody, EscalationState, FlagReviewBody, KillSwitchBody, PriorCall, RuleRef,
+    ActionRecord, DecisionBody, Effect, Escalation, EscalationState, FlagReviewBody, FlagVerdict,
+    FlaggedAction, KillSwitch, KillSwitchBody, PriorCall, RuleRef, SignedDecision,
+    SignedFlagReview, SignedKillSwitch, Timestamp, Vote,
 };
-use crate::server::audit::AuditEntry;
 
 fn at(secs: i64) -> Timestamp {
     Utc.timestamp_opt(1_790_000_000 + secs, 123_456_000)
