@@ -7,6 +7,11 @@
 //! checkpoints, or replacing the key and re-signing, is caught only against an [`Anchor`] (a
 //! checkpoint kept elsewhere) or the server's public key given from outside. The state tables
 //! are checked against what the log says happened ([`tables`]).
+//!
+//! What a record may say is [`AuditEvent`] (the schema, in [`event`]); the store appends only
+//! events, and the verifier reads every body back through it, so a body that does not fit its
+//! kind is a named failure ([`VerifyError::BadEvent`]). The typed columns the store indexes a
+//! record by are checked against its body, so editing them to hide a record is caught too.
 
 mod anchor;
 mod event;
