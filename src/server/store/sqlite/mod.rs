@@ -5,6 +5,7 @@
 mod commit;
 mod ops;
 mod read;
+mod reader;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use super::StoreError;
 use crate::protocol::{EscalationState, PersonKey};
 
 pub use commit::SqliteWriter;
-pub use read::SqliteReader;
+pub use reader::SqliteReader;
 
 /// How long a write waits for SQLite's write lock before it fails.
 const WRITE_WAIT: Duration = Duration::from_secs(5);

@@ -9,60 +9,8 @@ use crate::protocol::{
     ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
     PriorCall, Timestamp,
 };
-use crate::server::audit::{latest_anchor, Anchor};
-use crate::server::store::backend::Reads;
 use crate::server::store::error::unreadable;
 use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
-
-/// One read connection.
-pub struct SqliteReader {
-    conn: Connection,
-}
-
-impl SqliteReader {
-    pub(crate) fn new(conn: Connection) -> SqliteReader {
-        SqliteReader { conn }
-    }
-}
-
-impl Reads for SqliteReader {
-    fn last_calls(&self, agent: &str, session: &str, n: u32) -> Result<Vec<PriorCall>, StoreError> {
-        last_calls(&self.conn, agent, session, n)
-    }
-    fn load_action(&self, id: &str) -> Result<Option<StoredAction>, StoreError> {
-        load_action(&self.conn, id)
-    }
-    fn load_escalation(&self, id: &str) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
-        load_escalation(&self.conn, id)
-    }
-    fn pending_escalations(&self) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
-        pending_escalations(&self.conn)
-    }
-    fn recent_resolved(&self, limit: u32) -> Result<Vec<Escalation>, StoreError> {
-        recent_resolved(&self.conn, limit)
-    }
-    fn killswitches(&self) -> Result<Vec<KillSwitch>, StoreError> {
-        killswitches(&self.conn)
-    }
-    fn flagged(&self, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
-        flagged(&self.conn, limit)
-    }
-    fn load_flagged(&self, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
-        load_flagged(&self.conn, action)
-    }
-    fn signature_used(&self, signature: &str) -> Result<bool, StoreError> {
-        signature_used(&self.conn, signature)
-    }
-    fn recent_activity(&self, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
-        recent_activity(&self.conn, limit)
-    }
-    fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        audit_records(&self.conn, q)
-    }
-    fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError> {
-        Ok(latest_anchor(&self.conn)?)
-    }
-}
 
 fn parse<T: DeserializeOwned>(table: &'static str, row: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| unreadable(table, row, e))
@@ -117,7 +65,7 @@ pub(super) fn last_calls(
 
 /// An action row. One whose escalation could not be read at start (and was denied then) is
 /// answered as a deny that says so.
-fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
+pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
     type Row = (
         String,
         String,
@@ -199,7 +147,7 @@ fn parse_rows<T: DeserializeOwned>(
         .collect())
 }
 
-fn load_escalation(
+pub(super) fn load_escalation(
     conn: &Connection,
     id: &str,
 ) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
@@ -228,7 +176,9 @@ fn load_escalation(
 
 /// Pending escalations. Rows that cannot be loaded were denied at start (`Op::DenyUnreadable`),
 /// so any met here is an error.
-fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
+pub(super) fn pending_escalations(
+    conn: &Connection,
+) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, body, plan FROM escalations WHERE state = 'pending'")?;
     let rows = stmt
@@ -245,7 +195,10 @@ fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryPlan)
         .collect()
 }
 
-fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>, StoreError> {
+pub(super) fn recent_resolved(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<Escalation>, StoreError> {
     parse_rows(
         conn,
         "escalations",
@@ -255,7 +208,7 @@ fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>, Sto
     )
 }
 
-fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
+pub(super) fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
     let rows: Vec<(String, KillSwitch)> = keyed_rows(
         conn,
         "killswitches",
@@ -279,7 +232,7 @@ fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
 }
 
 /// Unreviewed flagged actions first (newest first), then recently reviewed ones.
-fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
+pub(super) fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
     parse_rows(
         conn,
         "flagged",
@@ -288,7 +241,10 @@ fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreErr
     )
 }
 
-fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
+pub(super) fn load_flagged(
+    conn: &Connection,
+    action: &str,
+) -> Result<Option<FlaggedAction>, StoreError> {
     Ok(parse_rows(
         conn,
         "flagged",
@@ -299,7 +255,7 @@ fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAction>
     .next())
 }
 
-fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
+pub(super) fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM used_signatures WHERE signature = ?1",
@@ -310,7 +266,10 @@ fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError
         .is_some())
 }
 
-fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
+pub(super) fn recent_activity(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<ActionSummary>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, agent, tool, session, effect, rule, reason, at FROM actions ORDER BY seq DESC LIMIT ?1",
     )?;
@@ -354,7 +313,10 @@ fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummary>, 
         .collect()
 }
 
-fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+pub(super) fn audit_records(
+    conn: &Connection,
+    q: &AuditQuery,
+) -> Result<Vec<AuditRecord>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit
          WHERE (?1 IS NULL OR actor = ?1 OR agent = ?1)
