@@ -1,16 +1,15 @@
 //! Flagged actions (allowed at once, reviewed later): a lead's signed review, recorded once.
 
 use chrono::Utc;
-use serde_json::json;
 use tokio::sync::{broadcast, Mutex};
 
-use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::roster::Roster;
 use super::signed::{check_fresh_signature, check_signed_time, verified_signer};
 use super::store::{self, Op, Store};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{FlaggedAction, Role, ServerMessage, SignedFlagReview, MAX_TEXT_LEN};
+use crate::server::audit::AuditEvent;
 
 pub(crate) struct Flags {
     store: Store,
@@ -84,7 +83,7 @@ impl Flags {
             signature: r.signature.clone(),
         };
         self.store
-            .write(op, vec![flag_review_entry(&next, &r)])
+            .write(op, vec![AuditEvent::flag_review(&next, &r)])
             .await
             .map_err(ApiError::storage)?;
         let _ = self.bus.send(ServerMessage::FlagReviewed {
@@ -92,14 +91,4 @@ impl Flags {
         });
         Ok(next)
     }
-}
-
-fn flag_review_entry(flagged: &FlaggedAction, r: &SignedFlagReview) -> AuditEntry {
-    AuditEntry::new(
-        "flag_review",
-        r.body.reviewer.clone(),
-        json!({"action": r.body.action, "agent": flagged.action.agent, "tool": flagged.action.tool,
-               "review": r.body.review, "note": r.body.note, "reviewer": r.body.reviewer,
-               "issued_at": r.body.issued_at, "signature": r.signature}),
-    )
 }

@@ -5,12 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use serde_json::json;
-
-use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::roster::{Person, Roster, MAX_ID_LEN};
-use crate::protocol::{KillSwitch, KillSwitchBody, Role, Scope, SignedKillSwitch, MAX_NAME_LEN};
+use crate::protocol::{KillSwitch, KillSwitchBody, Role, Scope, MAX_NAME_LEN};
 
 /// The kill switches by scope. Read on every call, so a plain lock never held across an await.
 #[derive(Default)]
@@ -88,17 +85,6 @@ pub fn check_flip(
         ));
     }
     Ok(scope)
-}
-
-/// The audit record of a flip.
-pub fn flip_entry(switch: &KillSwitch, scope: &Scope, f: &SignedKillSwitch) -> AuditEntry {
-    AuditEntry::new(
-        "killswitch",
-        f.body.operator.clone(),
-        json!({"scope": switch.scope, "on": switch.on, "reason": switch.reason, "operator": switch.by,
-               "issued_at": f.body.issued_at, "signature": f.signature,
-               "agent": match scope { Scope::Agent(a) => Some(a.as_str()), _ => None }}),
-    )
 }
 
 /// A typo must not look like a working stop: an agent scope names a roster agent (an existing

@@ -25,10 +25,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde_json::json;
 use tokio::sync::watch;
 
-use self::audit::AuditEntry;
+use self::audit::{AuditEvent, ServerStart};
 use self::datadir::DataDirLock;
 use self::policy::Policy;
 use self::roster::Roster;
@@ -129,8 +128,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         policy_version: policy.version.clone(),
     };
-    let start_entry = server_start_entry(&info, &policy, &roster, &public_key, &cfg);
-    store.write(Op::Audit, vec![start_entry]).await?;
+    let start = server_start(&info, &policy, &roster, public_key, &cfg);
+    store.write(Op::Audit, vec![start]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
     let app = Arc::new(App::new(policy, roster, store, switches, info, shutdown));
@@ -164,22 +163,22 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 }
 
 /// The audit record of a start: what this server runs with.
-fn server_start_entry(
+fn server_start(
     info: &ServerInfo,
     policy: &Policy,
     roster: &Roster,
-    public_key: &str,
+    server_public_key: String,
     cfg: &ServerConfig,
-) -> AuditEntry {
-    AuditEntry::new(
-        "server_start",
-        "server",
-        json!({
-            "version": info.version, "policy_digest": policy.digest, "policy_version": policy.version,
-            "roster_digest": roster.digest, "server_public_key": public_key,
-            "policy_file": cfg.policy.display().to_string(), "roster_file": cfg.roster.display().to_string(),
-        }),
-    )
+) -> AuditEvent {
+    AuditEvent::ServerStart(ServerStart {
+        version: info.version.clone(),
+        policy_digest: policy.digest.clone(),
+        policy_version: policy.version.clone(),
+        roster_digest: roster.digest.clone(),
+        server_public_key,
+        policy_file: cfg.policy.display().to_string(),
+        roster_file: cfg.roster.display().to_string(),
+    })
 }
 
 /// Pending escalations whose rows cannot be loaded are denied (and audited) before the queue
@@ -213,7 +212,7 @@ pub(crate) async fn flush_refusals(app: &App) {
     if let Some(window) = app.refusals.take() {
         if app
             .store
-            .write(Op::Audit, vec![window.entry()])
+            .write(Op::Audit, vec![window.event()])
             .await
             .is_err()
         {

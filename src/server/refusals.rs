@@ -10,9 +10,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::audit::AuditEntry;
+use super::audit::{AuditEvent, RefusalCount, RefusalCounts};
 
 /// How often the counts are flushed to the audit log.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -78,21 +77,26 @@ impl Window {
     }
 
     /// The window as one audit record.
-    pub fn entry(&self) -> AuditEntry {
-        let counts: Vec<_> = self
+    pub fn event(&self) -> AuditEvent {
+        let counts = self
             .counts
             .iter()
-            .map(|(k, n)| {
-                json!({"status": k.status, "code": k.code, "method": k.method, "path": k.path,
-                       "claimed_person": k.claimed_person, "count": n})
+            .map(|(k, n)| RefusalCount {
+                status: k.status,
+                code: k.code.to_string(),
+                method: k.method.clone(),
+                path: k.path.clone(),
+                claimed_person: k.claimed_person.clone(),
+                count: *n,
             })
             .collect();
-        AuditEntry::new(
-            "refusals",
-            "server",
-            json!({"since": self.since, "until": Utc::now(), "total": self.total(),
-                   "counts": counts, "other": self.other}),
-        )
+        AuditEvent::Refusals(RefusalCounts {
+            since: self.since,
+            until: Utc::now(),
+            total: self.total(),
+            counts,
+            other: self.other,
+        })
     }
 }
 
@@ -193,13 +197,9 @@ mod tests {
         let w = r.take().unwrap();
         assert_eq!(w.total(), 1000);
         assert_eq!(w.counts.len(), MAX_KEYS);
-        let entry = w.entry();
-        assert!(
-            entry.body.to_string().len() < MAX_KEYS * 400,
-            "{}",
-            entry.body
-        );
-        assert_eq!(entry.body["total"], 1000);
+        let body = w.event().body().unwrap();
+        assert!(body.to_string().len() < MAX_KEYS * 400, "{body}");
+        assert_eq!(body["total"], 1000);
         assert!(r.take().is_none(), "a fresh window");
         r.put_back(w);
         assert_eq!(r.take().unwrap().total(), 1000);

@@ -7,8 +7,14 @@
 //! checkpoints, or replacing the key and re-signing, is caught only against an [`Anchor`] (a
 //! checkpoint kept elsewhere) or the server's public key given from outside. The state tables
 //! are checked against what the log says happened ([`tables`]).
+//!
+//! What a record may say is [`AuditEvent`] (the schema, in [`event`]); the store appends only
+//! events, and the verifier reads every body back through it, so a body that does not fit its
+//! kind is a named failure ([`VerifyError::BadEvent`]). The typed columns the store indexes a
+//! record by are checked against its body, so editing them to hide a record is caught too.
 
 mod anchor;
+mod event;
 mod replay;
 mod tables;
 
@@ -23,26 +29,9 @@ use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
 pub use anchor::{latest_anchor, Anchor};
+pub use event::*;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// A record waiting to be appended (seq, time and hashes are assigned by the writer).
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub kind: &'static str,
-    pub actor: String,
-    pub body: Value,
-}
-
-impl AuditEntry {
-    pub fn new(kind: &'static str, actor: impl Into<String>, body: Value) -> Self {
-        AuditEntry {
-            kind,
-            actor: actor.into(),
-            body,
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct Hashed<'a> {
@@ -105,6 +94,9 @@ pub enum VerifyError {
     Open(String),
     #[error("record {seq}: {problem}")]
     BadRecord { seq: u64, problem: String },
+    /// A record the server signed whose body does not fit the audit schema ([`AuditEvent`]).
+    #[error("record {seq}: {problem}")]
+    BadEvent { seq: u64, problem: EventError },
     #[error("checkpoint at record {seq}: {problem}")]
     BadCheckpoint { seq: u64, problem: String },
     #[error("server key: {0}")]
@@ -158,8 +150,8 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     }
     // A record the server signed but the replay cannot apply: reported once the chain, the
     // checkpoints and the anchor hold, since they say more about a forged one.
-    if let Some((seq, problem)) = replay_problem {
-        return Err(VerifyError::BadRecord { seq, problem });
+    if let Some(problem) = replay_problem {
+        return Err(problem);
     }
     tables::compare(&snapshot, &replay.finish()).map_err(VerifyError::State)?;
     Ok(VerifyReport {
@@ -185,8 +177,8 @@ fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// The first record the replay could not apply: (seq, problem).
-type ReplayProblem = Option<(u64, String)>;
+/// The first record the replay could not apply.
+type ReplayProblem = Option<VerifyError>;
 
 /// Walks the chain in order, feeding each record to the replay until one cannot be applied;
 /// returns the heads and the first record the replay could not apply.
@@ -196,8 +188,16 @@ fn walk_chain(
     replay: &mut replay::Replay,
 ) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
     let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
+    let indexed = replay::has_index_columns(conn).map_err(open_err)?;
+    let columns = if indexed {
+        "agent, tool, action, escalation, verdict"
+    } else {
+        "NULL, NULL, NULL, NULL, NULL"
+    };
     let mut stmt = conn
-        .prepare("SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit ORDER BY seq")
+        .prepare(&format!(
+            "SELECT seq, time, kind, actor, body, prev_hash, hash, {columns} FROM audit ORDER BY seq"
+        ))
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
     let mut expected_seq = 1u64;
@@ -213,6 +213,18 @@ fn walk_chain(
         let body_text: String = row.get(4).map_err(open_err)?;
         let prev_hash: String = row.get(5).map_err(open_err)?;
         let hash: String = row.get(6).map_err(open_err)?;
+        let index = if indexed {
+            let text = |i: usize| row.get::<_, Option<String>>(i);
+            Some(replay::StoredIndex {
+                agent: text(7).map_err(open_err)?,
+                tool: text(8).map_err(open_err)?,
+                action: text(9).map_err(open_err)?,
+                escalation: text(10).map_err(open_err)?,
+                verdict: text(11).map_err(open_err)?,
+            })
+        } else {
+            None
+        };
         let bad = |problem: String| VerifyError::BadRecord { seq, problem };
         if seq != expected_seq {
             return Err(VerifyError::BadRecord {
@@ -236,7 +248,8 @@ fn walk_chain(
             ));
         }
         if kind == "server_start" {
-            if let Some(started_with) = body.get("server_public_key").and_then(Value::as_str) {
+            if let Ok(AuditEvent::ServerStart(start)) = AuditEvent::parse(&kind, &actor, &body) {
+                let started_with = start.server_public_key;
                 if started_with != key_text {
                     return Err(VerifyError::Key(format!(
                         "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
@@ -245,8 +258,9 @@ fn walk_chain(
             }
         }
         if replay_problem.is_none() {
-            if let Err(problem) = replay.record(seq, &kind, &actor, &body) {
-                replay_problem = Some((seq, problem));
+            if let Err(problem) = replay::replay_record(replay, seq, (&kind, &actor, &body), index)
+            {
+                replay_problem = Some(problem);
             }
         }
         heads.push(hash.clone());

@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::Connection;
 use serde_json::{json, Value};
 
+use super::event::{ActionTaken, AuditEvent};
+use super::VerifyError;
 use crate::protocol::canonical::{canonical_bytes, sha256_hex};
 
 #[derive(Debug, Default)]
@@ -97,24 +100,8 @@ pub(super) struct Replay {
     implied: Implied,
 }
 
-fn text(body: &Value, kind: &str, field: &str) -> Result<String, String> {
-    body.get(field)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| format!("a `{kind}` record without `{field}`"))
-}
-
-fn optional_text(body: &Value, kind: &str, field: &str) -> Result<Option<String>, String> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("a `{kind}` record whose `{field}` is not text")),
-    }
-}
-
-fn field<'a>(body: &'a Value, kind: &str, field: &str) -> Result<&'a Value, String> {
-    body.get(field)
-        .ok_or_else(|| format!("a `{kind}` record without `{field}`"))
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| e.to_string())
 }
 
 impl Replay {
@@ -122,16 +109,18 @@ impl Replay {
         self.implied
     }
 
-    fn escalation(&mut self, kind: &str, body: &Value) -> Result<&mut ImpliedEscalation, String> {
-        let id = text(body, kind, "escalation")?;
-        self.implied.escalations.get_mut(&id).ok_or_else(|| {
+    fn escalation(&mut self, kind: &str, id: &str) -> Result<&mut ImpliedEscalation, String> {
+        self.implied.escalations.get_mut(id).ok_or_else(|| {
             format!("a `{kind}` record for escalation {id}, which the log never created")
         })
     }
 
-    fn use_signature(&mut self, seq: u64, kind: &str, body: &Value) -> Result<(), String> {
-        let signature = text(body, kind, "signature")?;
-        if let Some(first) = self.implied.used_signatures.insert(signature, seq) {
+    fn use_signature(&mut self, seq: u64, kind: &str, signature: &str) -> Result<(), String> {
+        if let Some(first) = self
+            .implied
+            .used_signatures
+            .insert(signature.to_string(), seq)
+        {
             return Err(format!(
                 "a `{kind}` record reuses the signature record {first} used"
             ));
@@ -139,33 +128,27 @@ impl Replay {
         Ok(())
     }
 
-    /// Applies one record, in chain order. A record of an unknown kind is an error: the
-    /// verifier cannot tell what it changed.
-    pub fn record(
-        &mut self,
-        seq: u64,
-        kind: &str,
-        _actor: &str,
-        body: &Value,
-    ) -> Result<(), String> {
-        match kind {
-            "server_start" | "refused" | "refusals" => Ok(()),
-            "action" => self.action(body),
-            "escalation_created" => {
-                let id = text(body, kind, "escalation")?;
-                let action = text(body, kind, "action")?;
-                let a = self.implied.actions.get_mut(&action).ok_or_else(|| {
-                    format!("escalation {id} is created for action {action}, which the log never recorded")
+    /// Applies one record, in chain order.
+    pub fn record(&mut self, seq: u64, event: &AuditEvent) -> Result<(), String> {
+        let kind = event.kind();
+        match event {
+            AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => Ok(()),
+            AuditEvent::Action(a) => self.action(a),
+            AuditEvent::EscalationCreated(e) => {
+                let id = e.escalation.clone();
+                let a = self.implied.actions.get_mut(&e.action).ok_or_else(|| {
+                    format!(
+                        "escalation {id} is created for action {}, which the log never recorded",
+                        e.action
+                    )
                 })?;
                 a.escalation = Some(id.clone());
                 let esc = ImpliedEscalation {
-                    action,
-                    digest: text(body, kind, "digest")?,
-                    group: text(body, kind, "group")?,
-                    approvals_required: field(body, kind, "approvals_required")?
-                        .as_u64()
-                        .ok_or("an `escalation_created` record whose approvals_required is not a count")?,
-                    deadline: text(body, kind, "deadline")?,
+                    action: e.action.clone(),
+                    digest: e.digest.clone(),
+                    group: e.group.clone(),
+                    approvals_required: u64::from(e.approvals_required),
+                    deadline: e.deadline.to_rfc3339(),
                     handed_over: false,
                     state: "pending".into(),
                     decisions: Vec::new(),
@@ -175,30 +158,41 @@ impl Replay {
                 }
                 Ok(())
             }
-            "decision" => {
+            AuditEvent::Decision(d) => {
                 let decision = ImpliedDecision {
-                    approver: text(body, kind, "approver")?,
-                    verdict: field(body, kind, "verdict")?.clone(),
-                    reason: text(body, kind, "reason")?,
-                    digest: text(body, kind, "digest")?,
-                    issued_at: text(body, kind, "issued_at")?,
-                    signature: text(body, kind, "signature")?,
+                    approver: d.approver.clone(),
+                    verdict: to_json(&d.verdict)?,
+                    reason: d.reason.clone(),
+                    digest: d.digest.clone(),
+                    issued_at: d.issued_at.clone(),
+                    signature: d.signature.clone(),
                 };
-                self.escalation(kind, body)?.decisions.push(decision);
+                self.escalation(kind, &d.escalation)?
+                    .decisions
+                    .push(decision);
                 Ok(())
             }
-            "escalation_handed_over" => {
-                let to = text(body, kind, "to")?;
-                let deadline = text(body, kind, "deadline")?;
-                let esc = self.escalation(kind, body)?;
-                esc.group = to;
-                esc.deadline = deadline;
+            AuditEvent::EscalationHandedOver(h) => {
+                let esc = self.escalation(kind, &h.escalation)?;
+                esc.group = h.to.clone();
+                esc.deadline = h.deadline.to_rfc3339();
                 esc.handed_over = true;
                 Ok(())
             }
-            "escalation_resolved" => {
-                let resolution = text(body, kind, "resolution")?;
-                let esc = self.escalation(kind, body)?;
+            AuditEvent::EscalationResolved(r) => {
+                let resolution = match r.resolution {
+                    Some(res) => to_json(&res)?
+                        .as_str()
+                        .map(str::to_string)
+                        .ok_or("a resolution that is not text")?,
+                    None => {
+                        return Err(format!(
+                            "resolves escalation {} without a resolution",
+                            r.escalation
+                        ))
+                    }
+                };
+                let esc = self.escalation(kind, &r.escalation)?;
                 if esc.state != "pending" {
                     return Err(format!(
                         "resolves an escalation the log already closed as {}",
@@ -208,34 +202,31 @@ impl Replay {
                 esc.state = resolution;
                 Ok(())
             }
-            "escalation_unreadable" => {
-                self.escalation(kind, body)?.state = "unreadable".into();
+            AuditEvent::EscalationUnreadable(u) => {
+                self.escalation(kind, &u.escalation)?.state = "unreadable".into();
                 Ok(())
             }
-            "withdrawn" => self.escalation(kind, body).map(|_| ()),
-            "killswitch" => {
-                self.use_signature(seq, kind, body)?;
-                let scope = text(body, kind, "scope")?;
+            AuditEvent::Withdrawn(w) => self.escalation(kind, &w.escalation).map(|_| ()),
+            AuditEvent::Killswitch(k) => {
+                self.use_signature(seq, kind, &k.signature)?;
                 let switch = ImpliedSwitch {
-                    on: field(body, kind, "on")?
-                        .as_bool()
-                        .ok_or("a `killswitch` record whose `on` is not true or false")?,
-                    reason: text(body, kind, "reason")?,
-                    by: text(body, kind, "operator")?,
+                    on: k.on,
+                    reason: k.reason.clone(),
+                    by: k.operator.clone(),
                 };
-                self.implied.killswitches.insert(scope, switch);
+                self.implied.killswitches.insert(k.scope.clone(), switch);
                 Ok(())
             }
-            "flag_review" => {
-                self.use_signature(seq, kind, body)?;
-                let action = text(body, kind, "action")?;
+            AuditEvent::FlagReview(f) => {
+                self.use_signature(seq, kind, &f.signature)?;
                 let review = ImpliedReview {
-                    reviewer: text(body, kind, "reviewer")?,
-                    review: field(body, kind, "review")?.clone(),
-                    note: text(body, kind, "note")?,
-                    signature: text(body, kind, "signature")?,
+                    reviewer: f.reviewer.clone(),
+                    review: to_json(&f.review)?,
+                    note: f.note.clone(),
+                    signature: f.signature.clone(),
                 };
-                let slot = self.implied.flagged.get_mut(&action).ok_or_else(|| {
+                let action = &f.action;
+                let slot = self.implied.flagged.get_mut(action).ok_or_else(|| {
                     format!("reviews action {action}, which the log never flagged")
                 })?;
                 if slot.is_some() {
@@ -244,35 +235,29 @@ impl Replay {
                 *slot = Some(review);
                 Ok(())
             }
-            other => Err(format!(
-                "kind `{other}` is not one this verifier knows, so the state it implies cannot be checked"
-            )),
         }
     }
 
-    fn action(&mut self, body: &Value) -> Result<(), String> {
-        let kind = "action";
-        let id = text(body, kind, "action")?;
-        let null = Value::Null;
-        let get = |f: &str| body.get(f).unwrap_or(&null);
+    fn action(&mut self, a: &ActionTaken) -> Result<(), String> {
+        let id = a.action.clone();
         let action = ImpliedAction {
-            agent: text(body, kind, "agent")?,
-            session: text(body, kind, "session")?,
-            tool: text(body, kind, "tool")?,
-            effect: text(body, kind, "effect")?,
-            rule: optional_text(body, kind, "rule")?,
-            reason: text(body, kind, "reason")?,
+            agent: a.agent.clone(),
+            session: a.session.clone(),
+            tool: a.tool.clone(),
+            effect: a.effect.as_str().to_string(),
+            rule: a.rule.clone(),
+            reason: a.reason.clone(),
             escalation: None,
             call: call_fingerprint(
-                get("args"),
-                get("on_behalf_of"),
-                get("rationale"),
-                get("cost"),
-                get("parent"),
-                get("context"),
-                get("policy_version"),
+                &a.args,
+                &to_json(&a.on_behalf_of)?,
+                &to_json(&a.rationale)?,
+                &to_json(&a.cost)?,
+                &to_json(&a.parent)?,
+                &a.context,
+                &Value::String(a.policy_version.clone()),
             )?,
-            submitted_at: optional_text(body, kind, "submitted_at")?,
+            submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
         };
         if action.effect == "flag" {
             self.implied.flagged.insert(id.clone(), None);
@@ -282,4 +267,60 @@ impl Replay {
         }
         Ok(())
     }
+}
+
+/// Whether the audit table has the typed columns queries filter on (schema 2 and later; an
+/// older data dir is verified before the server has migrated it).
+pub(super) fn has_index_columns(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'verdict'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// The typed columns of one stored record.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct StoredIndex {
+    pub agent: Option<String>,
+    pub tool: Option<String>,
+    pub action: Option<String>,
+    pub escalation: Option<String>,
+    pub verdict: Option<String>,
+}
+
+impl StoredIndex {
+    fn of(event: &AuditEvent) -> StoredIndex {
+        let i = event.index();
+        let own = |v: Option<&str>| v.map(str::to_string);
+        StoredIndex {
+            agent: own(i.agent),
+            tool: own(i.tool),
+            action: own(i.action),
+            escalation: own(i.escalation),
+            verdict: own(i.verdict),
+        }
+    }
+}
+
+/// Parses a chained record into its event, checks its typed columns against it and replays it.
+pub(super) fn replay_record(
+    replay: &mut Replay,
+    seq: u64,
+    (kind, actor, body): (&str, &str, &Value),
+    index: Option<StoredIndex>,
+) -> Result<(), VerifyError> {
+    let event = AuditEvent::parse(kind, actor, body)
+        .map_err(|problem| VerifyError::BadEvent { seq, problem })?;
+    let bad = |problem: String| VerifyError::BadRecord { seq, problem };
+    if let Some(stored) = index {
+        let derived = StoredIndex::of(&event);
+        if stored != derived {
+            return Err(bad(format!(
+                "its index columns {stored:?} differ from its body's {derived:?}: they were edited"
+            )));
+        }
+    }
+    replay.record(seq, &event).map_err(bad)
 }

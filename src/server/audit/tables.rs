@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::replay::{call_fingerprint, Implied, ImpliedDecision, ImpliedReview};
 use crate::protocol::{ActionRecord, Escalation, FlaggedAction, KillSwitch};
-use crate::server::store::state_name;
 
 type Check = Result<(), String>;
 
@@ -81,7 +80,11 @@ fn escalations(conn: &Connection, implied: &Implied) -> Check {
             continue; // The log records that its body could not be read; it was denied.
         }
         let esc: Escalation = parse(&format!("escalation {id}'s stored body"), &body)?;
-        let body_state = state_name(esc.state);
+        // The state column names a state as the protocol spells it.
+        let body_state = match to_json(&esc.state)? {
+            Value::String(name) => name,
+            other => return Err(format!("escalation {id}'s state {other} is not a name")),
+        };
         if esc.id != id || esc.action.id != log.action {
             return differs(
                 "a body for",

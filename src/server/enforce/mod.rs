@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::roster::Agent;
 use super::store::{ActionWrite, Op, Reply};
 use crate::protocol::{ActionOutcome, ActionRequest, Effect, ServerMessage, Verdict};
+use crate::server::audit::AuditEvent;
 use record::Judged;
 use ruling::Outcome;
 
@@ -55,7 +56,14 @@ pub async fn submit(
         Outcome::Flag { rule } => (None, Some(record::flagged(&record, rule, &ruling.reason))),
         Outcome::Allow { .. } | Outcome::Deny { .. } => (None, None),
     };
-    let audit = record::action_entry(&record, &digest, &judged, &ruling.raised_by(&app.policy));
+    let audit = AuditEvent::action(
+        &record,
+        &digest,
+        judged.effect,
+        judged.rule.as_deref(),
+        judged.reason,
+        ruling.raised_by(&app.policy),
+    );
     let summary = record::summary(&record, &judged);
     let plan = escalation.as_ref().map(|(_, plan)| plan.clone());
     let flagged_event = flagged.clone();

@@ -1,13 +1,10 @@
 //! What a judged call becomes: its record, its digest, the escalation or flag it raises, its
 //! summary and its audit record. Each built once, from the record.
 
-use serde_json::json;
-
 use crate::protocol::{
     action_digest, ActionRecord, ActionRequest, ActionSummary, DigestInput, Effect, Escalation,
     EscalationState, FlaggedAction, RuleRef, Timestamp,
 };
-use crate::server::audit::AuditEntry;
 use crate::server::error::ApiError;
 use crate::server::policy::{Expiry, Review, Rule};
 use crate::server::roster::Agent;
@@ -133,23 +130,4 @@ pub(super) fn summary(record: &ActionRecord, judged: &Judged<'_>) -> ActionSumma
         reason: judged.reason.to_string(),
         at: record.submitted_at,
     }
-}
-
-pub(super) fn action_entry(
-    record: &ActionRecord,
-    digest: &str,
-    judged: &Judged<'_>,
-    raised_by: &[String],
-) -> AuditEntry {
-    AuditEntry::new(
-        "action",
-        record.agent.clone(),
-        json!({
-            "action": record.id, "agent": record.agent, "tool": record.tool, "args": record.args,
-            "session": record.session, "on_behalf_of": record.on_behalf_of, "rationale": record.rationale,
-            "cost": record.cost, "parent": record.parent, "context": record.context, "digest": digest,
-            "policy_version": record.policy_version, "effect": judged.effect, "rule": judged.rule,
-            "reason": judged.reason, "submitted_at": record.submitted_at, "raised_by": raised_by,
-        }),
-    )
 }

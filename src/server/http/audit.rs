@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use super::extract::{Auditors, Reader};
 use crate::server::error::ApiError;
 use crate::server::store::{self, AuditQuery};
-use crate::server::{audit, App};
+use crate::server::App;
 
 /// `GET /v1/audit?kind=&actor=&since=&until=&limit=...`.
 pub async fn list(
@@ -49,7 +49,7 @@ pub async fn checkpoint(
 ) -> impl IntoResponse {
     let anchor = app
         .store
-        .read(|c| Ok(audit::latest_anchor(c)?))
+        .read(store::latest_anchor)
         .await
         .map_err(ApiError::storage)
         .and_then(|a| a.ok_or_else(|| ApiError::not_found("checkpoint")));

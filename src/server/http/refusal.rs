@@ -12,11 +12,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::json;
 
 use super::credentials::bearer;
 use crate::protocol::HEADER_PERSON;
-use crate::server::audit::AuditEntry;
+use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::refusals::truncate;
 use crate::server::store::Op;
@@ -112,12 +111,13 @@ pub async fn record_refusals(State(app): State<Arc<App>>, req: Request, next: Ne
             return response;
         }
     };
-    let entry = AuditEntry::new(
-        "refused",
-        actor.to_string(),
-        json!({"method": method.as_str(), "path": truncate(&path, 256),
-               "status": e.status.as_u16(), "code": e.code,
-               "message": truncate(&e.message, MAX_REFUSAL_MESSAGE)}),
+    let entry = AuditEvent::refused(
+        actor,
+        method.as_str(),
+        truncate(&path, 256),
+        e.status.as_u16(),
+        e.code,
+        truncate(&e.message, MAX_REFUSAL_MESSAGE),
     );
     // Refused either way; a record that cannot be written is logged by the store.
     let _ = app.store.write(Op::Audit, vec![entry]).await;

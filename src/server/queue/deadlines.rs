@@ -10,8 +10,9 @@ use chrono::Utc;
 use tokio::sync::Notify;
 
 use super::machine::{self, AtDeadline, Step};
-use super::{entries, Queue};
+use super::Queue;
 use crate::protocol::Timestamp;
+use crate::server::audit::AuditEvent;
 use crate::server::shutdown::stopped;
 
 /// A deadline whose hand-over or expiry could not be written is tried again this much later.
@@ -109,8 +110,8 @@ impl Queue {
         let (step, audit, what) = match machine::at_deadline(&turn.esc, &turn.plan, now) {
             // Handed over to a later deadline, or the timer woke a hair early by the wall clock.
             AtDeadline::NotYet(at) => return self.deadlines.arm(id, at),
-            AtDeadline::HandOver { next, from } => {
-                let entry = entries::handed_over_entry(&next, &from);
+            AtDeadline::HandOver { next, .. } => {
+                let entry = AuditEvent::escalation_handed_over(&turn.esc, &next);
                 (Step::Update(next), vec![entry], "hand-over")
             }
             AtDeadline::Expire(esc) => (Step::Resolve(esc), vec![], "expiry"),

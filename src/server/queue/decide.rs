@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 
 use super::machine::{self, Ballot, Refusal};
-use super::{entries, Queue};
+use super::Queue;
 use crate::protocol::signing::Purpose;
 use crate::protocol::{DecisionAck, Escalation, SignedDecision};
+use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::roster::Roster;
 use crate::server::signed::verified_signer;
@@ -43,7 +44,7 @@ impl Queue {
             Ballot::Duplicate => Ok(ack(turn.esc.clone(), false)),
             Ballot::Counted(step) => {
                 self.metrics.decisions.fetch_add(1, Ordering::Relaxed);
-                let entry = entries::decision_entry(step.escalation(), &d);
+                let entry = AuditEvent::decision(step.escalation(), &d);
                 let esc = self
                     .commit(turn, *step, vec![entry])
                     .await

@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 
-use super::{machine, resolved_entry, Queue};
+use super::{machine, Queue};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{FlipAck, KillSwitch, ServerMessage, SignedKillSwitch};
+use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
-use crate::server::killswitch::{check_flip, flip_entry, kill_reason};
+use crate::server::killswitch::{check_flip, kill_reason};
 use crate::server::roster::Roster;
 use crate::server::signed::{check_fresh_signature, check_signed_time, verified_signer};
 use crate::server::store::Op;
@@ -36,14 +37,14 @@ impl Queue {
             by: f.body.operator.clone(),
             at: now,
         };
-        let mut audit = vec![flip_entry(&switch, &scope, &f)];
+        let mut audit = vec![AuditEvent::killswitch(&switch, &f)];
         let mut cancelled = Vec::new();
         if switch.on {
             let why = kill_reason(&switch.scope, &switch.reason);
             for slot in self.slots().values() {
                 if scope.covers(&slot.esc.action.agent, &slot.esc.action.tool) {
                     if let Ok(esc) = machine::kill(&slot.esc, why.clone(), now) {
-                        audit.push(resolved_entry(&esc));
+                        audit.push(AuditEvent::escalation_resolved(&esc));
                         cancelled.push(esc);
                     }
                 }

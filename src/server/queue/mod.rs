@@ -12,7 +12,6 @@
 
 mod deadlines;
 mod decide;
-mod entries;
 mod flip;
 pub mod machine;
 mod restore;
@@ -27,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Utc;
 use tokio::sync::{broadcast, watch, OwnedMutexGuard, RwLock, RwLockReadGuard};
 
-use super::audit::AuditEntry;
+use super::audit::AuditEvent;
 use super::error::ApiError;
 use super::killswitch::{kill_reason, KillSwitches};
 use super::metrics::Metrics;
@@ -36,7 +35,6 @@ use crate::protocol::{ActionOutcome, Escalation, ServerMessage};
 use deadlines::Deadlines;
 use machine::Step;
 
-use entries::resolved_entry;
 use wait::outcome_of;
 
 /// The pending escalations, and the handles every change to them goes through.
@@ -126,7 +124,7 @@ impl Queue {
         if let Some(k) = switch {
             let why = kill_reason(&k.scope, &k.reason);
             if let Ok(cancelled) = machine::kill(&esc, why, Utc::now()) {
-                let audit = vec![resolved_entry(&cancelled)];
+                let audit = vec![AuditEvent::escalation_resolved(&cancelled)];
                 let op = Op::Escalation {
                     escalation: cancelled.clone(),
                 };
@@ -180,10 +178,10 @@ impl Queue {
         &self,
         turn: Turn<'_>,
         step: Step,
-        mut audit: Vec<AuditEntry>,
+        mut audit: Vec<AuditEvent>,
     ) -> Result<Escalation, StoreError> {
         if let Step::Resolve(esc) = &step {
-            audit.push(resolved_entry(esc));
+            audit.push(AuditEvent::escalation_resolved(esc));
         }
         let op = Op::Escalation {
             escalation: step.escalation().clone(),

@@ -4,8 +4,9 @@
 
 use chrono::Utc;
 
-use super::{machine, resolved_entry, Queue};
+use super::{machine, Queue};
 use crate::protocol::ServerMessage;
+use crate::server::audit::AuditEvent;
 use crate::server::store::{self, Op, StoreError};
 
 impl Queue {
@@ -15,7 +16,7 @@ impl Queue {
         for (esc, plan) in pending {
             match machine::expired_while_down(&esc, now) {
                 Some(expired) => {
-                    let audit = vec![resolved_entry(&expired)];
+                    let audit = vec![AuditEvent::escalation_resolved(&expired)];
                     let op = Op::Escalation {
                         escalation: expired.clone(),
                     };

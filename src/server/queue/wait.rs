@@ -6,10 +6,11 @@ use chrono::Utc;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::machine::{self, Step};
-use super::{entries, Queue};
+use super::Queue;
 use crate::protocol::{
     ActionOutcome, Effect, Escalation, EscalationState, ServerMessage, Verdict, Vote,
 };
+use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::shutdown::stopped;
 use crate::server::store::{self, StoredAction};
@@ -83,7 +84,7 @@ impl Queue {
         if let Some(esc_id) = stored.escalation {
             if let Some(turn) = self.turn(&esc_id).await {
                 if let Ok(cancelled) = machine::withdraw(&turn.esc, Utc::now()) {
-                    let entry = entries::withdrawn_entry(&cancelled, agent, action_id);
+                    let entry = AuditEvent::withdrawn(&cancelled);
                     let esc = self
                         .commit(turn, Step::Resolve(cancelled), vec![entry])
                         .await

@@ -1,64 +1,54 @@
-//! The embedded store: SQLite in WAL mode, one writer thread with group commit.
+//! The store: every durable write and every read of server state.
 //!
-//! Every write (an action, escalation change, decision, flip, review, audit record) goes through
-//! the writer as an [`Op`]. The writer takes every op waiting, applies them all in one
-//! transaction, appends their audit records and a signed checkpoint, commits (one fsync), and
-//! only then answers each caller: nothing is acknowledged before it is durable, and concurrent
-//! requests share an fsync instead of queueing for one each.
+//! Every write (an action, escalation change, decision, flip, review, audit record) goes
+//! through the writer thread as an [`Op`] with its audit records, over a bounded channel (a
+//! full channel makes writers wait: backpressure, not memory growth). The writer takes every op
+//! waiting, the backend applies them in one transaction, appends their audit records and a
+//! signed checkpoint, commits (one fsync), and only then answers each caller.
+//!
+//! Reads run on a small pool of read connections, off the async threads.
 //!
 //! Nothing is stored or read by default: a value that cannot be written is an error, and a row
 //! that cannot be read is an error naming its table and row. Every failure is logged.
+//!
+//! Parts: [`backend`] (the traits a backend implements), [`chain`] (the audit chain as the
+//! writer extends it), [`writer`] (group commit), [`query`] (audit filters), [`sqlite`] (the
+//! SQLite backend: schema and migrations, the write transaction, the typed queries).
 
-mod read;
+mod backend;
+mod chain;
+mod error;
+mod query;
+pub mod sqlite;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::audit::{AuditEntry, GENESIS};
-use crate::protocol::{ActionRecord, Effect, Escalation, FlaggedAction, KillSwitch, PersonKey};
+use super::audit::{Anchor, AuditEvent};
+use crate::protocol::{
+    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
+    PersonKey, PriorCall,
+};
 
-pub use read::*;
-pub use writer::escalation_created_entry;
+pub use backend::{Backend, Reads};
+pub use chain::{Chain, Checkpoint, Head, Link};
+pub use error::StoreError;
+pub use query::AuditQuery;
+pub use sqlite::state_name;
+pub use writer::MAX_BATCH_JOBS;
 
-/// Most ops a single transaction takes.
-const MAX_BATCH_JOBS: usize = 1024;
-/// How long a write waits for SQLite's write lock before it fails.
-const WRITE_WAIT: Duration = Duration::from_secs(5);
-/// How long the readiness probe waits for it.
-const PROBE_WAIT: Duration = Duration::from_secs(1);
+/// Ops waiting for the writer before writers wait for room.
+const QUEUE_DEPTH: usize = 4 * MAX_BATCH_JOBS;
+/// Read connections: reads run in parallel up to this many.
+const READERS: usize = 4;
 /// Readiness answers share one probe for this long, so probing cannot load the store.
 const PROBE_REUSE: Duration = Duration::from_secs(1);
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    #[error("storage failed: {0}")]
-    Sqlite(String),
-    #[error("the {table} row {row} cannot be read: {problem}")]
-    Unreadable {
-        table: &'static str,
-        row: String,
-        problem: String,
-    },
-    #[error("{what} cannot be stored: {problem}")]
-    Unencodable { what: &'static str, problem: String },
-    #[error("the data dir is not this server's: {0}")]
-    WrongKey(String),
-    #[error("the store is shut down")]
-    Closed,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
-    }
-}
 
 /// What the server remembers about a review rule beyond the escalation itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,7 +81,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Op::Action(_) => "an action",
             Op::Escalation { .. } => "an escalation change",
@@ -119,9 +109,19 @@ pub enum Reply {
     Denied(Vec<(String, String)>),
 }
 
-struct Job {
-    op: Op,
-    audit: Vec<AuditEntry>,
+/// An action row as the long-poll needs it.
+pub struct StoredAction {
+    pub agent: String,
+    pub effect: Effect,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub escalation: Option<String>,
+}
+
+/// An op, its audit records, and where its answer goes.
+pub struct Job {
+    pub op: Op,
+    pub audit: Vec<AuditEvent>,
     reply: oneshot::Sender<Result<Reply, StoreError>>,
 }
 
@@ -131,11 +131,11 @@ enum Msg {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Handle to the writer thread plus a connection for reads.
+/// Handle to the writer thread plus the read connections.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Msg>,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<ReaderPool>,
     pub stats: Arc<StoreStats>,
     /// The last readiness probe: when, and what it found.
     probe: Arc<tokio::sync::Mutex<Option<Probe>>>,
@@ -151,134 +151,64 @@ pub struct StoreStats {
     pub ops: AtomicU64,
 }
 
+/// Read connections, each used by one read at a time; a permit stands for an idle one.
+struct ReaderPool {
+    idle: Mutex<Vec<Box<dyn Reads>>>,
+    permits: Semaphore,
+}
+
+impl ReaderPool {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Box<dyn Reads>>> {
+        // The list stays whole whatever panicked while holding it: pop and push only.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 pub fn db_path(data: &Path) -> PathBuf {
-    data.join("gavel.db")
-}
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS actions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    agent TEXT NOT NULL,
-    session TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    effect TEXT NOT NULL,
-    rule TEXT,
-    reason TEXT NOT NULL,
-    escalation TEXT,
-    record TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS actions_by_session ON actions (agent, session, seq);
-CREATE TABLE IF NOT EXISTS escalations (
-    id TEXT PRIMARY KEY,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    body TEXT NOT NULL,
-    plan TEXT NOT NULL,
-    resolved_at TEXT
-);
-CREATE INDEX IF NOT EXISTS escalations_by_state ON escalations (state, resolved_at);
-CREATE TABLE IF NOT EXISTS killswitches (scope TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS flagged (
-    action TEXT PRIMARY KEY,
-    reviewed INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS used_signatures (signature TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    body TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    seq INTEGER PRIMARY KEY,
-    head TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    time TEXT NOT NULL
-);
-"#;
-
-fn open(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(WRITE_WAIT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a commit is on disk before we answer, even across power loss.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    Ok(conn)
-}
-
-/// JSON text of a value about to be stored; one that cannot be written is an error.
-fn json<T: Serialize>(what: &'static str, v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Unencodable {
-        what,
-        problem: e.to_string(),
-    })
+    sqlite::db_path(data)
 }
 
 impl Store {
-    /// Opens (or creates) the store in `data` and starts the writer thread. The server key signs
-    /// checkpoints; its public half is recorded so `gavel audit verify` can check them.
+    /// Opens (or creates, or migrates) the SQLite store in `data` and starts the writer thread.
+    /// The server key signs checkpoints; its public half is recorded so `gavel audit verify`
+    /// can check them.
     pub fn open(data: &Path, server_key: PersonKey) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data)
-            .map_err(|e| StoreError::Sqlite(format!("{}: {e}", data.display())))?;
-        let path = db_path(data);
-        let conn = open(&path)?;
-        conn.execute_batch(SCHEMA)?;
-        let public = server_key.public().to_string();
-        let recorded: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key='server_public_key'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match recorded {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('server_public_key', ?1)",
-                    [&public],
-                )?;
-            }
-            Some(k) if k != public => {
-                return Err(StoreError::WrongKey(format!(
-                    "the server key in {} does not match the one this audit log was signed with",
-                    data.display()
-                )))
-            }
-            Some(_) => {}
-        }
-        let head: (u64, String) = conn
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0, GENESIS.to_string()));
-        let reader = open(&path)?;
-        let (tx, rx) = mpsc::channel();
+        let (backend, readers) = sqlite::open(data, server_key, READERS)?;
+        let readers = readers
+            .into_iter()
+            .map(|r| Box::new(r) as Box<dyn Reads>)
+            .collect();
+        Store::start(backend, readers)
+    }
+
+    /// Starts the writer thread on `backend`, reading through `readers`.
+    pub fn start<B: Backend>(
+        backend: B,
+        readers: Vec<Box<dyn Reads>>,
+    ) -> Result<Store, StoreError> {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(StoreStats::default());
-        writer::spawn(conn, server_key, head, stats.clone(), rx)?;
+        writer::spawn(backend, stats.clone(), rx)?;
         Ok(Store {
             tx,
-            reader: Arc::new(Mutex::new(reader)),
+            readers: Arc::new(ReaderPool {
+                permits: Semaphore::new(readers.len()),
+                idle: Mutex::new(readers),
+            }),
             stats,
             probe: Arc::default(),
         })
     }
 
     /// Makes `op` and its audit records durable, then answers. A failure is logged here.
-    pub async fn write(&self, op: Op, audit: Vec<AuditEntry>) -> Result<Reply, StoreError> {
+    pub async fn write(&self, op: Op, audit: Vec<AuditEvent>) -> Result<Reply, StoreError> {
         let name = op.name();
         let (reply, rx) = oneshot::channel();
-        let result = match self.tx.send(Msg::Job(Box::new(Job { op, audit, reply }))) {
+        let result = match self
+            .tx
+            .send(Msg::Job(Box::new(Job { op, audit, reply })))
+            .await
+        {
             Ok(()) => rx.await.unwrap_or(Err(StoreError::Closed)),
             Err(_) => Err(StoreError::Closed),
         };
@@ -290,14 +220,14 @@ impl Store {
 
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Shutdown(tx)).is_ok() {
+        if self.tx.send(Msg::Shutdown(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }
 
-    /// Whether the store can write now: a probe write through the writer (it takes SQLite's
-    /// write lock, writes and commits one meta row), waiting at most [`PROBE_WAIT`] for the
-    /// lock. Callers within [`PROBE_REUSE`] of a probe share its answer.
+    /// Whether the store can write now: a probe write through the writer (the backend takes
+    /// its write lock briefly and commits). Callers within [`PROBE_REUSE`] of a probe share
+    /// its answer.
     pub async fn ready(&self) -> Result<(), StoreError> {
         let mut last = self.probe.lock().await;
         if let Some((at, result)) = &*last {
@@ -306,7 +236,7 @@ impl Store {
             }
         }
         let (tx, rx) = oneshot::channel();
-        let result = match self.tx.send(Msg::Probe(tx)) {
+        let result = match self.tx.send(Msg::Probe(tx)).await {
             Ok(()) => rx.await.unwrap_or(Err(StoreError::Closed)),
             Err(_) => Err(StoreError::Closed),
         };
@@ -317,24 +247,99 @@ impl Store {
         result
     }
 
-    /// Runs a read on the reader connection off the async threads. A failure is logged here.
+    /// Runs a read on an idle read connection off the async threads, waiting for one when all
+    /// are busy. A failure is logged here.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Reads) -> Result<T, StoreError> + Send + 'static,
     {
-        let reader = self.reader.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
-            f(&conn)
-        })
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Sqlite(format!("the read did not finish: {e}"))));
+        let result = self.read_on_idle(f).await;
         if let Err(e) = &result {
             tracing::error!("store read failed: {e}");
         }
         result
     }
+
+    async fn read_on_idle<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Reads) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        // A permit is held, so a connection is idle.
+        let reader = pool.idle().pop().ok_or(StoreError::Closed)?;
+        let done = tokio::task::spawn_blocking(move || {
+            let result = f(reader.as_ref());
+            (reader, result)
+        })
+        .await;
+        match done {
+            Ok((reader, result)) => {
+                pool.idle().push(reader);
+                drop(permit);
+                result
+            }
+            Err(e) => {
+                // The read panicked and took its connection with it: the pool is one smaller.
+                permit.forget();
+                Err(StoreError::ReadAborted(Arc::new(e)))
+            }
+        }
+    }
+}
+
+// The typed queries as functions, for `store.read(store::killswitches)` and
+// `store.read(move |r| store::load_action(r, &id))`.
+
+pub fn last_calls(
+    r: &dyn Reads,
+    agent: &str,
+    session: &str,
+    n: u32,
+) -> Result<Vec<PriorCall>, StoreError> {
+    r.last_calls(agent, session, n)
+}
+pub fn load_action(r: &dyn Reads, id: &str) -> Result<Option<StoredAction>, StoreError> {
+    r.load_action(id)
+}
+pub fn load_escalation(
+    r: &dyn Reads,
+    id: &str,
+) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
+    r.load_escalation(id)
+}
+pub fn pending_escalations(r: &dyn Reads) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
+    r.pending_escalations()
+}
+pub fn recent_resolved(r: &dyn Reads, limit: u32) -> Result<Vec<Escalation>, StoreError> {
+    r.recent_resolved(limit)
+}
+pub fn killswitches(r: &dyn Reads) -> Result<Vec<KillSwitch>, StoreError> {
+    r.killswitches()
+}
+pub fn flagged(r: &dyn Reads, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
+    r.flagged(limit)
+}
+pub fn load_flagged(r: &dyn Reads, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
+    r.load_flagged(action)
+}
+pub fn signature_used(r: &dyn Reads, signature: &str) -> Result<bool, StoreError> {
+    r.signature_used(signature)
+}
+pub fn recent_activity(r: &dyn Reads, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
+    r.recent_activity(limit)
+}
+pub fn audit_records(r: &dyn Reads, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+    r.audit_records(q)
+}
+pub fn latest_anchor(r: &dyn Reads) -> Result<Option<Anchor>, StoreError> {
+    r.latest_anchor()
 }
 
 #[cfg(test)]

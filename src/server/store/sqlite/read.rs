@@ -3,22 +3,14 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ExpiryPlan, StoreError};
 use crate::protocol::{
-    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, EscalationState, FlaggedAction,
-    KillSwitch, PriorCall, Timestamp,
+    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
+    PriorCall, Timestamp,
 };
-
-fn unreadable(table: &'static str, row: &str, problem: impl std::fmt::Display) -> StoreError {
-    StoreError::Unreadable {
-        table,
-        row: row.to_string(),
-        problem: problem.to_string(),
-    }
-}
+use crate::server::store::error::unreadable;
+use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
 
 fn parse<T: DeserializeOwned>(table: &'static str, row: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| unreadable(table, row, e))
@@ -40,7 +32,7 @@ fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreEr
 }
 
 /// The last `n` calls of a session before now, oldest first.
-pub fn last_calls(
+pub(super) fn last_calls(
     conn: &Connection,
     agent: &str,
     session: &str,
@@ -71,18 +63,9 @@ pub fn last_calls(
     Ok(calls)
 }
 
-/// An action row as the long-poll needs it.
-pub struct StoredAction {
-    pub agent: String,
-    pub effect: Effect,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub escalation: Option<String>,
-}
-
 /// An action row. One whose escalation could not be read at start (and was denied then) is
 /// answered as a deny that says so.
-pub fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
+pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAction>, StoreError> {
     type Row = (
         String,
         String,
@@ -164,7 +147,7 @@ fn parse_rows<T: DeserializeOwned>(
         .collect())
 }
 
-pub fn load_escalation(
+pub(super) fn load_escalation(
     conn: &Connection,
     id: &str,
 ) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
@@ -193,7 +176,9 @@ pub fn load_escalation(
 
 /// Pending escalations. Rows that cannot be loaded were denied at start (`Op::DenyUnreadable`),
 /// so any met here is an error.
-pub fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
+pub(super) fn pending_escalations(
+    conn: &Connection,
+) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, body, plan FROM escalations WHERE state = 'pending'")?;
     let rows = stmt
@@ -210,7 +195,10 @@ pub fn pending_escalations(conn: &Connection) -> Result<Vec<(Escalation, ExpiryP
         .collect()
 }
 
-pub fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>, StoreError> {
+pub(super) fn recent_resolved(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<Escalation>, StoreError> {
     parse_rows(
         conn,
         "escalations",
@@ -220,7 +208,7 @@ pub fn recent_resolved(conn: &Connection, limit: u32) -> Result<Vec<Escalation>,
     )
 }
 
-pub fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
+pub(super) fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
     let rows: Vec<(String, KillSwitch)> = keyed_rows(
         conn,
         "killswitches",
@@ -244,7 +232,7 @@ pub fn killswitches(conn: &Connection) -> Result<Vec<KillSwitch>, StoreError> {
 }
 
 /// Unreviewed flagged actions first (newest first), then recently reviewed ones.
-pub fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
+pub(super) fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, StoreError> {
     parse_rows(
         conn,
         "flagged",
@@ -253,7 +241,10 @@ pub fn flagged(conn: &Connection, limit: u32) -> Result<Vec<FlaggedAction>, Stor
     )
 }
 
-pub fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAction>, StoreError> {
+pub(super) fn load_flagged(
+    conn: &Connection,
+    action: &str,
+) -> Result<Option<FlaggedAction>, StoreError> {
     Ok(parse_rows(
         conn,
         "flagged",
@@ -264,7 +255,7 @@ pub fn load_flagged(conn: &Connection, action: &str) -> Result<Option<FlaggedAct
     .next())
 }
 
-pub fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
+pub(super) fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreError> {
     Ok(conn
         .query_row(
             "SELECT 1 FROM used_signatures WHERE signature = ?1",
@@ -275,7 +266,10 @@ pub fn signature_used(conn: &Connection, signature: &str) -> Result<bool, StoreE
         .is_some())
 }
 
-pub fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummary>, StoreError> {
+pub(super) fn recent_activity(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<ActionSummary>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, agent, tool, session, effect, rule, reason, at FROM actions ORDER BY seq DESC LIMIT ?1",
     )?;
@@ -319,27 +313,17 @@ pub fn recent_activity(conn: &Connection, limit: u32) -> Result<Vec<ActionSummar
         .collect()
 }
 
-/// Filters for `GET /v1/audit`.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct AuditQuery {
-    pub agent: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub kind: Option<String>,
-    pub verdict: Option<String>,
-    pub after_seq: Option<u64>,
-    pub limit: Option<u32>,
-}
-
-pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+pub(super) fn audit_records(
+    conn: &Connection,
+    q: &AuditQuery,
+) -> Result<Vec<AuditRecord>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit
-         WHERE (?1 IS NULL OR actor = ?1 OR json_extract(body, '$.agent') = ?1)
+         WHERE (?1 IS NULL OR actor = ?1 OR agent = ?1)
            AND (?2 IS NULL OR time >= ?2)
            AND (?3 IS NULL OR time <= ?3)
            AND (?4 IS NULL OR kind = ?4)
-           AND (?5 IS NULL OR json_extract(body, '$.effect') = ?5 OR json_extract(body, '$.resolution') = ?5
-                OR json_extract(body, '$.verdict') = ?5)
+           AND (?5 IS NULL OR verdict = ?5)
            AND seq > ?6
          ORDER BY seq LIMIT ?7",
     )?;
@@ -353,7 +337,7 @@ pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecor
                 q.kind,
                 q.verdict,
                 q.after_seq.unwrap_or(0) as i64,
-                q.limit.unwrap_or(1000).min(10_000)
+                q.limit()
             ],
             |r| {
                 Ok((
@@ -382,14 +366,4 @@ pub fn audit_records(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecor
             })
         })
         .collect()
-}
-
-pub fn state_name(state: EscalationState) -> &'static str {
-    match state {
-        EscalationState::Pending => "pending",
-        EscalationState::Approved => "approved",
-        EscalationState::Denied => "denied",
-        EscalationState::Expired => "expired",
-        EscalationState::Cancelled => "cancelled",
-    }
 }

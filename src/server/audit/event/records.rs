@@ -1,0 +1,176 @@
+//! The body of each kind of record: the keys the server has always written.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::protocol::{Effect, FlagVerdict, Resolution, Timestamp, Vote};
+
+/// The server started, with this configuration and key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStart {
+    pub version: String,
+    pub policy_digest: String,
+    pub policy_version: String,
+    pub roster_digest: String,
+    /// The key the server signs checkpoints with; `gavel audit verify` checks it is the log's.
+    pub server_public_key: String,
+    pub policy_file: String,
+    pub roster_file: String,
+}
+
+/// A call an agent submitted and what the policy said about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionTaken {
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub args: Value,
+    pub session: String,
+    pub on_behalf_of: Option<String>,
+    pub rationale: Option<String>,
+    pub cost: Option<f64>,
+    pub parent: Option<String>,
+    pub context: Value,
+    pub digest: String,
+    pub policy_version: String,
+    pub effect: Effect,
+    pub rule: Option<String>,
+    pub reason: String,
+    /// Absent from records written before it was recorded.
+    #[serde(default)]
+    pub submitted_at: Option<Timestamp>,
+    /// Other rules that asked for the review (absent from records written before).
+    #[serde(default)]
+    pub raised_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationCreated {
+    pub escalation: String,
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub digest: String,
+    pub rule: String,
+    pub group: String,
+    pub approvals_required: u32,
+    pub deadline: Timestamp,
+    /// The ids of the session's earlier calls shown beside it.
+    pub history: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationHandedOver {
+    pub escalation: String,
+    pub action: String,
+    pub agent: String,
+    pub from: String,
+    pub to: String,
+    pub deadline: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationResolved {
+    pub escalation: String,
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub resolution: Option<Resolution>,
+    pub reason: Option<String>,
+    pub deciders: Vec<Decider>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decider {
+    pub approver: String,
+    pub verdict: Vote,
+}
+
+/// A pending escalation whose row could not be loaded at start, denied then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationUnreadable {
+    pub escalation: String,
+    pub action: String,
+    pub agent: Option<String>,
+    pub problem: String,
+    pub resolution: Resolution,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withdrawn {
+    pub escalation: String,
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub escalation: String,
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub digest: String,
+    pub verdict: Vote,
+    pub reason: String,
+    pub approver: String,
+    pub issued_at: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KillswitchFlipped {
+    pub scope: String,
+    pub on: bool,
+    pub reason: String,
+    pub operator: String,
+    pub issued_at: String,
+    pub signature: String,
+    /// The agent an `agent:` scope names.
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagReviewed {
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub review: FlagVerdict,
+    pub note: String,
+    pub reviewer: String,
+    pub issued_at: String,
+    pub signature: String,
+}
+
+/// One refused request of an authenticated caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refused {
+    /// Who was refused: the record's actor, not part of its body.
+    #[serde(skip)]
+    pub actor: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// One window of counted refusals of unauthenticated requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusalCounts {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub total: u64,
+    pub counts: Vec<RefusalCount>,
+    pub other: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalCount {
+    pub status: u16,
+    pub code: String,
+    pub method: String,
+    pub path: String,
+    pub claimed_person: Option<String>,
+    pub count: u64,
+}

@@ -1,0 +1,101 @@
+//! The audit chain as the writer extends it: each record linked to the head before it, and a
+//! checkpoint over the new head signed with the server's key at the end of every transaction.
+//! What is hashed and signed is the same for every backend; a backend only stores the rows.
+
+use chrono::Utc;
+
+use super::error::{json, StoreError};
+use crate::protocol::signing::Purpose;
+use crate::protocol::PersonKey;
+use crate::server::audit::{record_hash, AuditEvent, CheckpointBody, GENESIS};
+
+/// The last record: its seq (0 before the first) and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Head {
+    pub fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS.to_string(),
+        }
+    }
+}
+
+/// One record ready to be stored: every column of the audit table.
+pub struct Link {
+    pub seq: u64,
+    pub time: String,
+    pub event: AuditEvent,
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A signed checkpoint over a head.
+pub struct Checkpoint {
+    pub seq: u64,
+    pub head: String,
+    pub signature: String,
+    pub time: String,
+}
+
+pub struct Chain {
+    key: PersonKey,
+}
+
+impl Chain {
+    pub fn new(key: PersonKey) -> Chain {
+        Chain { key }
+    }
+
+    /// The record `entry` becomes after `head`; `head` moves to it. An entry that does not fit
+    /// the audit schema, or cannot be written as JSON, is an error and `head` stays.
+    pub fn link(&self, head: &mut Head, event: &AuditEvent) -> Result<Link, StoreError> {
+        let event = event.clone();
+        let body = event.body()?;
+        let seq = head.seq + 1;
+        let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let hash = record_hash(&head.hash, seq, &time, event.kind(), event.actor(), &body)
+            .map_err(|e| StoreError::Unencodable {
+                what: "an audit record",
+                problem: format!("{}: {e}", event.kind()),
+            })?;
+        let link = Link {
+            seq,
+            time,
+            body: json("an audit record", &body)?,
+            event,
+            prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
+            hash,
+        };
+        head.seq = seq;
+        Ok(link)
+    }
+
+    /// The server's signature over `head`.
+    pub fn checkpoint(&self, head: &Head) -> Result<Checkpoint, StoreError> {
+        let signature = self
+            .key
+            .try_sign(
+                Purpose::Checkpoint,
+                &CheckpointBody {
+                    seq: head.seq,
+                    head: &head.hash,
+                },
+            )
+            .map_err(|e| StoreError::Unencodable {
+                what: "a checkpoint",
+                problem: e.to_string(),
+            })?;
+        Ok(Checkpoint {
+            seq: head.seq,
+            head: head.hash.clone(),
+            signature,
+            time: Utc::now().to_rfc3339(),
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! The write transaction: one per batch, one savepoint per job (a job that fails, say on a
+//! constraint, is rolled back and answered with its error without failing the others), the
+//! jobs' audit records appended to the chain, and a signed checkpoint before the commit.
+
+use chrono::Utc;
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::ops::apply;
+use super::{PROBE_WAIT, WRITE_WAIT};
+use crate::server::store::backend::Backend;
+use crate::server::store::chain::{Chain, Head, Link};
+use crate::server::store::{Job, Reply, StoreError};
+
+pub struct SqliteWriter {
+    conn: Connection,
+    chain: Chain,
+    head: Head,
+}
+
+impl SqliteWriter {
+    pub(super) fn new(conn: Connection, chain: Chain, head: Head) -> SqliteWriter {
+        SqliteWriter { conn, chain, head }
+    }
+}
+
+impl Backend for SqliteWriter {
+    fn commit(&mut self, jobs: &[Job]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut head = self.head.clone();
+        for job in jobs {
+            let before = head.clone();
+            let mut sp = tx.savepoint()?;
+            match apply_job(&sp, &self.chain, &mut head, job) {
+                Ok(reply) => {
+                    sp.commit()?;
+                    results.push(Ok(reply));
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    drop(sp);
+                    head = before;
+                    tracing::error!(op = job.op.name(), "store job failed: {e}");
+                    results.push(Err(e));
+                }
+            }
+        }
+        if head.seq > self.head.seq {
+            let c = self.chain.checkpoint(&head)?;
+            tx.execute(
+                "INSERT INTO checkpoints (seq, head, signature, time) VALUES (?1, ?2, ?3, ?4)",
+                params![c.seq as i64, c.head, c.signature, c.time],
+            )?;
+        }
+        tx.commit()?;
+        self.head = head;
+        Ok(results)
+    }
+
+    /// Takes the write lock (waiting at most `PROBE_WAIT`), writes one meta row and commits.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(PROBE_WAIT)?;
+        let now = Utc::now().to_rfc3339();
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('ready_probe', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [now],
+            )?;
+            tx.commit()
+        })();
+        self.conn.busy_timeout(WRITE_WAIT)?;
+        result.map_err(StoreError::from)
+    }
+
+    /// Folds the WAL into the database file, so a stopped server leaves one self-contained
+    /// file (what a backup or a copy of gavel.db expects).
+    fn close(&mut self) {
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::warn!("final WAL checkpoint failed: {e}");
+        }
+    }
+}
+
+fn apply_job(
+    conn: &Connection,
+    chain: &Chain,
+    head: &mut Head,
+    job: &Job,
+) -> Result<Reply, StoreError> {
+    let (reply, implied) = apply(conn, &job.op)?;
+    for entry in job.audit.iter().chain(&implied) {
+        append(conn, &chain.link(head, entry)?)?;
+    }
+    Ok(reply)
+}
+
+fn append(conn: &Connection, link: &Link) -> Result<(), StoreError> {
+    let index = link.event.index();
+    conn.prepare_cached(
+        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash,
+                            agent, tool, action, escalation, verdict)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        link.seq as i64,
+        link.time,
+        link.event.kind(),
+        link.event.actor(),
+        link.body,
+        link.prev_hash,
+        link.hash,
+        index.agent,
+        index.tool,
+        index.action,
+        index.escalation,
+        index.verdict,
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The SQL for each op, run inside the job's savepoint. An op answers with its reply and the
+//! audit records it implies beyond those its caller sent.
+
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::read::last_calls;
+use super::state_name;
+use crate::protocol::{Escalation, EscalationState};
+use crate::server::audit::AuditEvent;
+use crate::server::store::error::json;
+use crate::server::store::{ActionWrite, ExpiryPlan, Op, Reply, StoreError};
+
+pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>), StoreError> {
+    match op {
+        Op::Action(write) => action(tx, write),
+        Op::Escalation { escalation } => {
+            save_escalation(tx, escalation, None)?;
+            Ok((Reply::Done, vec![]))
+        }
+        Op::KillSwitch {
+            switch,
+            signature,
+            cancelled,
+        } => {
+            tx.execute(
+                "INSERT INTO used_signatures (signature) VALUES (?1)",
+                [signature],
+            )?;
+            tx.execute(
+                "INSERT INTO killswitches (scope, body) VALUES (?1, ?2)
+                 ON CONFLICT(scope) DO UPDATE SET body = excluded.body",
+                params![switch.scope, json("a kill switch", switch)?],
+            )?;
+            for esc in cancelled {
+                save_escalation(tx, esc, None)?;
+            }
+            Ok((Reply::Done, vec![]))
+        }
+        Op::FlagReview { flagged, signature } => {
+            tx.execute(
+                "INSERT INTO used_signatures (signature) VALUES (?1)",
+                [signature],
+            )?;
+            tx.execute(
+                "UPDATE flagged SET reviewed = 1, body = ?2 WHERE action = ?1",
+                params![flagged.action.id, json("a flag review", flagged)?],
+            )?;
+            Ok((Reply::Done, vec![]))
+        }
+        Op::Audit => Ok((Reply::Done, vec![])),
+        Op::DenyUnreadable => deny_unreadable(tx),
+    }
+}
+
+fn save_escalation(
+    conn: &Connection,
+    esc: &Escalation,
+    plan: Option<&ExpiryPlan>,
+) -> Result<(), StoreError> {
+    let state = state_name(esc.state);
+    let resolved = esc.resolved_at.map(|t| t.to_rfc3339());
+    let body = json("an escalation", esc)?;
+    let changed = match plan {
+        Some(plan) => conn
+            .prepare_cached(
+                "INSERT INTO escalations (id, action, state, body, plan, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![esc.id, esc.action.id, state, body, json("an expiry plan", plan)?, resolved])?,
+        None => conn
+            .prepare_cached("UPDATE escalations SET state = ?2, body = ?3, resolved_at = ?4 WHERE id = ?1")?
+            .execute(params![esc.id, state, body, resolved])?,
+    };
+    if changed != 1 {
+        return Err(StoreError::NoSuchEscalation(esc.id.clone()));
+    }
+    Ok(())
+}
+
+fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent>), StoreError> {
+    let ActionWrite {
+        record,
+        effect,
+        rule,
+        reason,
+        escalation,
+        flagged,
+    } = write;
+    let mut reply = Reply::Done;
+    let mut implied = Vec::new();
+    let mut esc_id = None;
+    if let Some((esc, plan)) = escalation {
+        let mut esc = esc.clone();
+        esc.history = last_calls(tx, &record.agent, &record.session, 3)?;
+        save_escalation(tx, &esc, Some(plan))?;
+        esc_id = Some(esc.id.clone());
+        // The escalation's audit record carries the history it was created with; it follows
+        // the action's own record.
+        implied.push(AuditEvent::escalation_created(&esc));
+        reply = Reply::Escalation(Box::new(esc));
+    }
+    tx.prepare_cached(
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        record.id,
+        record.agent,
+        record.session,
+        record.tool,
+        effect.as_str(),
+        rule,
+        reason,
+        esc_id,
+        json("an action", record)?,
+        record.submitted_at.to_rfc3339()
+    ])?;
+    if let Some(f) = flagged {
+        tx.prepare_cached(
+            "INSERT INTO flagged (action, reviewed, body, at) VALUES (?1, 0, ?2, ?3)",
+        )?
+        .execute(params![
+            f.action.id,
+            json("a flagged action", f)?,
+            f.flagged_at.to_rfc3339()
+        ])?;
+    }
+    Ok((reply, implied))
+}
+
+/// Why a pending escalation row cannot be put back in the queue, if it cannot.
+fn unloadable(id: &str, body: &str, plan: &str) -> Option<String> {
+    let esc: Escalation = match serde_json::from_str(body) {
+        Ok(e) => e,
+        Err(e) => return Some(format!("its body cannot be read: {e}")),
+    };
+    if esc.id != id {
+        return Some(format!("its body is for escalation {}", esc.id));
+    }
+    if esc.state != EscalationState::Pending {
+        return Some(format!(
+            "its body says {} while the row says pending",
+            state_name(esc.state)
+        ));
+    }
+    serde_json::from_str::<ExpiryPlan>(plan)
+        .err()
+        .map(|e| format!("its expiry plan cannot be read: {e}"))
+}
+
+fn deny_unreadable(tx: &Connection) -> Result<(Reply, Vec<AuditEvent>), StoreError> {
+    let rows = {
+        let mut stmt = tx.prepare(
+            "SELECT id, action, body, plan FROM escalations WHERE state = 'pending' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<Vec<(String, String, String, String)>, _>>()?
+    };
+    let mut denied = Vec::new();
+    let mut audit = Vec::new();
+    for (id, action, body, plan) in rows {
+        let Some(problem) = unloadable(&id, &body, &plan) else {
+            continue;
+        };
+        let agent: Option<String> = tx
+            .query_row("SELECT agent FROM actions WHERE id = ?1", [&action], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        tx.execute(
+            "UPDATE escalations SET state = 'unreadable', resolved_at = ?2 WHERE id = ?1",
+            params![id, Utc::now().to_rfc3339()],
+        )?;
+        audit.push(AuditEvent::escalation_unreadable(
+            &id, &action, agent, &problem,
+        ));
+        denied.push((id, problem));
+    }
+    Ok((Reply::Denied(denied), audit))
+}

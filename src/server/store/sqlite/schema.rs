@@ -1,0 +1,125 @@
+//! The schema and its versions. The version is SQLite's `user_version` (0 in a new file and in
+//! one written before versions were recorded). Each migration runs in one transaction with the
+//! version it reaches, so a crash leaves the file at one version or the next, never between.
+//!
+//! - 1: the schema as first released (before versions were recorded).
+//! - 2: the audit table's typed columns (agent, tool, action, escalation, verdict), written at
+//!   append time from the event and backfilled from the bodies, so audit queries filter on
+//!   columns instead of JSON.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::server::store::StoreError;
+
+/// The version this code writes.
+pub const VERSION: u32 = 2;
+
+/// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
+/// already, and is recognised as version 1 by having them.
+const V1: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    session TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    effect TEXT NOT NULL,
+    rule TEXT,
+    reason TEXT NOT NULL,
+    escalation TEXT,
+    record TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_by_session ON actions (agent, session, seq);
+CREATE TABLE IF NOT EXISTS escalations (
+    id TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    body TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    resolved_at TEXT
+);
+CREATE INDEX IF NOT EXISTS escalations_by_state ON escalations (state, resolved_at);
+CREATE TABLE IF NOT EXISTS killswitches (scope TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flagged (
+    action TEXT PRIMARY KEY,
+    reviewed INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS used_signatures (signature TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY,
+    head TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+"#;
+
+/// Version 2. The backfill reads what the queries used to: a body that is not JSON (which
+/// `gavel audit verify` reports) gets no columns rather than stopping the server.
+const V2: &str = r#"
+ALTER TABLE audit ADD COLUMN agent TEXT;
+ALTER TABLE audit ADD COLUMN tool TEXT;
+ALTER TABLE audit ADD COLUMN action TEXT;
+ALTER TABLE audit ADD COLUMN escalation TEXT;
+ALTER TABLE audit ADD COLUMN verdict TEXT;
+UPDATE audit SET
+    agent = json_extract(body, '$.agent'),
+    tool = json_extract(body, '$.tool'),
+    action = json_extract(body, '$.action'),
+    escalation = json_extract(body, '$.escalation'),
+    verdict = COALESCE(json_extract(body, '$.effect'), json_extract(body, '$.resolution'),
+                       json_extract(body, '$.verdict'))
+WHERE json_valid(body);
+CREATE INDEX audit_by_agent ON audit (agent, seq);
+CREATE INDEX audit_by_kind ON audit (kind, seq);
+CREATE INDEX audit_by_escalation ON audit (escalation, seq);
+"#;
+
+/// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2];
+
+pub fn version(conn: &Connection) -> Result<u32, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the file at `path` to [`VERSION`]; a file from a newer gavel is refused untouched.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: VERSION,
+        });
+    }
+    for (reaches, sql) in (1..=VERSION).zip(MIGRATIONS).skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another server may have migrated while this one waited for the lock.
+        if version(&tx)? >= reaches {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", reaches)?;
+        tx.commit()?;
+        tracing::info!("{}: schema version {reaches}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;
