@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,8 +34,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-
-use super::TlsFiles;
 
 /// How much a client may hold and for how long.
 #[derive(Debug, Clone)]
@@ -69,6 +68,13 @@ impl Limits {
             soft.saturating_sub(FD_RESERVE).clamp(16, MAX_CONNECTIONS) as usize
         })
     }
+}
+
+/// PEM files: the certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The TLS configuration for `--tls-cert` and `--tls-key`, checked at start.
@@ -115,7 +121,7 @@ pub async fn serve(
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = super::stopped(stop.clone()) => break,
+            _ = super::shutdown::stopped(stop.clone()) => break,
         };
         let tcp = match accepted {
             Ok((tcp, _peer)) => tcp,
@@ -202,7 +208,7 @@ impl Conn {
                 }
                 return;
             }
-            _ = super::stopped(self.stop.clone()) => conn.as_mut().graceful_shutdown(),
+            _ = super::shutdown::stopped(self.stop.clone()) => conn.as_mut().graceful_shutdown(),
         }
         let _ = conn.await;
     }

@@ -35,11 +35,11 @@ use self::store::{Op, Reply, Store};
 use crate::config::SourceFile;
 use crate::protocol::{PersonKey, ServerInfo};
 
-pub(crate) use app::App;
-pub(crate) use shutdown::stopped;
+use self::app::App;
+use self::shutdown::stopped;
 
 pub use crate::config::ConfigError;
-pub use listener::Limits;
+pub use listener::{Limits, TlsFiles};
 
 /// Where the server listens and what it loads.
 #[derive(Debug, Clone)]
@@ -51,13 +51,6 @@ pub struct ServerConfig {
     /// Serve HTTPS with this certificate and key.
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
-}
-
-/// PEM files: the certificate chain and its private key.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 /// Loads and checks the roster and policy; the error names file, entry and position.
@@ -208,7 +201,7 @@ fn spawn_refusal_flusher(app: Arc<App>) {
 }
 
 /// One audit record with the window's refusal counts; kept for the next window if not written.
-pub(crate) async fn flush_refusals(app: &App) {
+async fn flush_refusals(app: &App) {
     if let Some(window) = app.refusals.take() {
         if app
             .store

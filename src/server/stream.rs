@@ -7,9 +7,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::app::App;
 use super::listener::ConnSlot;
+use super::store;
 use super::stream_bound::{bound_message, encode, snapshot_parts};
-use super::{store, App};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     ClientMessage, ServerMessage, Snapshot, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
@@ -154,7 +155,7 @@ pub async fn serve(app: Arc<App>, mut socket: WebSocket, slot: Option<ConnSlot>)
     if !send_snapshot(&mut socket, snap).await {
         return;
     }
-    let shutdown = super::stopped(app.shutdown.clone());
+    let shutdown = super::shutdown::stopped(app.shutdown.clone());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

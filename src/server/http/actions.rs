@@ -13,8 +13,9 @@ use serde::Deserialize;
 use super::extract::{AgentCaller, JsonBody};
 use super::refusal::Refusal;
 use crate::protocol::{ActionOutcome, ActionRequest};
+use crate::server::app::App;
+use crate::server::enforce;
 use crate::server::error::ApiError;
-use crate::server::{enforce, App};
 
 /// The longest long-poll, in seconds.
 const MAX_WAIT_SECS: f64 = 300.0;

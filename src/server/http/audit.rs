@@ -7,9 +7,9 @@ use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 
 use super::extract::{Auditors, Reader};
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::store::{self, AuditQuery};
-use crate::server::App;
 
 /// `GET /v1/audit?kind=&actor=&since=&until=&limit=...`.
 pub async fn list(

@@ -8,8 +8,8 @@ use axum::Json;
 use super::extract::{AnyRole, Reader, SignedBy};
 use super::refusal::Refusal;
 use crate::protocol::{DecisionAck, Escalation, SignedDecision};
+use crate::server::app::App;
 use crate::server::error::ApiError;
-use crate::server::App;
 
 /// `GET /v1/escalations`: those still pending, soonest deadline first.
 pub async fn list(

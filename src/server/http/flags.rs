@@ -9,8 +9,9 @@ use axum::Json;
 use super::extract::{AnyRole, Reader, SignedBy};
 use super::refusal::Refusal;
 use crate::protocol::{FlaggedAction, SignedFlagReview};
+use crate::server::app::App;
 use crate::server::error::ApiError;
-use crate::server::{store, App};
+use crate::server::store;
 
 /// How many flagged actions a read returns.
 const FLAGGED_READ: u32 = 500;

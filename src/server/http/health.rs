@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::server::App;
+use crate::server::app::App;
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> Json<Value> {

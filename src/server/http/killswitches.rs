@@ -8,7 +8,7 @@ use axum::Json;
 use super::extract::{AnyRole, Reader, SignedBy};
 use super::refusal::Refusal;
 use crate::protocol::{FlipAck, KillSwitch, SignedKillSwitch};
-use crate::server::App;
+use crate::server::app::App;
 
 /// `GET /v1/killswitches`.
 pub async fn list(

@@ -29,8 +29,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
+use super::app::App;
 use super::error::ApiError;
-use super::App;
 use crate::protocol::MAX_BODY_BYTES;
 
 /// The header that names a request in the logs and in its response: the caller's own, or one

@@ -15,11 +15,11 @@ use serde::Serialize;
 
 use super::credentials::bearer;
 use crate::protocol::HEADER_PERSON;
+use crate::server::app::App;
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::refusals::truncate;
 use crate::server::store::Op;
-use crate::server::App;
 
 /// Who a request came from, as far as the server could establish before answering.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use super::extract::refuse_agents;
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::listener::ConnSlot;
-use crate::server::{stream, App};
+use crate::server::stream;
 
 pub async fn open(
     State(app): State<Arc<App>>,

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::credentials::bearer;
 use crate::server::http::refusal::{Caller, Refusal};
 use crate::server::roster::Agent;
-use crate::server::App;
 
 /// The agent whose token is the request's `Authorization: Bearer`.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::MAX_BODY_BYTES;
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::refusal::{Caller, Refusal};
-use crate::server::App;
 
 /// A request body parsed as JSON into `T`. A body that cannot be read or parsed is refused to
 /// the caller as far as the headers establish it (a known agent token, else a claim).

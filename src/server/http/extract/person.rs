@@ -10,12 +10,12 @@ use axum::http::HeaderMap;
 
 use crate::protocol::signing::Purpose;
 use crate::protocol::{Role, SignedRequest, HEADER_PERSON, HEADER_SIGNATURE, HEADER_TIME};
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::credentials::bearer;
 use crate::server::http::refusal::{Caller, Refusal};
 use crate::server::roster::Person;
 use crate::server::signed::check_signed_time;
-use crate::server::App;
 
 /// People-only endpoints refuse agent tokens outright, before anything else.
 pub fn refuse_agents(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -9,11 +9,11 @@ use super::json::JsonBody;
 use super::person::refuse_agents;
 use crate::protocol::signing::Purpose;
 use crate::protocol::{PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch};
+use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::refusal::{Caller, Refusal};
 use crate::server::refusals::truncate;
 use crate::server::roster::Person;
-use crate::server::App;
 
 /// A body signed by a person: who signed it and whether the signature verifies.
 pub trait SignedBody: DeserializeOwned {

@@ -1,11 +1,13 @@
-//! The console's modules import one way: no module reaches, directly or round about, a module
-//! that reaches it (issue 8: `keys` and `update` used to import each other).
+//! Modules import one way. In the console no module reaches, directly or round about, a
+//! module that reaches it (`keys` and `update` used to import each other). In the server the
+//! parts (its top-level modules; a folder is one part) form no cycle, and none reaches back into
+//! `server` itself, which only assembles them (`queue` and `pep` used to import each other).
 //!
 //! An edge `a -> b` is any path in `a`'s source that resolves to module `b` (`use super::b`,
 //! `super::super::b::f`, `crate::console::b`, a child's `use super::{f}` reaching its parent) and
 //! every `mod b;` a module declares. Test modules (`#[cfg(test)] mod tests`) are left out: they
-//! live inside the module they test. `cargo test --test console_imports -- --nocapture` prints
-//! the graph.
+//! live inside the module they test. `cargo test --test module_imports -- --nocapture` prints
+//! the graphs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -262,10 +264,11 @@ fn cycles(g: &Graph) -> Vec<Vec<String>> {
     found.into_iter().collect()
 }
 
-fn console_sources() -> Vec<(Module, String)> {
+/// The sources under `src/<name>`, as (module path, source) pairs.
+fn sources(name: &str) -> Vec<(Module, String)> {
     fn walk(dir: &Path, module: &Module, out: &mut Vec<(Module, String)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .expect("read src/console")
+            .expect("read a source folder")
             .map(|e| e.expect("dir entry").path())
             .collect();
         entries.sort();
@@ -290,14 +293,14 @@ fn console_sources() -> Vec<(Module, String)> {
         }
     }
     let mut out = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
-    walk(&root, &vec!["console".to_string()], &mut out);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(name);
+    walk(&root, &vec![name.to_string()], &mut out);
     out
 }
 
 #[test]
 fn console_modules_import_one_way() {
-    let files = console_sources();
+    let files = sources("console");
     assert!(files.len() > 10, "found the console's sources");
     let g = graph(&files);
     for (from, to) in &g {
@@ -307,6 +310,82 @@ fn console_modules_import_one_way() {
     let found = cycles(&g);
     println!("cycles: {found:?}");
     assert!(found.is_empty(), "import cycles in src/console: {found:?}");
+}
+
+/// The graph between the server's parts: `server::queue::machine -> server::store::chain` is
+/// `queue -> store`. Edges out of `server` itself (mod.rs assembles the parts) are left out;
+/// edges into it are returned apart, as `back`.
+fn parts(g: &Graph) -> (Graph, Vec<String>) {
+    let part = |m: &str| m.split("::").take(2).collect::<Vec<_>>().join("::");
+    let mut parts = Graph::new();
+    let mut back = Vec::new();
+    for (from, to) in g {
+        let from_part = part(from);
+        if from_part == "server" {
+            continue;
+        }
+        let edges = parts.entry(from_part.clone()).or_default();
+        for t in to {
+            match part(t) {
+                root if root == "server" => back.push(format!("{from} -> server")),
+                to_part if to_part != from_part => {
+                    edges.insert(to_part);
+                }
+                _ => {}
+            }
+        }
+    }
+    (parts, back)
+}
+
+#[test]
+fn server_parts_import_one_way() {
+    let files = sources("server");
+    assert!(files.len() > 30, "found the server's sources");
+    let (g, back) = parts(&graph(&files));
+    for (from, to) in &g {
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        println!("{from} -> {}", to.join(", "));
+    }
+    let found = cycles(&g);
+    println!("cycles: {found:?}");
+    assert!(
+        found.is_empty(),
+        "import cycles between src/server's parts: {found:?}"
+    );
+    assert!(
+        back.is_empty(),
+        "parts importing from server/mod.rs: {back:?}"
+    );
+}
+
+#[test]
+fn the_server_check_sees_cycles_between_parts_and_reaching_back() {
+    // queue <-> pep, as it was, through files inside a folder part.
+    let files = [
+        module("server", "mod queue;\nmod pep;\npub use queue::Queue;\n"),
+        module("server::queue", "mod decide;\n"),
+        module(
+            "server::queue::decide",
+            "use crate::server::pep::kill_reason;\n",
+        ),
+        module("server::pep", "use super::queue::enqueue;\n"),
+    ];
+    let (g, back) = parts(&graph(&files));
+    assert_eq!(
+        cycles(&g),
+        vec![vec!["server::pep".to_string(), "server::queue".to_string()]]
+    );
+    assert!(back.is_empty());
+    // A part taking a re-export from mod.rs instead of from the part that defines it.
+    let files = [
+        module("server", "mod app;\nmod http;\npub use app::App;\n"),
+        module("server::app", "pub struct App;\n"),
+        module("server::http", "use super::App;\n"),
+    ];
+    let (g, back) = parts(&graph(&files));
+    assert!(cycles(&g).is_empty());
+    assert_eq!(back, vec!["server::http -> server".to_string()]);
 }
 
 fn module(path: &str, src: &str) -> (Module, String) {
