@@ -13,21 +13,17 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::Router;
 use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -68,41 +64,6 @@ impl Limits {
             soft.saturating_sub(FD_RESERVE).clamp(16, MAX_CONNECTIONS) as usize
         })
     }
-}
-
-/// PEM files: the certificate chain and its private key.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-/// The TLS configuration for `--tls-cert` and `--tls-key`, checked at start.
-pub fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
-    let cert_err = || format!("cannot read the TLS certificate {}", files.cert.display());
-    let certs = CertificateDer::pem_file_iter(&files.cert)
-        .with_context(cert_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(cert_err)?;
-    if certs.is_empty() {
-        anyhow::bail!("{}: no PEM certificate in the file", cert_err());
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .with_context(|| format!("cannot read the TLS private key {}", files.key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .with_context(|| {
-            format!(
-                "the TLS certificate {} and key {} do not make a usable pair",
-                files.cert.display(),
-                files.key.display()
-            )
-        })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Serves `router` on `listener` until `stop` turns true and the requests in flight are done.

@@ -19,6 +19,7 @@ mod signed;
 pub mod store;
 mod stream;
 mod stream_bound;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,8 @@ use self::app::App;
 use self::shutdown::stopped;
 
 pub use crate::config::ConfigError;
-pub use listener::{Limits, TlsFiles};
+pub use listener::Limits;
+pub use tls::TlsFiles;
 
 /// Where the server listens and what it loads.
 #[derive(Debug, Clone)]
@@ -106,7 +108,7 @@ fn server_key(data: &Path) -> anyhow::Result<PersonKey> {
 /// starts serving.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (policy, roster) = load_config(&cfg.policy, &cfg.roster)?;
-    let tls = cfg.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+    let tls = cfg.tls.as_ref().map(tls::tls_acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     std::fs::create_dir_all(&cfg.data)
         .with_context(|| format!("creating data dir {}", cfg.data.display()))?;
