@@ -361,4 +361,6 @@ fn refuse_review_keys(spec: &RuleSpec, err: &ErrAt<'_>) -> Result<(), ConfigErro
 #[cfg(test)]
 mod example_tests;
 #[cfg(test)]
+mod load_tests;
+#[cfg(test)]
 mod tests;
