@@ -138,24 +138,25 @@ fn everything() -> Vec<String> {
     ]
 }
 
-/// server-everything calls itself `mcp-servers/everything` in `serverInfo`; the gate makes that
-/// `mcp-servers-everything` (no `/`, no `.`), so policy names its tools like this.
+/// server-everything calls itself `mcp-servers/everything` in `serverInfo`, but that claim is
+/// never used: the gate names it from its command line, `node …/server-everything/dist/index.js`
+/// (a generic `index.js` under `dist/` is named by its package directory).
 const EVERYTHING_POLICY: &str = r#"
 [[rule]]
 id = "echo"
-tools = ["mcp.mcp-servers-everything.echo", "mcp.mcp-servers-everything.trigger-sampling-request"]
+tools = ["mcp.server-everything.echo", "mcp.server-everything.trigger-sampling-request"]
 effect = "allow"
 reason = "Harmless"
 
 [[rule]]
 id = "no-env"
-tools = ["mcp.mcp-servers-everything.get-env"]
+tools = ["mcp.server-everything.get-env"]
 effect = "deny"
 reason = "Environment dumps leak secrets"
 
 [[rule]]
 id = "sums"
-tools = ["mcp.mcp-servers-everything.get-sum"]
+tools = ["mcp.server-everything.get-sum"]
 effect = "review"
 reason = "Sums are checked by ops"
 approvers = "ops"
@@ -163,7 +164,7 @@ timeout = "1m"
 
 [[rule]]
 id = "annotations"
-tools = ["mcp.mcp-servers-everything.get-annotated-message"]
+tools = ["mcp.server-everything.get-annotated-message"]
 effect = "review"
 reason = "Annotated messages are checked by ops, quickly"
 approvers = "ops"
@@ -232,7 +233,7 @@ async fn everything_review_is_held_while_other_calls_flow_then_approved() {
 
     d.call("sum", "get-sum", json!({"a": 2, "b": 3})).await;
     let esc = g
-        .escalation_for("mcp.mcp-servers-everything.get-sum", STEP)
+        .escalation_for("mcp.server-everything.get-sum", STEP)
         .await;
     // One MCP session is one gavel session: the earlier echo is in the escalation's history.
     assert!(
@@ -243,13 +244,13 @@ async fn everything_review_is_held_while_other_calls_flow_then_approved() {
     assert!(
         esc.history
             .iter()
-            .any(|h| h.tool == "mcp.mcp-servers-everything.echo"),
+            .any(|h| h.tool == "mcp.server-everything.echo"),
         "history: {:?}",
         esc.history
     );
     assert_eq!(esc.action.args, json!({"a": 2, "b": 3}));
     assert_eq!(esc.action.on_behalf_of.as_deref(), Some(DEVELOPER));
-    assert_eq!(esc.action.context["mcp_server"], "mcp-servers-everything");
+    assert_eq!(esc.action.context["mcp_server"], "server-everything");
 
     // While the sum is held, other traffic flows: a ping and an allowed call complete.
     d.send(json!({"op": "ping"})).await;
@@ -484,14 +485,14 @@ async fn revision_2026_07_28_without_initialize() {
     let (mut d, ready) = Driver::start(
         &g.url(),
         &g.token(),
-        &[],
+        &["--name", "notes"],
         &notes_server(),
         true,
         &[("NOTES_FILE", notes.as_path())],
     )
     .await;
     assert_eq!(ready["protocol"], "2026-07-28", "{ready}");
-    // The name comes from server/discover's serverInfo stamp: policy says mcp.notes.*.
+    // `--name notes`: policy says mcp.notes.* (the command alone would name it notes_server).
     let r = d.call_and_wait("s", "shout", json!({"text": "hi"})).await;
     assert_eq!(r["isError"], false, "{r}");
     assert_eq!(r["text"], "HI");
@@ -544,7 +545,7 @@ async fn held_calls_are_independent_and_a_persons_denial_is_the_reason() {
     let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
     d.call("first", "get-sum", json!({"a": 1, "b": 1})).await;
     let esc1 = g
-        .escalation_for("mcp.mcp-servers-everything.get-sum", STEP)
+        .escalation_for("mcp.server-everything.get-sum", STEP)
         .await;
     d.call("second", "get-sum", json!({"a": 20, "b": 22})).await;
     let esc2 = {

@@ -49,8 +49,8 @@ pub struct GateArgs {
     /// Server URL (default: GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
     #[arg(long)]
     pub server: Option<String>,
-    /// Name of the MCP server in policy tool names (`mcp.<name>.<tool>`); wins over the
-    /// server's own `serverInfo.name`
+    /// Name of the MCP server in policy tool names (`mcp.<name>.<tool>`); default: derived
+    /// from the package, script or image the command runs (never from the server itself)
     #[arg(long)]
     pub name: Option<String>,
     /// The human the agent works for (default: GAVEL_ON_BEHALF_OF, then the config file)

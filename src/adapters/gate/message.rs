@@ -179,38 +179,6 @@ pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
     line.into_bytes()
 }
 
-/// The server part of `mcp.<server>.<tool>`: letters, digits, `-` and `_` only, lower case, so
-/// a name can neither add a `.` level nor smuggle glob characters into policy matching.
-pub fn policy_server_name(raw: &str) -> String {
-    let mut out = String::new();
-    for c in raw.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-        if out.len() >= 64 {
-            break;
-        }
-    }
-    let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
-        "unnamed".to_string()
-    } else {
-        trimmed.to_string()
-    }
-}
-
-/// The name when neither `--name` nor the server says one: the command's file stem.
-pub fn name_from_command(command: &[String]) -> String {
-    let stem = command
-        .first()
-        .and_then(|c| std::path::Path::new(c).file_stem())
-        .and_then(|s| s.to_str())
-        .unwrap_or("");
-    policy_server_name(stem)
-}
-
 pub fn qualified_tool(server: &str, tool: &str) -> String {
     format!("mcp.{server}.{tool}")
 }
@@ -366,17 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn server_names_cannot_add_levels_or_globs() {
-        assert_eq!(
-            policy_server_name("mcp-servers/everything"),
-            "mcp-servers-everything"
-        );
-        assert_eq!(policy_server_name("Evil.*.Name"), "evil-name");
-        assert_eq!(policy_server_name("..."), "unnamed");
-        assert_eq!(
-            name_from_command(&["/usr/bin/mcp-server-filesystem".into(), "/tmp".into()]),
-            "mcp-server-filesystem"
-        );
+    fn tool_names_are_qualified_by_server() {
         assert_eq!(qualified_tool("everything", "echo"), "mcp.everything.echo");
     }
 }

@@ -14,6 +14,7 @@ mod calls;
 mod jsonrpc;
 mod lines;
 mod message;
+mod naming;
 mod strict;
 
 use std::process::{ExitCode, Stdio};
@@ -40,6 +41,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_LINES: usize = 256;
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
+    // Fixed before the server starts, from what the operator wrote: never from the server.
+    let name =
+        naming::server_name(args.name.as_deref(), &args.command).map_err(anyhow::Error::msg)?;
     let settings = Settings::resolve(
         args.server.as_deref(),
         args.on_behalf_of.as_deref(),
@@ -50,7 +54,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let code = runtime.block_on(proxy(args, settings));
+    let code = runtime.block_on(proxy(args, name, settings));
     // The stdin reader may sit in a blocking read; don't wait for it.
     runtime.shutdown_background();
     code
@@ -59,11 +63,8 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
 /// What the gate knows about the MCP session it stands in.
 #[derive(Debug)]
 pub(crate) struct SessionState {
-    /// `--name`, which wins over anything the server says.
-    explicit_name: Option<String>,
-    /// From `serverInfo.name`, once the server has answered the handshake.
-    learned_name: Option<String>,
-    fallback_name: String,
+    /// Whether the server's own name, differing from the one in use, has been logged.
+    told_reported_name: bool,
     /// The gavel session for this MCP session; renewed by each `initialize`.
     session: String,
     protocol_version: Option<String>,
@@ -72,17 +73,10 @@ pub(crate) struct SessionState {
     awaited: Vec<IdKey>,
 }
 
-impl SessionState {
-    fn server_name(&self) -> &str {
-        self.explicit_name
-            .as_deref()
-            .or(self.learned_name.as_deref())
-            .unwrap_or(&self.fallback_name)
-    }
-}
-
 /// Shared by the two pumps and the held-call tasks.
 pub(crate) struct Gate {
+    /// `<server>` of `mcp.<server>.<tool>`: `--name`, or derived from the command line.
+    server_name: String,
     client: Client,
     token: Option<String>,
     on_behalf_of: Option<String>,
@@ -103,7 +97,11 @@ fn new_session_id() -> String {
     format!("mcp-{}", random_hex(8))
 }
 
-async fn proxy(args: GateArgs, settings: Settings) -> anyhow::Result<ExitCode> {
+async fn proxy(
+    args: GateArgs,
+    server_name: String,
+    settings: Settings,
+) -> anyhow::Result<ExitCode> {
     let (program, rest) = args
         .command
         .split_first()
@@ -129,13 +127,12 @@ async fn proxy(args: GateArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     tokio::spawn(write_server(child_in, server_rx));
 
     let gate = Arc::new(Gate {
+        server_name,
         client: settings.client()?,
         token: settings.token,
         on_behalf_of: settings.on_behalf_of,
         state: Mutex::new(SessionState {
-            explicit_name: args.name.as_deref().map(message::policy_server_name),
-            learned_name: None,
-            fallback_name: message::name_from_command(&args.command),
+            told_reported_name: false,
             session: new_session_id(),
             protocol_version: None,
             client_name: None,
@@ -432,8 +429,20 @@ impl Gate {
         }
         if let Some((key, name)) = message::handshake_answer(line, &s.awaited) {
             s.awaited.retain(|k| k != &key);
-            if let Some(name) = name {
-                s.learned_name = Some(message::policy_server_name(&name));
+            // The server's own name is its claim, never used for policy: said once, inertly.
+            if let Some(reported) = name {
+                if !s.told_reported_name
+                    && naming::policy_server_name(&reported).as_deref()
+                        != Some(self.server_name.as_str())
+                {
+                    s.told_reported_name = true;
+                    eprintln!(
+                        "gavel gate: the server calls itself \"{}\"; policy names it `{}` \
+                         (--name or its command line, never the server's claim)",
+                        inert(&reported.chars().take(120).collect::<String>()),
+                        self.server_name
+                    );
+                }
             }
         }
     }
@@ -441,16 +450,16 @@ impl Gate {
     /// The gavel action for a call: `mcp.<server>.<tool>`, the call's arguments, this MCP
     /// session's gavel session, and what is known about server and client as context.
     fn action_for(&self, call: &ToolCall) -> ActionRequest {
-        let (server, session, protocol, client) = match self.state.lock() {
+        let server = self.server_name.clone();
+        let (session, protocol, client) = match self.state.lock() {
             Ok(s) => (
-                s.server_name().to_string(),
                 s.session.clone(),
                 call.protocol_version
                     .clone()
                     .or_else(|| s.protocol_version.clone()),
                 call.client_name.clone().or_else(|| s.client_name.clone()),
             ),
-            Err(_) => ("unnamed".into(), new_session_id(), None, None),
+            Err(_) => (new_session_id(), None, None),
         };
         let mut context = Map::new();
         context.insert("adapter".into(), json!("mcp-gate"));
