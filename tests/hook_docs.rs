@@ -70,6 +70,33 @@ fn json_snippets_parse_and_the_hook_timeouts_agree() {
     assert!(args.iter().any(|a| a == "--"));
 }
 
+/// The managed-settings example: the same hook, by an absolute path, with only managed hooks.
+#[test]
+fn the_managed_settings_example_enforces_the_hook() {
+    let blocks = code_blocks(&doc());
+    let managed: Value = blocks
+        .iter()
+        .filter(|(lang, _)| lang == "json")
+        .map(|(_, body)| serde_json::from_str::<Value>(body).expect("JSON"))
+        .find(|v| v.get("allowManagedHooksOnly").is_some())
+        .expect("the managed-settings.json snippet");
+    assert_eq!(managed["allowManagedHooksOnly"], true);
+    let entry = &managed["hooks"]["PreToolUse"][0];
+    assert_eq!(entry["matcher"], "*");
+    let hook = &entry["hooks"][0];
+    assert_eq!(hook["type"], "command");
+    let command = hook["command"].as_str().expect("command");
+    let timeout = hook["timeout"].as_u64().expect("timeout");
+    assert!(
+        command.starts_with('/') && command.contains("/gavel hook claude-code "),
+        "an absolute path to gavel: {command}"
+    );
+    assert!(
+        command.ends_with(&format!("--timeout {timeout}")),
+        "--timeout must equal the hook timeout: {command} vs {timeout}"
+    );
+}
+
 async fn hook(
     url: &str,
     token: &str,
