@@ -25,7 +25,7 @@ pub enum FromClient {
     ToolCall(ToolCall),
     /// `notifications/cancelled` for one of the client's requests.
     Cancelled { request_id: Value },
-    /// `initialize` (classic) or `server/discover` (2026-07-28): the answer names the server.
+    /// `initialize` (classic) or `server/discover` (2026-07-28): the answer carries the name the server claims.
     Handshake {
         id: Value,
         /// True for `initialize`: a new MCP session begins.

@@ -69,7 +69,7 @@ pub(crate) struct SessionState {
     session: String,
     protocol_version: Option<String>,
     client_name: Option<String>,
-    /// Handshake request ids whose answers will name the server.
+    /// Handshake request ids whose answers carry the name the server claims (logged, not used).
     awaited: Vec<IdKey>,
 }
 
@@ -378,7 +378,7 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
     }
 }
 
-/// Server → client, byte for byte; peeks only at answers to handshakes to learn the name.
+/// Server → client, byte for byte; peeks only at answers to handshakes, for the name the server claims.
 async fn pump_server(gate: Arc<Gate>, child_out: tokio::process::ChildStdout) {
     let mut reader = BufReader::new(child_out);
     let mut line = Vec::new();
@@ -388,7 +388,7 @@ async fn pump_server(gate: Arc<Gate>, child_out: tokio::process::ChildStdout) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        gate.learn_from_server(&line);
+        gate.note_claimed_name(&line);
         if gate
             .to_client
             .send(Out::Line(std::mem::take(&mut line)))
@@ -420,31 +420,38 @@ impl Gate {
         let _ = self.to_client.send(Out::Line(line)).await;
     }
 
-    fn learn_from_server(&self, line: &[u8]) {
-        let Ok(mut s) = self.state.lock() else {
-            return;
-        };
-        if s.awaited.is_empty() {
-            return;
-        }
-        if let Some((key, name)) = message::handshake_answer(line, &s.awaited) {
+    fn note_claimed_name(&self, line: &[u8]) {
+        let claimed = {
+            let Ok(mut s) = self.state.lock() else {
+                return;
+            };
+            if s.awaited.is_empty() {
+                return;
+            }
+            let Some((key, name)) = message::handshake_answer(line, &s.awaited) else {
+                return;
+            };
             s.awaited.retain(|k| k != &key);
             // The server's own name is its claim, never used for policy: said once, inertly.
-            if let Some(reported) = name {
-                if !s.told_reported_name
-                    && naming::policy_server_name(&reported).as_deref()
-                        != Some(self.server_name.as_str())
+            match name {
+                Some(claimed)
+                    if !s.told_reported_name
+                        && naming::policy_server_name(&claimed).as_deref()
+                            != Some(self.server_name.as_str()) =>
                 {
                     s.told_reported_name = true;
-                    eprintln!(
-                        "gavel gate: the server calls itself \"{}\"; policy names it `{}` \
-                         (--name or its command line, never the server's claim)",
-                        inert(&reported.chars().take(120).collect::<String>()),
-                        self.server_name
-                    );
+                    claimed
                 }
+                _ => return,
             }
-        }
+        };
+        // Outside the lock: a slow stderr must not stall the other pumps.
+        eprintln!(
+            "gavel gate: the server calls itself \"{}\"; policy names it `{}` \
+             (--name or its command line, never the server's claim)",
+            inert(&claimed.chars().take(120).collect::<String>()),
+            self.server_name
+        );
     }
 
     /// The gavel action for a call: `mcp.<server>.<tool>`, the call's arguments, this MCP

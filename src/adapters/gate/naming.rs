@@ -46,8 +46,18 @@ pub fn policy_server_name(raw: &str) -> Option<String> {
 
 type Derived = Result<String, String>;
 
+/// How many wrappers (`env`, `cmd /c`, `uv run`) may be looked through.
+const MAX_NESTING: usize = 4;
+
 /// The name derived from a command line (program first).
 pub fn derive(command: &[String]) -> Derived {
+    derive_at(command, 0)
+}
+
+fn derive_at(command: &[String], depth: usize) -> Derived {
+    if depth > MAX_NESTING {
+        return Err("too many launchers in a row".into());
+    }
     let Some((program, args)) = command.split_first() else {
         return Err("no command".into());
     };
@@ -56,12 +66,12 @@ pub fn derive(command: &[String]) -> Derived {
         "npx" | "bunx" | "pnpx" => js_runner(&launcher, args),
         "npm" | "pnpm" | "yarn" | "bun" => js_subcommand(&launcher, args),
         "uvx" => uvx(args),
-        "uv" => uv(args),
+        "uv" => uv(args, depth),
         "pipx" => pipx(args),
         "deno" => deno(args),
         "docker" | "podman" | "nerdctl" => container(&launcher, args),
-        "env" => env(args),
-        "cmd" => windows_cmd(args),
+        "env" => env(args, depth),
+        "cmd" => windows_cmd(args, depth),
         l if is_python(l) => python(args),
         l if SCRIPT_RUNNERS.contains(&l) => script_runner(l, args),
         l if SHELLS.contains(&l) => shell(l, args),
@@ -453,7 +463,7 @@ fn js_subcommand(launcher: &str, args: &[String]) -> Derived {
         ("bun", "run") => script_runner("bun run", rest),
         ("bun", v) if !v.starts_with('-') && v.contains('.') => script(v),
         _ => Err(format!(
-            "`{launcher} {verb}` is not a package runner gavel reads (npm exec, pnpm dlx, \
+            "`{launcher}` {verb:?} is not a package runner gavel reads (npm exec, pnpm dlx, \
              yarn dlx, bun x, bun run)"
         )),
     }
@@ -563,7 +573,7 @@ const UV_RUN_FLAGS: &[&str] = &[
 
 /// `uv tool run …` is `uvx`; `uv [--directory D] run [options] TARGET …` runs a script or a
 /// command from the project.
-fn uv(args: &[String]) -> Derived {
+fn uv(args: &[String], depth: usize) -> Derived {
     let parsed = options("uv", args, &UVX, &[])?;
     let verb = parsed.rest.first().map(String::as_str).unwrap_or("");
     let rest = parsed.rest.get(1..).unwrap_or(&[]);
@@ -585,10 +595,10 @@ fn uv(args: &[String]) -> Derived {
             if target.ends_with(".py") || target.contains('/') || target.contains('\\') {
                 script(target)
             } else {
-                derive(parsed.rest)
+                derive_at(parsed.rest, depth + 1)
             }
         }
-        _ => Err(format!("`uv {verb}` is not `uv run` or `uv tool run`")),
+        _ => Err(format!("`uv` {verb:?} is not `uv run` or `uv tool run`")),
     }
 }
 
@@ -625,28 +635,40 @@ fn pipx(args: &[String]) -> Derived {
     package_or_operand("pipx run", &parsed, python_package)
 }
 
-/// `python [options] -m MODULE …` or `python [options] FILE …`.
+/// `python [options] -m MODULE …` or `python [options] FILE …`. Short options may be
+/// combined (`-uBm mod`, `-Wignore`); `-c` code names nothing.
 fn python(args: &[String]) -> Derived {
     let mut i = 0;
     while let Some(a) = args.get(i) {
         let a = a.as_str();
-        if a == "-c" || (a.starts_with("-c") && !a.starts_with("--")) {
-            return Err("`python -c` runs inline code".into());
-        }
-        if a == "-m" {
-            let module = args.get(i + 1).ok_or("`python -m` has no module")?;
-            return python_module(module);
-        }
-        if let Some(module) = a.strip_prefix("-m").filter(|_| !a.starts_with("--")) {
-            return python_module(module);
-        }
+        i += 1;
         match a {
-            "-W" | "-X" | "--check-hash-based-pycs" => i += 2,
-            "--" => return script(args.get(i + 1).ok_or("`python --` has no script")?),
+            "--" => return script(args.get(i).ok_or("`python --` has no script")?),
             "-" => return Err("`python -` reads its program from stdin".into()),
+            "--check-hash-based-pycs" => i += 1,
+            _ if a.starts_with("--") => {}
             _ if a.starts_with('-') => {
-                // Flags, possibly combined (`-uB`); `-Wx`/`-Xy` carry their value.
-                i += 1;
+                for (at, c) in a.char_indices().skip(1) {
+                    let attached = &a[at + c.len_utf8()..];
+                    match c {
+                        'c' => return Err("`python -c` runs inline code".into()),
+                        'm' => {
+                            let module = if attached.is_empty() {
+                                args.get(i).ok_or("`python -m` has no module")?.as_str()
+                            } else {
+                                attached
+                            };
+                            return python_module(module);
+                        }
+                        'W' | 'X' => {
+                            if attached.is_empty() {
+                                i += 1;
+                            }
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
             }
             _ => return script(a),
         }
@@ -798,7 +820,7 @@ fn container(launcher: &str, args: &[String]) -> Derived {
 }
 
 /// `env [-i] [-u NAME] [NAME=VALUE…] CMD …` → `CMD …`.
-fn env(args: &[String]) -> Derived {
+fn env(args: &[String], depth: usize) -> Derived {
     let mut i = 0;
     while let Some(a) = args.get(i) {
         match a.as_str() {
@@ -817,13 +839,13 @@ fn env(args: &[String]) -> Derived {
         }
     }
     match args.get(i..) {
-        Some(rest) if !rest.is_empty() => derive(rest),
+        Some(rest) if !rest.is_empty() => derive_at(rest, depth + 1),
         _ => Err("`env` runs no command".into()),
     }
 }
 
 /// Windows `cmd /c CMD …` → `CMD …` (but not one string holding a whole command line).
-fn windows_cmd(args: &[String]) -> Derived {
+fn windows_cmd(args: &[String], depth: usize) -> Derived {
     for (i, a) in args.iter().enumerate() {
         let lower = a.to_ascii_lowercase();
         if lower == "/c" || lower == "/k" {
@@ -831,7 +853,7 @@ fn windows_cmd(args: &[String]) -> Derived {
             return match rest {
                 [] => Err("`cmd /c` runs nothing".into()),
                 [one] if one.contains(' ') => Err("`cmd /c` runs a command line".into()),
-                _ => derive(rest),
+                _ => derive_at(rest, depth + 1),
             };
         }
         if !lower.starts_with('/') {
@@ -1000,6 +1022,11 @@ mod tests {
                 "notes_server",
             ),
             (&["py", "-3", "C:\\mcp\\weather\\server.py"], "weather"),
+            (&["python3", "-uBm", "notes_mcp"], "notes_mcp"),
+            (
+                &["python3", "-Wignore", "-X", "utf8", "-I", "notes.py"],
+                "notes",
+            ),
             // Node and other interpreters.
             (
                 &[
@@ -1150,6 +1177,9 @@ mod tests {
             &["python3"],
             &["python3", "-u"],
             &["python", "-c", "import x"],
+            &["python", "-Bc", "import x"],
+            &["env", "env", "env", "env", "env", "env", "npx", "-y", "x"],
+            &["npm", "\u{1b}[2J"],
             &["python", "-m"],
             &["python", "-m", "server"],
             &["python", "server.py"],
@@ -1202,6 +1232,20 @@ mod tests {
         let err = server_name(None, &cmd(&["python3", "server.py"])).unwrap_err();
         assert!(err.contains("--name NAME"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
+        // What the operator wrote is quoted, never replayed raw on the terminal.
+        for hostile in [
+            cmd(&["npm", "\u{1b}[2J\nx"]),
+            cmd(&["npx", "--evil\u{1b}]0;t\u{7}", "x"]),
+            cmd(&["uv", "\u{202e}sync"]),
+        ] {
+            let err = server_name(None, &hostile).unwrap_err();
+            assert!(
+                !err.contains(['\u{1b}', '\n', '\u{7}', '\u{202e}']),
+                "{err:?}"
+            );
+        }
+        let err = server_name(Some("\u{1b}\n.*"), &npx).unwrap_err();
+        assert!(!err.contains(['\u{1b}', '\n']), "{err:?}");
     }
 
     #[test]
