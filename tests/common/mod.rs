@@ -254,6 +254,20 @@ impl Env {
             .await
     }
 
+    /// refund-bot's refund of `amount` in session `s`, escalated for review, as approvers see it.
+    pub async fn refund_review(&self, amount: f64) -> Escalation {
+        let out = self
+            .act(
+                "refund-bot",
+                "stripe.refund",
+                json!({ "amount": amount }),
+                "s",
+            )
+            .await;
+        self.escalation(out.escalation.as_deref().expect("escalated"))
+            .await
+    }
+
     pub async fn escalation(&self, id: &str) -> Escalation {
         self.client
             .escalation(self.key("alice"), id)

@@ -19,15 +19,7 @@ pub async fn populated() -> Env {
         .await;
     env.act("refund-bot", "shell.exec", json!({"cmd": "rm -rf /"}), "s")
         .await;
-    let out = env
-        .act(
-            "refund-bot",
-            "stripe.refund",
-            json!({"amount": 4000.0}),
-            "s",
-        )
-        .await;
-    let esc = env.escalation(out.escalation.as_deref().unwrap()).await;
+    let esc = env.refund_review(4000.0).await;
     env.client
         .decide(&Client::sign_decision(
             env.key("carol"),

@@ -18,23 +18,10 @@ fn code(e: ClientError) -> String {
     }
 }
 
-async fn review(env: &Env, amount: f64) -> gavel::protocol::Escalation {
-    let out = env
-        .act(
-            "refund-bot",
-            "stripe.refund",
-            json!({"amount": amount}),
-            "s",
-        )
-        .await;
-    env.escalation(out.escalation.as_deref().expect("escalated"))
-        .await
-}
-
 #[tokio::test]
 async fn one_approval_approves_and_the_agent_is_allowed() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 2000.0).await;
+    let esc = env.refund_review(2000.0).await;
     let ack = env
         .client
         .decide(&Client::sign_decision(
@@ -57,7 +44,7 @@ async fn one_approval_approves_and_the_agent_is_allowed() {
 #[tokio::test]
 async fn two_required_approvals_need_two_different_people() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 20000.0).await;
+    let esc = env.refund_review(20000.0).await;
     assert_eq!(esc.approvals_required, 2);
     let first = Client::sign_decision(env.key("bob"), &esc, Vote::Approve, "checked the order");
     let ack = env.client.decide(&first).await.unwrap();
@@ -100,7 +87,7 @@ async fn two_required_approvals_need_two_different_people() {
 #[tokio::test]
 async fn one_deny_denies_with_its_reason_and_needs_one() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 20000.0).await;
+    let esc = env.refund_review(20000.0).await;
     env.client
         .decide(&Client::sign_decision(
             env.key("bob"),
@@ -146,7 +133,7 @@ async fn one_deny_denies_with_its_reason_and_needs_one() {
 #[tokio::test]
 async fn forged_and_foreign_signatures_are_refused() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 2000.0).await;
+    let esc = env.refund_review(2000.0).await;
 
     // Forged: body changed after signing.
     let mut forged = Client::sign_decision(env.key("carol"), &esc, Vote::Deny, "no");
@@ -220,8 +207,8 @@ async fn forged_and_foreign_signatures_are_refused() {
 #[tokio::test]
 async fn a_decision_cannot_be_replayed_against_another_escalation() {
     let env = Env::start(POLICY).await;
-    let a = review(&env, 20000.0).await;
-    let b = review(&env, 20000.0).await;
+    let a = env.refund_review(20000.0).await;
+    let b = env.refund_review(20000.0).await;
     let for_a = Client::sign_decision(env.key("bob"), &a, Vote::Approve, "");
     // Posted to B's URL as is.
     let (status, body) = env
@@ -269,7 +256,7 @@ async fn separation_of_duties_is_enforced_by_the_server() {
     );
 
     // The agent's owner (alice) under separate_owner.
-    let huge = review(&env, 50000.0).await;
+    let huge = env.refund_review(50000.0).await;
     assert!(huge.separate_owner);
     let owner = Client::sign_decision(env.key("alice"), &huge, Vote::Approve, "");
     assert_eq!(
@@ -277,7 +264,7 @@ async fn separation_of_duties_is_enforced_by_the_server() {
         "owner_approval"
     );
     // Without separate_owner the owner may approve.
-    let large = review(&env, 2000.0).await;
+    let large = env.refund_review(2000.0).await;
     let ok = Client::sign_decision(env.key("alice"), &large, Vote::Approve, "");
     assert_eq!(
         env.client.decide(&ok).await.unwrap().escalation.state,
@@ -302,7 +289,7 @@ async fn separation_of_duties_is_enforced_by_the_server() {
 #[tokio::test]
 async fn agent_tokens_are_refused_on_every_people_endpoint() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 2000.0).await;
+    let esc = env.refund_review(2000.0).await;
     let token = env.token("refund-bot");
     let decision = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
     let flip = json!({"scope": "global", "on": false, "reason": "x", "operator": "alice", "issued_at": now_rfc3339(), "signature": "x"});
@@ -439,8 +426,8 @@ async fn leads_review_flagged_actions_with_a_signed_note() {
 #[tokio::test]
 async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
     let env = Env::start(POLICY).await;
-    let first = review(&env, 2000.0).await;
-    let second = review(&env, 2500.0).await;
+    let first = env.refund_review(2000.0).await;
+    let second = env.refund_review(2500.0).await;
     let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
 
@@ -482,7 +469,7 @@ async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
 #[tokio::test]
 async fn a_decision_that_could_not_be_written_changed_nothing() {
     let env = Env::start(POLICY).await;
-    let esc = review(&env, 2000.0).await;
+    let esc = env.refund_review(2000.0).await;
     let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let d = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
@@ -508,7 +495,7 @@ async fn a_decision_that_could_not_be_written_changed_nothing() {
 async fn simultaneous_votes_on_one_escalation_are_all_counted_once() {
     let env = Env::start(POLICY).await;
     for _ in 0..5 {
-        let esc = review(&env, 20000.0).await;
+        let esc = env.refund_review(20000.0).await;
         assert_eq!(esc.approvals_required, 2);
         let votes = ["bob", "carol"].map(|who| {
             let d = Client::sign_decision(env.key(who), &esc, Vote::Approve, "");

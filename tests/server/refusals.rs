@@ -23,15 +23,7 @@ fn footprint(env: &Env) -> (u64, i64) {
 #[tokio::test]
 async fn a_thousand_anonymous_and_forged_requests_are_counted_in_a_few_bounded_records() {
     let mut env = Env::start(POLICY).await;
-    let out = env
-        .act(
-            "refund-bot",
-            "stripe.refund",
-            json!({"amount": 4000.0}),
-            "s",
-        )
-        .await;
-    let esc = env.escalation(out.escalation.as_deref().unwrap()).await;
+    let esc = env.refund_review(4000.0).await;
     env.stop().await;
     let before = footprint(&env);
     env.boot().await;
