@@ -4,10 +4,8 @@ use chrono::Utc;
 use tokio::sync::{broadcast, Mutex};
 
 use super::error::ApiError;
-use super::roster::Roster;
-use super::signed::{check_fresh_signature, check_signed_time, verified_signer};
+use super::signed::{check_fresh_signature, check_signed_time, Verified};
 use super::store::{self, Op, Store};
-use crate::protocol::signing::Purpose;
 use crate::protocol::{FlaggedAction, Role, ServerMessage, SignedFlagReview, MAX_TEXT_LEN};
 use crate::server::audit::AuditEvent;
 
@@ -31,23 +29,19 @@ impl Flags {
     /// answered as it was.
     pub async fn review(
         &self,
-        roster: &Roster,
         action: &str,
-        r: SignedFlagReview,
+        review: Verified<SignedFlagReview>,
     ) -> Result<FlaggedAction, ApiError> {
+        let Verified {
+            body: r,
+            signer: person,
+        } = review;
         if r.body.action != action {
             return Err(ApiError::bad_request(
                 "action_mismatch",
                 format!("the review is signed for {}", r.body.action),
             ));
         }
-        let person = verified_signer(
-            roster,
-            &r.body.reviewer,
-            Purpose::FlagReview,
-            &r.body,
-            &r.signature,
-        )?;
         let _one_at_a_time = self.reviews.lock().await;
         let key = action.to_string();
         let flagged = self

@@ -2,13 +2,14 @@
 //! within the allowed clock skew) and, for one-shot requests, that it was not used before. Reads
 //! (signed headers) and writes (signed bodies) use the same checks and the same answers.
 
-use serde::Serialize;
-
 use super::error::ApiError;
+use super::refusals::truncate;
 use super::roster::{Person, Roster};
 use super::store::{self, Store};
 use crate::protocol::signing::Purpose;
-use crate::protocol::{Timestamp, MAX_CLOCK_SKEW_SECS};
+use crate::protocol::{
+    PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch, Timestamp, MAX_CLOCK_SKEW_SECS,
+};
 
 /// A signed time that cannot be accepted. Both are `400`: the request is well signed but its
 /// content is wrong (docs/PROTOCOL.md, Errors).
@@ -53,37 +54,80 @@ pub fn check_signed_time(
     Ok(())
 }
 
-/// The roster person `id`, who must exist to sign anything.
-pub fn signer<'r>(roster: &'r Roster, id: &str) -> Result<&'r Person, ApiError> {
-    roster.person(id).ok_or_else(|| {
-        ApiError::forbidden(
+/// A body signed by a person: who signs it, and whether a key verifies the signature.
+pub trait SignedBody {
+    fn signer(&self) -> &str;
+    fn signature(&self) -> &str;
+    fn verifies(&self, key: &PublicKey) -> bool;
+}
+
+impl SignedBody for SignedDecision {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
+    fn signer(&self) -> &str {
+        &self.body.approver
+    }
+    fn verifies(&self, key: &PublicKey) -> bool {
+        key.verify(Purpose::Decision, &self.body, &self.signature)
+            .is_ok()
+    }
+}
+
+impl SignedBody for SignedKillSwitch {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
+    fn signer(&self) -> &str {
+        &self.body.operator
+    }
+    fn verifies(&self, key: &PublicKey) -> bool {
+        key.verify(Purpose::KillSwitch, &self.body, &self.signature)
+            .is_ok()
+    }
+}
+
+impl SignedBody for SignedFlagReview {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
+    fn signer(&self) -> &str {
+        &self.body.reviewer
+    }
+    fn verifies(&self, key: &PublicKey) -> bool {
+        key.verify(Purpose::FlagReview, &self.body, &self.signature)
+            .is_ok()
+    }
+}
+
+/// A signed body whose signer is a roster person and whose signature verifies with their key.
+/// Only [`verify`] makes one, so the parts that act on it never check the signature again.
+pub struct Verified<T> {
+    pub body: T,
+    pub signer: Person,
+}
+
+/// `body`, once its signer is a roster person whose key verifies it.
+pub fn verify<T: SignedBody>(roster: &Roster, body: T) -> Result<Verified<T>, ApiError> {
+    let Some(person) = roster.person(body.signer()) else {
+        return Err(ApiError::forbidden(
             "unknown_signer",
-            format!("\"{id}\" is not a person in the roster"),
-        )
+            format!(
+                "\"{}\" is not a person in the roster",
+                truncate(body.signer(), 64)
+            ),
+        ));
+    };
+    if !body.verifies(&person.key) {
+        return Err(ApiError::unauthorized(
+            "bad_signature",
+            "the signature does not verify with the signer's roster key",
+        ));
+    }
+    Ok(Verified {
+        signer: person.clone(),
+        body,
     })
-}
-
-/// The roster person `id`, whose key verifies `signature` over `body` for `purpose`.
-pub fn verified_signer<'r, B: Serialize>(
-    roster: &'r Roster,
-    id: &str,
-    purpose: Purpose,
-    body: &B,
-    signature: &str,
-) -> Result<&'r Person, ApiError> {
-    let person = signer(roster, id)?;
-    person
-        .key
-        .verify(purpose, body, signature)
-        .map_err(|_| bad_signature())?;
-    Ok(person)
-}
-
-pub fn bad_signature() -> ApiError {
-    ApiError::unauthorized(
-        "bad_signature",
-        "the signature does not verify with the signer's roster key",
-    )
 }
 
 /// One-shot signed requests (flips, reviews) are refused when their signature was used before.

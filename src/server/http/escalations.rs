@@ -40,5 +40,5 @@ pub async fn decide(
     signed: SignedBy<SignedDecision>,
 ) -> Result<Json<DecisionAck>, Refusal> {
     let caller = signed.caller();
-    caller.answer(app.queue.decide(&app.roster, &id, signed.body).await)
+    caller.answer(app.queue.decide(&id, signed.0).await)
 }

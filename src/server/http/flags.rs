@@ -33,5 +33,5 @@ pub async fn review(
     signed: SignedBy<SignedFlagReview>,
 ) -> Result<Json<FlaggedAction>, Refusal> {
     let caller = signed.caller();
-    caller.answer(app.flags.review(&app.roster, &action, signed.body).await)
+    caller.answer(app.flags.review(&action, signed.0).await)
 }

@@ -24,5 +24,5 @@ pub async fn flip(
     signed: SignedBy<SignedKillSwitch>,
 ) -> Result<Json<FlipAck>, Refusal> {
     let caller = signed.caller();
-    caller.answer(app.queue.flip(&app.roster, signed.body).await)
+    caller.answer(app.queue.flip(&app.roster, signed.0).await)
 }

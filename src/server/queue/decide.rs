@@ -7,12 +7,10 @@ use chrono::Utc;
 
 use super::machine::{self, Ballot, Refusal};
 use super::Queue;
-use crate::protocol::signing::Purpose;
 use crate::protocol::{DecisionAck, Escalation, SignedDecision};
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
-use crate::server::roster::Roster;
-use crate::server::signed::verified_signer;
+use crate::server::signed::Verified;
 use crate::server::store::state_name;
 
 impl Queue {
@@ -20,18 +18,14 @@ impl Queue {
     /// is acknowledged with `recorded: false`.
     pub async fn decide(
         &self,
-        roster: &Roster,
         path_id: &str,
-        d: SignedDecision,
+        decision: Verified<SignedDecision>,
     ) -> Result<DecisionAck, ApiError> {
+        let Verified {
+            body: d,
+            signer: person,
+        } = decision;
         machine::check_decision(path_id, &d).map_err(refused)?;
-        let person = verified_signer(
-            roster,
-            &d.body.approver,
-            Purpose::Decision,
-            &d.body,
-            &d.signature,
-        )?;
         let Some(turn) = self.turn(path_id).await else {
             let esc = self
                 .stored(path_id)

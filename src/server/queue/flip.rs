@@ -4,27 +4,27 @@
 use chrono::Utc;
 
 use super::{machine, Queue};
-use crate::protocol::signing::Purpose;
 use crate::protocol::{FlipAck, KillSwitch, ServerMessage, SignedKillSwitch};
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::killswitch::{check_flip, kill_reason};
 use crate::server::roster::Roster;
-use crate::server::signed::{check_fresh_signature, check_signed_time, verified_signer};
+use crate::server::signed::{check_fresh_signature, check_signed_time, Verified};
 use crate::server::store::Op;
 
 impl Queue {
     /// Flips a kill switch; answers with the switch and the escalations it cancelled.
-    pub async fn flip(&self, roster: &Roster, f: SignedKillSwitch) -> Result<FlipAck, ApiError> {
-        let operator = verified_signer(
-            roster,
-            &f.body.operator,
-            Purpose::KillSwitch,
-            &f.body,
-            &f.signature,
-        )?;
+    pub async fn flip(
+        &self,
+        roster: &Roster,
+        flip: Verified<SignedKillSwitch>,
+    ) -> Result<FlipAck, ApiError> {
+        let Verified {
+            body: f,
+            signer: operator,
+        } = flip;
         check_signed_time("issued_at", &f.body.issued_at, Utc::now())?;
-        let scope = check_flip(roster, &self.kill, operator, &f.body)?;
+        let scope = check_flip(roster, &self.kill, &operator, &f.body)?;
         // Exclusive: no vote, deadline or queued escalation is in flight while this decides
         // what it cancels, and the replay check serialises with the write that records it.
         let _gate = self.gate.write().await;

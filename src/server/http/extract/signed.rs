@@ -7,40 +7,25 @@ use serde::de::DeserializeOwned;
 
 use super::json::JsonBody;
 use super::person::refuse_agents;
-use crate::protocol::signing::Purpose;
-use crate::protocol::{PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch};
 use crate::server::app::App;
-use crate::server::error::ApiError;
 use crate::server::http::refusal::{Caller, Refusal};
-use crate::server::refusals::truncate;
-use crate::server::roster::Person;
-
-/// A body signed by a person: who signed it and whether the signature verifies.
-pub trait SignedBody: DeserializeOwned {
-    fn signer(&self) -> &str;
-    fn signature(&self) -> &str;
-    fn verifies(&self, key: &PublicKey) -> bool;
-}
+use crate::server::signed::{verify, SignedBody, Verified};
 
 /// A signed body whose signer is a roster person and whose signature verifies with their key.
 /// Agent tokens are refused before anything else; until the signer is authenticated a refusal
 /// names the signer only as a claim, after it names the person.
-pub struct SignedBy<T> {
-    pub person: Person,
-    pub body: T,
-    signature: String,
-}
+pub struct SignedBy<T>(pub Verified<T>);
 
-impl<T> SignedBy<T> {
+impl<T: SignedBody> SignedBy<T> {
     pub fn caller(&self) -> Caller {
         Caller::Person {
-            id: self.person.info.id.clone(),
-            signature: self.signature.clone(),
+            id: self.0.signer.info.id.clone(),
+            signature: self.0.body.signature().to_string(),
         }
     }
 }
 
-impl<T: SignedBody> FromRequest<Arc<App>> for SignedBy<T> {
+impl<T: SignedBody + DeserializeOwned> FromRequest<Arc<App>> for SignedBy<T> {
     type Rejection = Refusal;
 
     async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Refusal> {
@@ -50,64 +35,8 @@ impl<T: SignedBody> FromRequest<Arc<App>> for SignedBy<T> {
         let claimed = Caller::Unauthenticated {
             claimed_person: Some(body.signer().to_string()),
         };
-        let Some(person) = app.roster.person(body.signer()) else {
-            return Err(claimed.refuse(ApiError::forbidden(
-                "unknown_signer",
-                format!(
-                    "\"{}\" is not a person in the roster",
-                    truncate(body.signer(), 64)
-                ),
-            )));
-        };
-        if !body.verifies(&person.key) {
-            return Err(claimed.refuse(ApiError::unauthorized(
-                "bad_signature",
-                "the signature does not verify with the signer's roster key",
-            )));
-        }
-        Ok(SignedBy {
-            person: person.clone(),
-            signature: body.signature().to_string(),
-            body,
-        })
-    }
-}
-
-impl SignedBody for SignedDecision {
-    fn signature(&self) -> &str {
-        &self.signature
-    }
-    fn signer(&self) -> &str {
-        &self.body.approver
-    }
-    fn verifies(&self, key: &PublicKey) -> bool {
-        key.verify(Purpose::Decision, &self.body, &self.signature)
-            .is_ok()
-    }
-}
-
-impl SignedBody for SignedKillSwitch {
-    fn signature(&self) -> &str {
-        &self.signature
-    }
-    fn signer(&self) -> &str {
-        &self.body.operator
-    }
-    fn verifies(&self, key: &PublicKey) -> bool {
-        key.verify(Purpose::KillSwitch, &self.body, &self.signature)
-            .is_ok()
-    }
-}
-
-impl SignedBody for SignedFlagReview {
-    fn signature(&self) -> &str {
-        &self.signature
-    }
-    fn signer(&self) -> &str {
-        &self.body.reviewer
-    }
-    fn verifies(&self, key: &PublicKey) -> bool {
-        key.verify(Purpose::FlagReview, &self.body, &self.signature)
-            .is_ok()
+        verify(&app.roster, body)
+            .map(SignedBy)
+            .map_err(|e| claimed.refuse(e))
     }
 }
