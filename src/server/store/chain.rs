@@ -26,10 +26,10 @@ impl Head {
 }
 
 /// One record ready to be stored: every column of the audit table.
-pub struct Link {
+pub struct Link<'e> {
     pub seq: u64,
     pub time: String,
-    pub event: AuditEvent,
+    pub event: &'e AuditEvent,
     pub body: String,
     pub prev_hash: String,
     pub hash: String,
@@ -52,10 +52,9 @@ impl Chain {
         Chain { key }
     }
 
-    /// The record `entry` becomes after `head`; `head` moves to it. An entry that does not fit
-    /// the audit schema, or cannot be written as JSON, is an error and `head` stays.
-    pub fn link(&self, head: &mut Head, event: &AuditEvent) -> Result<Link, StoreError> {
-        let event = event.clone();
+    /// The record `event` becomes after `head`; `head` moves to it. An event that cannot be
+    /// written as JSON is an error, and `head` stays.
+    pub fn link<'e>(&self, head: &mut Head, event: &'e AuditEvent) -> Result<Link<'e>, StoreError> {
         let body = event.body()?;
         let seq = head.seq + 1;
         let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
