@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -39,20 +42,74 @@ def test_asyncio_cancellation_withdraws_the_call(gavel: Gavel, session_id: str) 
     assert_cancelled(gavel, asyncio.run(scenario()))
 
 
+class SlowLink:
+    """A TCP relay to the real server whose answers arrive `delay` seconds late (the first bytes
+    of each connection), so a cancellation can land while a submission is in flight."""
+
+    def __init__(self, target: str, delay: float) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.delay = delay
+        self.answers = bytearray()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self.pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, True), daemon=True).start()
+
+    def pump(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
+        first = answers
+        try:
+            while data := src.recv(65536):
+                if first:
+                    time.sleep(self.delay)
+                    first = False
+                if answers:
+                    self.answers += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def test_asyncio_cancellation_while_submitting_still_withdraws(gavel: Gavel,
                                                                session_id: str) -> None:
+    link = SlowLink(gavel.url, delay=1.0)
+
     async def scenario() -> None:
-        async with AsyncClient(gavel.url, token=gavel.token) as c:
+        async with AsyncClient(link.url, token=gavel.token) as c:
             task = asyncio.create_task(
                 c.guard("stripe.refund", {"amount": 5001.0}, session=session_id))
-            await asyncio.sleep(0)  # the request is on its way, not answered
+            await asyncio.sleep(0.3)  # the request is on its way, its answer is not
+            assert not link.answers
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
 
-    asyncio.run(scenario())
-    # The submission was answered after the cancel and withdrawn: nothing is left pending.
-    assert all(e["action"]["session"] != session_id for e in gavel.pending())
+    try:
+        asyncio.run(scenario())
+    finally:
+        link.close()
+    # The answer came after the cancel; the call it names was withdrawn.
+    ids = re.findall(rb'"id":"(act_[^"]+)"', bytes(link.answers))
+    assert ids, bytes(link.answers)
+    assert_cancelled(gavel, ids[0].decode())
 
 
 def test_the_callers_timeout_withdraws_and_raises_timed_out(gavel: Gavel,
