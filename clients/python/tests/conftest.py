@@ -126,7 +126,9 @@ class Gavel:
         self.person(person, "decide", escalation, verdict, "--reason", reason)
 
 
-def start(tmp: Path, policy: str, agent_token: tuple[str, str] | None = None) -> Gavel:
+def start(tmp: Path, policy: str, agent_token: tuple[str, str] | None = None,
+          tls: tuple[Path, Path] | None = None) -> Gavel:
+    """Starts `gavel serve` on an ephemeral loopback port (HTTPS with `tls` = (cert, key))."""
     assert BIN.exists(), f"no gavel binary at {BIN}: run `cargo build` or set GAVEL_BIN"
     keys, key_files = {}, {}
     for person in PEOPLE:
@@ -147,7 +149,8 @@ def start(tmp: Path, policy: str, agent_token: tuple[str, str] | None = None) ->
     env["HOME"] = str(tmp)
     proc = subprocess.Popen(
         [str(BIN), "serve", "--listen", "127.0.0.1:0", "--data", str(tmp / "data"),
-         "--policy", str(tmp / "policy.toml"), "--roster", str(tmp / "roster.toml")],
+         "--policy", str(tmp / "policy.toml"), "--roster", str(tmp / "roster.toml"),
+         *(["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env=env)
     ready = threading.Event()

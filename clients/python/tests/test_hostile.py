@@ -122,6 +122,13 @@ def test_an_answer_about_another_action_raises(hostile: Hostile) -> None:
         c.guard("stripe.refund", {"amount": 5000}, session="s")
 
 
+def test_an_answer_about_another_escalation_raises(hostile: Hostile) -> None:
+    other = {**PENDING, "escalation": "esc_2", "verdict": "allow", "resolution": "approved"}
+    hostile.script(ok(PENDING), ok(other), ok({**PENDING, "verdict": "deny"}))
+    with Client(hostile.url, token="t") as c, pytest.raises(ProtocolError, match="esc_2"):
+        c.guard("stripe.refund", {"amount": 5000}, session="s")
+
+
 def test_a_forged_approval_raises(hostile: Hostile, gavel: Gavel) -> None:
     forged = {"escalation": "esc_1", "digest": "sha256:" + "0" * 64, "verdict": "approve",
               "reason": "ok", "approver": "carol", "issued_at": "2026-01-01T00:00:00.000Z",

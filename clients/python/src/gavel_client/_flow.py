@@ -147,6 +147,13 @@ class Wait:
     def __post_init__(self) -> None:
         self.hold = hold_until(self.held)
 
+    def check(self, answer: Outcome) -> Outcome:
+        """An answer while waiting must be about the escalation gavel held the call for."""
+        if answer.escalation != self.held.escalation:
+            raise ProtocolError(f"gavel answered about escalation {answer.escalation!r}, not "
+                                f"{self.held.escalation!r}")
+        return answer
+
     def update(self, pending: Outcome) -> None:
         """A hand-over to a second group moves the deadline later: wait on until the new one."""
         if pending.deadline is not None and (self.held.deadline is None

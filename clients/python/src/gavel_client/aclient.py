@@ -93,7 +93,7 @@ class AsyncClient:
                 if secs == 0:
                     await asyncio.sleep(remaining)
                 try:
-                    out = await self.outcome(action, wait=secs)
+                    out = w.check(await self.outcome(action, wait=secs))
                 except RetryLater as r:
                     await asyncio.sleep(min(r.after, max(remaining, 0.0)))
                     continue

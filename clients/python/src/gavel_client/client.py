@@ -85,7 +85,7 @@ class Client:
                 if secs == 0:
                     time.sleep(remaining)
                 try:
-                    out = self.outcome(action, wait=secs)
+                    out = w.check(self.outcome(action, wait=secs))
                 except RetryLater as r:
                     time.sleep(min(r.after, max(remaining, 0.0)))
                     continue
