@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import httpx
 
-from . import __version__
 from ._flow import CONNECT_TIMEOUT
+from ._version import __version__
 from .errors import GavelUnavailable
 
 

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .aclient import AsyncClient
+from .calls import aguard, guard
 from .client import Client
 
 P = ParamSpec("P")
@@ -53,8 +54,6 @@ def guarded(tool: str, *, session: Session, client: Client | AsyncClient | None 
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                from . import aguard
-
                 await aguard(tool, bound_args(args, kwargs), session=session_id(),
                              client=client,
                              on_behalf_of=on_behalf_of, rationale=rationale, context=context,
@@ -68,8 +67,6 @@ def guarded(tool: str, *, session: Session, client: Client | AsyncClient | None 
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            from . import guard
-
             guard(tool, bound_args(args, kwargs), session=session_id(),
                   client=client, on_behalf_of=on_behalf_of,
                   rationale=rationale, context=context, timeout=timeout,
