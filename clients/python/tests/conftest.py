@@ -59,6 +59,16 @@ approvers = "ops"
 timeout = "2s"
 
 [[rule]]
+id = "hotfix-handover"
+tools = ["deploy.hotfix"]
+effect = "review"
+reason = "Hotfixes need ops, then backup"
+approvers = "ops"
+timeout = "3s"
+on_expiry = "escalate"
+escalate_to = "backup"
+
+[[rule]]
 id = "ledger-o1"
 tools = ["ledger.write"]
 when = "args.order == 'o-1' && args.amount == 50.0"
@@ -75,7 +85,7 @@ reason = "The permissive second server"
 '''
 
 PEOPLE = {"carol": (["approver"], ["finance"]), "dave": (["approver"], ["ops"]),
-          "alice": ([], [])}
+          "frank": (["approver"], ["backup"]), "alice": ([], [])}
 AGENT = "py-bot"
 
 

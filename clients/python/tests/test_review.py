@@ -4,6 +4,7 @@ before the deadline. Approvals are checked against the approvers' real Ed25519 k
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,3 +110,21 @@ def test_a_review_nobody_decides_expires_as_a_deny(gavel: Gavel, session_id: str
     with Client(gavel.url, token=gavel.token) as c, pytest.raises(Denied) as e:
         c.guard("deploy.release", {"version": "1.2.3"}, session=session_id)
     assert e.value.resolution == "expired" and e.value.rule == "deploy-fast"
+
+
+def test_a_review_handed_over_at_its_deadline_is_still_waited_on(gavel: Gavel,
+                                                                   session_id: str) -> None:
+    c = Client(gavel.url, token=gavel.token, approver_keys=gavel.keys)
+    bg = Background(lambda: c.guard("deploy.hotfix", {"version": "1.2.4"}, session=session_id))
+    first = gavel.escalation_for(session_id)
+    assert first["group"] == "ops" and not first["handed_over"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        esc = next(e for e in gavel.pending() if e["id"] == first["id"])
+        if esc["handed_over"]:
+            break
+        time.sleep(0.1)
+    assert esc["group"] == "backup" and esc["deadline"] > first["deadline"]
+    gavel.decide(esc["id"], "approve", "backup on call says ship it", person="frank")
+    out = bg.join()
+    assert out.resolution == "approved" and [d.approver for d in out.decisions] == ["frank"]

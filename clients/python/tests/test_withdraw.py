@@ -118,7 +118,7 @@ def test_the_callers_timeout_withdraws_and_raises_timed_out(gavel: Gavel,
     with Client(gavel.url, token=gavel.token) as c, pytest.raises(TimedOut) as e:
         c.guard("stripe.refund", {"amount": 2500.0}, session=session_id, timeout=2.0)
     took = time.monotonic() - start
-    assert 1.4 < took < 2.5, took
+    assert 1.4 < took < 3.0, took  # 2 s, and a little for a loaded machine
     assert e.value.withdrawn and e.value.action_id is not None
     assert "caller's timeout" in str(e.value)
     assert_cancelled(gavel, e.value.action_id)
