@@ -207,6 +207,24 @@ impl Replay {
                 Ok(())
             }
             AuditEvent::Withdrawn(w) => self.escalation(kind, &w.escalation).map(|_| ()),
+            AuditEvent::Retried(r) => {
+                let Some(a) = self.implied.actions.get(&r.action) else {
+                    return Err(format!(
+                        "a retry answered with action {}, which the log never recorded",
+                        r.action
+                    ));
+                };
+                if a.agent != r.agent {
+                    return Err(format!(
+                        "a retry by {} answered with action {} of {}",
+                        r.agent, r.action, a.agent
+                    ));
+                }
+                match &r.escalation {
+                    Some(e) => self.escalation(kind, e).map(|_| ()),
+                    None => Ok(()),
+                }
+            }
             AuditEvent::Killswitch(k) => {
                 self.use_signature(seq, kind, &k.signature)?;
                 let switch = ImpliedSwitch {

@@ -2,7 +2,8 @@
 
 use super::{
     ActionTaken, AuditEvent, Decider, Decision, EscalationCreated, EscalationHandedOver,
-    EscalationResolved, EscalationUnreadable, FlagReviewed, KillswitchFlipped, Refused, Withdrawn,
+    EscalationResolved, EscalationUnreadable, FlagReviewed, KillswitchFlipped, Refused, Retried,
+    RetryMatch, Withdrawn,
 };
 use crate::protocol::{
     ActionRecord, Effect, Escalation, FlaggedAction, KillSwitch, Resolution, Scope, SignedDecision,
@@ -112,6 +113,25 @@ impl AuditEvent {
             action: esc.action.id.clone(),
             agent: esc.action.agent.clone(),
             tool: esc.action.tool.clone(),
+        })
+    }
+
+    /// The call `retry` answered with action `original`'s outcome, found by `matched`.
+    pub fn retried(
+        retry: &ActionRecord,
+        original: &str,
+        escalation: Option<&str>,
+        matched: RetryMatch,
+        idempotency_key: Option<&str>,
+    ) -> AuditEvent {
+        AuditEvent::Retried(Retried {
+            action: original.to_string(),
+            agent: retry.agent.clone(),
+            tool: retry.tool.clone(),
+            session: retry.session.clone(),
+            escalation: escalation.map(str::to_string),
+            matched,
+            idempotency_key: idempotency_key.map(str::to_string),
         })
     }
 

@@ -96,6 +96,32 @@ pub struct EscalationUnreadable {
     pub resolution: Resolution,
 }
 
+/// How a retried call found the earlier action it was answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryMatch {
+    /// The same digest (agent, tool, args, session, on_behalf_of, policy) as a pending
+    /// escalation: the call attached to it.
+    PendingEscalation,
+    /// The same `Idempotency-Key` and body as an earlier call of the agent.
+    IdempotencyKey,
+}
+
+/// A call answered with an earlier action's outcome instead of becoming an action itself: the
+/// trace of a retry. `action` and `escalation` are the earlier ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retried {
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub session: String,
+    pub escalation: Option<String>,
+    #[serde(rename = "match")]
+    pub matched: RetryMatch,
+    /// The retry's `Idempotency-Key`, if it sent one.
+    pub idempotency_key: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Withdrawn {
     pub escalation: String,

@@ -216,6 +216,30 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
             json!({"escalation": esc.id, "action": "act_1", "agent": "refund-bot", "tool": esc.action.tool}),
         ),
         (
+            AuditEvent::retried(
+                &record,
+                "act_0",
+                Some("esc_1"),
+                RetryMatch::PendingEscalation,
+                None,
+            ),
+            "refund-bot",
+            json!({"action": "act_0", "agent": record.agent, "tool": record.tool, "session": record.session,
+                   "escalation": "esc_1", "match": "pending_escalation", "idempotency_key": Option::<&str>::None}),
+        ),
+        (
+            AuditEvent::retried(
+                &record,
+                "act_0",
+                None,
+                RetryMatch::IdempotencyKey,
+                Some("k-1"),
+            ),
+            "refund-bot",
+            json!({"action": "act_0", "agent": record.agent, "tool": record.tool, "session": record.session,
+                   "escalation": Option::<&str>::None, "match": "idempotency_key", "idempotency_key": "k-1"}),
+        ),
+        (
             AuditEvent::decision(&esc, &d),
             "carol",
             json!({
