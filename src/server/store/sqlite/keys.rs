@@ -69,3 +69,75 @@ pub(super) fn read(
         })
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::Utc;
+
+    use super::*;
+
+    fn store() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn, Path::new(":memory:")).unwrap();
+        conn
+    }
+
+    fn key(agent: &str, k: &str, created_at: Timestamp) -> KeyWrite {
+        KeyWrite {
+            agent: agent.into(),
+            key: k.into(),
+            fingerprint: format!("fp-{k}"),
+            created_at,
+        }
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM idempotency_keys", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    const DAY: i64 = IDEMPOTENCY_KEY_RETENTION_SECS;
+
+    #[test]
+    fn a_key_counts_for_its_retention_then_not() {
+        let conn = store();
+        let t = Utc::now();
+        write(&conn, &key("a", "k", t), "act_1").unwrap();
+        let live = read(&conn, "a", "k", t + Duration::seconds(DAY - 1)).unwrap();
+        assert_eq!(live.map(|s| s.action), Some("act_1".into()));
+        assert_eq!(read(&conn, "b", "k", t).unwrap(), None, "per agent");
+        assert_eq!(
+            read(&conn, "a", "k", t + Duration::seconds(DAY + 1)).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn an_expired_key_is_taken_anew_but_a_live_one_is_not() {
+        let conn = store();
+        let t = Utc::now();
+        write(&conn, &key("a", "k", t), "act_1").unwrap();
+        assert!(write(&conn, &key("a", "k", t + Duration::seconds(5)), "act_2").is_err());
+        let later = t + Duration::seconds(DAY + 1);
+        write(&conn, &key("a", "k", later), "act_3").unwrap();
+        let now = read(&conn, "a", "k", later).unwrap().unwrap();
+        assert_eq!(now.action, "act_3");
+    }
+
+    #[test]
+    fn writing_keys_purges_expired_ones_a_few_at_a_time() {
+        let conn = store();
+        let old = Utc::now() - Duration::seconds(2 * DAY);
+        for i in 0..40 {
+            write(&conn, &key("a", &format!("old-{i}"), old), "act_old").unwrap();
+        }
+        assert_eq!(count(&conn), 40);
+        write(&conn, &key("a", "new-1", Utc::now()), "act_1").unwrap();
+        assert_eq!(count(&conn), 40 - PURGE_PER_WRITE as i64 + 1);
+        write(&conn, &key("a", "new-2", Utc::now()), "act_2").unwrap();
+        write(&conn, &key("a", "new-3", Utc::now()), "act_3").unwrap();
+        assert_eq!(count(&conn), 3, "only live keys remain");
+    }
+}
