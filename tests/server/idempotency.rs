@@ -62,6 +62,15 @@ async fn a_repeated_key_replays_allow_deny_and_review() {
         assert_eq!(again["escalation"], first["escalation"], "{tool}");
         assert_eq!(actions_of(&env, tool).await, 1, "{tool}: one action");
     }
+    let recorded = env
+        .client
+        .audit(env.key("grace"), "kind=action")
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded[0].body["idempotency_key"], "k-allow",
+        "the key is audited"
+    );
     let keyed = env
         .client
         .audit(env.key("grace"), "kind=retried")

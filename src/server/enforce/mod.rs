@@ -94,6 +94,7 @@ pub async fn submit(
         judged.rule.as_deref(),
         judged.reason,
         ruling.raised_by(&app.policy),
+        key.as_ref().map(|k| k.key.as_str()),
     );
     let summary = record::summary(&record, &judged);
     let plan = escalation.as_ref().map(|(_, plan)| plan.clone());

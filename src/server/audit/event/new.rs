@@ -12,7 +12,7 @@ use crate::protocol::{
 
 impl AuditEvent {
     /// A submitted call and the policy's answer; `rule` is the deciding rule's id, `raised_by`
-    /// the ids of the other rules that asked for a review.
+    /// the ids of the other rules that asked for a review, `idempotency_key` the call's key.
     pub fn action(
         record: &ActionRecord,
         digest: &str,
@@ -20,6 +20,7 @@ impl AuditEvent {
         rule: Option<&str>,
         reason: &str,
         raised_by: Vec<String>,
+        idempotency_key: Option<&str>,
     ) -> AuditEvent {
         AuditEvent::Action(Box::new(ActionTaken {
             action: record.id.clone(),
@@ -39,6 +40,7 @@ impl AuditEvent {
             reason: reason.to_string(),
             submitted_at: Some(record.submitted_at),
             raised_by,
+            idempotency_key: idempotency_key.map(str::to_string),
         }))
     }
 

@@ -42,6 +42,10 @@ pub struct ActionTaken {
     /// Other rules that asked for the review (absent from records written before).
     #[serde(default)]
     pub raised_by: Vec<String>,
+    /// The call's `Idempotency-Key`, when it sent one (absent otherwise, and from records
+    /// written before keys existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

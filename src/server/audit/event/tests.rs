@@ -169,6 +169,7 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
                 Some("big-refunds"),
                 "large",
                 raised_by.clone(),
+                None,
             ),
             "refund-bot",
             json!({
@@ -394,4 +395,18 @@ fn the_index_is_what_queries_filtered_the_body_on() {
         let verdict = text("effect").or(text("resolution")).or(text("verdict"));
         assert_eq!(index.verdict, verdict, "{kind}");
     }
+}
+
+#[test]
+fn an_action_names_its_idempotency_key_only_when_it_has_one() {
+    let record = record();
+    let keyed = AuditEvent::action(&record, "d", Effect::Allow, None, "r", vec![], Some("k-1"));
+    let body = keyed.body().unwrap();
+    assert_eq!(body["idempotency_key"], "k-1");
+    assert_eq!(
+        AuditEvent::parse("action", "refund-bot", &body).unwrap(),
+        keyed
+    );
+    let plain = AuditEvent::action(&record, "d", Effect::Allow, None, "r", vec![], None);
+    assert!(plain.body().unwrap().get("idempotency_key").is_none());
 }
