@@ -4,7 +4,7 @@
 
 use gavel::client::Client;
 use gavel::protocol::{Resolution, Verdict, Vote};
-use gavel::server::audit::{verify, Expect};
+use gavel::server::audit::{verify, Expect, VerifyError};
 use gavel::server::store::db_path;
 use serde_json::{json, Value};
 
@@ -276,4 +276,49 @@ async fn the_client_sends_a_key_and_a_pending_retry_with_a_new_key_attaches() {
         (&first.id, Some(Resolution::Cancelled)),
         "a key answers with its action's outcome now, even a final one"
     );
+}
+
+#[tokio::test]
+async fn verify_catches_a_key_row_edited_to_name_another_action() {
+    let mut env = Env::start(POLICY).await;
+    let (_, a) = post(
+        &env,
+        "refund-bot",
+        &["k-a"],
+        &call("orders.get", json!({"n": 1})),
+    )
+    .await;
+    let (_, b) = post(
+        &env,
+        "refund-bot",
+        &["k-b"],
+        &call("orders.get", json!({"n": 2})),
+    )
+    .await;
+    env.stop().await;
+    let db = db_path(&env.data);
+    verify(&db, &Expect::default()).expect("verifies as written");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let edited = conn
+        .execute(
+            "UPDATE idempotency_keys SET action = ?1 WHERE key = 'k-a'",
+            [b["id"].as_str().unwrap()],
+        )
+        .unwrap();
+    assert_eq!(edited, 1);
+    drop(conn);
+    match verify(&db, &Expect::default()) {
+        Err(VerifyError::State(problem)) => assert_eq!(
+            problem,
+            format!(
+                "idempotency key \"k-a\" of refund-bot names action {} in the table, which the \
+                 log never said",
+                b["id"].as_str().unwrap()
+            )
+        ),
+        other => panic!(
+            "expected a state problem, got {other:?} (a was {})",
+            a["id"]
+        ),
+    }
 }
