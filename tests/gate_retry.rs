@@ -2,8 +2,9 @@
 //! retry carrying `inputResponses` and `requestState`) through `gavel gate` makes one
 //! escalation, not one per attempt: the gate judges `params.arguments` only, so every attempt
 //! has the same digest and the server attaches it to the pending escalation. One approval
-//! answers every attempt. The MCP server is `cat` (what reaches it comes straight back); gavel
-//! is a real server.
+//! answers every attempt. Driven raw (the MCP server is `cat`: what reaches it comes straight
+//! back) and with the official Python SDK against the reference `server-everything`; gavel is a
+//! real server.
 
 mod common;
 #[path = "peers/session.rs"]
@@ -11,12 +12,15 @@ mod session;
 #[path = "peers/support.rs"]
 mod support;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use gavel::protocol::Vote;
 use serde_json::{json, Value};
 use session::{gate_command, Session, STEP};
-use support::Gavel;
+use support::{Gavel, DEVELOPER};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 
 const REVIEW: &str = r#"
 [[rule]]
@@ -120,5 +124,89 @@ async fn a_resent_tools_call_is_one_escalation_and_one_approval_answers_every_at
     }
     s.close_stdin();
     assert_eq!(s.wait_exit().await, Some(0));
+    g.shutdown().await;
+}
+
+/// The official Python SDK (tests/peers/mcp_driver.py, `ClientSession` over `stdio_client`)
+/// calls server-everything's `get-sum` twice with the same arguments while the first is held:
+/// two requests with their own ids, one escalation, one approval, two real results.
+#[tokio::test]
+async fn the_python_sdk_calling_twice_makes_one_escalation() {
+    let g = Gavel::start(
+        r#"
+[[rule]]
+id = "sums"
+tools = ["mcp.server-everything.get-sum"]
+effect = "review"
+reason = "Sums are checked by ops"
+approvers = "ops"
+timeout = "1m"
+"#,
+    )
+    .await;
+    let server =
+        support::peer("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let mut child = Command::new(support::peer("venv/bin/python"))
+        .arg(support::root().join("tests/peers/mcp_driver.py"))
+        .arg("--")
+        .arg(support::gavel_bin())
+        .args(["gate", "--"])
+        .arg("node")
+        .arg(server)
+        .env("GAVEL_SERVER", g.url())
+        .env("GAVEL_AGENT_TOKEN", g.token())
+        .env("GAVEL_ON_BEHALF_OF", DEVELOPER)
+        .env("GAVEL_CONFIG", "/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the python driver");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut events = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(STEP, events.next_line())
+            .await
+            .expect("the driver answered in time")
+            .expect("driver stdout")
+            .expect("the driver is still running");
+        serde_json::from_str(&line).expect("driver events are JSON")
+    };
+    assert_eq!(next().await["op"], "ready");
+    for tag in ["first", "again"] {
+        let cmd = json!({"op": "call", "tag": tag, "tool": "get-sum", "args": {"a": 2, "b": 3}});
+        stdin
+            .write_all(format!("{cmd}\n").as_bytes())
+            .await
+            .expect("write to the driver");
+        if tag == "first" {
+            g.escalation_for("mcp.server-everything.get-sum", STEP)
+                .await;
+        }
+    }
+    let recorded = retries(&g, 1).await;
+    let pending = g
+        .env
+        .client
+        .escalations(g.approver())
+        .await
+        .expect("escalations");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(recorded[0].body["escalation"], json!(pending[0].id));
+    g.decide(&pending[0], Vote::Approve, "sums are fine").await;
+    let mut results = Vec::new();
+    while results.len() < 2 {
+        let event = next().await;
+        if event["event"] == "result" {
+            results.push(event);
+        }
+    }
+    for r in &results {
+        assert_eq!(r["isError"], false, "{r}");
+        assert!(r["text"].as_str().unwrap_or_default().contains('5'), "{r}");
+    }
+    drop(stdin);
+    let _ = tokio::time::timeout(STEP, child.wait()).await;
     g.shutdown().await;
 }
