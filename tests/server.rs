@@ -15,6 +15,8 @@ mod config;
 mod deadlines;
 #[path = "server/decisions.rs"]
 mod decisions;
+#[path = "server/idempotency.rs"]
+mod idempotency;
 #[path = "server/input.rs"]
 mod input;
 #[path = "server/killswitch.rs"]
@@ -31,5 +33,9 @@ mod reads;
 mod refusals;
 #[path = "server/request_ids.rs"]
 mod request_ids;
+#[path = "server/retry_attach.rs"]
+mod retry_attach;
 #[path = "server/stream.rs"]
 mod stream;
+#[path = "server/unknown_fields.rs"]
+mod unknown_fields;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{rule_text, ruling_of, Ruling};
-use crate::client::{Client, ClientError};
+use crate::client::{new_idempotency_key, Client, ClientError};
 use crate::protocol::{ActionOutcome, ActionRequest, Resolution, Verdict};
 
 /// How long a withdraw may take at most (the server answers one in milliseconds).
@@ -70,7 +70,9 @@ pub async fn adjudicate(
     stop: impl Future<Output = ()>,
 ) -> Ruling {
     let mut stop = std::pin::pin!(stop);
-    let mut submit = std::pin::pin!(client.submit(token, action));
+    // One key per logical call: a resend of this call can never become a second action.
+    let key = new_idempotency_key();
+    let mut submit = std::pin::pin!(client.submit_with_key(token, action, Some(&key)));
     let early = tokio::select! {
         biased;
         r = &mut submit => Ok(r),

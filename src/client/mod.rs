@@ -17,8 +17,8 @@ use crate::protocol::signing::Purpose;
 use crate::protocol::{
     now_rfc3339, ActionOutcome, ActionRequest, DecisionAck, DecisionBody, ErrorBody, Escalation,
     FlagReviewBody, FlaggedAction, FlipAck, KillSwitch, KillSwitchBody, PersonKey, SignedDecision,
-    SignedFlagReview, SignedKillSwitch, SignedRequest, Vote, HEADER_PERSON, HEADER_SIGNATURE,
-    HEADER_TIME,
+    SignedFlagReview, SignedKillSwitch, SignedRequest, Vote, HEADER_IDEMPOTENCY_KEY, HEADER_PERSON,
+    HEADER_SIGNATURE, HEADER_TIME,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -163,11 +163,26 @@ impl Client {
         token: &str,
         action: &ActionRequest,
     ) -> Result<ActionOutcome, ClientError> {
-        let req = self
+        self.submit_with_key(token, action, None).await
+    }
+
+    /// Submit an action with an `Idempotency-Key` (one per logical call, see
+    /// [`new_idempotency_key`]): sending it again after a lost answer gets the first call's
+    /// outcome, never a second action.
+    pub async fn submit_with_key(
+        &self,
+        token: &str,
+        action: &ActionRequest,
+        key: Option<&str>,
+    ) -> Result<ActionOutcome, ClientError> {
+        let mut req = self
             .http
             .post(format!("{}/v1/actions", self.base))
             .bearer_auth(token)
             .json(action);
+        if let Some(key) = key {
+            req = req.header(HEADER_IDEMPOTENCY_KEY, format!("\"{key}\""));
+        }
         self.send(req).await
     }
 
@@ -377,6 +392,13 @@ impl Client {
             serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
         ))
     }
+}
+
+/// A fresh `Idempotency-Key`: 128 random bits, so no two logical calls share one.
+pub fn new_idempotency_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    format!("gk-{}", hex::encode(bytes))
 }
 
 fn bad_url(base: &str, e: &dyn std::fmt::Display) -> ClientError {

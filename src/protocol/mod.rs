@@ -7,6 +7,7 @@ pub mod duties;
 pub mod sanitize;
 pub mod signing;
 pub mod stream;
+pub mod submission;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
@@ -14,4 +15,5 @@ pub use duties::{may_decide, NotYours};
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use stream::*;
+pub use submission::*;
 pub use wire::*;

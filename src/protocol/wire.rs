@@ -83,8 +83,11 @@ impl EscalationState {
 }
 
 /// `POST /v1/actions` body. The agent's identity comes from its bearer token, never from here.
+///
+/// Fields this version does not know are ignored (a newer client's additions), never stored and
+/// never part of the digest; a client that needs one understood lists it in `critical` (see
+/// [`super::ActionSubmission`]). Duplicate keys and wrong types are still refused.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub tool: String,
     #[serde(default = "empty_object")]

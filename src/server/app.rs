@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 
+use super::arrivals::Arrivals;
 use super::flags::Flags;
 use super::killswitch::KillSwitches;
 use super::metrics::Metrics;
@@ -28,6 +29,8 @@ pub(crate) struct App {
     /// Unauthenticated refusals, counted per window instead of recorded one by one.
     pub refusals: Refusals,
     pub shutdown: watch::Receiver<bool>,
+    /// Locks that keep identical submissions from racing (see `arrivals`).
+    pub arrivals: Arrivals,
 }
 
 impl App {
@@ -63,6 +66,7 @@ impl App {
             metrics,
             refusals: Refusals::default(),
             shutdown,
+            arrivals: Arrivals::default(),
         }
     }
 }

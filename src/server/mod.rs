@@ -1,6 +1,7 @@
 //! The escalation server: enforcement point, escalation queue, audit log, store.
 
 mod app;
+mod arrivals;
 pub mod audit;
 pub mod datadir;
 mod enforce;

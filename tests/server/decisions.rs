@@ -208,7 +208,8 @@ async fn forged_and_foreign_signatures_are_refused() {
 async fn a_decision_cannot_be_replayed_against_another_escalation() {
     let env = Env::start(POLICY).await;
     let a = env.refund_review(20000.0).await;
-    let b = env.refund_review(20000.0).await;
+    // Another amount: the same call again would attach to A's escalation.
+    let b = env.refund_review(20001.0).await;
     let for_a = Client::sign_decision(env.key("bob"), &a, Vote::Approve, "");
     // Posted to B's URL as is.
     let (status, body) = env

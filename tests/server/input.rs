@@ -64,9 +64,9 @@ async fn bad_input_gets_a_coded_error_and_only_a_refusal_record() {
             "invalid_request",
         ),
         (
-            "unknown field",
+            "duplicate field",
             Some(&token),
-            r#"{"tool": "x.get", "session": "s", "agent": "root"}"#.into(),
+            r#"{"tool": "x.get", "session": "s", "session": "t"}"#.into(),
             400,
             "invalid_request",
         ),

@@ -15,6 +15,7 @@
 
 mod anchor;
 mod event;
+mod key_table;
 mod replay;
 mod tables;
 

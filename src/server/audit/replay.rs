@@ -3,7 +3,7 @@
 //! actions and their reviews, and the signatures used once. [`super::tables`] compares it with
 //! the state tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -21,6 +21,9 @@ pub(super) struct Implied {
     pub flagged: BTreeMap<String, Option<ImpliedReview>>,
     /// Signature → the record that used it.
     pub used_signatures: BTreeMap<String, u64>,
+    /// (agent, `Idempotency-Key`, action) as the log names them: an action's own key, or a
+    /// retry's key answered with an earlier action.
+    pub keys: BTreeSet<(String, String, String)>,
 }
 
 #[derive(Debug)]
@@ -207,6 +210,28 @@ impl Replay {
                 Ok(())
             }
             AuditEvent::Withdrawn(w) => self.escalation(kind, &w.escalation).map(|_| ()),
+            AuditEvent::Retried(r) => {
+                let Some(a) = self.implied.actions.get(&r.action) else {
+                    return Err(format!(
+                        "a retry answered with action {}, which the log never recorded",
+                        r.action
+                    ));
+                };
+                if let Some(key) = &r.idempotency_key {
+                    let named = (r.agent.clone(), key.clone(), r.action.clone());
+                    self.implied.keys.insert(named);
+                }
+                if a.agent != r.agent {
+                    return Err(format!(
+                        "a retry by {} answered with action {} of {}",
+                        r.agent, r.action, a.agent
+                    ));
+                }
+                match &r.escalation {
+                    Some(e) => self.escalation(kind, e).map(|_| ()),
+                    None => Ok(()),
+                }
+            }
             AuditEvent::Killswitch(k) => {
                 self.use_signature(seq, kind, &k.signature)?;
                 let switch = ImpliedSwitch {
@@ -259,6 +284,10 @@ impl Replay {
             )?,
             submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
         };
+        if let Some(key) = &a.idempotency_key {
+            let named = (a.agent.clone(), key.clone(), id.clone());
+            self.implied.keys.insert(named);
+        }
         if action.effect == "flag" {
             self.implied.flagged.insert(id.clone(), None);
         }

@@ -1,6 +1,6 @@
 //! Compares the state tables with the state the log implies; the first difference is named,
 //! in this order: escalations (state, decisions, hand-overs), kill switches, flagged actions and
-//! their reviews, used signatures, actions and their effect.
+//! their reviews, used signatures, actions and their effect, idempotency keys.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -36,7 +36,8 @@ pub(super) fn compare(conn: &Connection, implied: &Implied) -> Check {
     killswitches(conn, implied)?;
     flagged(conn, implied)?;
     used_signatures(conn, implied)?;
-    actions(conn, implied)
+    actions(conn, implied)?;
+    super::key_table::idempotency_keys(conn, implied)
 }
 
 fn escalations(conn: &Connection, implied: &Implied) -> Check {

@@ -1,8 +1,10 @@
 //! The policy enforcement point: every agent tool call passes through `submit` — validated,
 //! judged (kill switches, then policy), recorded with its audit record in one durable write,
-//! announced, and, for a review, queued.
+//! announced, and, for a review, queued. A retry is answered with the earlier action instead
+//! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 
 mod record;
+mod retry;
 mod ruling;
 mod validate;
 
@@ -19,17 +21,46 @@ use crate::server::audit::AuditEvent;
 use record::Judged;
 use ruling::Outcome;
 
+/// Judges and records one call. `key` is the request's `Idempotency-Key`, if it sent one.
 pub async fn submit(
     app: &App,
     agent: &Agent,
     req: ActionRequest,
+    key: Option<&str>,
 ) -> Result<ActionOutcome, ApiError> {
     validate::validate(&req)?;
     let on_behalf_of = validate::on_behalf_of(agent, req.on_behalf_of.as_deref())?;
+    // Held until this call is recorded: a second call with the key waits, then replays.
+    let _key_turn = match key {
+        Some(k) => Some(app.arrivals.keys.hold(&[&agent.id, k]).await),
+        None => None,
+    };
+    let key = key
+        .map(|k| retry::key_write(&agent.id, k, &req))
+        .transpose()?;
+    let earlier = match &key {
+        Some(k) => retry::earlier(app, k).await?,
+        None => None,
+    };
     let now = Utc::now();
     let record = record::action_record(agent, req, on_behalf_of, &app.policy.version, now);
+    if let (Some(original), Some(k)) = (earlier, &key) {
+        return retry::replay(app, &record, &original, &k.key).await;
+    }
     let ruling = ruling::rule_on(&app.policy, &app.kill, &record, now);
     let digest = record::digest(&record)?;
+    // A review of a call already pending attaches to it. Held until this one is queued, so two
+    // identical calls at once make one escalation.
+    let _digest_turn = match &ruling.outcome {
+        Outcome::Review { .. } => {
+            let turn = app.arrivals.digests.hold(&[&digest]).await;
+            if let Some(pending) = app.queue.pending_with_digest(&agent.id, &digest) {
+                return retry::attach(app, &record, &pending, key).await;
+            }
+            Some(turn)
+        }
+        _ => None,
+    };
 
     let judged = Judged {
         effect: ruling.effect(),
@@ -63,6 +94,7 @@ pub async fn submit(
         judged.rule.as_deref(),
         judged.reason,
         ruling.raised_by(&app.policy),
+        key.as_ref().map(|k| k.key.as_str()),
     );
     let summary = record::summary(&record, &judged);
     let plan = escalation.as_ref().map(|(_, plan)| plan.clone());
@@ -74,6 +106,7 @@ pub async fn submit(
         reason: ruling.reason.clone(),
         escalation,
         flagged,
+        key,
     };
     let reply = app
         .store

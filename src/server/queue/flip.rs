@@ -66,7 +66,7 @@ impl Queue {
         let mut ids = Vec::with_capacity(cancelled.len());
         for esc in cancelled {
             self.deadlines.disarm(&esc.id, esc.deadline);
-            self.slots().remove(&esc.id);
+            self.remove(&esc);
             ids.push(esc.id.clone());
             let _ = self.bus.send(ServerMessage::EscalationResolved {
                 escalation: Box::new(esc),

@@ -35,11 +35,13 @@ use crate::protocol::{ActionOutcome, Escalation, ServerMessage};
 use deadlines::Deadlines;
 use machine::Step;
 
-use wait::outcome_of;
+pub(crate) use wait::outcome_of;
 
 /// The pending escalations, and the handles every change to them goes through.
 pub(crate) struct Queue {
     pending: Mutex<HashMap<String, Slot>>,
+    /// Pending escalations by digest, for a retried call to find the one it repeats.
+    by_digest: Mutex<HashMap<String, String>>,
     gate: RwLock<()>,
     deadlines: Deadlines,
     store: Store,
@@ -74,6 +76,7 @@ impl Queue {
     ) -> Arc<Queue> {
         let queue = Arc::new(Queue {
             pending: Mutex::new(HashMap::new()),
+            by_digest: Mutex::new(HashMap::new()),
             gate: RwLock::new(()),
             deadlines: Deadlines::default(),
             store,
@@ -95,6 +98,17 @@ impl Queue {
 
     pub fn pending_count(&self) -> usize {
         self.slots().len()
+    }
+
+    /// The pending escalation of `agent` with `digest`: the same call, under the same policy,
+    /// still waiting for a decision.
+    pub fn pending_with_digest(&self, agent: &str, digest: &str) -> Option<Escalation> {
+        let id = self.digests().get(digest).cloned()?;
+        self.slots()
+            .get(&id)
+            .map(|s| &s.esc)
+            .filter(|e| e.action.agent == agent && e.digest == digest)
+            .cloned()
     }
 
     /// An escalation, pending or not.
@@ -148,6 +162,7 @@ impl Queue {
 
     fn insert(&self, esc: Escalation, plan: ExpiryPlan) {
         self.deadlines.arm(&esc.id, esc.deadline);
+        self.digests().insert(esc.digest.clone(), esc.id.clone());
         let slot = Slot {
             esc,
             plan,
@@ -204,7 +219,7 @@ impl Queue {
             }
             Step::Resolve(esc) => {
                 self.deadlines.disarm(&esc.id, turn.esc.deadline);
-                self.slots().remove(&esc.id);
+                self.remove(&esc);
                 let message = ServerMessage::EscalationResolved {
                     escalation: Box::new(esc.clone()),
                 };
@@ -214,6 +229,19 @@ impl Queue {
         let _ = self.bus.send(message);
         drop(turn);
         Ok(esc)
+    }
+
+    /// Takes a resolved escalation out of the pending maps.
+    fn remove(&self, esc: &Escalation) {
+        self.slots().remove(&esc.id);
+        let mut digests = self.digests();
+        if digests.get(&esc.digest) == Some(&esc.id) {
+            digests.remove(&esc.digest);
+        }
+    }
+
+    fn digests(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.by_digest.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The map is only ever changed by single inserts, updates and removals, so a panic

@@ -118,7 +118,7 @@ fn shutting_down() -> ApiError {
 }
 
 /// What the waiting agent is told about a resolved (or still pending) escalation.
-pub(super) fn outcome_of(esc: &Escalation) -> ActionOutcome {
+pub(crate) fn outcome_of(esc: &Escalation) -> ActionOutcome {
     let deciders = |vote: Vote| {
         esc.decisions
             .iter()

@@ -4,12 +4,12 @@
 
 use super::{ExpiryPlan, Job, Reply, StoreError};
 use crate::protocol::{
-    ActionSummary, AuditRecord, Escalation, FlaggedAction, KillSwitch, PriorCall,
+    ActionSummary, AuditRecord, Escalation, FlaggedAction, KillSwitch, PriorCall, Timestamp,
 };
 use crate::server::audit::Anchor;
 
 use super::query::AuditQuery;
-use super::StoredAction;
+use super::{StoredAction, StoredKey};
 
 /// The write side, driven by the writer thread ([`super::writer`]).
 ///
@@ -32,6 +32,13 @@ pub trait Reads: Send {
     fn last_calls(&self, agent: &str, session: &str, n: u32) -> Result<Vec<PriorCall>, StoreError>;
     fn load_action(&self, id: &str) -> Result<Option<StoredAction>, StoreError>;
     fn load_escalation(&self, id: &str) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError>;
+    /// `agent`'s `Idempotency-Key` `key`, unless it expired by `now`.
+    fn idempotency_key(
+        &self,
+        agent: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<StoredKey>, StoreError>;
     fn pending_escalations(&self) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError>;
     fn recent_resolved(&self, limit: u32) -> Result<Vec<Escalation>, StoreError>;
     fn killswitches(&self) -> Result<Vec<KillSwitch>, StoreError>;

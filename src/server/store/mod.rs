@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::audit::{Anchor, AuditEvent};
 use crate::protocol::{
     ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
-    PersonKey, PriorCall,
+    PersonKey, PriorCall, Timestamp,
 };
 
 pub use backend::{Backend, Reads};
@@ -64,6 +64,12 @@ pub enum Op {
     Action(Box<ActionWrite>),
     /// A changed escalation (vote, hand-over, resolution).
     Escalation { escalation: Escalation },
+    /// A call answered with an earlier action's outcome (a retry): its audit record, and the
+    /// retry's `Idempotency-Key`, if new, naming that action.
+    Retried {
+        action: String,
+        key: Option<KeyWrite>,
+    },
     KillSwitch {
         switch: KillSwitch,
         signature: String,
@@ -85,6 +91,7 @@ impl Op {
         match self {
             Op::Action(_) => "an action",
             Op::Escalation { .. } => "an escalation change",
+            Op::Retried { .. } => "a retried call",
             Op::KillSwitch { .. } => "a kill switch flip",
             Op::FlagReview { .. } => "a flag review",
             Op::Audit => "audit records",
@@ -100,6 +107,26 @@ pub struct ActionWrite {
     pub reason: String,
     pub escalation: Option<(Escalation, ExpiryPlan)>,
     pub flagged: Option<FlaggedAction>,
+    /// The call's `Idempotency-Key`, committed with the action so a retry after the answer
+    /// can never make a second one.
+    pub key: Option<KeyWrite>,
+}
+
+/// An agent's `Idempotency-Key` as stored: the body it came with (`fingerprint`, SHA-256 of the
+/// canonical JSON of the parsed body) and when, for the retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyWrite {
+    pub agent: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub created_at: Timestamp,
+}
+
+/// A live key: the body it first came with and the action it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredKey {
+    pub fingerprint: String,
+    pub action: String,
 }
 
 pub enum Reply {
@@ -307,6 +334,14 @@ pub fn last_calls(
 }
 pub fn load_action(r: &dyn Reads, id: &str) -> Result<Option<StoredAction>, StoreError> {
     r.load_action(id)
+}
+pub fn idempotency_key(
+    r: &dyn Reads,
+    agent: &str,
+    key: &str,
+    now: Timestamp,
+) -> Result<Option<StoredKey>, StoreError> {
+    r.idempotency_key(agent, key, now)
 }
 pub fn load_escalation(
     r: &dyn Reads,

@@ -23,6 +23,7 @@ pub enum AuditEvent {
     EscalationResolved(EscalationResolved),
     EscalationUnreadable(EscalationUnreadable),
     Withdrawn(Withdrawn),
+    Retried(Retried),
     Decision(Decision),
     Killswitch(KillswitchFlipped),
     FlagReview(FlagReviewed),
@@ -75,7 +76,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "server_start",
         "action",
         "escalation_created",
@@ -83,6 +84,7 @@ impl AuditEvent {
         "escalation_resolved",
         "escalation_unreadable",
         "withdrawn",
+        "retried",
         "decision",
         "killswitch",
         "flag_review",
@@ -99,6 +101,7 @@ impl AuditEvent {
             AuditEvent::EscalationResolved(_) => "escalation_resolved",
             AuditEvent::EscalationUnreadable(_) => "escalation_unreadable",
             AuditEvent::Withdrawn(_) => "withdrawn",
+            AuditEvent::Retried(_) => "retried",
             AuditEvent::Decision(_) => "decision",
             AuditEvent::Killswitch(_) => "killswitch",
             AuditEvent::FlagReview(_) => "flag_review",
@@ -113,6 +116,7 @@ impl AuditEvent {
             AuditEvent::Action(a) => &a.agent,
             AuditEvent::EscalationCreated(e) => &e.agent,
             AuditEvent::Withdrawn(w) => &w.agent,
+            AuditEvent::Retried(r) => &r.agent,
             AuditEvent::Decision(d) => &d.approver,
             AuditEvent::Killswitch(k) => &k.operator,
             AuditEvent::FlagReview(f) => &f.reviewer,
@@ -207,6 +211,13 @@ impl AuditEvent {
                 tool: Some(&w.tool),
                 action: Some(&w.action),
                 escalation: Some(&w.escalation),
+                verdict: None,
+            },
+            AuditEvent::Retried(r) => AuditIndex {
+                agent: Some(&r.agent),
+                tool: Some(&r.tool),
+                action: Some(&r.action),
+                escalation: r.escalation.as_deref(),
                 verdict: None,
             },
             AuditEvent::Decision(d) => AuditIndex {

@@ -2,7 +2,8 @@
 
 use super::{
     ActionTaken, AuditEvent, Decider, Decision, EscalationCreated, EscalationHandedOver,
-    EscalationResolved, EscalationUnreadable, FlagReviewed, KillswitchFlipped, Refused, Withdrawn,
+    EscalationResolved, EscalationUnreadable, FlagReviewed, KillswitchFlipped, Refused, Retried,
+    RetryMatch, Withdrawn,
 };
 use crate::protocol::{
     ActionRecord, Effect, Escalation, FlaggedAction, KillSwitch, Resolution, Scope, SignedDecision,
@@ -11,7 +12,7 @@ use crate::protocol::{
 
 impl AuditEvent {
     /// A submitted call and the policy's answer; `rule` is the deciding rule's id, `raised_by`
-    /// the ids of the other rules that asked for a review.
+    /// the ids of the other rules that asked for a review, `idempotency_key` the call's key.
     pub fn action(
         record: &ActionRecord,
         digest: &str,
@@ -19,6 +20,7 @@ impl AuditEvent {
         rule: Option<&str>,
         reason: &str,
         raised_by: Vec<String>,
+        idempotency_key: Option<&str>,
     ) -> AuditEvent {
         AuditEvent::Action(Box::new(ActionTaken {
             action: record.id.clone(),
@@ -38,6 +40,7 @@ impl AuditEvent {
             reason: reason.to_string(),
             submitted_at: Some(record.submitted_at),
             raised_by,
+            idempotency_key: idempotency_key.map(str::to_string),
         }))
     }
 
@@ -112,6 +115,25 @@ impl AuditEvent {
             action: esc.action.id.clone(),
             agent: esc.action.agent.clone(),
             tool: esc.action.tool.clone(),
+        })
+    }
+
+    /// The call `retry` answered with action `original`'s outcome, found by `matched`.
+    pub fn retried(
+        retry: &ActionRecord,
+        original: &str,
+        escalation: Option<&str>,
+        matched: RetryMatch,
+        idempotency_key: Option<&str>,
+    ) -> AuditEvent {
+        AuditEvent::Retried(Retried {
+            action: original.to_string(),
+            agent: retry.agent.clone(),
+            tool: retry.tool.clone(),
+            session: retry.session.clone(),
+            escalation: escalation.map(str::to_string),
+            matched,
+            idempotency_key: idempotency_key.map(str::to_string),
         })
     }
 

@@ -42,6 +42,10 @@ pub struct ActionTaken {
     /// Other rules that asked for the review (absent from records written before).
     #[serde(default)]
     pub raised_by: Vec<String>,
+    /// The call's `Idempotency-Key`, when it sent one (absent otherwise, and from records
+    /// written before keys existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +98,32 @@ pub struct EscalationUnreadable {
     pub agent: Option<String>,
     pub problem: String,
     pub resolution: Resolution,
+}
+
+/// How a retried call found the earlier action it was answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryMatch {
+    /// The same digest (agent, tool, args, session, on_behalf_of, policy) as a pending
+    /// escalation: the call attached to it.
+    PendingEscalation,
+    /// The same `Idempotency-Key` and body as an earlier call of the agent.
+    IdempotencyKey,
+}
+
+/// A call answered with an earlier action's outcome instead of becoming an action itself: the
+/// trace of a retry. `action` and `escalation` are the earlier ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retried {
+    pub action: String,
+    pub agent: String,
+    pub tool: String,
+    pub session: String,
+    pub escalation: Option<String>,
+    #[serde(rename = "match")]
+    pub matched: RetryMatch,
+    /// The retry's `Idempotency-Key`, if it sent one.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

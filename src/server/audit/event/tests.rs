@@ -169,6 +169,7 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
                 Some("big-refunds"),
                 "large",
                 raised_by.clone(),
+                None,
             ),
             "refund-bot",
             json!({
@@ -214,6 +215,30 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
             AuditEvent::withdrawn(&esc),
             "refund-bot",
             json!({"escalation": esc.id, "action": "act_1", "agent": "refund-bot", "tool": esc.action.tool}),
+        ),
+        (
+            AuditEvent::retried(
+                &record,
+                "act_0",
+                Some("esc_1"),
+                RetryMatch::PendingEscalation,
+                None,
+            ),
+            "refund-bot",
+            json!({"action": "act_0", "agent": record.agent, "tool": record.tool, "session": record.session,
+                   "escalation": "esc_1", "match": "pending_escalation", "idempotency_key": Option::<&str>::None}),
+        ),
+        (
+            AuditEvent::retried(
+                &record,
+                "act_0",
+                None,
+                RetryMatch::IdempotencyKey,
+                Some("k-1"),
+            ),
+            "refund-bot",
+            json!({"action": "act_0", "agent": record.agent, "tool": record.tool, "session": record.session,
+                   "escalation": Option::<&str>::None, "match": "idempotency_key", "idempotency_key": "k-1"}),
         ),
         (
             AuditEvent::decision(&esc, &d),
@@ -343,8 +368,10 @@ fn bodies_that_do_not_fit_their_kind_are_named_errors() {
         ),
         "{e}"
     );
-    let (event, _, body) = today().swap_remove(7);
-    assert_eq!(event.kind(), "decision");
+    let (_, _, body) = today()
+        .into_iter()
+        .find(|(e, _, _)| e.kind() == "decision")
+        .unwrap();
     assert_eq!(
         AuditEvent::parse("decision", "mallory", &body),
         Err(EventError::Actor {
@@ -368,4 +395,18 @@ fn the_index_is_what_queries_filtered_the_body_on() {
         let verdict = text("effect").or(text("resolution")).or(text("verdict"));
         assert_eq!(index.verdict, verdict, "{kind}");
     }
+}
+
+#[test]
+fn an_action_names_its_idempotency_key_only_when_it_has_one() {
+    let record = record();
+    let keyed = AuditEvent::action(&record, "d", Effect::Allow, None, "r", vec![], Some("k-1"));
+    let body = keyed.body().unwrap();
+    assert_eq!(body["idempotency_key"], "k-1");
+    assert_eq!(
+        AuditEvent::parse("action", "refund-bot", &body).unwrap(),
+        keyed
+    );
+    let plain = AuditEvent::action(&record, "d", Effect::Allow, None, "r", vec![], None);
+    assert!(plain.body().unwrap().get("idempotency_key").is_none());
 }

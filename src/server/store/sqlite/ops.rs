@@ -18,6 +18,12 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             save_escalation(tx, escalation, None)?;
             Ok((Reply::Done, vec![]))
         }
+        Op::Retried { action, key } => {
+            if let Some(key) = key {
+                super::keys::write(tx, key, action)?;
+            }
+            Ok((Reply::Done, vec![]))
+        }
         Op::KillSwitch {
             switch,
             signature,
@@ -85,6 +91,7 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         reason,
         escalation,
         flagged,
+        key,
     } = write;
     let mut reply = Reply::Done;
     let mut implied = Vec::new();
@@ -124,6 +131,9 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
             json("a flagged action", f)?,
             f.flagged_at.to_rfc3339()
         ])?;
+    }
+    if let Some(key) = key {
+        super::keys::write(tx, key, &record.id)?;
     }
     Ok((reply, implied))
 }

@@ -4,11 +4,11 @@ use rusqlite::Connection;
 
 use super::read::*;
 use crate::protocol::{
-    ActionSummary, AuditRecord, Escalation, FlaggedAction, KillSwitch, PriorCall,
+    ActionSummary, AuditRecord, Escalation, FlaggedAction, KillSwitch, PriorCall, Timestamp,
 };
 use crate::server::audit::{latest_anchor, Anchor};
 use crate::server::store::backend::Reads;
-use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
+use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction, StoredKey};
 
 /// One read connection.
 pub struct SqliteReader {
@@ -30,6 +30,14 @@ impl Reads for SqliteReader {
     }
     fn load_escalation(&self, id: &str) -> Result<Option<(Escalation, ExpiryPlan)>, StoreError> {
         load_escalation(&self.conn, id)
+    }
+    fn idempotency_key(
+        &self,
+        agent: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<StoredKey>, StoreError> {
+        super::keys::read(&self.conn, agent, key, now)
     }
     fn pending_escalations(&self) -> Result<Vec<(Escalation, ExpiryPlan)>, StoreError> {
         pending_escalations(&self.conn)

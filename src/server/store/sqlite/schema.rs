@@ -6,6 +6,8 @@
 //! - 2: the audit table's typed columns (agent, tool, action, escalation, verdict), written at
 //!   append time from the event and backfilled from the bodies, so audit queries filter on
 //!   columns instead of JSON.
+//! - 3: `idempotency_keys`: an agent's `Idempotency-Key` and the action it named, written in the
+//!   same transaction as the action, kept for a day.
 
 use std::path::Path;
 
@@ -14,7 +16,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -89,8 +91,22 @@ CREATE INDEX audit_by_kind ON audit (kind, seq);
 CREATE INDEX audit_by_escalation ON audit (escalation, seq);
 "#;
 
+/// Version 3. `fingerprint` is the SHA-256 of the canonical JSON of the body the key first came
+/// with; `created_at` (RFC 3339 UTC, so text order is time order) says when it expires.
+const V3: &str = r#"
+CREATE TABLE idempotency_keys (
+    agent TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    action TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (agent, key)
+);
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
