@@ -19,7 +19,9 @@ pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// What a policy rule says about a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     Allow,

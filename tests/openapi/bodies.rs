@@ -23,7 +23,14 @@ struct Variant {
 
 /// Values of every JSON type; a "wrong type" is the first of these a property refuses.
 fn other_types() -> [Value; 6] {
-    [json!(true), json!(12345), json!(1.5), json!("x"), json!([]), json!({})]
+    [
+        json!(true),
+        json!(12345),
+        json!(1.5),
+        json!("x"),
+        json!([]),
+        json!({}),
+    ]
 }
 
 /// Every single-change body the schema refuses, each checked to be refused by the schema.
@@ -63,14 +70,26 @@ fn refused_variants(spec: &Spec, schema: &Value, good: &Value) -> Vec<Variant> {
             assert!(push(format!("`{field}` too long"), with(json!(v)), field));
         }
         if let Some(min) = p["minimum"].as_f64() {
-            assert!(push(format!("`{field}` below {min}"), with(json!(min - 1.0)), field));
+            assert!(push(
+                format!("`{field}` below {min}"),
+                with(json!(min - 1.0)),
+                field
+            ));
         }
         if p["pattern"].is_string() {
-            assert!(push(format!("`{field}` off its pattern"), with(json!(" ")), field));
+            assert!(push(
+                format!("`{field}` off its pattern"),
+                with(json!(" ")),
+                field
+            ));
         }
         let enumerated = p["enum"].is_array() || p["oneOf"].is_array();
         if enumerated {
-            push(format!("`{field}` not one of its values"), with(json!("bogus")), field);
+            push(
+                format!("`{field}` not one of its values"),
+                with(json!("bogus")),
+                field,
+            );
         }
     }
     if s["additionalProperties"] == json!(false) {
@@ -87,7 +106,14 @@ fn with_extra(good: &Value) -> Value {
 }
 
 /// Sends every refused variant and expects 400 (or 422).
-async fn all_refused(env: &Env, spec: &Spec, path: &str, auth: Auth<'_>, good: &Value, key: Option<(&PersonKey, Purpose)>) {
+async fn all_refused(
+    env: &Env,
+    spec: &Spec,
+    path: &str,
+    auth: Auth<'_>,
+    good: &Value,
+    key: Option<(&PersonKey, Purpose)>,
+) {
     let schema = spec.request_schema(&Method::POST, path);
     let variants = refused_variants(spec, &schema, good);
     assert!(variants.len() >= 4, "{path}: {} variants", variants.len());
@@ -96,7 +122,11 @@ async fn all_refused(env: &Env, spec: &Spec, path: &str, auth: Auth<'_>, good: &
             Some((key, purpose)) if v.resign => signed(key, purpose, v.body),
             _ => v.body,
         };
-        assert!(!spec.validator(&schema).is_valid(&body), "{path} {}", v.what);
+        assert!(
+            !spec.validator(&schema).is_valid(&body),
+            "{path} {}",
+            v.what
+        );
         let auth = match &auth {
             Auth::Agent(a) => Auth::Agent(*a),
             _ => Auth::None,
@@ -123,10 +153,27 @@ async fn action_requests_the_schema_refuses_are_refused_and_minimal_ones_accepte
 
     let schema = spec.request_schema(&Method::POST, path);
     let s = spec.resolve(&schema).clone();
-    let required: Vec<&str> = s["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    let required: Vec<&str> = s["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
     assert_eq!(required, ["tool", "session"]);
-    let minimal: Value = required.iter().map(|f| (f.to_string(), good[f].clone())).collect::<serde_json::Map<_, _>>().into();
-    let out = accepted(&env, &spec, Method::POST, path, Auth::Agent("refund-bot"), Some(&minimal)).await;
+    let minimal: Value = required
+        .iter()
+        .map(|f| (f.to_string(), good[f].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let out = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        path,
+        Auth::Agent("refund-bot"),
+        Some(&minimal),
+    )
+    .await;
     assert_eq!(out["verdict"], "allow");
     let mut nulls = minimal.clone();
     let validator = spec.validator(&schema);
@@ -137,8 +184,19 @@ async fn action_requests_the_schema_refuses_are_refused_and_minimal_ones_accepte
             nulls = with_null;
         }
     }
-    assert!(nulls["on_behalf_of"].is_null() && nulls["cost"].is_null(), "{nulls}");
-    let out = accepted(&env, &spec, Method::POST, path, Auth::Agent("refund-bot"), Some(&nulls)).await;
+    assert!(
+        nulls["on_behalf_of"].is_null() && nulls["cost"].is_null(),
+        "{nulls}"
+    );
+    let out = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        path,
+        Auth::Agent("refund-bot"),
+        Some(&nulls),
+    )
+    .await;
     assert_eq!(out["verdict"], "allow");
 }
 
@@ -147,29 +205,93 @@ async fn signed_bodies_the_schema_refuses_are_refused_and_good_ones_accepted() {
     let env = Env::start(POLICY).await;
     let spec = Spec::fetch(&env).await;
     let agent = Auth::Agent("refund-bot");
-    let refund = |amount: f64| json!({"tool": "stripe.refund", "args": {"amount": amount}, "session": "s"});
-    let big = accepted(&env, &spec, Method::POST, "/v1/actions", agent, Some(&refund(5000.0))).await;
-    let flagged = accepted(&env, &spec, Method::POST, "/v1/actions", Auth::Agent("refund-bot"), Some(&refund(500.0))).await;
+    let refund =
+        |amount: f64| json!({"tool": "stripe.refund", "args": {"amount": amount}, "session": "s"});
+    let big = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        agent,
+        Some(&refund(5000.0)),
+    )
+    .await;
+    let flagged = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        Auth::Agent("refund-bot"),
+        Some(&refund(500.0)),
+    )
+    .await;
     let esc = big["escalation"].as_str().unwrap();
     let digest = env.escalation(esc).await.digest;
     let (alice, carol, erin) = (env.key("alice"), env.key("carol"), env.key("erin"));
 
     let path = format!("/v1/escalations/{esc}/decisions");
-    let good = signed(carol, Purpose::Decision, json!({"escalation": esc, "digest": digest,
-        "verdict": "approve", "reason": "ok", "approver": "carol", "issued_at": now_rfc3339()}));
-    all_refused(&env, &spec, &path, Auth::None, &good, Some((carol, Purpose::Decision))).await;
+    let good = signed(
+        carol,
+        Purpose::Decision,
+        json!({"escalation": esc, "digest": digest,
+        "verdict": "approve", "reason": "ok", "approver": "carol", "issued_at": now_rfc3339()}),
+    );
+    all_refused(
+        &env,
+        &spec,
+        &path,
+        Auth::None,
+        &good,
+        Some((carol, Purpose::Decision)),
+    )
+    .await;
     let ack = accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&good)).await;
-    assert_eq!(ack["escalation"]["state"], "approved", "the refusals changed nothing");
+    assert_eq!(
+        ack["escalation"]["state"], "approved",
+        "the refusals changed nothing"
+    );
 
-    let good = signed(alice, Purpose::KillSwitch, json!({"scope": "tool:x.get", "on": true,
-        "reason": "test", "operator": "alice", "issued_at": now_rfc3339()}));
-    all_refused(&env, &spec, "/v1/killswitches", Auth::None, &good, Some((alice, Purpose::KillSwitch))).await;
-    accepted(&env, &spec, Method::POST, "/v1/killswitches", Auth::None, Some(&good)).await;
+    let good = signed(
+        alice,
+        Purpose::KillSwitch,
+        json!({"scope": "tool:x.get", "on": true,
+        "reason": "test", "operator": "alice", "issued_at": now_rfc3339()}),
+    );
+    all_refused(
+        &env,
+        &spec,
+        "/v1/killswitches",
+        Auth::None,
+        &good,
+        Some((alice, Purpose::KillSwitch)),
+    )
+    .await;
+    accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/killswitches",
+        Auth::None,
+        Some(&good),
+    )
+    .await;
 
     let action = flagged["id"].as_str().unwrap();
     let path = format!("/v1/flagged/{action}/review");
-    let good = signed(erin, Purpose::FlagReview, json!({"action": action, "review": "acknowledge",
-        "note": "fine", "reviewer": "erin", "issued_at": now_rfc3339()}));
-    all_refused(&env, &spec, &path, Auth::None, &good, Some((erin, Purpose::FlagReview))).await;
+    let good = signed(
+        erin,
+        Purpose::FlagReview,
+        json!({"action": action, "review": "acknowledge",
+        "note": "fine", "reviewer": "erin", "issued_at": now_rfc3339()}),
+    );
+    all_refused(
+        &env,
+        &spec,
+        &path,
+        Auth::None,
+        &good,
+        Some((erin, Purpose::FlagReview)),
+    )
+    .await;
     accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&good)).await;
 }

@@ -24,6 +24,15 @@ async fn the_document_is_public_openapi_3_1_with_the_servers_version_and_built_o
         assert_eq!(schemes[name]["in"], "header", "{name}");
         assert_eq!(schemes[name]["name"], header, "{name}");
     }
+    // The schemas resolve and bite: an answer missing its required fields does not fit.
+    let outcome = spec.validator(&spec.component("ActionOutcome"));
+    assert!(!outcome.is_valid(&serde_json::json!({"id": "act_1"})));
+    assert!(outcome.is_valid(
+        &serde_json::json!({"id": "act_1", "verdict": "deny", "rule": null, "reason": "no"})
+    ));
+    assert!(
+        !outcome.is_valid(&serde_json::json!({"id": "act_1", "verdict": "maybe", "reason": "no"}))
+    );
     let again = Spec::fetch(&env).await;
     assert_eq!(spec.doc, again.doc);
     // An agent's token changes nothing: the document is the same for everyone.
@@ -146,7 +155,13 @@ fn routes_are_registered_only_through_the_documented_list() {
         .collect::<Vec<_>>()
         .join("\n");
     let code = code.split("#[cfg(test)]").next().unwrap();
-    for way in [".route(", ".route_service(", ".nest(", ".nest_service(", ".merge("] {
+    for way in [
+        ".route(",
+        ".route_service(",
+        ".nest(",
+        ".nest_service(",
+        ".merge(",
+    ] {
         assert!(
             !code.contains(way),
             "src/server/http/mod.rs adds a route with `{way}`: add it to `api()` with \

@@ -42,9 +42,11 @@ impl Spec {
             .unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "application/json");
-        Spec {
-            doc: resp.json().await.unwrap(),
+        let doc: Value = resp.json().await.unwrap();
+        if let Ok(path) = std::env::var("GAVEL_OPENAPI_DUMP") {
+            std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         }
+        Spec { doc }
     }
 
     /// Each documented (method, path template), e.g. ("post", "/v1/actions").
@@ -97,8 +99,8 @@ impl Spec {
 
     /// The request body schema of an operation.
     pub fn request_schema(&self, method: &Method, path: &str) -> Value {
-        let schema = &self.operation(method, path)["requestBody"]["content"]["application/json"]
-            ["schema"];
+        let schema =
+            &self.operation(method, path)["requestBody"]["content"]["application/json"]["schema"];
         assert!(schema.is_object(), "{method} {path} documents no JSON body");
         schema.clone()
     }

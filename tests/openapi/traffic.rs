@@ -28,12 +28,22 @@ async fn what_agents_send_and_are_answered_fits_the_document() {
                 "refund-bot"
             };
             let path = "/v1/actions";
-            accepted(env, spec, Method::POST, path, Auth::Agent(agent), Some(&body)).await
+            accepted(
+                env,
+                spec,
+                Method::POST,
+                path,
+                Auth::Agent(agent),
+                Some(&body),
+            )
+            .await
         }
     };
-    let allowed = submit(json!({"tool": "stripe.refund", "args": {"amount": 50.0}, "session": "s"})).await;
+    let allowed =
+        submit(json!({"tool": "stripe.refund", "args": {"amount": 50.0}, "session": "s"})).await;
     assert_eq!(allowed["verdict"], "allow");
-    let flagged = submit(json!({"tool": "stripe.refund", "args": {"amount": 500.0}, "session": "s"})).await;
+    let flagged =
+        submit(json!({"tool": "stripe.refund", "args": {"amount": 500.0}, "session": "s"})).await;
     assert_eq!(flagged["flagged"], true);
     let denied = submit(json!({"tool": "shell.exec", "args": {"cmd": "ls"}, "session": "s"})).await;
     assert_eq!(denied["verdict"], "deny");
@@ -68,19 +78,60 @@ async fn what_agents_send_and_are_answered_fits_the_document() {
 
     for (method, path, auth, status, code) in [
         (Method::POST, "/v1/actions", Auth::None, 401, "unauthorized"),
-        (Method::GET, "/v1/actions/act_nope", Auth::Agent("refund-bot"), 404, "not_found"),
-        (Method::GET, format!("/v1/actions/{id}").as_str(), Auth::Agent("refund-bot"), 404, "not_found"),
-        (Method::GET, format!("/v1/actions/{id}?wait=301").as_str(), Auth::Agent("mailer"), 400, "invalid_request"),
-        (Method::GET, "/v1/escalations", Auth::Agent("refund-bot"), 403, "agent_forbidden"),
-        (Method::GET, "/v1/stream", Auth::None, 426, "websocket_required"),
+        (
+            Method::GET,
+            "/v1/actions/act_nope",
+            Auth::Agent("refund-bot"),
+            404,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/actions/{id}").as_str(),
+            Auth::Agent("refund-bot"),
+            404,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            format!("/v1/actions/{id}?wait=301").as_str(),
+            Auth::Agent("mailer"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::GET,
+            "/v1/escalations",
+            Auth::Agent("refund-bot"),
+            403,
+            "agent_forbidden",
+        ),
+        (
+            Method::GET,
+            "/v1/stream",
+            Auth::None,
+            426,
+            "websocket_required",
+        ),
     ] {
         let body = json!({"tool": "x.get", "session": "s"});
         let answer = call(&env, &spec, method, path, auth, Some(&body)).await;
         assert_eq!((answer.status, answer.code()), (status, code), "{path}");
     }
     let on_behalf = json!({"tool": "stripe.refund", "session": "s", "on_behalf_of": "mallory"});
-    let answer = call(&env, &spec, Method::POST, "/v1/actions", Auth::Agent("refund-bot"), Some(&on_behalf)).await;
-    assert_eq!((answer.status, answer.code()), (403, "on_behalf_of_not_allowed"));
+    let answer = call(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        Auth::Agent("refund-bot"),
+        Some(&on_behalf),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (403, "on_behalf_of_not_allowed")
+    );
 }
 
 #[tokio::test]
@@ -88,58 +139,197 @@ async fn what_people_send_and_are_answered_fits_the_document() {
     let env = Env::start(POLICY).await;
     let spec = Spec::fetch(&env).await;
     let agent = Auth::Agent("refund-bot");
-    let refund = |amount: f64| json!({"tool": "stripe.refund", "args": {"amount": amount}, "session": "s"});
-    let big = accepted(&env, &spec, Method::POST, "/v1/actions", agent, Some(&refund(5000.0))).await;
+    let refund =
+        |amount: f64| json!({"tool": "stripe.refund", "args": {"amount": amount}, "session": "s"});
+    let big = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        agent,
+        Some(&refund(5000.0)),
+    )
+    .await;
     let esc_id = big["escalation"].as_str().unwrap().to_string();
-    let flagged = accepted(&env, &spec, Method::POST, "/v1/actions", Auth::Agent("refund-bot"), Some(&refund(500.0))).await;
+    let flagged = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        Auth::Agent("refund-bot"),
+        Some(&refund(500.0)),
+    )
+    .await;
 
-    let (alice, carol, erin, grace) = (env.key("alice"), env.key("carol"), env.key("erin"), env.key("grace"));
-    let list = accepted(&env, &spec, Method::GET, "/v1/escalations", Auth::Person(alice), None).await;
+    let (alice, carol, erin, grace) = (
+        env.key("alice"),
+        env.key("carol"),
+        env.key("erin"),
+        env.key("grace"),
+    );
+    let list = accepted(
+        &env,
+        &spec,
+        Method::GET,
+        "/v1/escalations",
+        Auth::Person(alice),
+        None,
+    )
+    .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     let path = format!("/v1/escalations/{esc_id}");
     let esc = accepted(&env, &spec, Method::GET, &path, Auth::Person(carol), None).await;
 
-    let decision = signed(carol, Purpose::Decision, json!({"escalation": esc_id, "digest": esc["digest"],
-        "verdict": "approve", "reason": "verified", "approver": "carol", "issued_at": now_rfc3339()}));
+    let decision = signed(
+        carol,
+        Purpose::Decision,
+        json!({"escalation": esc_id, "digest": esc["digest"],
+        "verdict": "approve", "reason": "verified", "approver": "carol", "issued_at": now_rfc3339()}),
+    );
     let path = format!("/v1/escalations/{esc_id}/decisions");
-    let ack = accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&decision)).await;
-    assert_eq!((ack["recorded"].clone(), ack["escalation"]["state"].clone()), (json!(true), json!("approved")));
-    let again = accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&decision)).await;
+    let ack = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        &path,
+        Auth::None,
+        Some(&decision),
+    )
+    .await;
+    assert_eq!(
+        (ack["recorded"].clone(), ack["escalation"]["state"].clone()),
+        (json!(true), json!("approved"))
+    );
+    let again = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        &path,
+        Auth::None,
+        Some(&decision),
+    )
+    .await;
     assert_eq!(again["recorded"], false);
-    let late = signed(alice, Purpose::Decision, json!({"escalation": esc_id, "digest": esc["digest"],
-        "verdict": "deny", "reason": "no", "approver": "alice", "issued_at": now_rfc3339()}));
+    let late = signed(
+        alice,
+        Purpose::Decision,
+        json!({"escalation": esc_id, "digest": esc["digest"],
+        "verdict": "deny", "reason": "no", "approver": "alice", "issued_at": now_rfc3339()}),
+    );
     let answer = call(&env, &spec, Method::POST, &path, Auth::None, Some(&late)).await;
     assert_eq!((answer.status, answer.code()), (409, "not_pending"));
     let outcome_path = format!("/v1/actions/{}", big["id"].as_str().unwrap());
-    let outcome = accepted(&env, &spec, Method::GET, &outcome_path, Auth::Agent("refund-bot"), None).await;
+    let outcome = accepted(
+        &env,
+        &spec,
+        Method::GET,
+        &outcome_path,
+        Auth::Agent("refund-bot"),
+        None,
+    )
+    .await;
     assert_eq!(outcome["decisions"][0]["approver"], "carol");
 
-    let flags = accepted(&env, &spec, Method::GET, "/v1/flagged", Auth::Person(erin), None).await;
+    let flags = accepted(
+        &env,
+        &spec,
+        Method::GET,
+        "/v1/flagged",
+        Auth::Person(erin),
+        None,
+    )
+    .await;
     assert_eq!(flags.as_array().unwrap().len(), 1);
     let action = flagged["id"].as_str().unwrap();
-    let review = signed(erin, Purpose::FlagReview, json!({"action": action, "review": "incident",
-        "note": "wrong card", "reviewer": "erin", "issued_at": now_rfc3339()}));
+    let review = signed(
+        erin,
+        Purpose::FlagReview,
+        json!({"action": action, "review": "incident",
+        "note": "wrong card", "reviewer": "erin", "issued_at": now_rfc3339()}),
+    );
     let path = format!("/v1/flagged/{action}/review");
     let reviewed = accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&review)).await;
     assert_eq!(reviewed["review"]["review"], "incident");
 
-    let pending = accepted(&env, &spec, Method::POST, "/v1/actions", Auth::Agent("refund-bot"), Some(&refund(2000.0))).await;
-    let flip = signed(alice, Purpose::KillSwitch, json!({"scope": "agent:refund-bot", "on": true,
-        "reason": "runaway refunds", "operator": "alice", "issued_at": now_rfc3339()}));
-    let ack = accepted(&env, &spec, Method::POST, "/v1/killswitches", Auth::None, Some(&flip)).await;
+    let pending = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/actions",
+        Auth::Agent("refund-bot"),
+        Some(&refund(2000.0)),
+    )
+    .await;
+    let flip = signed(
+        alice,
+        Purpose::KillSwitch,
+        json!({"scope": "agent:refund-bot", "on": true,
+        "reason": "runaway refunds", "operator": "alice", "issued_at": now_rfc3339()}),
+    );
+    let ack = accepted(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/killswitches",
+        Auth::None,
+        Some(&flip),
+    )
+    .await;
     assert_eq!(ack["cancelled"], json!([pending["escalation"]]));
-    let answer = call(&env, &spec, Method::POST, "/v1/killswitches", Auth::None, Some(&flip)).await;
+    let answer = call(
+        &env,
+        &spec,
+        Method::POST,
+        "/v1/killswitches",
+        Auth::None,
+        Some(&flip),
+    )
+    .await;
     assert_eq!((answer.status, answer.code()), (409, "replayed"));
-    let switches = accepted(&env, &spec, Method::GET, "/v1/killswitches", Auth::Person(carol), None).await;
+    let switches = accepted(
+        &env,
+        &spec,
+        Method::GET,
+        "/v1/killswitches",
+        Auth::Person(carol),
+        None,
+    )
+    .await;
     assert_eq!(switches[0]["on"], true);
 
-    let audit = accepted(&env, &spec, Method::GET, "/v1/audit?limit=1000", Auth::Person(grace), None).await;
+    let audit = accepted(
+        &env,
+        &spec,
+        Method::GET,
+        "/v1/audit?limit=1000",
+        Auth::Person(grace),
+        None,
+    )
+    .await;
     assert!(audit.as_array().unwrap().len() > 5);
-    accepted(&env, &spec, Method::GET, "/v1/audit/checkpoint", Auth::Person(grace), None).await;
+    accepted(
+        &env,
+        &spec,
+        Method::GET,
+        "/v1/audit/checkpoint",
+        Auth::Person(grace),
+        None,
+    )
+    .await;
     for (path, auth, status, code) in [
         ("/v1/audit", Auth::Person(carol), 403, "not_auditor"),
-        ("/v1/escalations", Auth::Person(env.key("henry")), 403, "role_required"),
-        ("/v1/escalations/esc_nope", Auth::Person(carol), 404, "not_found"),
+        (
+            "/v1/escalations",
+            Auth::Person(env.key("henry")),
+            403,
+            "role_required",
+        ),
+        (
+            "/v1/escalations/esc_nope",
+            Auth::Person(carol),
+            404,
+            "not_found",
+        ),
         ("/v1/killswitches", Auth::None, 401, "unauthorized"),
     ] {
         let answer = call(&env, &spec, Method::GET, path, auth, None).await;
@@ -162,17 +352,39 @@ async fn the_streams_messages_fit_the_document() {
     let challenge = next_message(&mut ws, &server_message).await;
     let carol = env.key("carol");
     let nonce = challenge["nonce"].clone();
-    let signature = carol.sign(Purpose::StreamAuth, &json!({"nonce": nonce, "person": "carol"}));
+    let signature = carol.sign(
+        Purpose::StreamAuth,
+        &json!({"nonce": nonce, "person": "carol"}),
+    );
     let auth = json!({"type": "auth", "person": "carol", "signature": signature});
     assert!(client_message.is_valid(&auth));
     assert!(!client_message.is_valid(&json!({"type": "auth", "person": "carol"})));
-    ws.send(Message::Text(auth.to_string().into())).await.unwrap();
-    assert_eq!(next_message(&mut ws, &server_message).await["type"], "welcome");
-    assert_eq!(next_message(&mut ws, &server_message).await["type"], "snapshot");
-    env.act("refund-bot", "stripe.refund", json!({"amount": 5000.0}), "s").await;
+    ws.send(Message::Text(auth.to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut ws, &server_message).await["type"],
+        "welcome"
+    );
+    assert_eq!(
+        next_message(&mut ws, &server_message).await["type"],
+        "snapshot"
+    );
+    env.act(
+        "refund-bot",
+        "stripe.refund",
+        json!({"amount": 5000.0}),
+        "s",
+    )
+    .await;
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        seen.push(next_message(&mut ws, &server_message).await["type"].as_str().unwrap().to_string());
+        seen.push(
+            next_message(&mut ws, &server_message).await["type"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     seen.sort();
     assert_eq!(seen, ["action", "escalation_created"]);
@@ -188,8 +400,14 @@ async fn next_message(ws: &mut crate::common::Ws, server_message: &jsonschema::V
             .expect("a message");
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(&t).unwrap();
-            let errors: Vec<String> = server_message.iter_errors(&v).map(|e| e.to_string()).collect();
-            assert!(errors.is_empty(), "a stream message does not fit ServerMessage: {errors:?}\n{v}");
+            let errors: Vec<String> = server_message
+                .iter_errors(&v)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "a stream message does not fit ServerMessage: {errors:?}\n{v}"
+            );
             return v;
         }
     }

@@ -57,6 +57,7 @@ pub async fn get(
 /// `POST /v1/escalations/{id}/decisions`: an approver's signed vote.
 #[utoipa::path(post, path = "/v1/escalations/{id}/decisions", tag = "people",
     summary = "An approver's signed vote (the body is signed, purpose `decision`)",
+    security(()),
     params(("id" = String, Path, description = "The escalation's id: the one the body signs")),
     request_body = SignedDecision,
     responses(

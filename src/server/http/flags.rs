@@ -39,6 +39,7 @@ pub async fn list(State(app): State<Arc<App>>, reader: Reader<AnyRole>) -> impl 
 /// `POST /v1/flagged/{action}/review`.
 #[utoipa::path(post, path = "/v1/flagged/{action}/review", tag = "people",
     summary = "A lead's signed review of a flagged action (the body is signed, purpose `flag-review`)",
+    security(()),
     params(("action" = String, Path, description = "The flagged action's id: the one the body signs")),
     request_body = SignedFlagReview,
     responses(

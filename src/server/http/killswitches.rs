@@ -30,6 +30,7 @@ pub async fn list(
 /// `POST /v1/killswitches`.
 #[utoipa::path(post, path = "/v1/killswitches", tag = "people",
     summary = "An operator's signed flip of a kill switch (the body is signed, purpose `killswitch`)",
+    security(()),
     request_body = SignedKillSwitch,
     responses(
         (status = 200, body = FlipAck, description = "The switch's new state and the escalations it cancelled"),

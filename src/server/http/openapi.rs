@@ -132,8 +132,9 @@ pub async fn serve(Extension(doc): Extension<Document>) -> Response {
 
 /// utoipa draws serde's `flatten` as `allOf` of the parts, where a part that denies unknown
 /// fields (`additionalProperties: false`, like a signed body's fields) would refuse the other
-/// parts' fields (its `signature`). serde reads the parts as one object, so the document says
-/// so: one object with every part's properties, closed when a part is.
+/// parts' fields (its `signature`). serde reads the parts as one object, and a flattened part's
+/// `deny_unknown_fields` does not hold there (serde passes it only the fields it names), so the
+/// document says so: one open object with every part's properties.
 fn merge_flattened(doc: &mut Value) {
     let Some(schemas) = doc
         .pointer("/components/schemas")
@@ -148,7 +149,6 @@ fn merge_flattened(doc: &mut Value) {
         };
         let mut properties = Map::new();
         let mut required = Vec::new();
-        let mut closed = false;
         for part in parts {
             let part = part
                 .get("$ref")
@@ -162,12 +162,8 @@ fn merge_flattened(doc: &mut Value) {
             if let Some(r) = part.get("required").and_then(Value::as_array) {
                 required.extend(r.iter().cloned());
             }
-            closed |= part.get("additionalProperties") == Some(&Value::Bool(false));
         }
         let mut merged = json!({"type": "object", "properties": properties, "required": required});
-        if closed {
-            merged["additionalProperties"] = Value::Bool(false);
-        }
         if let Some(d) = schema.get("description") {
             merged["description"] = d.clone();
         }
@@ -198,9 +194,9 @@ fn add_common_errors(doc: &mut Value) {
             error("`internal_error`: the server failed while answering (logged under the request's `x-request-id`)")
         });
         if has_body {
-            responses.entry("408").or_insert_with(|| {
-                error("`request_timeout`: the body did not arrive within 30 s")
-            });
+            responses
+                .entry("408")
+                .or_insert_with(|| error("`request_timeout`: the body did not arrive within 30 s"));
             responses
                 .entry("413")
                 .or_insert_with(|| error("`body_too_large`: bodies are limited to 256 KiB"));
