@@ -128,7 +128,7 @@ async fn all_refused(
             v.what
         );
         let auth = match &auth {
-            Auth::Agent(a) => Auth::Agent(*a),
+            Auth::Agent(a) => Auth::Agent(a),
             _ => Auth::None,
         };
         let answer = call(env, spec, Method::POST, path, auth, Some(&body)).await;
