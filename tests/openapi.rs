@@ -10,5 +10,7 @@ mod bodies;
 mod routes;
 #[path = "openapi/spec.rs"]
 mod spec;
+#[path = "openapi/stream.rs"]
+mod stream;
 #[path = "openapi/traffic.rs"]
 mod traffic;
