@@ -1,8 +1,8 @@
-//! What the document says about request bodies holds at the server: every body a schema refuses
-//! (made from a good body by one change: a required field left out, a field of the wrong type,
-//! too long, too small, off its pattern or enum, a field the schema closes out) is refused with
-//! 400 and changes nothing, and the bodies a schema accepts with only the required fields (and
-//! nulls where it allows them) are accepted.
+//! What the document says about request bodies holds at the server: every body a schema
+//! refuses (made from a good body by one change: a required field left out, a field of the wrong
+//! type, too long, too small, off its pattern, format or enum, a field the schema closes out) is
+//! refused with 400 and changes nothing, and the bodies a schema accepts with only the required
+//! fields (and nulls where it allows them) are accepted.
 
 use gavel::protocol::now_rfc3339;
 use gavel::protocol::signing::Purpose;
@@ -75,6 +75,10 @@ fn refused_variants(spec: &Spec, schema: &Value, good: &Value) -> Vec<Variant> {
                 with(json!(min - 1.0)),
                 field
             ));
+        }
+        if p["format"] == "date-time" {
+            let body = with(json!("yesterday"));
+            assert!(push(format!("`{field}` not a date-time"), body, field));
         }
         if p["pattern"].is_string() {
             assert!(push(

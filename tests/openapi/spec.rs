@@ -82,11 +82,14 @@ impl Spec {
         op
     }
 
-    /// A validator of `schema`, whose `$ref`s resolve in the document's components.
+    /// A validator of `schema`, whose `$ref`s resolve in the document's components, and which
+    /// holds strings to their `format` (a `date-time` must be RFC 3339).
     pub fn validator(&self, schema: &Value) -> jsonschema::Validator {
         let mut root = schema.clone();
         root["components"] = self.doc["components"].clone();
-        jsonschema::draft202012::new(&root)
+        jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&root)
             .unwrap_or_else(|e| panic!("not a JSON Schema: {e}\n{schema}"))
     }
 

@@ -178,8 +178,8 @@ async fn what_people_send_and_are_answered_fits_the_document() {
     let decision = signed(
         carol,
         Purpose::Decision,
-        json!({"escalation": esc_id, "digest": esc["digest"],
-        "verdict": "approve", "reason": "verified", "approver": "carol", "issued_at": now_rfc3339()}),
+        json!({"escalation": esc_id, "digest": esc["digest"], "verdict": "approve",
+            "reason": "verified", "approver": "carol", "issued_at": now_rfc3339()}),
     );
     let path = format!("/v1/escalations/{esc_id}/decisions");
     let ack = accepted(

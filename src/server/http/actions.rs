@@ -27,11 +27,14 @@ const MAX_WAIT_SECS: f64 = 300.0;
     request_body = ActionRequest,
     responses(
         (status = 200, body = ActionOutcome,
-            description = "The verdict: `allow` (maybe `flagged`), `deny`, or `pending` with the escalation and its deadline"),
-        (status = 400, body = ErrorBody, description = "`invalid_json`, `invalid_request`, `on_behalf_of_required`"),
+            description = "The verdict: `allow` (maybe `flagged`), `deny`, or `pending` with the \
+                escalation and its deadline"),
+        (status = 400, body = ErrorBody,
+            description = "`invalid_json`, `invalid_request`, `on_behalf_of_required`"),
         (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
         (status = 403, body = ErrorBody, description = "`on_behalf_of_not_allowed`"),
-        (status = 503, body = ErrorBody, description = "`storage_unavailable`: nothing was recorded"),
+        (status = 503, body = ErrorBody,
+            description = "`storage_unavailable`: nothing was recorded"),
     ))]
 pub async fn submit(
     State(app): State<Arc<App>>,
@@ -55,7 +58,8 @@ pub struct WaitQuery {
     params(
         ("id" = String, Path, description = "The action's id (`act_…`)"),
         ("wait" = Option<f64>, Query, minimum = 0, maximum = 300,
-            description = "Seconds to wait for a pending outcome to become final (0–300, default 0)"),
+            description = "Seconds to wait for a pending outcome to become final (0–300, default \
+                0)"),
     ),
     responses(
         (status = 200, body = ActionOutcome, description = "The outcome, final or still `pending`"),
@@ -63,7 +67,8 @@ pub struct WaitQuery {
         (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
         (status = 404, body = ErrorBody, description = "`not_found` (also another agent's action)"),
         (status = 503, body = ErrorBody,
-            description = "`shutting_down` (with `Retry-After: 1`: ask again) or `storage_unavailable`"),
+            description = "`shutting_down` (with `Retry-After: 1`: ask again) or \
+                `storage_unavailable`"),
     ))]
 pub async fn get(
     State(app): State<Arc<App>>,
@@ -104,7 +109,8 @@ pub async fn get(
     security(("agent_token" = [])),
     params(("id" = String, Path, description = "The action's id (`act_…`)")),
     responses(
-        (status = 200, body = ActionOutcome, description = "The outcome: `cancelled`, or the final one unchanged"),
+        (status = 200, body = ActionOutcome,
+            description = "The outcome: `cancelled`, or the final one unchanged"),
         (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
         (status = 404, body = ErrorBody, description = "`not_found` (also another agent's action)"),
         (status = 503, body = ErrorBody, description = "`storage_unavailable`"),

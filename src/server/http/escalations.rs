@@ -17,9 +17,12 @@ use crate::server::error::ApiError;
     security(("gavel_person" = [], "gavel_time" = [], "gavel_signature" = [])),
     responses(
         (status = 200, body = Vec<Escalation>, description = "Pending escalations"),
-        (status = 401, body = ErrorBody, description = "`unauthorized` (unsigned), `bad_signature`"),
-        (status = 400, body = ErrorBody, description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
-        (status = 403, body = ErrorBody, description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
+        (status = 401, body = ErrorBody,
+            description = "`unauthorized` (unsigned), `bad_signature`"),
+        (status = 400, body = ErrorBody,
+            description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
     ))]
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -35,9 +38,12 @@ pub async fn list(
     params(("id" = String, Path, description = "The escalation's id (`esc_…`)")),
     responses(
         (status = 200, body = Escalation, description = "The escalation"),
-        (status = 401, body = ErrorBody, description = "`unauthorized` (unsigned), `bad_signature`"),
-        (status = 400, body = ErrorBody, description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
-        (status = 403, body = ErrorBody, description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
+        (status = 401, body = ErrorBody,
+            description = "`unauthorized` (unsigned), `bad_signature`"),
+        (status = 400, body = ErrorBody,
+            description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
         (status = 404, body = ErrorBody, description = "`not_found`"),
         (status = 503, body = ErrorBody, description = "`storage_unavailable`"),
     ))]
@@ -62,15 +68,20 @@ pub async fn get(
     request_body = SignedDecision,
     responses(
         (status = 200, body = DecisionAck,
-            description = "The escalation's new state; `recorded: false` for an identical resubmission"),
+            description = "The escalation's new state; `recorded: false` for an identical \
+                resubmission"),
         (status = 400, body = ErrorBody,
-            description = "`invalid_json`, `invalid_request`, `escalation_mismatch`, `reason_required`, `stale_signature`"),
+            description = "`invalid_json`, `invalid_request`, `escalation_mismatch`, \
+                `reason_required`, `stale_signature`"),
         (status = 401, body = ErrorBody, description = "`bad_signature`"),
         (status = 403, body = ErrorBody,
-            description = "`agent_forbidden`, `unknown_signer`, `not_approver`, `outside_group`, `self_approval`, `owner_approval`"),
+            description = "`agent_forbidden`, `unknown_signer`, `not_approver`, `outside_group`, \
+                `self_approval`, `owner_approval`"),
         (status = 404, body = ErrorBody, description = "`not_found`"),
-        (status = 409, body = ErrorBody, description = "`already_voted`, `not_pending`, `expired`, `digest_mismatch`"),
-        (status = 503, body = ErrorBody, description = "`storage_unavailable`: nothing was recorded"),
+        (status = 409, body = ErrorBody,
+            description = "`already_voted`, `not_pending`, `expired`, `digest_mismatch`"),
+        (status = 503, body = ErrorBody,
+            description = "`storage_unavailable`: nothing was recorded"),
     ))]
 pub async fn decide(
     State(app): State<Arc<App>>,

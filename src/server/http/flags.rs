@@ -22,9 +22,12 @@ const FLAGGED_READ: u32 = 500;
     security(("gavel_person" = [], "gavel_time" = [], "gavel_signature" = [])),
     responses(
         (status = 200, body = Vec<FlaggedAction>, description = "Flagged actions (at most 500)"),
-        (status = 401, body = ErrorBody, description = "`unauthorized` (unsigned), `bad_signature`"),
-        (status = 400, body = ErrorBody, description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
-        (status = 403, body = ErrorBody, description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
+        (status = 401, body = ErrorBody,
+            description = "`unauthorized` (unsigned), `bad_signature`"),
+        (status = 400, body = ErrorBody,
+            description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `role_required`"),
         (status = 503, body = ErrorBody, description = "`storage_unavailable`"),
     ))]
 pub async fn list(State(app): State<Arc<App>>, reader: Reader<AnyRole>) -> impl IntoResponse {
@@ -38,19 +41,24 @@ pub async fn list(State(app): State<Arc<App>>, reader: Reader<AnyRole>) -> impl 
 
 /// `POST /v1/flagged/{action}/review`.
 #[utoipa::path(post, path = "/v1/flagged/{action}/review", tag = "people",
-    summary = "A lead's signed review of a flagged action (the body is signed, purpose `flag-review`)",
+    summary = "A lead's signed review of a flagged action (the body is signed, purpose \
+        `flag-review`)",
     security(()),
-    params(("action" = String, Path, description = "The flagged action's id: the one the body signs")),
+    params(("action" = String, Path,
+        description = "The flagged action's id: the one the body signs")),
     request_body = SignedFlagReview,
     responses(
         (status = 200, body = FlaggedAction, description = "The reviewed flagged action"),
         (status = 400, body = ErrorBody,
-            description = "`invalid_json`, `invalid_request`, `action_mismatch`, `stale_signature`"),
+            description = "`invalid_json`, `invalid_request`, `action_mismatch`, \
+                `stale_signature`"),
         (status = 401, body = ErrorBody, description = "`bad_signature`"),
-        (status = 403, body = ErrorBody, description = "`agent_forbidden`, `unknown_signer`, `not_lead`"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `not_lead`"),
         (status = 404, body = ErrorBody, description = "`not_found`"),
         (status = 409, body = ErrorBody, description = "`already_reviewed`, `replayed`"),
-        (status = 503, body = ErrorBody, description = "`storage_unavailable`: nothing was recorded"),
+        (status = 503, body = ErrorBody,
+            description = "`storage_unavailable`: nothing was recorded"),
     ))]
 pub async fn review(
     State(app): State<Arc<App>>,

@@ -25,7 +25,8 @@ pub async fn healthz() -> Json<Health> {
     summary = "Readiness: the store can write",
     responses(
         (status = 200, body = Health, description = "`{\"status\": \"ready\"}`"),
-        (status = 503, body = Health, description = "`{\"status\": \"unavailable\", \"reason\": …}`"),
+        (status = 503, body = Health,
+            description = "`{\"status\": \"unavailable\", \"reason\": …}`"),
     ))]
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let problem = if *app.shutdown.borrow() {

@@ -191,7 +191,10 @@ fn add_common_errors(doc: &mut Value) {
             continue;
         };
         responses.entry("500").or_insert_with(|| {
-            error("`internal_error`: the server failed while answering (logged under the request's `x-request-id`)")
+            error(
+                "`internal_error`: the server failed while answering (logged under the \
+                 request's `x-request-id`)",
+            )
         });
         if has_body {
             responses

@@ -25,9 +25,12 @@ use crate::server::stream;
         events. A failed authentication closes with 4001, a person with no role with 4003.",
     security(()),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol; messages are `ServerMessage` and `ClientMessage`"),
+        (status = 101,
+            description = "Switching to the WebSocket protocol; messages are `ServerMessage` and \
+                `ClientMessage`"),
         (status = 403, body = ErrorBody, description = "`agent_forbidden`: an agent token"),
-        (status = 426, body = ErrorBody, description = "`websocket_required`: no upgrade requested"),
+        (status = 426, body = ErrorBody,
+            description = "`websocket_required`: no upgrade requested"),
     ))]
 pub async fn open(
     State(app): State<Arc<App>>,
