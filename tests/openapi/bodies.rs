@@ -152,7 +152,7 @@ async fn action_requests_the_schema_refuses_are_refused_and_minimal_ones_accepte
     let spec = Spec::fetch(&env).await;
     let path = "/v1/actions";
     let good = json!({"tool": "orders.get", "args": {"id": "o-17"}, "session": "s",
-        "rationale": "a look", "cost": 0.5, "parent": "t-1", "context": {"cwd": "/"}});
+            "rationale": "a look", "cost": 0.5, "parent": "t-1", "context": {"cwd": "/"}});
     all_refused(&env, &spec, path, Auth::Agent("refund-bot"), &good, None).await;
 
     let schema = spec.request_schema(&Method::POST, path);
@@ -238,7 +238,7 @@ async fn signed_bodies_the_schema_refuses_are_refused_and_good_ones_accepted() {
         carol,
         Purpose::Decision,
         json!({"escalation": esc, "digest": digest,
-        "verdict": "approve", "reason": "ok", "approver": "carol", "issued_at": now_rfc3339()}),
+            "verdict": "approve", "reason": "ok", "approver": "carol", "issued_at": now_rfc3339()}),
     );
     all_refused(
         &env,
@@ -259,7 +259,7 @@ async fn signed_bodies_the_schema_refuses_are_refused_and_good_ones_accepted() {
         alice,
         Purpose::KillSwitch,
         json!({"scope": "tool:x.get", "on": true,
-        "reason": "test", "operator": "alice", "issued_at": now_rfc3339()}),
+            "reason": "test", "operator": "alice", "issued_at": now_rfc3339()}),
     );
     all_refused(
         &env,
@@ -286,7 +286,7 @@ async fn signed_bodies_the_schema_refuses_are_refused_and_good_ones_accepted() {
         erin,
         Purpose::FlagReview,
         json!({"action": action, "review": "acknowledge",
-        "note": "fine", "reviewer": "erin", "issued_at": now_rfc3339()}),
+            "note": "fine", "reviewer": "erin", "issued_at": now_rfc3339()}),
     );
     all_refused(
         &env,

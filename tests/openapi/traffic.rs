@@ -43,7 +43,7 @@ async fn what_agents_send_and_are_answered_fits_the_document() {
     let denied = submit(json!({"tool": "shell.exec", "args": {"cmd": "ls"}, "session": "s"})).await;
     assert_eq!(denied["verdict"], "deny");
     let full = json!({"tool": "email.send", "args": {"to": "a@example.com"}, "session": "s-42",
-        "on_behalf_of": "bob", "rationale": "the customer asked", "cost": 0.02,
+            "on_behalf_of": "bob", "rationale": "the customer asked", "cost": 0.02,
         "parent": "ticket-981", "context": {"env": "production"}});
     let pending = submit(full).await;
     assert_eq!(pending["verdict"], "pending");
@@ -209,7 +209,7 @@ async fn what_people_send_and_are_answered_fits_the_document() {
         alice,
         Purpose::Decision,
         json!({"escalation": esc_id, "digest": esc["digest"],
-        "verdict": "deny", "reason": "no", "approver": "alice", "issued_at": now_rfc3339()}),
+            "verdict": "deny", "reason": "no", "approver": "alice", "issued_at": now_rfc3339()}),
     );
     let answer = call(&env, &spec, Method::POST, &path, Auth::None, Some(&late)).await;
     assert_eq!((answer.status, answer.code()), (409, "not_pending"));
@@ -240,7 +240,7 @@ async fn what_people_send_and_are_answered_fits_the_document() {
         erin,
         Purpose::FlagReview,
         json!({"action": action, "review": "incident",
-        "note": "wrong card", "reviewer": "erin", "issued_at": now_rfc3339()}),
+            "note": "wrong card", "reviewer": "erin", "issued_at": now_rfc3339()}),
     );
     let path = format!("/v1/flagged/{action}/review");
     let reviewed = accepted(&env, &spec, Method::POST, &path, Auth::None, Some(&review)).await;
@@ -259,7 +259,7 @@ async fn what_people_send_and_are_answered_fits_the_document() {
         alice,
         Purpose::KillSwitch,
         json!({"scope": "agent:refund-bot", "on": true,
-        "reason": "runaway refunds", "operator": "alice", "issued_at": now_rfc3339()}),
+            "reason": "runaway refunds", "operator": "alice", "issued_at": now_rfc3339()}),
     );
     let ack = accepted(
         &env,
