@@ -2,6 +2,7 @@
 //! See `docs/PROTOCOL.md`, section `GET /v1/stream`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::wire::{ActionSummary, AgentInfo, Escalation, FlaggedAction, KillSwitch, PersonInfo};
 
@@ -20,7 +21,7 @@ pub const CLOSE_NO_ROLE: u16 = 4003;
 
 /// A value a stream message left out to stay within its bound. In the message, the value itself
 /// is replaced by the string `"<elided: N bytes>"`; only `elided` says what was left out.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Elided {
     /// Where the value was: `action.args`, `action.context` or `history.N.args`.
     pub field: String,
@@ -45,13 +46,13 @@ pub fn elided_placeholder(bytes: u64) -> String {
 }
 
 /// The WebSocket stream's first message: sign it to authenticate (purpose `stream-auth`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct StreamAuth {
     pub nonce: String,
     pub person: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Answer to the challenge: `signature` over `StreamAuth{nonce, person}`.
@@ -62,7 +63,7 @@ pub enum ClientMessage {
     Ping,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ServerInfo {
     pub version: String,
     pub policy_version: String,
@@ -75,7 +76,7 @@ fn one() -> u32 {
 /// The state a console starts from, sent in `parts` messages (part 1 of N, 2 of N…) so each
 /// stays within `MAX_STREAM_MESSAGE_BYTES`; every list of a later part continues the same list
 /// of the earlier parts. The snapshot is whole once part N arrived.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Snapshot {
     /// Pending escalations, soonest deadline first.
     pub escalations: Vec<Escalation>,
@@ -130,7 +131,7 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Challenge {

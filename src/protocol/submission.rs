@@ -3,6 +3,7 @@
 //! `docs/PROTOCOL.md`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::wire::ActionRequest;
 
@@ -25,11 +26,14 @@ pub const MAX_CRITICAL_NAME_LEN: usize = 64;
 /// What the server reads from a `POST /v1/actions` body: the action, and `critical`, the
 /// fields the client says must be understood (like JWS `crit`): a server that does not know one
 /// refuses the call rather than run it without a meaning the client relied on.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ActionSubmission {
     #[serde(flatten)]
     pub action: ActionRequest,
+    /// Fields this server must understand, or refuse the call (at most 32 names of at most 64
+    /// bytes). Fields not listed here that the server does not know are ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 32)]
     pub critical: Vec<String>,
 }
 

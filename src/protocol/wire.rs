@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::stream::Elided;
 
@@ -18,7 +19,9 @@ pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// What a policy rule says about a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     Allow,
@@ -43,7 +46,7 @@ impl Effect {
 }
 
 /// What the agent is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Allow,
@@ -51,7 +54,7 @@ pub enum Verdict {
     Pending,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     Approved,
@@ -60,7 +63,7 @@ pub enum Resolution {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EscalationState {
     Pending,
@@ -87,22 +90,36 @@ impl EscalationState {
 /// Fields this version does not know are ignored (a newer client's additions), never stored and
 /// never part of the digest; a client that needs one understood lists it in `critical` (see
 /// [`super::ActionSubmission`]). Duplicate keys and wrong types are still refused.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ActionRequest {
+    /// The tool called, e.g. `stripe.refund`: not blank, at most 256 bytes.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub tool: String,
+    /// The call's arguments, as the tool would receive them (`{}` when absent).
     #[serde(default = "empty_object")]
     pub args: Value,
+    /// The agent's session: not blank, at most 256 bytes.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub session: String,
+    /// The roster person the call is for: one of the agent's `acts_for` (at most 256 bytes).
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub on_behalf_of: Option<String>,
+    /// Why the agent makes the call, shown to approvers (at most 4096 bytes).
     #[serde(default)]
+    #[schema(max_length = 4096)]
     pub rationale: Option<String>,
+    /// What the call costs, in the agent's own unit; not negative.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub cost: Option<f64>,
+    /// The task this call is part of (at most 256 bytes).
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub parent: Option<String>,
     /// Free-form facts from the adapter (cwd, permission mode, MCP server…), visible to CEL.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     pub context: Value,
 }
 
@@ -111,7 +128,7 @@ pub fn empty_object() -> Value {
 }
 
 /// The answer to `POST /v1/actions` and `GET /v1/actions/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ActionOutcome {
     pub id: String,
     pub verdict: Verdict,
@@ -121,6 +138,7 @@ pub struct ActionOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deadline: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
@@ -132,7 +150,7 @@ pub struct ActionOutcome {
 }
 
 /// An action as the server recorded it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ActionRecord {
     pub id: String,
     pub agent: String,
@@ -149,23 +167,25 @@ pub struct ActionRecord {
     pub parent: Option<String>,
     #[serde(default = "empty_object")]
     pub context: Value,
+    #[schema(value_type = String, format = DateTime)]
     pub submitted_at: Timestamp,
     pub policy_version: String,
 }
 
 /// One earlier call of the same session, shown beside an escalation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PriorCall {
     pub action: String,
     pub tool: String,
     pub args: Value,
     /// The policy outcome: allow, deny, review or flag.
     pub verdict: Effect,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
 /// The rule that matched.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RuleRef {
     pub id: String,
     pub effect: Effect,
@@ -175,7 +195,7 @@ pub struct RuleRef {
 }
 
 /// Everything an approver needs to decide, and the state of the decision.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Escalation {
     pub id: String,
     pub action: ActionRecord,
@@ -189,13 +209,16 @@ pub struct Escalation {
     pub group: String,
     pub approvals_required: u32,
     pub separate_owner: bool,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub deadline: Timestamp,
     /// True once the escalation has been handed over to `escalate_to`.
     #[serde(default)]
     pub handed_over: bool,
     pub state: EscalationState,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Timestamp>,
     #[serde(default)]
     pub resolution_reason: Option<String>,
@@ -216,7 +239,7 @@ impl Escalation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Vote {
     Approve,
@@ -224,7 +247,7 @@ pub enum Vote {
 }
 
 /// What an approver signs (purpose `decision`). `issued_at` is an RFC 3339 string, signed as sent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     pub escalation: String,
@@ -232,13 +255,15 @@ pub struct DecisionBody {
     pub verdict: Vote,
     pub reason: String,
     pub approver: String,
+    #[schema(format = DateTime)]
     pub issued_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SignedDecision {
     #[serde(flatten)]
     pub body: DecisionBody,
+    /// Base64 Ed25519 signature, by the signer's roster key, of every other field.
     pub signature: String,
 }
 
@@ -280,36 +305,41 @@ impl std::fmt::Display for Scope {
 }
 
 /// What an operator signs to flip a kill switch (purpose `killswitch`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KillSwitchBody {
+    /// `global`, `agent:ID` or `tool:NAME`.
+    #[schema(pattern = "^(global|agent:.+|tool:.+)$")]
     pub scope: String,
     pub on: bool,
     pub reason: String,
     pub operator: String,
+    #[schema(format = DateTime)]
     pub issued_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SignedKillSwitch {
     #[serde(flatten)]
     pub body: KillSwitchBody,
+    /// Base64 Ed25519 signature, by the signer's roster key, of every other field.
     pub signature: String,
 }
 
 /// The state of one kill switch.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct KillSwitch {
     pub scope: String,
     pub on: bool,
     pub reason: String,
     pub by: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
 /// The answer to a flip: the switch's new state (flattened, so a client that expects a bare
 /// `KillSwitch` still reads it) and the pending escalations it cancelled.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct FlipAck {
     #[serde(flatten)]
     pub killswitch: KillSwitch,
@@ -318,7 +348,7 @@ pub struct FlipAck {
     pub cancelled: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FlagVerdict {
     Acknowledge,
@@ -326,28 +356,31 @@ pub enum FlagVerdict {
 }
 
 /// What a lead signs to review a flagged action (purpose `flag-review`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagReviewBody {
     pub action: String,
     pub review: FlagVerdict,
     pub note: String,
     pub reviewer: String,
+    #[schema(format = DateTime)]
     pub issued_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SignedFlagReview {
     #[serde(flatten)]
     pub body: FlagReviewBody,
+    /// Base64 Ed25519 signature, by the signer's roster key, of every other field.
     pub signature: String,
 }
 
 /// An allowed action that matched a `flag` rule.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct FlaggedAction {
     pub action: ActionRecord,
     pub rule: RuleRef,
+    #[schema(value_type = String, format = DateTime)]
     pub flagged_at: Timestamp,
     #[serde(default)]
     pub review: Option<SignedFlagReview>,
@@ -358,7 +391,7 @@ pub struct FlaggedAction {
 
 /// What a person signs to read a people-only endpoint (purpose `request`), sent as the headers
 /// `x-gavel-person`, `x-gavel-time` and `x-gavel-signature`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SignedRequest {
     pub method: String,
     /// Path and query, e.g. `/v1/audit?agent=refund-bot`.
@@ -371,7 +404,7 @@ pub const HEADER_PERSON: &str = "x-gavel-person";
 pub const HEADER_TIME: &str = "x-gavel-time";
 pub const HEADER_SIGNATURE: &str = "x-gavel-signature";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Approver,
@@ -381,7 +414,7 @@ pub enum Role {
 }
 
 /// A roster person as others see them (no key material beyond the public key).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct PersonInfo {
     pub id: String,
     pub name: String,
@@ -395,7 +428,7 @@ impl PersonInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AgentInfo {
     pub id: String,
     #[serde(default)]
@@ -403,7 +436,7 @@ pub struct AgentInfo {
 }
 
 /// A one-line summary of an action, for activity views.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ActionSummary {
     pub id: String,
     pub agent: String,
@@ -413,23 +446,24 @@ pub struct ActionSummary {
     #[serde(default)]
     pub rule: Option<String>,
     pub reason: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
 /// `{"error": {"code", "message"}}`
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
 }
 
 /// `POST` answers for decisions, flips and reviews.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct DecisionAck {
     pub escalation: Box<Escalation>,
     /// False when this exact decision had been accepted before (idempotent resubmission).
@@ -437,9 +471,10 @@ pub struct DecisionAck {
 }
 
 /// One audit record, as `GET /v1/audit` returns it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AuditRecord {
     pub seq: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub time: Timestamp,
     pub kind: String,
     pub actor: String,

@@ -4,13 +4,14 @@
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{CheckpointBody, VerifyError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
 /// The latest signed checkpoint, as `gavel audit checkpoint` prints it (one JSON line).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Anchor {
     pub seq: u64,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::extract::{AgentCaller, JsonBody};
 use super::refusal::Refusal;
 use crate::protocol::{
-    inert, parse_idempotency_key, ActionOutcome, ActionSubmission, ACTION_FIELDS,
+    inert, parse_idempotency_key, ActionOutcome, ActionSubmission, ErrorBody, ACTION_FIELDS,
     HEADER_IDEMPOTENCY_KEY, MAX_CRITICAL_FIELDS, MAX_CRITICAL_NAME_LEN,
 };
 use crate::server::app::App;
@@ -24,6 +24,28 @@ use crate::server::error::ApiError;
 const MAX_WAIT_SECS: f64 = 300.0;
 
 /// `POST /v1/actions`, with an optional `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/actions", tag = "agents",
+    summary = "Submit a tool call for adjudication",
+    security(("agent_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "One key per logical call (1 to 128 bytes of visible ASCII, optionally a \
+            quoted structured-field string): the same agent, key and body within 24 h get the \
+            first call's outcome as it is now, never a second action")),
+    request_body = ActionSubmission,
+    responses(
+        (status = 200, body = ActionOutcome,
+            description = "The verdict: `allow` (maybe `flagged`), `deny`, or `pending` with the \
+                escalation and its deadline (a retry of a pending review answers with it)"),
+        (status = 400, body = ErrorBody,
+            description = "`invalid_json`, `invalid_request`, `on_behalf_of_required`, \
+                `unsupported_critical_field`, `invalid_idempotency_key`"),
+        (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
+        (status = 403, body = ErrorBody, description = "`on_behalf_of_not_allowed`"),
+        (status = 422, body = ErrorBody,
+            description = "`idempotency_key_reused`: the key was sent before with another body"),
+        (status = 503, body = ErrorBody,
+            description = "`storage_unavailable`: nothing was recorded"),
+    ))]
 pub async fn submit(
     State(app): State<Arc<App>>,
     agent: AgentCaller,
@@ -96,6 +118,24 @@ pub struct WaitQuery {
 }
 
 /// `GET /v1/actions/{id}?wait=SECONDS`: the outcome, waiting up to `wait` for a pending one.
+#[utoipa::path(get, path = "/v1/actions/{id}", tag = "agents",
+    summary = "Read (or long-poll) the outcome of one of the agent's own actions",
+    security(("agent_token" = [])),
+    params(
+        ("id" = String, Path, description = "The action's id (`act_…`)"),
+        ("wait" = Option<f64>, Query, minimum = 0, maximum = 300,
+            description = "Seconds to wait for a pending outcome to become final (0–300, default \
+                0)"),
+    ),
+    responses(
+        (status = 200, body = ActionOutcome, description = "The outcome, final or still `pending`"),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (`wait` out of range)"),
+        (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
+        (status = 404, body = ErrorBody, description = "`not_found` (also another agent's action)"),
+        (status = 503, body = ErrorBody,
+            description = "`shutting_down` (with `Retry-After: 1`: ask again) or \
+                `storage_unavailable`"),
+    ))]
 pub async fn get(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -130,6 +170,17 @@ pub async fn get(
 }
 
 /// `POST /v1/actions/{id}/withdraw`.
+#[utoipa::path(post, path = "/v1/actions/{id}/withdraw", tag = "agents",
+    summary = "Withdraw a call whose client gave up: a pending escalation is cancelled",
+    security(("agent_token" = [])),
+    params(("id" = String, Path, description = "The action's id (`act_…`)")),
+    responses(
+        (status = 200, body = ActionOutcome,
+            description = "The outcome: `cancelled`, or the final one unchanged"),
+        (status = 401, body = ErrorBody, description = "`unauthorized`, `unknown_agent`"),
+        (status = 404, body = ErrorBody, description = "`not_found` (also another agent's action)"),
+        (status = 503, body = ErrorBody, description = "`storage_unavailable`"),
+    ))]
 pub async fn withdraw(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,

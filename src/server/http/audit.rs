@@ -7,11 +7,40 @@ use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 
 use super::extract::{Auditors, Reader};
+use crate::protocol::{AuditRecord, ErrorBody};
 use crate::server::app::App;
+use crate::server::audit::Anchor;
 use crate::server::error::ApiError;
 use crate::server::store::{self, AuditQuery};
 
 /// `GET /v1/audit?kind=&actor=&since=&until=&limit=...`.
+#[utoipa::path(get, path = "/v1/audit", tag = "people",
+    summary = "The audit log, filtered, oldest first",
+    security(("gavel_person" = [], "gavel_time" = [], "gavel_signature" = [])),
+    params(
+        ("agent" = Option<String>, Query, description = "Only records about this agent"),
+        ("since" = Option<String>, Query,
+            format = DateTime, description = "Records at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query,
+            format = DateTime, description = "Records at or before this time (RFC 3339)"),
+        ("kind" = Option<String>, Query,
+            description = "Only records of this kind (`action`, `decision`, `refused`…)"),
+        ("verdict" = Option<String>, Query,
+            description = "An action's effect, a resolution or a vote"),
+        ("after_seq" = Option<u64>, Query, description = "Records after this sequence number"),
+        ("limit" = Option<u32>, Query,
+            description = "At most this many records (default 1000, at most 10000)"),
+    ),
+    responses(
+        (status = 200, body = Vec<AuditRecord>, description = "Audit records"),
+        (status = 401, body = ErrorBody,
+            description = "`unauthorized` (unsigned), `bad_signature`"),
+        (status = 400, body = ErrorBody,
+            description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `not_auditor`"),
+        (status = 503, body = ErrorBody, description = "`storage_unavailable`"),
+    ))]
 pub async fn list(
     State(app): State<Arc<App>>,
     reader: Reader<Auditors>,
@@ -43,6 +72,20 @@ fn normalise_times(q: &mut AuditQuery) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/audit/checkpoint`: the latest signed checkpoint, to keep elsewhere as an anchor.
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "people",
+    summary = "The latest checkpoint the server signed, an anchor for `gavel audit verify`",
+    security(("gavel_person" = [], "gavel_time" = [], "gavel_signature" = [])),
+    responses(
+        (status = 200, body = Anchor, description = "The checkpoint"),
+        (status = 401, body = ErrorBody,
+            description = "`unauthorized` (unsigned), `bad_signature`"),
+        (status = 400, body = ErrorBody,
+            description = "`stale_signature` (`x-gavel-time` more than 300 s off)"),
+        (status = 403, body = ErrorBody,
+            description = "`agent_forbidden`, `unknown_signer`, `not_auditor`"),
+        (status = 404, body = ErrorBody, description = "`not_found`: no record yet"),
+        (status = 503, body = ErrorBody, description = "`storage_unavailable`"),
+    ))]
 pub async fn checkpoint(
     State(app): State<Arc<App>>,
     reader: Reader<Auditors>,

@@ -7,17 +7,27 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
+use super::openapi::Health;
 use crate::server::app::App;
 
 /// `GET /healthz`: the process answers.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    summary = "Liveness: the process answers",
+    responses((status = 200, body = Health, description = "`{\"status\": \"ok\"}`")))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health::new("ok", None))
 }
 
 /// `GET /readyz`: 200 while the store can write, 503 saying why when it cannot (or when the
 /// server is stopping). `/healthz` only says the process answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    summary = "Readiness: the store can write",
+    responses(
+        (status = 200, body = Health, description = "`{\"status\": \"ready\"}`"),
+        (status = 503, body = Health,
+            description = "`{\"status\": \"unavailable\", \"reason\": …}`"),
+    ))]
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let problem = if *app.shutdown.borrow() {
         Some("the server is shutting down".to_string())
@@ -29,16 +39,20 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
             .map(|e| format!("the store cannot write: {e}"))
     };
     match problem {
-        None => Json(json!({"status": "ready"})).into_response(),
+        None => Json(Health::new("ready", None)).into_response(),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": reason})),
+            Json(Health::new("unavailable", Some(reason))),
         )
             .into_response(),
     }
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    summary = "Prometheus metrics",
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4",
+        description = "`gavel_actions_total{effect}`, `gavel_escalations_pending`, …")))]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let m = &app.metrics;
     let pending = app.queue.pending_count();

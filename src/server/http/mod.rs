@@ -10,6 +10,7 @@ mod extract;
 mod flags;
 mod health;
 mod killswitches;
+mod openapi;
 mod refusal;
 mod stream;
 
@@ -21,13 +22,15 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::app::App;
 use super::error::ApiError;
@@ -37,26 +40,32 @@ use crate::protocol::MAX_BODY_BYTES;
 /// made here.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// Every route, each with its `#[utoipa::path]` description: the router and `/openapi.json` are
+/// both made from this one list, so neither names a route the other lacks. Add routes here only.
+fn api() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(actions::submit))
+        .routes(routes!(actions::get))
+        .routes(routes!(actions::withdraw))
+        .routes(routes!(stream::open))
+        .routes(routes!(escalations::list))
+        .routes(routes!(escalations::get))
+        .routes(routes!(escalations::decide))
+        .routes(routes!(killswitches::list, killswitches::flip))
+        .routes(routes!(flags::list))
+        .routes(routes!(flags::review))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::checkpoint))
+}
+
 pub fn router(app: Arc<App>) -> Router {
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/v1/actions", post(actions::submit))
-        .route("/v1/actions/{id}", get(actions::get))
-        .route("/v1/actions/{id}/withdraw", post(actions::withdraw))
-        .route("/v1/stream", get(stream::open))
-        .route("/v1/escalations", get(escalations::list))
-        .route("/v1/escalations/{id}", get(escalations::get))
-        .route("/v1/escalations/{id}/decisions", post(escalations::decide))
-        .route(
-            "/v1/killswitches",
-            get(killswitches::list).post(killswitches::flip),
-        )
-        .route("/v1/flagged", get(flags::list))
-        .route("/v1/flagged/{action}/review", post(flags::review))
-        .route("/v1/audit", get(audit::list))
-        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+    let (routes, doc) = api().split_for_parts();
+    let routes = routes
+        .layer(Extension(openapi::Document::new(doc)))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -124,6 +133,7 @@ async fn count_in_flight(State(app): State<Arc<App>>, req: Request, next: Next) 
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
+    use axum::routing::get;
     use tower::ServiceExt as _;
 
     use super::*;

@@ -10,11 +10,28 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use super::extract::refuse_agents;
+use crate::protocol::ErrorBody;
 use crate::server::app::App;
 use crate::server::error::ApiError;
 use crate::server::listener::ConnSlot;
 use crate::server::stream;
 
+/// `GET /v1/stream`: the WebSocket upgrade.
+#[utoipa::path(get, path = "/v1/stream", tag = "people",
+    summary = "The console's WebSocket stream",
+    description = "Upgrade to a WebSocket. The server sends a `challenge` (`ServerMessage`); the \
+        client answers an `auth` (`ClientMessage`) signing `{nonce, person}` (purpose \
+        `stream-auth`) within 10 s; the server sends `welcome`, the `snapshot` parts, then live \
+        events. A failed authentication closes with 4001, a person with no role with 4003.",
+    security(()),
+    responses(
+        (status = 101,
+            description = "Switching to the WebSocket protocol; messages are `ServerMessage` and \
+                `ClientMessage`"),
+        (status = 403, body = ErrorBody, description = "`agent_forbidden`: an agent token"),
+        (status = 426, body = ErrorBody,
+            description = "`websocket_required`: no upgrade requested"),
+    ))]
 pub async fn open(
     State(app): State<Arc<App>>,
     slot: Option<Extension<ConnSlot>>,
