@@ -16,8 +16,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::message::{denied_reply, id_key, IdKey};
+use super::progress::keep_alive;
 use super::Gate;
-use crate::adapters::{adjudicate, Ruling, WITHDRAW_TIMEOUT};
+use crate::adapters::{adjudicate_watched, Ruling, WITHDRAW_TIMEOUT};
 use crate::protocol::{inert, ActionRequest};
 
 /// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
@@ -74,6 +75,7 @@ impl Held {
         wire: Vec<u8>,
         action: ActionRequest,
         modern: bool,
+        progress: Option<Value>,
     ) -> Result<(), NotHeld> {
         let key = id_key(id);
         let mut table = self.table.lock().await;
@@ -92,6 +94,7 @@ impl Held {
             wire,
             action,
             modern,
+            progress,
         };
         let task = tokio::spawn(async move {
             let _live = live;
@@ -149,16 +152,37 @@ struct HeldCall {
     wire: Vec<u8>,
     action: ActionRequest,
     modern: bool,
+    /// The client's progress token: progress is sent while the call is held.
+    progress: Option<Value>,
 }
 
 impl HeldCall {
     async fn decide(self, gate: Arc<Gate>, stopped: oneshot::Receiver<()>) {
-        // A dropped sender counts as a stop too: nobody is left to forward the call.
+        // A dropped sender counts as a stop too: nobody is left to forward the call. A stop
+        // halts progress at once, though the withdraw takes a moment more.
+        let (halt, halted) = watch::channel(false);
         let stop = async move {
             let _ = stopped.await;
+            halt.send_replace(true);
         };
         let ruling = match gate.token.as_deref() {
-            Some(token) => adjudicate(&gate.client, token, &self.action, None, stop).await,
+            Some(token) => {
+                let (seen_tx, seen) = watch::channel(None);
+                let judged =
+                    adjudicate_watched(&gate.client, token, &self.action, None, stop, |o| {
+                        seen_tx.send_replace(Some(o.clone()));
+                    });
+                match self.progress.clone() {
+                    // Progress is dropped when the ruling is in, before the call is forwarded
+                    // or answered: both go out after its last line, never before it.
+                    Some(t) => tokio::select! {
+                        biased;
+                        ruling = judged => ruling,
+                        never = keep_alive(t, gate.progress_every, seen, halted, |n| gate.notify(n)) => match never {},
+                    },
+                    None => judged.await,
+                }
+            }
             None => Ruling::deny(format!(
                 "no agent token: set {} for the gate (or agent_token in the [adapter] table of \
                  the config file)",

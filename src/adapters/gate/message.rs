@@ -45,6 +45,8 @@ pub struct ToolCall {
     /// The 2026-07-28 per-request protocol version, when the request carries one.
     pub protocol_version: Option<String>,
     pub client_name: Option<String>,
+    /// `_meta.progressToken`: the client wants `notifications/progress` for this call.
+    pub progress_token: Option<Value>,
 }
 
 /// A line the gate lets through: what it is, and the bytes the server gets for it (the
@@ -107,6 +109,10 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                 arguments,
                 protocol_version: meta_str(META_PROTOCOL_VERSION).map(str::to_string),
                 client_name: meta_client.map(str::to_string),
+                progress_token: meta
+                    .and_then(|m| m.get("progressToken"))
+                    .filter(|t| is_progress_token(t))
+                    .cloned(),
             }))
         }
         ("notifications/cancelled", None) => {
@@ -164,8 +170,27 @@ pub fn handshake_answer(line: &[u8], awaited: &[IdKey]) -> Option<(IdKey, Option
     Some((key, name))
 }
 
+/// Longest progress token the gate echoes back (the gate repeats it every few seconds).
+const MAX_PROGRESS_TOKEN_LEN: usize = 256;
+
+/// A progress token is a string or an integer (MCP); an oversized one gets no progress.
+fn is_progress_token(t: &Value) -> bool {
+    match t {
+        Value::String(s) => s.len() <= MAX_PROGRESS_TOKEN_LEN,
+        _ => jsonrpc::is_id(t),
+    }
+}
+
 /// The reply for a call gavel refused: a tool result with `isError`, so the model reads why.
 pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
+    let result = denied_result(reason, modern);
+    let mut line = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// The tool result for a call gavel refused.
+pub fn denied_result(reason: &str, modern: bool) -> Value {
     let mut result = json!({
         "content": [{"type": "text", "text": format!("Denied by gavel: {reason}")}],
         "isError": true,
@@ -174,9 +199,7 @@ pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
         // Required on the 2026-07-28 wire, ignored by older peers.
         result["resultType"] = json!("complete");
     }
-    let mut line = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
-    line.push('\n');
-    line.into_bytes()
+    result
 }
 
 pub fn qualified_tool(server: &str, tool: &str) -> String {
@@ -221,6 +244,7 @@ mod tests {
         };
         assert_eq!(c.id, json!("abc"));
         assert_eq!(c.arguments, json!({}));
+        assert_eq!(c.progress_token, None);
         assert_ne!(id_key(&json!(1)), id_key(&json!("1")));
     }
 
@@ -237,6 +261,26 @@ mod tests {
             String::from_utf8(a.wire).unwrap(),
             "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"arguments\":{\"n\":1.5},\"name\":\"append_note\"}}\n"
         );
+    }
+
+    #[test]
+    fn progress_tokens_are_strings_or_integers_of_bounded_size() {
+        let call = |token: &str| {
+            let line = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","_meta":{{"progressToken":{token}}}}}}}"#
+            );
+            match accepted(line.as_bytes()) {
+                FromClient::ToolCall(c) => c.progress_token,
+                other => panic!("not a tool call: {other:?}"),
+            }
+        };
+        assert_eq!(call("7"), Some(json!(7)));
+        assert_eq!(call(r#""p-1""#), Some(json!("p-1")));
+        for bad in ["true", "null", "1.5", "[1]", "{}"] {
+            assert_eq!(call(bad), None, "{bad}");
+        }
+        let long = format!("\"{}\"", "a".repeat(MAX_PROGRESS_TOKEN_LEN + 1));
+        assert_eq!(call(&long), None);
     }
 
     #[test]

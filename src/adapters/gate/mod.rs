@@ -7,14 +7,17 @@
 //! with a JSON-RPC error when its request id can be recovered, otherwise dropped, and logged.
 //! Each `tools/call` is held in its own task while gavel adjudicates it, then forwarded (allow)
 //! or answered with an `isError` result (deny, expiry, gavel unreachable). Held calls block
-//! nothing else; `notifications/cancelled` for a held call withdraws it for good. Server→client
-//! lines pass byte for byte.
+//! nothing else; `notifications/cancelled` for a held call withdraws it for good. A held call
+//! with a progress token gets `notifications/progress` while it waits (see `progress`), so a
+//! client's own timeout need not cut a long review short. Server→client lines pass byte for
+//! byte; every line goes through one writer, so the gate's own never split the server's.
 
 mod calls;
 mod jsonrpc;
 mod lines;
 mod message;
 mod naming;
+mod progress;
 mod strict;
 
 use std::process::{ExitCode, Stdio};
@@ -85,6 +88,8 @@ pub(crate) struct Gate {
     /// Taken at the client's EOF so the server's stdin closes once in-flight writes are done.
     to_server: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     to_client: mpsc::Sender<Out>,
+    /// How often a held call with a progress token gets `notifications/progress`.
+    progress_every: Duration,
 }
 
 pub(crate) enum Out {
@@ -141,6 +146,7 @@ async fn proxy(
         held: Held::default(),
         to_server: Mutex::new(Some(to_server)),
         to_client: to_client.clone(),
+        progress_every: progress::interval_from_env(),
     });
 
     let (client_gone_tx, client_gone) = oneshot::channel::<()>();
@@ -343,7 +349,14 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
             let action = gate.action_for(&call);
             let refused = match gate
                 .held
-                .hold(gate.clone(), &call.id, wire, action, modern)
+                .hold(
+                    gate.clone(),
+                    &call.id,
+                    wire,
+                    action,
+                    modern,
+                    call.progress_token.clone(),
+                )
                 .await
             {
                 Ok(()) => return,
@@ -418,6 +431,13 @@ impl Gate {
 
     pub(crate) async fn reply(&self, line: Vec<u8>) {
         let _ = self.to_client.send(Out::Line(line)).await;
+    }
+
+    /// A notification the gate itself sends the client, as one whole line.
+    pub(crate) async fn notify(&self, message: Value) {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.reply(line.into_bytes()).await;
     }
 
     fn note_claimed_name(&self, line: &[u8]) {
