@@ -6,21 +6,22 @@
 //! with a real gavel server and real signed decisions.
 
 mod common;
+#[path = "peers/events.rs"]
+mod events;
 #[path = "peers/support.rs"]
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use events::Events;
 use gavel::protocol::{EscalationState, Vote};
 use serde_json::{json, Value};
-use support::{Gavel, DEVELOPER};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use support::Gavel;
+use tokio::process::Command;
 
-const STEP: Duration = Duration::from_secs(30);
 /// The progress interval the gate is given here: well under the clients' 2 s timeout.
 const EVERY_SECS: &str = "0.5";
+const STEP: Duration = events::STEP;
 const SUM: &str = "mcp.server-everything.get-sum";
 
 const POLICY: &str = r#"
@@ -42,76 +43,6 @@ fn everything() -> Vec<String> {
     ]
 }
 
-/// A driver process printing one JSON event per line.
-struct Events {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    /// Every event read so far, in order.
-    seen: Vec<Value>,
-}
-
-impl Events {
-    fn spawn(mut cmd: Command, g: &Gavel) -> Events {
-        cmd.arg(support::gavel_bin())
-            .arg("gate")
-            .arg("--")
-            .args(everything())
-            .env("GAVEL_SERVER", g.url())
-            .env("GAVEL_AGENT_TOKEN", g.token())
-            .env("GAVEL_ON_BEHALF_OF", DEVELOPER)
-            .env("GAVEL_CONFIG", "/dev/null")
-            .env("GAVEL_GATE_PROGRESS_SECS", EVERY_SECS);
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn the driver");
-        Events {
-            stdin: child.stdin.take().expect("stdin"),
-            lines: BufReader::new(child.stdout.take().expect("stdout")).lines(),
-            child,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Reads until an event matches `want` (bounded by STEP) and returns it.
-    async fn until(&mut self, want: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + STEP;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .expect("the driver answered in time")
-                .expect("driver stdout")
-                .expect("the driver is still running");
-            let event: Value = serde_json::from_str(&line).expect("driver events are JSON");
-            self.seen.push(event.clone());
-            if want(&event) {
-                return event;
-            }
-        }
-    }
-
-    async fn send(&mut self, cmd: Value) {
-        let line = format!("{cmd}\n");
-        self.stdin.write_all(line.as_bytes()).await.expect("write");
-    }
-
-    fn all(&self, want: impl Fn(&Value) -> bool) -> Vec<&Value> {
-        self.seen.iter().filter(|e| want(e)).collect()
-    }
-
-    async fn finish(mut self) {
-        let status = tokio::time::timeout(STEP, self.child.wait())
-            .await
-            .expect("the driver exits")
-            .expect("driver status");
-        assert!(status.success(), "driver exit status {status}");
-    }
-}
-
 /// The TypeScript SDK client making one `get-sum` call with a 2 s request timeout.
 fn ts_client(g: &Gavel, reset_on_progress: bool) -> Events {
     let mut cmd = Command::new("node");
@@ -122,7 +53,7 @@ fn ts_client(g: &Gavel, reset_on_progress: bool) -> Events {
         .arg("get-sum")
         .arg(json!({"a": 19, "b": 23}).to_string())
         .arg("--");
-    Events::spawn(cmd, g)
+    Events::spawn(cmd, g, &everything(), EVERY_SECS)
 }
 
 fn values(progress: &[&Value]) -> Vec<f64> {
@@ -213,7 +144,7 @@ fn py_driver(g: &Gavel) -> Events {
     let mut cmd = Command::new(support::peer("venv/bin/python"));
     cmd.arg(support::root().join("tests/peers/progress_driver.py"))
         .arg("--");
-    Events::spawn(cmd, g)
+    Events::spawn(cmd, g, &everything(), EVERY_SECS)
 }
 
 fn is_progress_notice(e: &Value) -> bool {

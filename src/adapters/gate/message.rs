@@ -23,6 +23,15 @@ pub fn id_key(id: &Value) -> IdKey {
 pub enum FromClient {
     /// A `tools/call` request: must be adjudicated before it may reach the server.
     ToolCall(ToolCall),
+    /// `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/list` (see `tasks`).
+    TaskOp {
+        id: Value,
+        method: String,
+        /// `params.taskId` when it is a string.
+        task_id: Option<String>,
+    },
+    /// `tools/list`: its answer may be marked for tasks (see `task_rpc`).
+    ToolsList { id: Value },
     /// `notifications/cancelled` for one of the client's requests.
     Cancelled { request_id: Value },
     /// `initialize` (classic) or `server/discover` (2026-07-28): the answer carries the name the server claims.
@@ -32,6 +41,8 @@ pub enum FromClient {
         new_session: bool,
         client_name: Option<String>,
         protocol_version: Option<String>,
+        /// The client declared `capabilities.tasks` (revision 2025-11-25).
+        client_tasks: bool,
     },
     /// Any other single JSON-RPC message: forwarded as it was parsed.
     Other,
@@ -47,6 +58,8 @@ pub struct ToolCall {
     pub client_name: Option<String>,
     /// `_meta.progressToken`: the client wants `notifications/progress` for this call.
     pub progress_token: Option<Value>,
+    /// `params.task`: the client asks for a task (2025-11-25); the ttl it asks for, if any.
+    pub task: Option<Option<u64>>,
 }
 
 /// A line the gate lets through: what it is, and the bytes the server gets for it (the
@@ -103,6 +116,19 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                 Some(a @ Value::Object(_)) => a.clone(),
                 Some(_) => return Err(bad_params("tools/call `arguments` must be an object")),
             };
+            let task = match params.and_then(|p| p.get("task")) {
+                None => None,
+                Some(Value::Object(t)) => match t.get("ttl") {
+                    None | Some(Value::Null) => Some(None),
+                    Some(ttl) => match ttl.as_u64() {
+                        Some(ms) => Some(Some(ms)),
+                        None => {
+                            return Err(bad_params("tools/call `task.ttl` must be milliseconds"))
+                        }
+                    },
+                },
+                Some(_) => return Err(bad_params("tools/call `task` must be an object")),
+            };
             Ok(FromClient::ToolCall(ToolCall {
                 id: id.clone(),
                 name: name.to_string(),
@@ -113,6 +139,7 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                     .and_then(|m| m.get("progressToken"))
                     .filter(|t| is_progress_token(t))
                     .cloned(),
+                task,
             }))
         }
         ("notifications/cancelled", None) => {
@@ -140,7 +167,22 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                 .and_then(Value::as_str)
                 .or(meta_str(META_PROTOCOL_VERSION))
                 .map(str::to_string),
+            client_tasks: params
+                .and_then(|p| p.get("capabilities"))
+                .and_then(|c| c.get("tasks"))
+                .is_some_and(Value::is_object),
         }),
+        ("tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/list", Some(id)) => {
+            Ok(FromClient::TaskOp {
+                id: id.clone(),
+                method: method.to_string(),
+                task_id: params
+                    .and_then(|p| p.get("taskId"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        }
+        ("tools/list", Some(id)) => Ok(FromClient::ToolsList { id: id.clone() }),
         _ => Ok(FromClient::Other),
     }
 }
@@ -324,8 +366,8 @@ mod tests {
     #[test]
     fn everything_else_passes() {
         for line in [
-            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"[..],
-            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":null}",
+            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}"[..],
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\",\"params\":null}",
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
             b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"m\"}}",
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",

@@ -106,7 +106,7 @@ pub fn notification(token: &Value, progress: f64, outcome: Option<&ActionOutcome
     json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
 }
 
-fn message(outcome: Option<&ActionOutcome>) -> String {
+pub fn message(outcome: Option<&ActionOutcome>) -> String {
     let Some(o) = outcome else {
         return "waiting for gavel to judge this call".to_string();
     };

@@ -1,0 +1,404 @@
+//! The MCP side of the gate's tasks (see `tasks`): offering them in the `initialize` answer,
+//! starting one for an augmented `tools/call`, answering `tasks/*`, and taking the server's
+//! answer to a forwarded task call.
+//!
+//! Tasks are offered only to a client that declared `capabilities.tasks` in a session whose
+//! server answered protocol revision 2025-11-25; every other client keeps the plain held call.
+//! The server never sees the augmentation: an allowed task call reaches it as a plain
+//! `tools/call` under a request id of the gate's own, and its answer becomes the task's result.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::calls::{Call, Ending};
+use super::jsonrpc::INVALID_PARAMS;
+use super::message::{denied_result, id_key, IdKey, ToolCall};
+use super::tasks::{self, Answer, Full, Status, Stop};
+use super::{strict, Gate};
+use crate::protocol::{inert, ActionRequest};
+
+/// The revision whose tasks the gate implements (2026-07-28 moved tasks to an extension).
+pub const TASKS_REVISION: &str = "2025-11-25";
+const INTERNAL_ERROR: i64 = -32603;
+/// Unanswered `tools/list` ids remembered (to mark the answer's tools as task-capable).
+const MAX_AWAITED_LISTS: usize = 64;
+
+/// What the gate knows of the session's tasks (its state lives with the session's).
+impl Gate {
+    /// (the gate offered tasks, the server offers its own).
+    pub(crate) fn task_support(&self) -> (bool, bool) {
+        self.state
+            .lock()
+            .map(|s| (s.tasks_offered, s.upstream_tasks))
+            .unwrap_or((false, false))
+    }
+
+    /// For a server line: (offer tasks if it answers the handshake, `tools/list` answers awaited).
+    pub(crate) fn task_watch(&self, handshake: bool) -> (bool, bool) {
+        self.state
+            .lock()
+            .map(|s| (handshake && s.client_tasks, !s.awaited_lists.is_empty()))
+            .unwrap_or((false, false))
+    }
+
+    pub(crate) fn tasks_offered(&self, upstream: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.tasks_offered = true;
+            s.upstream_tasks = upstream;
+        }
+    }
+
+    /// True (and forgotten) when `key` is an awaited `tools/list` id.
+    pub(crate) fn list_answered(&self, key: &IdKey) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        let before = s.awaited_lists.len();
+        s.awaited_lists.retain(|k| k != key);
+        s.awaited_lists.len() != before
+    }
+}
+
+/// Answers an augmented `tools/call` with a new task, then holds the call for it.
+pub(crate) async fn start(gate: &Arc<Gate>, call: &ToolCall, wire: &[u8], action: ActionRequest) {
+    let (made, stops) = gate.tasks.create(call.task.flatten());
+    run_stops(gate, stops).await;
+    let (task_id, shown) = match made {
+        Ok(made) => made,
+        Err(Full) => {
+            let why = "too many gavel tasks are still working; try again when one has finished";
+            gate.reply(rpc_error(&call.id, INTERNAL_ERROR, why)).await;
+            return;
+        }
+    };
+    // The server gets the call as judged, minus the augmentation, under the gate's own id.
+    let gate_id = json!(format!("{task_id}-call"));
+    let Ok(mut v) = serde_json::from_slice::<Value>(wire) else {
+        gate.reply(rpc_error(
+            &call.id,
+            INTERNAL_ERROR,
+            "the call could not be re-read",
+        ))
+        .await;
+        return;
+    };
+    v["id"] = gate_id.clone();
+    if let Some(params) = v.get_mut("params").and_then(Value::as_object_mut) {
+        params.remove("task");
+    }
+    gate.reply(line(
+        &json!({"jsonrpc": "2.0", "id": call.id, "result": {"task": shown}}),
+    ))
+    .await;
+    let held = gate
+        .held
+        .hold(
+            gate.clone(),
+            Call {
+                id: gate_id,
+                wire: strict::to_wire(&v),
+                action,
+                modern: false,
+                progress: call.progress_token.clone(),
+                ending: Ending::Task(task_id.clone()),
+            },
+        )
+        .await;
+    // At the end of its ttl the task goes, and a call still held with it is withdrawn.
+    let ttl = shown["ttl"].as_u64().unwrap_or(tasks::MAX_TTL_MS);
+    let sweeper = gate.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(ttl.saturating_add(1))).await;
+        let stops = sweeper.tasks.expire();
+        run_stops(&sweeper, stops).await;
+    });
+    if held.is_err() {
+        let reason = "the gate is shutting down";
+        finished(gate, &task_id, Status::Failed, reason, denied(reason)).await;
+    }
+}
+
+/// `tasks/get`, `tasks/result`, `tasks/cancel`, `tasks/list` from the client.
+pub(crate) async fn answer(
+    gate: &Arc<Gate>,
+    id: Value,
+    method: &str,
+    task_id: Option<String>,
+    wire: Vec<u8>,
+) {
+    let (offered, upstream) = gate.task_support();
+    if !offered {
+        // Not negotiated with the gate: the server's business, as before.
+        gate.send_to_server(wire).await;
+        return;
+    }
+    if method == "tasks/list" {
+        let tasks = gate.tasks.list();
+        gate.reply(line(
+            &json!({"jsonrpc": "2.0", "id": id, "result": {"tasks": tasks}}),
+        ))
+        .await;
+        return;
+    }
+    let Some(task_id) = task_id else {
+        gate.reply(rpc_error(&id, INVALID_PARAMS, "`taskId` must be a string"))
+            .await;
+        return;
+    };
+    if !gate.tasks.knows(&task_id) {
+        if upstream {
+            gate.send_to_server(wire).await;
+        } else {
+            let why = format!(
+                "no such task: {}",
+                inert(&task_id.chars().take(80).collect::<String>())
+            );
+            gate.reply(rpc_error(&id, INVALID_PARAMS, &why)).await;
+        }
+        return;
+    }
+    match method {
+        "tasks/get" => match gate.tasks.get(&task_id) {
+            Some(task) => {
+                gate.reply(line(&json!({"jsonrpc": "2.0", "id": id, "result": task})))
+                    .await
+            }
+            None => {
+                gate.reply(rpc_error(&id, INVALID_PARAMS, "the task has expired"))
+                    .await
+            }
+        },
+        "tasks/cancel" => match gate.tasks.cancel(&task_id) {
+            Ok((task, stop)) => {
+                // Withdrawn from gavel (or cancelled at the server) before the client hears so.
+                run_stops(gate, stop.into_iter().collect()).await;
+                gate.reply(line(&json!({"jsonrpc": "2.0", "id": id, "result": task})))
+                    .await;
+            }
+            Err(why) => gate.reply(rpc_error(&id, INVALID_PARAMS, &why)).await,
+        },
+        _ => {
+            // tasks/result waits until the task is terminal; the task's own ttl bounds that.
+            let Some(mut done) = gate.tasks.watch(&task_id) else {
+                gate.reply(rpc_error(&id, INVALID_PARAMS, "the task has expired"))
+                    .await;
+                return;
+            };
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let Some(_waiting) = gate.tasks.waiter() else {
+                    let why = "too many tasks/result requests are waiting; poll tasks/get instead";
+                    gate.reply(rpc_error(&id, INTERNAL_ERROR, why)).await;
+                    return;
+                };
+                let ended = done.wait_for(|d| *d).await.is_ok();
+                let reply = match gate.tasks.answer(&task_id).filter(|_| ended) {
+                    Some(Answer::Result(r)) => {
+                        line(&json!({"jsonrpc": "2.0", "id": id, "result": r}))
+                    }
+                    Some(Answer::Error(e)) => {
+                        line(&json!({"jsonrpc": "2.0", "id": id, "error": e}))
+                    }
+                    None => rpc_error(&id, INVALID_PARAMS, "the task has expired"),
+                };
+                gate.reply(reply).await;
+            });
+        }
+    }
+}
+
+fn denied(reason: &str) -> Answer {
+    Answer::Result(denied_result(reason, false))
+}
+
+async fn finished(gate: &Gate, task_id: &str, status: Status, message: &str, answer: Answer) {
+    if let Some(task) = gate
+        .tasks
+        .finish(task_id, status, message.to_string(), answer)
+    {
+        gate.notify(tasks::status_notification(task)).await;
+    }
+}
+
+/// Stops what ended tasks still have running: a held call is withdrawn from gavel (bounded),
+/// a forwarded one is cancelled at the server.
+async fn run_stops(gate: &Gate, stops: Vec<Stop>) {
+    for stop in stops {
+        match stop {
+            Stop::Held(key) => gate.held.stop(&key).await,
+            Stop::Forwarded(gate_id) => {
+                let Ok(request_id) = serde_json::from_str::<Value>(&gate_id) else {
+                    continue;
+                };
+                let notice = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                    "params": {"requestId": request_id, "reason": "the task was cancelled"}});
+                gate.send_to_server(line(&notice)).await;
+            }
+        }
+    }
+}
+
+/// Server → client: takes the answers to forwarded task calls (`None`: not for the client),
+/// offers tasks in the `initialize` answer, and marks listed tools as task-capable.
+pub(crate) async fn from_server(gate: &Gate, raw: Vec<u8>, handshake: bool) -> Option<Vec<u8>> {
+    let (offer, lists) = gate.task_watch(handshake);
+    if !offer && !lists && !gate.tasks.any_forwarded() {
+        return Some(raw);
+    }
+    let Ok(mut v) = serde_json::from_slice::<Value>(raw.trim_ascii()) else {
+        return Some(raw);
+    };
+    if v.get("method").is_some() {
+        return Some(raw); // the server's own request or notification
+    }
+    let Some(key) = v.get("id").map(id_key) else {
+        return Some(raw);
+    };
+    if let Some(task_id) = gate.tasks.take_forwarded(&key) {
+        let (status, message, answer) = match (v.get("result"), v.get("error")) {
+            (Some(r), _) if r.get("isError") == Some(&Value::Bool(true)) => (
+                Status::Failed,
+                "the tool reported an error",
+                Answer::Result(r.clone()),
+            ),
+            (Some(r), _) => (Status::Completed, "completed", Answer::Result(r.clone())),
+            (None, Some(e)) => (
+                Status::Failed,
+                "the server answered with an error",
+                Answer::Error(e.clone()),
+            ),
+            (None, None) => return None,
+        };
+        finished(gate, &task_id, status, message, answer).await;
+        return None;
+    }
+    if offer && offer_tasks(&mut v) {
+        gate.tasks_offered(upstream_has_tasks(&raw));
+        return Some(line(&v));
+    }
+    if lists && gate.list_answered(&key) {
+        mark_tools(&mut v);
+        return Some(line(&v));
+    }
+    Some(raw)
+}
+
+/// Remembers a `tools/list` request whose answer will be marked (bounded).
+pub(crate) fn awaited_lists_push(list: &mut Vec<String>, key: String) {
+    if list.len() >= MAX_AWAITED_LISTS {
+        list.remove(0);
+    }
+    list.push(key);
+}
+
+fn upstream_has_tasks(raw: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(raw.trim_ascii())
+        .ok()
+        .and_then(|v| {
+            v.pointer("/result/capabilities/tasks/requests/tools/call")
+                .cloned()
+        })
+        .is_some_and(|c| c.is_object())
+}
+
+/// Adds task support for `tools/call` to an `initialize` answer of revision 2025-11-25;
+/// false (unchanged) for any other answer.
+pub fn offer_tasks(v: &mut Value) -> bool {
+    let Some(result) = v.get_mut("result").and_then(Value::as_object_mut) else {
+        return false;
+    };
+    if result.get("protocolVersion").and_then(Value::as_str) != Some(TASKS_REVISION) {
+        return false;
+    }
+    let Some(caps) = result
+        .get_mut("capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return false;
+    };
+    let tasks = caps.entry("tasks").or_insert_with(|| json!({}));
+    if !tasks.is_object() {
+        *tasks = json!({});
+    }
+    let tasks = obj(tasks);
+    tasks.insert("list".into(), json!({}));
+    tasks.insert("cancel".into(), json!({}));
+    let requests = obj(tasks.entry("requests").or_insert_with(|| json!({})));
+    let tools = obj(requests.entry("tools").or_insert_with(|| json!({})));
+    tools.insert("call".into(), json!({}));
+    true
+}
+
+/// In a `tools/list` answer: tools the server runs only as plain calls become optional tasks
+/// (the gate runs the task); tools that require a task stay so.
+pub fn mark_tools(v: &mut Value) {
+    let Some(tools) = v.pointer_mut("/result/tools").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for tool in tools.iter_mut().filter_map(Value::as_object_mut) {
+        let execution = obj(tool.entry("execution").or_insert_with(|| json!({})));
+        if execution.get("taskSupport").and_then(Value::as_str) != Some("required") {
+            execution.insert("taskSupport".into(), json!("optional"));
+        }
+    }
+}
+
+/// `v` as an object, replacing anything else with an empty one.
+fn obj(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = json!({});
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+fn rpc_error(id: &Value, code: i64, message: &str) -> Vec<u8> {
+    line(
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": format!("gavel gate: {message}")}}),
+    )
+}
+
+fn line(v: &Value) -> Vec<u8> {
+    let mut s = v.to_string();
+    s.push('\n');
+    s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_are_offered_only_on_revision_2025_11_25() {
+        let mut v = json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25",
+            "capabilities":{"tools":{},"tasks":{"requests":{"tools":{"call":{}}},"x":1}}}});
+        assert!(offer_tasks(&mut v));
+        let tasks = &v["result"]["capabilities"]["tasks"];
+        assert_eq!(tasks["requests"]["tools"]["call"], json!({}));
+        assert_eq!(tasks["list"], json!({}));
+        assert_eq!(tasks["x"], 1, "the server's own entries stay");
+        let mut old = json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{}}});
+        assert!(!offer_tasks(&mut old));
+        assert!(old["result"]["capabilities"].get("tasks").is_none());
+        let mut error = json!({"jsonrpc":"2.0","id":0,"error":{"code":1,"message":"m"}});
+        assert!(!offer_tasks(&mut error));
+    }
+
+    #[test]
+    fn listed_tools_become_optional_tasks_unless_required() {
+        let mut v = json!({"jsonrpc":"2.0","id":2,"result":{"tools":[
+            {"name":"a"},
+            {"name":"b","execution":{"taskSupport":"forbidden"}},
+            {"name":"c","execution":{"taskSupport":"required"}},
+            "junk"]}});
+        mark_tools(&mut v);
+        let tools = &v["result"]["tools"];
+        assert_eq!(tools[0]["execution"]["taskSupport"], "optional");
+        assert_eq!(tools[1]["execution"]["taskSupport"], "optional");
+        assert_eq!(tools[2]["execution"]["taskSupport"], "required");
+        assert_eq!(tools[3], "junk");
+    }
+}
