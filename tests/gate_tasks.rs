@@ -206,6 +206,15 @@ async fn cancelling_a_task_withdraws_the_call_and_a_denied_task_fails_with_the_r
     let got = op(&mut c, json!({"op": "get", "taskId": denied_id})).await;
     assert_eq!(got["ok"]["status"], "failed");
 
+    // The same client's call without a task is held and answered as always.
+    c.send(json!({"op": "call", "tag": "p", "tool": "get-sum", "args": {"a": 3, "b": 4}}))
+        .await;
+    let esc = g.escalation_for(SUM, STEP).await;
+    g.decide(&esc, Vote::Approve, "fine").await;
+    let plain = c.until(tag("p", "result")).await;
+    assert!(text(&plain["result"]).contains('7'), "{plain}");
+    assert!(plain["result"].get("task").is_none(), "{plain}");
+
     op(&mut c, json!({"op": "quit"})).await;
     c.finish().await;
     g.shutdown().await;

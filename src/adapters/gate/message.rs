@@ -326,6 +326,39 @@ mod tests {
     }
 
     #[test]
+    fn a_task_request_is_an_object_with_an_optional_ttl_in_milliseconds() {
+        let call = |task: &str| {
+            let line = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","task":{task}}}}}"#
+            );
+            read_client_line(line.as_bytes()).map(|a| match a.msg {
+                FromClient::ToolCall(c) => c.task,
+                other => panic!("not a tool call: {other:?}"),
+            })
+        };
+        assert_eq!(call("{}").unwrap(), Some(None));
+        assert_eq!(call(r#"{"ttl":60000}"#).unwrap(), Some(Some(60000)));
+        for bad in [
+            "5",
+            "[]",
+            r#"{"ttl":-1}"#,
+            r#"{"ttl":"1"}"#,
+            r#"{"ttl":1.5}"#,
+        ] {
+            let refused = call(bad).expect_err(bad);
+            assert_eq!(
+                (refused.ids, refused.code),
+                (vec![json!(1)], INVALID_PARAMS),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            accepted(br#"{"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{"taskId":"t"}}"#),
+            FromClient::TaskOp { task_id: Some(t), .. } if t == "t"
+        ));
+    }
+
+    #[test]
     fn modern_requests_carry_version_and_client_in_meta() {
         let line = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"py","version":"1"}}}}"#;
         let FromClient::ToolCall(c) = accepted(line) else {

@@ -72,8 +72,18 @@ pub(crate) async fn start(gate: &Arc<Gate>, call: &ToolCall, wire: &[u8], action
             return;
         }
     };
-    // The server gets the call as judged, minus the augmentation, under the gate's own id.
-    let gate_id = json!(format!("{task_id}-call"));
+    // The server gets the call as judged, minus the augmentation, under the gate's own id:
+    // random and unrelated to the task id, so the client cannot send a request of its own
+    // whose answer would pass for the task's result.
+    let mut random = [0u8; 16];
+    if getrandom::fill(&mut random).is_err() {
+        let reason = "no randomness for the call's request id";
+        finished(gate, &task_id, Status::Failed, reason, denied(reason)).await;
+        gate.reply(rpc_error(&call.id, INTERNAL_ERROR, reason))
+            .await;
+        return;
+    }
+    let gate_id = json!(format!("gavel-call-{}", hex::encode(random)));
     let Ok(mut v) = serde_json::from_slice::<Value>(wire) else {
         gate.reply(rpc_error(
             &call.id,
