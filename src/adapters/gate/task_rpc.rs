@@ -62,6 +62,23 @@ impl Gate {
 
 /// Answers an augmented `tools/call` with a new task, then holds the call for it.
 pub(crate) async fn start(gate: &Arc<Gate>, call: &ToolCall, wire: &[u8], action: ActionRequest) {
+    // The server gets the call as judged, minus the augmentation, under the gate's own id:
+    // random and unrelated to the task id, so the client cannot send a request of its own
+    // whose answer would pass for the task's result.
+    let mut random = [0u8; 16];
+    let Some(mut v) = getrandom::fill(&mut random)
+        .ok()
+        .and_then(|()| serde_json::from_slice::<Value>(wire).ok())
+    else {
+        let why = "the gate could not prepare the call (no randomness for its request id)";
+        gate.reply(rpc_error(&call.id, INTERNAL_ERROR, why)).await;
+        return;
+    };
+    let gate_id = json!(format!("gavel-call-{}", hex::encode(random)));
+    v["id"] = gate_id.clone();
+    if let Some(params) = v.get_mut("params").and_then(Value::as_object_mut) {
+        params.remove("task");
+    }
     let (made, stops) = gate.tasks.create(call.task.flatten());
     run_stops(gate, stops).await;
     let (task_id, shown) = match made {
@@ -72,31 +89,6 @@ pub(crate) async fn start(gate: &Arc<Gate>, call: &ToolCall, wire: &[u8], action
             return;
         }
     };
-    // The server gets the call as judged, minus the augmentation, under the gate's own id:
-    // random and unrelated to the task id, so the client cannot send a request of its own
-    // whose answer would pass for the task's result.
-    let mut random = [0u8; 16];
-    if getrandom::fill(&mut random).is_err() {
-        let reason = "no randomness for the call's request id";
-        finished(gate, &task_id, Status::Failed, reason, denied(reason)).await;
-        gate.reply(rpc_error(&call.id, INTERNAL_ERROR, reason))
-            .await;
-        return;
-    }
-    let gate_id = json!(format!("gavel-call-{}", hex::encode(random)));
-    let Ok(mut v) = serde_json::from_slice::<Value>(wire) else {
-        gate.reply(rpc_error(
-            &call.id,
-            INTERNAL_ERROR,
-            "the call could not be re-read",
-        ))
-        .await;
-        return;
-    };
-    v["id"] = gate_id.clone();
-    if let Some(params) = v.get_mut("params").and_then(Value::as_object_mut) {
-        params.remove("task");
-    }
     gate.reply(line(
         &json!({"jsonrpc": "2.0", "id": call.id, "result": {"task": shown}}),
     ))
