@@ -21,6 +21,8 @@ use crate::protocol::{inert, ActionRequest};
 /// The revision whose tasks the gate implements (2026-07-28 moved tasks to an extension).
 pub const TASKS_REVISION: &str = "2025-11-25";
 const INTERNAL_ERROR: i64 = -32603;
+/// How often expired tasks are looked for (a ttl is at least a minute).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// Unanswered `tools/list` ids remembered (to mark the answer's tools as task-capable).
 const MAX_AWAITED_LISTS: usize = 64;
 
@@ -107,14 +109,17 @@ pub(crate) async fn start(gate: &Arc<Gate>, call: &ToolCall, wire: &[u8], action
             },
         )
         .await;
-    // At the end of its ttl the task goes, and a call still held with it is withdrawn.
-    let ttl = shown["ttl"].as_u64().unwrap_or(tasks::MAX_TTL_MS);
-    let sweeper = gate.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(ttl.saturating_add(1))).await;
-        let stops = sweeper.tasks.expire();
-        run_stops(&sweeper, stops).await;
-    });
+    // Expired tasks go, and a call still held with one is withdrawn: one sweeper per gate.
+    if gate.tasks.start_sweeping() {
+        let sweeper = gate.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                let stops = sweeper.tasks.expire();
+                run_stops(&sweeper, stops).await;
+            }
+        });
+    }
     if held.is_err() {
         let reason = "the gate is shutting down";
         finished(gate, &task_id, Status::Failed, reason, denied(reason)).await;

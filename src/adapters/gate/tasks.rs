@@ -97,6 +97,8 @@ pub struct Tasks {
     forwarded: Mutex<HashMap<IdKey, String>>,
     /// `tasks/result` requests now waiting.
     waiters: std::sync::atomic::AtomicUsize,
+    /// Whether the gate's sweeper of expired tasks runs.
+    sweeping: std::sync::atomic::AtomicBool,
     poll_ms: u64,
 }
 
@@ -212,6 +214,13 @@ impl Tasks {
         t.updated = Utc::now();
         lock(&self.forwarded).insert(gate_id.clone(), id.to_string());
         true
+    }
+
+    /// True the first time only: the caller starts the sweeper that calls [`Tasks::expire`].
+    pub fn start_sweeping(&self) -> bool {
+        !self
+            .sweeping
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Drops the expired tasks now; returns what must be stopped for those still working.
