@@ -141,6 +141,16 @@ pub(crate) async fn answer(
         return;
     }
     if method == "tasks/list" {
+        // One page holds them all (at most 64), so the gate never hands out a cursor.
+        let cursor = serde_json::from_slice::<Value>(&wire)
+            .ok()
+            .and_then(|v| v.pointer("/params/cursor").cloned())
+            .is_some_and(|c| !c.is_null());
+        if cursor {
+            gate.reply(rpc_error(&id, INVALID_PARAMS, "no such cursor"))
+                .await;
+            return;
+        }
         let tasks = gate.tasks.list();
         gate.reply(line(
             &json!({"jsonrpc": "2.0", "id": id, "result": {"tasks": tasks}}),
