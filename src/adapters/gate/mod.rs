@@ -21,6 +21,7 @@ mod message;
 mod naming;
 mod progress;
 mod strict;
+mod task_offer;
 mod task_rpc;
 mod tasks;
 
@@ -400,7 +401,7 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
         FromClient::ToolsList { id } => {
             if let Ok(mut s) = gate.state.lock() {
                 if s.tasks_offered {
-                    task_rpc::awaited_lists_push(&mut s.awaited_lists, message::id_key(&id));
+                    task_offer::awaited_lists_push(&mut s.awaited_lists, message::id_key(&id));
                 }
             }
             gate.send_to_server(wire).await;
