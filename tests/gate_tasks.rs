@@ -30,6 +30,12 @@ effect = "review"
 reason = "Sums are checked by ops"
 approvers = "ops"
 timeout = "2m"
+
+[[rule]]
+id = "slow"
+tools = ["mcp.server-everything.trigger-long-running-operation"]
+effect = "allow"
+reason = "Harmless, only slow"
 "#;
 
 fn everything() -> Vec<String> {
@@ -143,6 +149,11 @@ async fn a_task_waits_for_the_review_and_returns_the_servers_result() {
     assert_eq!(late["error"]["code"], -32602, "{late}");
     let unknown = op(&mut c, json!({"op": "get", "taskId": "gavel-0000"})).await;
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    assert!(
+        c.all(|e| e["event"] == "client-error").is_empty(),
+        "{:?}",
+        c.seen
+    );
 
     op(&mut c, json!({"op": "quit"})).await;
     c.finish().await;
@@ -215,6 +226,48 @@ async fn cancelling_a_task_withdraws_the_call_and_a_denied_task_fails_with_the_r
     assert!(text(&plain["result"]).contains('7'), "{plain}");
     assert!(plain["result"].get("task").is_none(), "{plain}");
 
+    op(&mut c, json!({"op": "quit"})).await;
+    c.finish().await;
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_forwarded_task_is_cancelled_at_the_server_and_stays_cancelled() {
+    let g = Gavel::start(POLICY).await;
+    let mut c = client(&g, true).await;
+    op(&mut c, json!({"op": "tools"})).await;
+    c.send(
+        json!({"op": "stream", "tag": "slow", "tool": "trigger-long-running-operation",
+        "args": {"duration": 3, "steps": 3}}),
+    )
+    .await;
+    let created = c.until(tag("slow", "taskCreated")).await;
+    let task_id = created["task"]["taskId"].as_str().unwrap().to_string();
+    // Allowed by policy at once, so the server is running it.
+    let running = c
+        .until(|e| {
+            e["tag"] == "slow"
+                && e["task"]["statusMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("the server is running it"))
+        })
+        .await;
+    assert_eq!(running["task"]["status"], "working");
+    let cancelled = op(&mut c, json!({"op": "cancel", "taskId": task_id})).await;
+    assert_eq!(cancelled["ok"]["status"], "cancelled", "{cancelled}");
+    // Past the operation's own end: whatever the server answers, the task stays cancelled.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let got = op(&mut c, json!({"op": "get", "taskId": task_id})).await;
+    assert_eq!(got["ok"]["status"], "cancelled", "{got}");
+    let result = op(&mut c, json!({"op": "result", "taskId": task_id})).await;
+    assert_eq!(result["ok"]["isError"], true, "{result}");
+    assert!(text(&result["ok"]).contains("cancelled"), "{result}");
+    // The server's late answer to the gate's request, if any, never reached the client.
+    assert!(
+        c.all(|e| e["event"] == "client-error").is_empty(),
+        "{:?}",
+        c.seen
+    );
     op(&mut c, json!({"op": "quit"})).await;
     c.finish().await;
     g.shutdown().await;

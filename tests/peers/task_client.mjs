@@ -13,7 +13,8 @@
 //   {"op":"get"|"cancel"|"result","taskId":I} -> {"op":..,"ok":{...}} or {"op":..,"error":{code,message}}
 //   {"op":"list"}                          -> {"op":"list","ok":{"tasks":[...]}}
 //   {"op":"quit"}                          -> {"op":"quit"}
-// Every notifications/tasks/status is printed as {"event":"status","task":{...}}.
+// Every notifications/tasks/status is printed as {"event":"status","task":{...}}, and every
+// error the SDK reports outside a request as {"event":"client-error","message":...}.
 // Starts with {"op":"ready"}.
 
 import { pathToFileURL } from "node:url";
@@ -40,6 +41,8 @@ for (const [k, v] of Object.entries(process.env)) {
 const transport = new StdioClientTransport({ command: gate[0], args: gate.slice(1), env, stderr: "inherit" });
 const capabilities = mode === "tasks" ? { tasks: { list: {}, cancel: {} } } : {};
 const client = new Client({ name: "gavel-task-test", version: "1.0.0" }, { capabilities });
+// A line the SDK could not place (say, an answer to a request it never sent) is printed too.
+client.onerror = (e) => emit({ event: "client-error", message: String(e && e.message) });
 client.setNotificationHandler(types.TaskStatusNotificationSchema, (n) => emit({ event: "status", task: n.params }));
 await client.connect(transport);
 emit({ op: "ready" });

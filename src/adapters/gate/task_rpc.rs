@@ -210,7 +210,9 @@ async fn run_stops(gate: &Gate, stops: Vec<Stop>) {
                 };
                 let notice = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                     "params": {"requestId": request_id, "reason": "the task was cancelled"}});
-                gate.send_to_server(line(&notice)).await;
+                // Through the held-call table, so the notice cannot overtake the call it
+                // cancels (written under that table's lock).
+                gate.held.cancel(gate, &request_id, line(&notice)).await;
             }
         }
     }
