@@ -69,6 +69,19 @@ pub async fn adjudicate(
     budget: Option<Budget>,
     stop: impl Future<Output = ()>,
 ) -> Ruling {
+    adjudicate_watched(client, token, action, budget, stop, |_| {}).await
+}
+
+/// [`adjudicate`], telling `pending` each pending outcome the server gives (the first, and one
+/// with a moved deadline), so a caller can say what its call waits for while it waits.
+pub async fn adjudicate_watched(
+    client: &Client,
+    token: &str,
+    action: &ActionRequest,
+    budget: Option<Budget>,
+    stop: impl Future<Output = ()>,
+    mut pending: impl FnMut(&ActionOutcome),
+) -> Ruling {
     let mut stop = std::pin::pin!(stop);
     // One key per logical call: a resend of this call can never become a second action.
     let key = new_idempotency_key();
@@ -104,6 +117,7 @@ pub async fn adjudicate(
     if first.verdict != Verdict::Pending {
         return ruling_of(&first);
     }
+    pending(&first);
     let mut latest = first.clone();
     loop {
         let hold = hold_until(&latest);
@@ -132,6 +146,7 @@ pub async fn adjudicate(
             )
             .await;
         }
+        pending(&out);
         latest = out;
     }
 }

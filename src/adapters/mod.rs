@@ -16,7 +16,7 @@ use crate::config::{
 };
 use crate::protocol::{inert, ActionOutcome, Resolution, Verdict, Vote};
 
-pub use adjudicate::{adjudicate, Budget, WITHDRAW_TIMEOUT};
+pub use adjudicate::{adjudicate, adjudicate_watched, Budget, WITHDRAW_TIMEOUT};
 pub use claude_code::run as run_claude_code;
 pub use gate::run as run_gate;
 

@@ -15,9 +15,11 @@ use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::message::{denied_reply, id_key, IdKey};
+use super::message::{denied_reply, denied_result, id_key, IdKey};
+use super::progress::{self, keep_alive};
+use super::tasks::{self, held_key, Answer, Status};
 use super::Gate;
-use crate::adapters::{adjudicate, Ruling, WITHDRAW_TIMEOUT};
+use crate::adapters::{adjudicate_watched, Ruling, WITHDRAW_TIMEOUT};
 use crate::protocol::{inert, ActionRequest};
 
 /// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
@@ -50,6 +52,15 @@ struct Entry {
     task: JoinHandle<()>,
 }
 
+/// Where a held call's ending goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Forwarded under the client's id, or answered to it.
+    Reply,
+    /// The gate's task with this id: forwarded under the gate's id, or the task fails.
+    Task(String),
+}
+
 pub(crate) enum NotHeld {
     /// A call with the same request id is already held.
     Duplicate,
@@ -67,15 +78,11 @@ impl Drop for Live {
 
 impl Held {
     /// Starts adjudicating a call in its own task.
-    pub(crate) async fn hold(
-        &self,
-        gate: Arc<Gate>,
-        id: &Value,
-        wire: Vec<u8>,
-        action: ActionRequest,
-        modern: bool,
-    ) -> Result<(), NotHeld> {
-        let key = id_key(id);
+    pub(crate) async fn hold(&self, gate: Arc<Gate>, call: Call) -> Result<(), NotHeld> {
+        let key = match &call.ending {
+            Ending::Reply => id_key(&call.id),
+            Ending::Task(task) => held_key(task),
+        };
         let mut table = self.table.lock().await;
         if table.closed {
             return Err(NotHeld::ShuttingDown);
@@ -88,10 +95,7 @@ impl Held {
         let live = Live(self.live.clone());
         let call = HeldCall {
             key: key.clone(),
-            id: id.clone(),
-            wire,
-            action,
-            modern,
+            call,
         };
         let task = tokio::spawn(async move {
             let _live = live;
@@ -121,6 +125,18 @@ impl Held {
         }
     }
 
+    /// Stops the held call `key` (a task's, see `tasks::held_key`) and waits, bounded, until it
+    /// has withdrawn; nothing when no such call is held.
+    pub(crate) async fn stop(&self, key: &str) {
+        let Some(entry) = self.table.lock().await.calls.remove(key) else {
+            return;
+        };
+        let _ = entry.stop.send(());
+        if tokio::time::timeout(STOP_WAIT, entry.task).await.is_err() {
+            eprintln!("gavel gate: a cancelled task's withdraw did not finish in time");
+        }
+    }
+
     /// Stops every held call (the client or the server went away, or the gate was told to
     /// stop) and waits, bounded, until each has withdrawn. No call is held after this.
     pub(crate) async fn abandon_all(&self) {
@@ -143,22 +159,57 @@ impl Held {
     }
 }
 
+/// A `tools/call` to hold: the request id it is forwarded or answered under, and the line the
+/// server gets if gavel allows it.
+pub(crate) struct Call {
+    pub id: Value,
+    pub wire: Vec<u8>,
+    pub action: ActionRequest,
+    pub modern: bool,
+    /// The client's progress token: progress is sent while the call is held.
+    pub progress: Option<Value>,
+    pub ending: Ending,
+}
+
 struct HeldCall {
     key: IdKey,
-    id: Value,
-    wire: Vec<u8>,
-    action: ActionRequest,
-    modern: bool,
+    call: Call,
 }
 
 impl HeldCall {
     async fn decide(self, gate: Arc<Gate>, stopped: oneshot::Receiver<()>) {
-        // A dropped sender counts as a stop too: nobody is left to forward the call.
+        // A dropped sender counts as a stop too: nobody is left to forward the call. A stop
+        // halts progress at once, though the withdraw takes a moment more.
+        let (halt, halted) = watch::channel(false);
         let stop = async move {
             let _ = stopped.await;
+            halt.send_replace(true);
         };
         let ruling = match gate.token.as_deref() {
-            Some(token) => adjudicate(&gate.client, token, &self.action, None, stop).await,
+            Some(token) => {
+                let (seen_tx, seen) = watch::channel(None);
+                let task = match &self.call.ending {
+                    Ending::Task(task) => Some(task.as_str()),
+                    Ending::Reply => None,
+                };
+                let judged =
+                    adjudicate_watched(&gate.client, token, &self.call.action, None, stop, |o| {
+                        if let Some(task) = task {
+                            gate.tasks.note(task, progress::message(Some(o)));
+                        }
+                        seen_tx.send_replace(Some(o.clone()));
+                    });
+                match self.call.progress.clone() {
+                    // Progress is dropped when the ruling is in, before the call is forwarded
+                    // or answered: both go out after its last line, never before it.
+                    Some(t) => tokio::select! {
+                        biased;
+                        ruling = judged => ruling,
+                        never = keep_alive(t, gate.progress_every, seen, halted, |n| gate.notify(n)) => match never {},
+                    },
+                    None => judged.await,
+                }
+            }
             None => Ruling::deny(format!(
                 "no agent token: set {} for the gate (or agent_token in the [adapter] table of \
                  the config file)",
@@ -166,8 +217,8 @@ impl HeldCall {
             )),
         };
         // The tool name and id are the client's text: made inert before they reach a terminal.
-        let tool = inert(&self.action.tool).into_owned();
-        let id = inert(&self.id.to_string()).into_owned();
+        let tool = inert(&self.call.action.tool).into_owned();
+        let id = inert(&self.call.id.to_string()).into_owned();
         let mut table = gate.held.table.lock().await;
         if table.calls.remove(&self.key).is_none() {
             drop(table);
@@ -178,8 +229,16 @@ impl HeldCall {
             return;
         }
         if ruling.allow {
+            // A task that ended meanwhile (cancelled, expired) is not run: nobody reads it.
+            if let Ending::Task(task) = &self.call.ending {
+                if !gate.tasks.forwarding(task, &id_key(&self.call.id)) {
+                    drop(table);
+                    eprintln!("gavel gate: dropped {tool} (request {id}): its task has ended");
+                    return;
+                }
+            }
             // Still under the lock, so a cancel notice for this id is forwarded after it.
-            gate.send_to_server(self.wire).await;
+            gate.send_to_server(self.call.wire).await;
             return;
         }
         drop(table);
@@ -187,7 +246,22 @@ impl HeldCall {
             "gavel gate: denied {tool} (request {id}): {}",
             ruling.reason
         );
-        gate.reply(denied_reply(&self.id, &ruling.reason, self.modern))
-            .await;
+        match &self.call.ending {
+            Ending::Reply => {
+                gate.reply(denied_reply(
+                    &self.call.id,
+                    &ruling.reason,
+                    self.call.modern,
+                ))
+                .await
+            }
+            Ending::Task(task) => {
+                let denial = Answer::Result(denied_result(&ruling.reason, false));
+                let reason = ruling.reason.clone();
+                if let Some(t) = gate.tasks.finish(task, Status::Failed, reason, denial) {
+                    gate.notify(tasks::status_notification(t)).await;
+                }
+            }
+        }
     }
 }

@@ -23,6 +23,15 @@ pub fn id_key(id: &Value) -> IdKey {
 pub enum FromClient {
     /// A `tools/call` request: must be adjudicated before it may reach the server.
     ToolCall(ToolCall),
+    /// `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/list` (see `tasks`).
+    TaskOp {
+        id: Value,
+        method: String,
+        /// `params.taskId` when it is a string.
+        task_id: Option<String>,
+    },
+    /// `tools/list`: its answer may be marked for tasks (see `task_rpc`).
+    ToolsList { id: Value },
     /// `notifications/cancelled` for one of the client's requests.
     Cancelled { request_id: Value },
     /// `initialize` (classic) or `server/discover` (2026-07-28): the answer carries the name the server claims.
@@ -32,6 +41,8 @@ pub enum FromClient {
         new_session: bool,
         client_name: Option<String>,
         protocol_version: Option<String>,
+        /// The client declared `capabilities.tasks` (revision 2025-11-25).
+        client_tasks: bool,
     },
     /// Any other single JSON-RPC message: forwarded as it was parsed.
     Other,
@@ -45,6 +56,10 @@ pub struct ToolCall {
     /// The 2026-07-28 per-request protocol version, when the request carries one.
     pub protocol_version: Option<String>,
     pub client_name: Option<String>,
+    /// `_meta.progressToken`: the client wants `notifications/progress` for this call.
+    pub progress_token: Option<Value>,
+    /// `params.task`: the client asks for a task (2025-11-25); the ttl it asks for, if any.
+    pub task: Option<Option<u64>>,
 }
 
 /// A line the gate lets through: what it is, and the bytes the server gets for it (the
@@ -101,12 +116,30 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                 Some(a @ Value::Object(_)) => a.clone(),
                 Some(_) => return Err(bad_params("tools/call `arguments` must be an object")),
             };
+            let task = match params.and_then(|p| p.get("task")) {
+                None => None,
+                Some(Value::Object(t)) => match t.get("ttl") {
+                    None | Some(Value::Null) => Some(None),
+                    Some(ttl) => match ttl.as_u64() {
+                        Some(ms) => Some(Some(ms)),
+                        None => {
+                            return Err(bad_params("tools/call `task.ttl` must be milliseconds"))
+                        }
+                    },
+                },
+                Some(_) => return Err(bad_params("tools/call `task` must be an object")),
+            };
             Ok(FromClient::ToolCall(ToolCall {
                 id: id.clone(),
                 name: name.to_string(),
                 arguments,
                 protocol_version: meta_str(META_PROTOCOL_VERSION).map(str::to_string),
                 client_name: meta_client.map(str::to_string),
+                progress_token: meta
+                    .and_then(|m| m.get("progressToken"))
+                    .filter(|t| is_progress_token(t))
+                    .cloned(),
+                task,
             }))
         }
         ("notifications/cancelled", None) => {
@@ -134,7 +167,22 @@ fn classify(v: &Value) -> Result<FromClient, Refused> {
                 .and_then(Value::as_str)
                 .or(meta_str(META_PROTOCOL_VERSION))
                 .map(str::to_string),
+            client_tasks: params
+                .and_then(|p| p.get("capabilities"))
+                .and_then(|c| c.get("tasks"))
+                .is_some_and(Value::is_object),
         }),
+        ("tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/list", Some(id)) => {
+            Ok(FromClient::TaskOp {
+                id: id.clone(),
+                method: method.to_string(),
+                task_id: params
+                    .and_then(|p| p.get("taskId"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        }
+        ("tools/list", Some(id)) => Ok(FromClient::ToolsList { id: id.clone() }),
         _ => Ok(FromClient::Other),
     }
 }
@@ -164,8 +212,27 @@ pub fn handshake_answer(line: &[u8], awaited: &[IdKey]) -> Option<(IdKey, Option
     Some((key, name))
 }
 
+/// Longest progress token the gate echoes back (the gate repeats it every few seconds).
+const MAX_PROGRESS_TOKEN_LEN: usize = 256;
+
+/// A progress token is a string or an integer (MCP); an oversized one gets no progress.
+fn is_progress_token(t: &Value) -> bool {
+    match t {
+        Value::String(s) => s.len() <= MAX_PROGRESS_TOKEN_LEN,
+        _ => jsonrpc::is_id(t),
+    }
+}
+
 /// The reply for a call gavel refused: a tool result with `isError`, so the model reads why.
 pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
+    let result = denied_result(reason, modern);
+    let mut line = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// The tool result for a call gavel refused.
+pub fn denied_result(reason: &str, modern: bool) -> Value {
     let mut result = json!({
         "content": [{"type": "text", "text": format!("Denied by gavel: {reason}")}],
         "isError": true,
@@ -174,9 +241,7 @@ pub fn denied_reply(id: &Value, reason: &str, modern: bool) -> Vec<u8> {
         // Required on the 2026-07-28 wire, ignored by older peers.
         result["resultType"] = json!("complete");
     }
-    let mut line = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
-    line.push('\n');
-    line.into_bytes()
+    result
 }
 
 pub fn qualified_tool(server: &str, tool: &str) -> String {
@@ -221,6 +286,7 @@ mod tests {
         };
         assert_eq!(c.id, json!("abc"));
         assert_eq!(c.arguments, json!({}));
+        assert_eq!(c.progress_token, None);
         assert_ne!(id_key(&json!(1)), id_key(&json!("1")));
     }
 
@@ -237,6 +303,59 @@ mod tests {
             String::from_utf8(a.wire).unwrap(),
             "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"arguments\":{\"n\":1.5},\"name\":\"append_note\"}}\n"
         );
+    }
+
+    #[test]
+    fn progress_tokens_are_strings_or_integers_of_bounded_size() {
+        let call = |token: &str| {
+            let line = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","_meta":{{"progressToken":{token}}}}}}}"#
+            );
+            match accepted(line.as_bytes()) {
+                FromClient::ToolCall(c) => c.progress_token,
+                other => panic!("not a tool call: {other:?}"),
+            }
+        };
+        assert_eq!(call("7"), Some(json!(7)));
+        assert_eq!(call(r#""p-1""#), Some(json!("p-1")));
+        for bad in ["true", "null", "1.5", "[1]", "{}"] {
+            assert_eq!(call(bad), None, "{bad}");
+        }
+        let long = format!("\"{}\"", "a".repeat(MAX_PROGRESS_TOKEN_LEN + 1));
+        assert_eq!(call(&long), None);
+    }
+
+    #[test]
+    fn a_task_request_is_an_object_with_an_optional_ttl_in_milliseconds() {
+        let call = |task: &str| {
+            let line = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","task":{task}}}}}"#
+            );
+            read_client_line(line.as_bytes()).map(|a| match a.msg {
+                FromClient::ToolCall(c) => c.task,
+                other => panic!("not a tool call: {other:?}"),
+            })
+        };
+        assert_eq!(call("{}").unwrap(), Some(None));
+        assert_eq!(call(r#"{"ttl":60000}"#).unwrap(), Some(Some(60000)));
+        for bad in [
+            "5",
+            "[]",
+            r#"{"ttl":-1}"#,
+            r#"{"ttl":"1"}"#,
+            r#"{"ttl":1.5}"#,
+        ] {
+            let refused = call(bad).expect_err(bad);
+            assert_eq!(
+                (refused.ids, refused.code),
+                (vec![json!(1)], INVALID_PARAMS),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            accepted(br#"{"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{"taskId":"t"}}"#),
+            FromClient::TaskOp { task_id: Some(t), .. } if t == "t"
+        ));
     }
 
     #[test]
@@ -280,8 +399,8 @@ mod tests {
     #[test]
     fn everything_else_passes() {
         for line in [
-            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"[..],
-            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":null}",
+            &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}"[..],
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\",\"params\":null}",
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
             b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"m\"}}",
             b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",

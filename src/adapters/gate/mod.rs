@@ -7,15 +7,23 @@
 //! with a JSON-RPC error when its request id can be recovered, otherwise dropped, and logged.
 //! Each `tools/call` is held in its own task while gavel adjudicates it, then forwarded (allow)
 //! or answered with an `isError` result (deny, expiry, gavel unreachable). Held calls block
-//! nothing else; `notifications/cancelled` for a held call withdraws it for good. Server→client
-//! lines pass byte for byte.
+//! nothing else; `notifications/cancelled` for a held call withdraws it for good. A held call
+//! with a progress token gets `notifications/progress` while it waits (see `progress`), so a
+//! client's own timeout need not cut a long review short, and a client that negotiated MCP
+//! tasks gets a gate-owned task for a call it augmented (see `task_rpc`). Server→client lines
+//! pass byte for byte (except the few `task_rpc` rewrites or keeps for such a client); every
+//! line goes through one writer, so the gate's own never split the server's.
 
 mod calls;
 mod jsonrpc;
 mod lines;
 mod message;
 mod naming;
+mod progress;
 mod strict;
+mod task_offer;
+mod task_rpc;
+mod tasks;
 
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
@@ -30,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{random_hex, GateArgs, Settings};
 use crate::client::Client;
 use crate::protocol::{inert, ActionRequest};
-use calls::{Held, NotHeld};
+use calls::{Call, Ending, Held, NotHeld};
 use jsonrpc::Refused;
 use lines::{Line, MAX_LINE_BYTES};
 use message::{FromClient, IdKey, ToolCall};
@@ -71,6 +79,14 @@ pub(crate) struct SessionState {
     client_name: Option<String>,
     /// Handshake request ids whose answers carry the name the server claims (logged, not used).
     awaited: Vec<IdKey>,
+    /// The client declared `capabilities.tasks` in its `initialize`.
+    client_tasks: bool,
+    /// The gate offered its tasks in the server's `initialize` answer (see `task_rpc`).
+    tasks_offered: bool,
+    /// The server itself offered task-augmented `tools/call`.
+    upstream_tasks: bool,
+    /// `tools/list` ids whose answers get the tools marked as task-capable.
+    awaited_lists: Vec<IdKey>,
 }
 
 /// Shared by the two pumps and the held-call tasks.
@@ -85,6 +101,9 @@ pub(crate) struct Gate {
     /// Taken at the client's EOF so the server's stdin closes once in-flight writes are done.
     to_server: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     to_client: mpsc::Sender<Out>,
+    /// How often a held call with a progress token gets `notifications/progress`.
+    progress_every: Duration,
+    tasks: tasks::Tasks,
 }
 
 pub(crate) enum Out {
@@ -126,6 +145,7 @@ async fn proxy(
     let client_writer = tokio::spawn(write_client(tokio::io::stdout(), client_rx));
     tokio::spawn(write_server(child_in, server_rx));
 
+    let progress_every = progress::interval_from_env();
     let gate = Arc::new(Gate {
         server_name,
         client: settings.client()?,
@@ -137,10 +157,16 @@ async fn proxy(
             protocol_version: None,
             client_name: None,
             awaited: Vec::new(),
+            client_tasks: false,
+            tasks_offered: false,
+            upstream_tasks: false,
+            awaited_lists: Vec::new(),
         }),
         held: Held::default(),
         to_server: Mutex::new(Some(to_server)),
         to_client: to_client.clone(),
+        progress_every,
+        tasks: tasks::Tasks::new(progress_every.as_millis().try_into().unwrap_or(u64::MAX)),
     });
 
     let (client_gone_tx, client_gone) = oneshot::channel::<()>();
@@ -341,9 +367,23 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
         FromClient::ToolCall(call) => {
             let modern = call.protocol_version.is_some();
             let action = gate.action_for(&call);
+            if call.task.is_some() && gate.task_support().0 {
+                task_rpc::start(gate, &call, &wire, action).await;
+                return;
+            }
             let refused = match gate
                 .held
-                .hold(gate.clone(), &call.id, wire, action, modern)
+                .hold(
+                    gate.clone(),
+                    Call {
+                        id: call.id.clone(),
+                        wire,
+                        action,
+                        modern,
+                        progress: call.progress_token.clone(),
+                        ending: Ending::Reply,
+                    },
+                )
                 .await
             {
                 Ok(()) => return,
@@ -352,6 +392,19 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
             };
             gate.reply(message::denied_reply(&call.id, refused, modern))
                 .await;
+        }
+        FromClient::TaskOp {
+            id,
+            method,
+            task_id,
+        } => task_rpc::answer(gate, id, &method, task_id, wire).await,
+        FromClient::ToolsList { id } => {
+            if let Ok(mut s) = gate.state.lock() {
+                if s.tasks_offered {
+                    task_offer::awaited_lists_push(&mut s.awaited_lists, message::id_key(&id));
+                }
+            }
+            gate.send_to_server(wire).await;
         }
         FromClient::Cancelled { request_id } => {
             // A held call is withdrawn and dropped: the server never saw it, so the notice is
@@ -363,10 +416,13 @@ async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
             new_session,
             client_name,
             protocol_version,
+            client_tasks,
         } => {
             if let Ok(mut s) = gate.state.lock() {
                 if new_session {
                     s.session = new_session_id();
+                    s.client_tasks = client_tasks;
+                    s.tasks_offered = false;
                 }
                 s.awaited.push(message::id_key(&id));
                 s.client_name = client_name.or(s.client_name.take());
@@ -388,13 +444,12 @@ async fn pump_server(gate: Arc<Gate>, child_out: tokio::process::ChildStdout) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        gate.note_claimed_name(&line);
-        if gate
-            .to_client
-            .send(Out::Line(std::mem::take(&mut line)))
-            .await
-            .is_err()
-        {
+        let handshake = gate.note_claimed_name(&line);
+        let Some(out) = task_rpc::from_server(&gate, std::mem::take(&mut line), handshake).await
+        else {
+            continue; // the answer to a task's call: kept for tasks/result
+        };
+        if gate.to_client.send(Out::Line(out)).await.is_err() {
             return;
         }
     }
@@ -420,16 +475,24 @@ impl Gate {
         let _ = self.to_client.send(Out::Line(line)).await;
     }
 
-    fn note_claimed_name(&self, line: &[u8]) {
+    /// A notification the gate itself sends the client, as one whole line.
+    pub(crate) async fn notify(&self, message: Value) {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.reply(line.into_bytes()).await;
+    }
+
+    /// Logs the server's claimed name once; true when `line` answered a handshake.
+    fn note_claimed_name(&self, line: &[u8]) -> bool {
         let claimed = {
             let Ok(mut s) = self.state.lock() else {
-                return;
+                return false;
             };
             if s.awaited.is_empty() {
-                return;
+                return false;
             }
             let Some((key, name)) = message::handshake_answer(line, &s.awaited) else {
-                return;
+                return false;
             };
             s.awaited.retain(|k| k != &key);
             // The server's own name is its claim, never used for policy: said once, inertly.
@@ -442,7 +505,7 @@ impl Gate {
                     s.told_reported_name = true;
                     claimed
                 }
-                _ => return,
+                _ => return true,
             }
         };
         // Outside the lock: a slow stderr must not stall the other pumps.
@@ -452,6 +515,7 @@ impl Gate {
             inert(&claimed.chars().take(120).collect::<String>()),
             self.server_name
         );
+        true
     }
 
     /// The gavel action for a call: `mcp.<server>.<tool>`, the call's arguments, this MCP
