@@ -22,6 +22,8 @@ mod lines;
 mod message;
 mod naming;
 mod progress;
+mod retry;
+mod settle;
 mod strict;
 mod task_offer;
 mod task_rpc;
@@ -164,7 +166,7 @@ async fn proxy(
             upstream_tasks: false,
             awaited_lists: Vec::new(),
         }),
-        held: Held::default(),
+        held: Held::new(retry::grace_from_env()),
         to_server: Mutex::new(Some(to_server)),
         to_client: to_client.clone(),
         progress_every,
