@@ -7,7 +7,9 @@
 //! with a JSON-RPC error when its request id can be recovered, otherwise dropped, and logged.
 //! Each `tools/call` is held in its own task while gavel adjudicates it, then forwarded (allow)
 //! or answered with an `isError` result (deny, expiry, gavel unreachable). Held calls block
-//! nothing else; `notifications/cancelled` for a held call withdraws it for good. A held call
+//! nothing else; `notifications/cancelled` for a held call drops it for good, and its review is
+//! withdrawn unless a retry attaches to it (see `retry`; an approval runs a call once, see
+//! `settle`). A held call
 //! with a progress token gets `notifications/progress` while it waits (see `progress`), so a
 //! client's own timeout need not cut a long review short, and a client that negotiated MCP
 //! tasks gets a gate-owned task for a call it augmented (see `task_rpc`). Server→client lines
