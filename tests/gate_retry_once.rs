@@ -358,3 +358,46 @@ async fn an_approval_during_the_grace_with_no_attempt_waiting_runs_nothing() {
     assert!(!s.backlog.iter().any(|v| v["id"] == 1), "{:?}", s.backlog);
     g.shutdown().await;
 }
+
+#[tokio::test]
+async fn progress_stops_for_the_attempt_answered_instead_of_run() {
+    let g = Gavel::start(CATS).await;
+    let mut cmd = gate_command(&g.url(), &g.token(), "cat", &["cat".to_string()]);
+    cmd.env("GAVEL_GATE_PROGRESS_SECS", "0.2");
+    let mut s = Session::spawn(cmd);
+    let mut first = meow(1);
+    first["params"]["_meta"] = json!({"progressToken": "p1"});
+    s.send_json(&first).await;
+    let esc = g.escalation_for("mcp.cat.meow", STEP).await;
+    let mut again = meow(2);
+    again["params"]["_meta"] = json!({"progressToken": "p2"});
+    s.send_json(&again).await;
+    retries(&g, 1).await;
+    // Both attempts get progress while they wait.
+    for token in ["p1", "p2"] {
+        s.wait_for(token, |v| {
+            v["method"] == "notifications/progress" && v["params"]["progressToken"] == token
+        })
+        .await;
+    }
+    g.decide(&esc, Vote::Approve, "one meow").await;
+    let run = s.wait_for("the newest attempt", |v| v["id"] == 2).await;
+    assert_eq!(run["method"], "tools/call", "{run}");
+    let answered = s.answer(&json!(1)).await;
+    assert_eq!(answered["result"]["isError"], true, "{answered}");
+    // Five intervals later, no progress for either attempt.
+    s.backlog.clear();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    round_trip(&mut s, "later").await;
+    assert!(
+        !s.backlog
+            .iter()
+            .any(|v| v["method"] == "notifications/progress"),
+        "{:?}",
+        s.backlog
+    );
+    s.close_stdin();
+    assert_eq!(s.wait_exit().await, Some(0));
+    assert_eq!(forwarded(&s), 0, "one run only: {:?}", s.backlog);
+    g.shutdown().await;
+}
