@@ -224,7 +224,7 @@ async fn a_retry_after_a_cancel_attaches_and_runs_once() {
     let g = Gavel::start(NOTES).await;
     let notes = g.env.dir.path().join("notes.txt");
     // A short grace, so the test can see the retry keep the review open past it.
-    let mut d = Driver::spawn(&g, &notes, "1");
+    let mut d = Driver::spawn(&g, &notes, "2");
     assert_eq!(d.next().await["op"], "ready");
     d.call_note("first").await;
     let esc = g.escalation_for("mcp.notes.append_note", STEP).await;
@@ -236,7 +236,7 @@ async fn a_retry_after_a_cancel_attaches_and_runs_once() {
     let attached = retries(&g, 1).await;
     assert_eq!(attached[0].body["escalation"], json!(esc.id));
     // Past the grace the review is still open: the retry took it over. Still one escalation.
-    tokio::time::sleep(Duration::from_millis(1800)).await;
+    tokio::time::sleep(Duration::from_millis(2800)).await;
     assert_eq!(state(&g, &esc).await.state, EscalationState::Pending);
     let open = pending(&g).await;
     assert_eq!(open.iter().map(|e| &e.id).collect::<Vec<_>>(), [&esc.id]);
