@@ -220,6 +220,7 @@ mod tests {
             resolution,
             decisions: vec![],
             flagged: false,
+            review: None,
         }
     }
 
