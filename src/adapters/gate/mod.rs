@@ -11,6 +11,7 @@
 //! lines pass byte for byte.
 
 mod calls;
+mod http;
 mod jsonrpc;
 mod lines;
 mod message;
@@ -41,6 +42,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_LINES: usize = 256;
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
+    if args.http {
+        return http::run(args);
+    }
     // Fixed before the server starts, from what the operator wrote: never from the server.
     let name =
         naming::server_name(args.name.as_deref(), &args.command).map_err(anyhow::Error::msg)?;
