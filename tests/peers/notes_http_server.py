@@ -9,7 +9,7 @@ Tools: `shout(text)` upper-cases; `append_note(text)` records and answers "noted
 review in the tests); `forget()` is there to be denied; `count(n)` sends n progress
 notifications on the call's SSE stream, then answers; `confirm(question)` asks the client
 through elicitation (a server->client request) and answers with what it said; `whoami()`
-answers with the session id and Authorization header the server saw.
+answers with the request headers the server saw (names in lower case), as a JSON object.
 """
 
 import json
@@ -78,13 +78,9 @@ async def confirm(question: str, ctx: Context) -> str:
 
 @app.tool()
 def whoami(ctx: Context) -> str:
-    """The session id and Authorization header this server saw."""
+    """The request headers this server saw."""
     record("whoami", {})
-    headers = ctx.headers or {}
-    return json.dumps({
-        "session": headers.get("mcp-session-id"),
-        "authorization": headers.get("authorization"),
-    })
+    return json.dumps({k.lower(): v for k, v in (ctx.headers or {}).items()})
 
 
 async def main():
