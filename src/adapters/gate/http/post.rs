@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
@@ -24,12 +24,18 @@ pub(crate) async fn post(
         Ok(raw) => raw,
         Err(_) => {
             eprintln!("gavel gate: refused a POST body over {MAX_BODY_BYTES} bytes (or cut short)");
-            return refusal(
+            let mut response = refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 None,
                 INVALID_REQUEST,
                 format!("a message is at most {MAX_BODY_BYTES} bytes"),
             );
+            // The rest of the body is never read, so this connection cannot carry another
+            // request: the client must not reuse it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
         }
     };
     let accepted = match message::read_client_line(&raw) {

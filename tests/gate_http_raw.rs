@@ -1,0 +1,318 @@
+//! `gavel gate --http` spoken to byte by byte: hostile POST bodies (the stdio gate's corpus,
+//! tests/peers/hostile.rs, plus what only HTTP has), a client that hangs up on a held call,
+//! and the headers that must and must not cross. The upstream is a real Streamable HTTP server
+//! on the official Python SDK that records every call it runs.
+
+mod common;
+#[path = "peers/hostile.rs"]
+mod hostile;
+#[path = "peers/http.rs"]
+mod http;
+#[path = "peers/support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use gavel::protocol::{EscalationState, Vote};
+use hostile::Target;
+use http::{Gate, Upstream, STEP};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::Gavel;
+
+const POLICY: &str = r#"
+[[rule]]
+id = "harmless"
+tools = ["mcp.remote.shout", "mcp.remote.whoami"]
+effect = "allow"
+reason = "Harmless"
+
+[[rule]]
+id = "no-notes"
+tools = ["mcp.remote.append_note"]
+effect = "deny"
+reason = "No notes today"
+
+[[rule]]
+id = "counts"
+tools = ["mcp.remote.count"]
+effect = "review"
+reason = "Counts are checked by ops"
+approvers = "ops"
+timeout = "1m"
+"#;
+
+/// One MCP session through the gate, by hand.
+struct Raw {
+    http: reqwest::Client,
+    url: String,
+    session: String,
+}
+
+impl Raw {
+    async fn open(url: &str) -> Raw {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw-client", "version": "1"}}});
+        let r = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(r.status(), StatusCode::OK);
+        let session = r.headers()["mcp-session-id"]
+            .to_str()
+            .expect("session id")
+            .to_string();
+        let _ = r.text().await;
+        let raw = Raw {
+            http,
+            url: url.to_string(),
+            session,
+        };
+        let (status, _) = raw
+            .post(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        raw
+    }
+
+    fn request(&self, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &self.session)
+            .body(body)
+    }
+
+    async fn post(&self, body: Vec<u8>) -> (StatusCode, String) {
+        let r = self.request(body).send().await.expect("POST");
+        (r.status(), r.text().await.expect("body"))
+    }
+}
+
+/// The JSON-RPC answer in a body: plain JSON, or the `data:` of an SSE event that answers.
+fn answer(body: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        return v;
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|v| v.get("result").is_some() || v.get("error").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC answer in {body:?}"))
+}
+
+fn call(id: &str, tool: &str, args: Value) -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": args}})
+    .to_string()
+    .into_bytes()
+}
+
+async fn parts() -> (Gavel, tempfile::TempDir, Upstream, Gate) {
+    let g = Gavel::start(POLICY).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let up = Upstream::start(dir.path()).await;
+    let gate = Gate::start(&g.url(), &g.token(), &up.url).await;
+    (g, dir, up, gate)
+}
+
+#[tokio::test]
+async fn hostile_bodies_are_refused_or_denied_and_never_forwarded() {
+    let (g, _dir, up, gate) = parts().await;
+    let raw = Raw::open(&gate.url).await;
+    let target = Target {
+        tool: "append_note".into(),
+        args: Box::new(|marker| format!(r#"{{"text":"{marker}"}}"#)),
+    };
+    let mut bodies: Vec<(String, Vec<u8>)> = hostile::corpus(&target)
+        .into_iter()
+        .map(|h| (h.name, h.line))
+        .collect();
+    let shout = call("two-1", "shout", json!({"text": "first"}));
+    let note = call("two-2", "append_note", json!({"text": "second"}));
+    bodies.push((
+        "two-messages".into(),
+        [shout.clone(), note.clone()].concat(),
+    ));
+    bodies.push((
+        "two-messages-newline".into(),
+        [shout, b"\n".to_vec(), note].concat(),
+    ));
+    bodies.push((
+        "dup-name-allowed-last".into(),
+        br#"{"jsonrpc":"2.0","id":"d","method":"tools/call","params":{"name":"append_note","arguments":{"text":"dup"},"name":"shout"}}"#.to_vec(),
+    ));
+    for (name, body) in &bodies {
+        if body.len() > 8 << 20 {
+            // Refused unread (413); the gate may close before the client is done sending.
+            let sent = raw.request(body.clone()).send().await;
+            if let Ok(r) = sent {
+                assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{name}");
+            }
+            continue;
+        }
+        let (status, text) = raw.post(body.clone()).await;
+        let reply = answer(&text);
+        let denied = reply["result"]["isError"] == true
+            && reply["result"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Denied by gavel: "));
+        let refused = status.is_client_error()
+            && reply["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("gavel gate refused the message"));
+        assert!(
+            (status == StatusCode::OK && denied) || refused,
+            "{name}: {status} {text:.300}"
+        );
+    }
+    // Past the body limit: refused unread.
+    let huge = call("huge", "append_note", json!({"text": "x".repeat(9 << 20)}));
+    if let Ok(r) = raw.request(huge).send().await {
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let log = gate.log();
+    assert!(log.contains("refused a POST body over"), "{log}");
+    assert!(
+        log.contains("refused a POST body (a JSON-RPC batch"),
+        "{log}"
+    );
+
+    // The control: a plain allowed call on the same session does reach the upstream. Nothing
+    // else did, whatever the upstream would have made of it.
+    let (status, text) = raw
+        .post(call("ok", "shout", json!({"text": "control"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer(&text)["result"]["content"][0]["text"], "CONTROL");
+    assert_eq!(
+        up.calls(),
+        vec![json!({"tool": "shout", "args": {"text": "control"}})]
+    );
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_on_a_held_call_withdraws_it() {
+    let (g, _dir, up, gate) = parts().await;
+    let raw = Raw::open(&gate.url).await;
+    let held = raw.request(call("c1", "count", json!({"n": 1})));
+    let pending = tokio::spawn(async move { held.send().await.map(|r| r.status()) });
+    let esc = g.escalation_for("mcp.remote.count", STEP).await;
+    pending.abort(); // drops the request: its connection closes
+    let until = tokio::time::Instant::now() + STEP;
+    loop {
+        let now = g
+            .env
+            .client
+            .escalation(g.approver(), &esc.id)
+            .await
+            .expect("escalation");
+        if now.state == EscalationState::Cancelled {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "still {:?}", now.state);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let late = gavel::client::Client::sign_decision(g.approver(), &esc, Vote::Approve, "late");
+    let refused = g.env.client.decide(&late).await.expect_err("refused");
+    assert_eq!(refused.code(), "not_pending");
+    assert!(up.ran("count").is_empty(), "{:?}", up.calls());
+
+    // The same id again, approved this time: forwarded, so the withdraw above was the hang-up.
+    let again = raw.request(call("c1", "count", json!({"n": 1})));
+    let pending = tokio::spawn(async move { again.send().await.expect("POST").text().await });
+    let esc = g.escalation_for("mcp.remote.count", STEP).await;
+    g.decide(&esc, Vote::Approve, "fine").await;
+    let text = pending.await.expect("join").expect("body");
+    assert_eq!(
+        answer(&text)["result"]["content"][0]["text"],
+        "counted to 1"
+    );
+    assert_eq!(up.ran("count").len(), 1);
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn end_to_end_headers_cross_hop_by_hop_ones_and_foreign_origins_do_not() {
+    let (g, _dir, up, gate) = parts().await;
+    let raw = Raw::open(&gate.url).await;
+    let r = raw
+        .request(call("w", "whoami", json!({})))
+        .header("authorization", "Bearer for-the-upstream")
+        .header("x-trace", "t-1")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "for the gate only")
+        .header("proxy-authorization", "Basic Z2F0ZTpvbmx5")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let reply = answer(&r.text().await.expect("body"));
+    let text = reply["result"]["content"][0]["text"]
+        .as_str()
+        .expect("text");
+    let seen: Value = serde_json::from_str(text).expect("headers");
+    assert_eq!(seen["authorization"], "Bearer for-the-upstream", "{seen}");
+    assert_eq!(seen["x-trace"], "t-1", "{seen}");
+    assert_eq!(seen["mcp-session-id"], raw.session.as_str(), "{seen}");
+    for hop in ["x-hop", "proxy-authorization", "origin"] {
+        assert!(seen.get(hop).is_none(), "{hop} crossed: {seen}");
+    }
+
+    // A page elsewhere cannot drive the gate (DNS rebinding): refused before anything runs.
+    let r = raw
+        .request(call("o", "shout", json!({"text": "from a page"})))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let ok = raw
+        .request(call("o2", "shout", json!({"text": "local page"})))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let _ = ok.text().await;
+
+    // Only the upstream's endpoint path is served; other methods are refused.
+    let base = gate.url.trim_end_matches("/mcp");
+    let other = raw
+        .http
+        .get(format!("{base}/other"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    let put = raw.http.put(&gate.url).send().await.expect("PUT");
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // DELETE ends the session at the upstream; the session id no longer works there.
+    let del = raw
+        .http
+        .delete(&gate.url)
+        .header("mcp-session-id", &raw.session)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(del.status().is_success(), "{}", del.status());
+    let (status, _) = raw.post(call("after", "shout", json!({"text": "x"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the upstream's own answer");
+    let shouts: Vec<Value> = up
+        .ran("shout")
+        .into_iter()
+        .map(|c| c["args"]["text"].clone())
+        .collect();
+    assert_eq!(shouts, vec![json!("local page")]);
+    g.shutdown().await;
+}
