@@ -316,3 +316,28 @@ async fn end_to_end_headers_cross_hop_by_hop_ones_and_foreign_origins_do_not() {
     assert_eq!(shouts, vec![json!("local page")]);
     g.shutdown().await;
 }
+
+#[tokio::test]
+async fn sigterm_withdraws_held_calls_before_the_gate_exits() {
+    let (g, _dir, up, mut gate) = parts().await;
+    let raw = Raw::open(&gate.url).await;
+    let held = raw.request(call("c", "count", json!({"n": 1})));
+    let pending = tokio::spawn(async move { held.send().await.map(|r| r.status()) });
+    let esc = g.escalation_for("mcp.remote.count", STEP).await;
+    // SAFETY: a plain kill(2) of the gate this test started.
+    let sent = unsafe { libc::kill(gate.pid() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    let code = gate.wait_exit().await;
+    assert_eq!(code, Some(128 + libc::SIGTERM), "exit code: 128 + SIGTERM");
+    // Withdrawn before the exit, not later: checked once, now.
+    let now = g
+        .env
+        .client
+        .escalation(g.approver(), &esc.id)
+        .await
+        .expect("escalation");
+    assert_eq!(now.state, EscalationState::Cancelled);
+    pending.abort();
+    assert!(up.ran("count").is_empty(), "{:?}", up.calls());
+    g.shutdown().await;
+}

@@ -133,6 +133,15 @@ impl Gate {
     pub fn pid(&self) -> u32 {
         self.child.id().expect("running")
     }
+
+    /// Waits (bounded) for the gate to exit; its exit code.
+    pub async fn wait_exit(&mut self) -> Option<i32> {
+        tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .expect("the gate exits in time")
+            .expect("gate status")
+            .code()
+    }
 }
 
 /// The SDK client, scripted: JSON commands in, JSON events out.
