@@ -5,7 +5,9 @@
 //! withdrawn: dropping the POST drops the call's stop signal, and the task withdraws. A
 //! `notifications/cancelled` for the call stops it the same way and waits (bounded) until the
 //! withdraw is done. The table lock orders a decision against a cancel: whoever takes the entry
-//! out first wins, and a call taken by a cancel is never forwarded.
+//! out first wins, and a call taken by a cancel is never forwarded. A cancel that comes while an
+//! allowed call is on its way upstream waits (bounded) until the upstream has answered the
+//! call's POST, so the notice does not overtake the call it cancels.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,8 @@ use crate::protocol::ActionRequest;
 
 /// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
 const STOP_WAIT: Duration = WITHDRAW_TIMEOUT.saturating_add(Duration::from_secs(1));
+/// How long a cancel notice waits for the allowed call it names to reach the upstream.
+const SEND_WAIT: Duration = Duration::from_secs(5);
 
 /// A held call is named by its MCP session and its request id: ids are per session.
 type Key = (String, IdKey);
@@ -43,6 +47,8 @@ impl Default for Held {
 #[derive(Default)]
 struct Table {
     calls: HashMap<Key, Entry>,
+    /// Allowed calls on their way upstream; each turns true once the upstream answered.
+    sending: HashMap<Key, watch::Receiver<bool>>,
     /// Set when the gate shuts down: no new call is held after that.
     closed: bool,
 }
@@ -70,6 +76,29 @@ impl Drop for Live {
     }
 }
 
+/// What to do with a call gavel has ruled on.
+pub(crate) enum Decided<'a> {
+    /// Forward it; drop this once the upstream has answered the call's POST.
+    Allow(Sending<'a>),
+    Deny(String),
+}
+
+/// An allowed call on its way upstream: a cancel for it waits until this is dropped.
+pub(crate) struct Sending<'a> {
+    held: &'a Held,
+    key: Key,
+    sent: watch::Sender<bool>,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.held.table.lock() {
+            t.sending.remove(&self.key);
+        }
+        let _ = self.sent.send(true);
+    }
+}
+
 /// Takes the entry out when the waiting POST goes away, which stops the task.
 struct Waiting<'a> {
     held: &'a Held,
@@ -87,15 +116,15 @@ impl Drop for Waiting<'_> {
 }
 
 impl Held {
-    /// Adjudicates `action` and returns the ruling to act on: `Ok` only if the call is still
-    /// the caller's to forward or answer. Dropping the returned future withdraws the call.
+    /// Adjudicates `action` and says what to do: `Ok` only if the call is still the caller's
+    /// to forward or answer. Dropping the returned future withdraws the call.
     pub async fn decide(
         &self,
         gate: Arc<HttpGate>,
         session: &str,
         id: &Value,
         action: ActionRequest,
-    ) -> Result<Ruling, NotHeld> {
+    ) -> Result<Decided<'_>, NotHeld> {
         let key: Key = (session.to_string(), id_key(id));
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = watch::channel(false);
@@ -104,7 +133,7 @@ impl Held {
             if t.closed {
                 return Err(NotHeld::ShuttingDown);
             }
-            if t.calls.contains_key(&key) {
+            if t.calls.contains_key(&key) || t.sending.contains_key(&key) {
                 return Err(NotHeld::Duplicate);
             }
             t.calls.insert(key.clone(), Entry { stop, done });
@@ -137,31 +166,39 @@ impl Held {
             .await
             .unwrap_or_else(|_| Ruling::deny("the gate stopped adjudicating the call"));
         waiting.key = None;
-        let ours = self
-            .table
-            .lock()
-            .map(|mut t| t.calls.remove(&key).is_some())
-            .unwrap_or(false);
-        if ours {
-            Ok(ruling)
-        } else {
-            Err(NotHeld::Cancelled)
+        let mut t = self.table.lock().map_err(|_| NotHeld::ShuttingDown)?;
+        if t.calls.remove(&key).is_none() {
+            return Err(NotHeld::Cancelled);
         }
+        if !ruling.allow {
+            return Ok(Decided::Deny(ruling.reason));
+        }
+        let (sent, on_its_way) = watch::channel(false);
+        t.sending.insert(key.clone(), on_its_way);
+        Ok(Decided::Allow(Sending {
+            held: self,
+            key,
+            sent,
+        }))
     }
 
     /// For the client's cancel notice: true if `id` was held in `session`; it is then
     /// stopped and withdrawn (this waits, bounded, for the withdraw) and never forwarded.
+    /// False when the notice is the upstream's: for a call on its way there, once it arrived.
     pub async fn cancel(&self, session: &str, id: &Value) -> bool {
-        let entry = self
-            .table
-            .lock()
-            .ok()
-            .and_then(|mut t| t.calls.remove(&(session.to_string(), id_key(id))));
-        let Some(entry) = entry else {
-            return false;
+        let key = (session.to_string(), id_key(id));
+        let (entry, sending) = match self.table.lock() {
+            Ok(mut t) => (t.calls.remove(&key), t.sending.get(&key).cloned()),
+            Err(_) => (None, None),
         };
-        stop_and_wait(vec![entry]).await;
-        true
+        if let Some(entry) = entry {
+            stop_and_wait(vec![entry]).await;
+            return true;
+        }
+        if let Some(mut sent) = sending {
+            let _ = tokio::time::timeout(SEND_WAIT, sent.wait_for(|s| *s)).await;
+        }
+        false
     }
 
     /// The session ended: its held calls are withdrawn.

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::held::NotHeld;
+use super::held::{Decided, NotHeld};
 use super::{forward, json_response, refusal, HttpGate, MAX_BODY_BYTES};
 use crate::adapters::gate::jsonrpc::{Refused, INVALID_REQUEST};
 use crate::adapters::gate::message::{self, FromClient, ToolCall};
@@ -106,10 +106,17 @@ async fn tool_call(
     let shown_id = inert(&call.id.to_string()).into_owned();
     let key = session.clone().unwrap_or_default();
     let reason = match gate.held.decide(gate.clone(), &key, &call.id, action).await {
-        Ok(ruling) if ruling.allow => {
-            return pass_on(&gate, headers, wire, Some(&call.id)).await;
+        Ok(Decided::Allow(sending)) => {
+            let upstream =
+                forward::send(&gate, Method::POST, headers, Some(wire), Some(&call.id)).await;
+            // The upstream has the call (or refused it): a cancel notice may follow it now.
+            drop(sending);
+            return match upstream {
+                Ok(u) => forward::stream_back(u),
+                Err(refused) => refused,
+            };
         }
-        Ok(ruling) => ruling.reason,
+        Ok(Decided::Deny(reason)) => reason,
         Err(NotHeld::Duplicate) => "another call with this request id is still held".into(),
         Err(NotHeld::ShuttingDown) => "the gate is shutting down".into(),
         Err(NotHeld::Cancelled) => "the call was cancelled".into(),
