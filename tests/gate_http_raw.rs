@@ -297,6 +297,20 @@ async fn end_to_end_headers_cross_hop_by_hop_ones_and_foreign_origins_do_not() {
     let put = raw.http.put(&gate.url).send().await.expect("PUT");
     assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
 
+    // GET opens the server's own SSE stream, streamed: its headers arrive while it stays open.
+    let get = raw
+        .http
+        .get(&gate.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &raw.session)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(get.status(), StatusCode::OK);
+    assert_eq!(get.headers()["content-type"], "text/event-stream");
+    assert_eq!(get.headers()["mcp-session-id"], raw.session.as_str());
+    drop(get);
+
     // DELETE ends the session at the upstream; the session id no longer works there.
     let del = raw
         .http
