@@ -11,6 +11,7 @@ mod http;
 #[path = "peers/support.rs"]
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use gavel::protocol::{EscalationState, Vote};
@@ -353,5 +354,62 @@ async fn sigterm_withdraws_held_calls_before_the_gate_exits() {
     assert_eq!(now.state, EscalationState::Cancelled);
     pending.abort();
     assert!(up.ran("count").is_empty(), "{:?}", up.calls());
+    g.shutdown().await;
+}
+
+/// A private CA and a certificate it issued for 127.0.0.1, as PEM files in `dir`.
+fn pki(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &issuer).expect("cert");
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write PEM");
+        p
+    };
+    (
+        write("ca.pem", ca_cert.pem()),
+        write("upstream.pem", cert.pem()),
+        write("upstream.key", key.serialize_pem()),
+    )
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_reached_only_through_a_trusted_ca() {
+    let g = Gavel::start(POLICY).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (ca, cert, key) = pki(dir.path());
+    let up = Upstream::start_with(dir.path(), Some((&cert, &key))).await;
+    assert!(up.url.starts_with("https://"), "{}", up.url);
+
+    let ca_arg = ca.display().to_string();
+    let gate = Gate::start_with(&g.url(), &g.token(), &up.url, &["--ca-cert", &ca_arg]).await;
+    let raw = Raw::open(&gate.url).await;
+    let (status, text) = raw
+        .post(call("t", "shout", json!({"text": "over tls"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer(&text)["result"]["content"][0]["text"], "OVER TLS");
+
+    // Without the CA, the upstream's certificate is not trusted: nothing is sent to it.
+    let untrusting = Gate::start(&g.url(), &g.token(), &up.url).await;
+    let r = raw
+        .http
+        .post(&untrusting.url)
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(answer(&r.text().await.expect("body"))["id"], 1);
+    assert_eq!(up.calls().len(), 1, "{:?}", up.calls());
     g.shutdown().await;
 }

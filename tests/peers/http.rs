@@ -27,8 +27,17 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start(dir: &Path) -> Upstream {
+        Upstream::start_with(dir, None).await
+    }
+
+    /// With `tls` (certificate and key PEM files), the upstream speaks https.
+    pub async fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> Upstream {
         let calls = dir.join("calls.jsonl");
-        let mut child = Command::new(support::peer("venv/bin/python"))
+        let mut cmd = Command::new(support::peer("venv/bin/python"));
+        if let Some((cert, key)) = tls {
+            cmd.env("TLS_CERT", cert).env("TLS_KEY", key);
+        }
+        let mut child = cmd
             .arg(support::root().join("tests/peers/notes_http_server.py"))
             .env("CALLS_FILE", &calls)
             .stdout(Stdio::piped())
@@ -43,9 +52,10 @@ impl Upstream {
             .expect("upstream stdout")
             .expect("the upstream printed its port");
         let port: Value = serde_json::from_str(&line).expect("{\"port\": N}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Upstream {
             _child: child,
-            url: format!("http://127.0.0.1:{}/mcp", port["port"]),
+            url: format!("{scheme}://127.0.0.1:{}/mcp", port["port"]),
             calls,
         }
     }
@@ -77,6 +87,11 @@ pub struct Gate {
 
 impl Gate {
     pub async fn start(gavel_url: &str, token: &str, upstream: &str) -> Gate {
+        Gate::start_with(gavel_url, token, upstream, &[]).await
+    }
+
+    /// With `extra` arguments for `gavel gate` (e.g. `--ca-cert FILE`).
+    pub async fn start_with(gavel_url: &str, token: &str, upstream: &str, extra: &[&str]) -> Gate {
         let mut child = Command::new(support::gavel_bin())
             .args([
                 "gate",
@@ -87,6 +102,7 @@ impl Gate {
                 "remote",
             ])
             .args(["--upstream", upstream])
+            .args(extra)
             .env("GAVEL_SERVER", gavel_url)
             .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_ON_BEHALF_OF", support::DEVELOPER)

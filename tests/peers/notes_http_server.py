@@ -1,6 +1,7 @@
 """A Streamable HTTP MCP server built on the official Python SDK (`mcp` on PyPI), for the HTTP
 gate's tests (tests/gate_http*.rs). It listens on an ephemeral loopback port and prints
-{"port": N} on stdout once it accepts connections; the endpoint is /mcp.
+{"port": N} on stdout once it accepts connections; the endpoint is /mcp. With TLS_CERT and
+TLS_KEY set (PEM files), it speaks https.
 
 Every tool call is recorded first, one JSON line in the file named by CALLS_FILE, so a test can
 prove what reached the server (and what never did).
@@ -90,7 +91,11 @@ async def main():
     sock.listen(64)
     port = sock.getsockname()[1]
     starlette = app.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(starlette, log_level="warning"))
+    # With TLS_CERT and TLS_KEY (PEM files) it serves https instead.
+    tls = {}
+    if os.environ.get("TLS_CERT"):
+        tls = {"ssl_certfile": os.environ["TLS_CERT"], "ssl_keyfile": os.environ["TLS_KEY"]}
+    server = uvicorn.Server(uvicorn.Config(starlette, log_level="warning", **tls))
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
         while not server.started:

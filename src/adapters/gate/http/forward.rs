@@ -73,10 +73,17 @@ pub(crate) async fn send(
         req = req.body(body);
     }
     let upstream = req.headers(out).send().await.map_err(|e| {
+        // reqwest's own message is one level; the cause (refused, TLS, DNS) is below it.
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why = format!("{why}: {s}");
+            source = s.source();
+        }
         eprintln!(
             "gavel gate: the upstream {} did not answer: {}",
             gate.upstream,
-            inert(&e.to_string())
+            inert(&why)
         );
         refusal(
             StatusCode::BAD_GATEWAY,

@@ -75,8 +75,18 @@ pub(crate) async fn post(
             }
             forward::stream_back(upstream)
         }
-        FromClient::Other => pass_on(&gate, &headers, wire, None).await,
+        FromClient::Other => {
+            let id = request_id(&wire);
+            pass_on(&gate, &headers, wire, id.as_ref()).await
+        }
     }
+}
+
+/// The id of a request (not of a response), to answer it if the upstream cannot be reached.
+fn request_id(wire: &[u8]) -> Option<Value> {
+    let v: Value = serde_json::from_slice(wire).ok()?;
+    v.get("method")?;
+    v.get("id").cloned()
 }
 
 async fn pass_on(
