@@ -26,6 +26,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use reqwest::Url;
 
 use super::jsonrpc::{self, INVALID_REQUEST};
@@ -80,8 +81,18 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         args.ca_cert.as_deref(),
     )?;
     let gavel = settings.client()?;
+    // On loopback a connection costs next to nothing, and a reused one can stall each answer
+    // by a delayed ACK (about 40 ms with the Python SDK's server, whose answer comes in two
+    // writes); a remote upstream keeps its connections, since a handshake costs round trips.
+    let idle_per_host = if upstream_is_loopback(&upstream) {
+        0
+    } else {
+        usize::MAX
+    };
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(idle_per_host)
         // A redirect would send the judged call somewhere else: never followed.
         .redirect(reqwest::redirect::Policy::none())
         .use_preconfigured_tls((*gavel.tls_config()).clone())
@@ -121,6 +132,14 @@ fn upstream_url(raw: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+fn upstream_is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn serve(gate: Arc<HttpGate>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -141,6 +160,11 @@ async fn serve(gate: Arc<HttpGate>, listen: SocketAddr) -> anyhow::Result<ExitCo
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(gate.clone());
+    // Without TCP_NODELAY, an SSE answer's small writes wait on the client's delayed ACK
+    // (about 40 ms per call).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let code = tokio::select! {
         r = axum::serve(listener, app) => {
             r.context("the HTTP gate stopped")?;
