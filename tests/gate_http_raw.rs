@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use gavel::protocol::{EscalationState, Vote};
 use hostile::Target;
-use http::{Gate, Upstream, STEP};
+use http::{answer, call, Gate, Raw, Upstream, STEP};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::Gavel;
@@ -42,79 +42,6 @@ reason = "Counts are checked by ops"
 approvers = "ops"
 timeout = "1m"
 "#;
-
-/// One MCP session through the gate, by hand.
-struct Raw {
-    http: reqwest::Client,
-    url: String,
-    session: String,
-}
-
-impl Raw {
-    async fn open(url: &str) -> Raw {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
-        let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw-client", "version": "1"}}});
-        let r = http
-            .post(url)
-            .header("accept", "application/json, text/event-stream")
-            .json(&init)
-            .send()
-            .await
-            .expect("initialize");
-        assert_eq!(r.status(), StatusCode::OK);
-        let session = r.headers()["mcp-session-id"]
-            .to_str()
-            .expect("session id")
-            .to_string();
-        let _ = r.text().await;
-        let raw = Raw {
-            http,
-            url: url.to_string(),
-            session,
-        };
-        let (status, _) = raw
-            .post(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        raw
-    }
-
-    fn request(&self, body: Vec<u8>) -> reqwest::RequestBuilder {
-        self.http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .header("mcp-session-id", &self.session)
-            .body(body)
-    }
-
-    async fn post(&self, body: Vec<u8>) -> (StatusCode, String) {
-        let r = self.request(body).send().await.expect("POST");
-        (r.status(), r.text().await.expect("body"))
-    }
-}
-
-/// The JSON-RPC answer in a body: plain JSON, or the `data:` of an SSE event that answers.
-fn answer(body: &str) -> Value {
-    if let Ok(v) = serde_json::from_str::<Value>(body) {
-        return v;
-    }
-    body.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .find(|v| v.get("result").is_some() || v.get("error").is_some())
-        .unwrap_or_else(|| panic!("no JSON-RPC answer in {body:?}"))
-}
-
-fn call(id: &str, tool: &str, args: Value) -> Vec<u8> {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-           "params": {"name": tool, "arguments": args}})
-    .to_string()
-    .into_bytes()
-}
 
 async fn parts() -> (Gavel, tempfile::TempDir, Upstream, Gate) {
     let g = Gavel::start(POLICY).await;

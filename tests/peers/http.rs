@@ -1,7 +1,8 @@
 //! The parts of the HTTP gate's tests: a Streamable HTTP MCP server on the official Python SDK
 //! (tests/peers/notes_http_server.py, ephemeral port), `gavel gate --http` in front of it
 //! (ephemeral port), and the SDK's Streamable HTTP client scripted by the Rust test
-//! (tests/peers/mcp_http_driver.py). Included with `#[path]` next to `support.rs`.
+//! (tests/peers/mcp_http_driver.py), or a session spoken by hand (`Raw`). Included with `#[path]`
+//! next to `support.rs`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -265,4 +267,77 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < until, "never: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// One MCP session through the gate, by hand.
+pub struct Raw {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub session: String,
+}
+
+impl Raw {
+    pub async fn open(url: &str) -> Raw {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw-client", "version": "1"}}});
+        let r = http
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(r.status(), StatusCode::OK);
+        let session = r.headers()["mcp-session-id"]
+            .to_str()
+            .expect("session id")
+            .to_string();
+        let _ = r.text().await;
+        let raw = Raw {
+            http,
+            url: url.to_string(),
+            session,
+        };
+        let (status, _) = raw
+            .post(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        raw
+    }
+
+    pub fn request(&self, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &self.session)
+            .body(body)
+    }
+
+    pub async fn post(&self, body: Vec<u8>) -> (StatusCode, String) {
+        let r = self.request(body).send().await.expect("POST");
+        (r.status(), r.text().await.expect("body"))
+    }
+}
+
+/// The JSON-RPC answer in a body: plain JSON, or the `data:` of an SSE event that answers.
+pub fn answer(body: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        return v;
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|v| v.get("result").is_some() || v.get("error").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC answer in {body:?}"))
+}
+
+pub fn call(id: &str, tool: &str, args: Value) -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": args}})
+    .to_string()
+    .into_bytes()
 }
