@@ -15,6 +15,7 @@
 //! line goes through one writer, so the gate's own never split the server's.
 
 mod calls;
+mod http;
 mod jsonrpc;
 mod lines;
 mod message;
@@ -49,6 +50,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 const CHANNEL_LINES: usize = 256;
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
+    if args.http {
+        return http::run(args);
+    }
     // Fixed before the server starts, from what the operator wrote: never from the server.
     let name =
         naming::server_name(args.name.as_deref(), &args.command).map_err(anyhow::Error::msg)?;
