@@ -62,6 +62,9 @@ pub(crate) async fn post(
             new_session,
             client_name,
             protocol_version,
+            // Over HTTP the gate passes the handshake through unchanged and offers no tasks of
+            // its own: a task a client asks for is the upstream's, made only once allowed.
+            client_tasks: _,
         } => {
             let upstream =
                 match forward::send(&gate, Method::POST, &headers, Some(wire), Some(&id)).await {
@@ -74,6 +77,11 @@ pub(crate) async fn post(
                     .begin(issued.as_deref(), client_name, protocol_version);
             }
             forward::stream_back(upstream)
+        }
+        // The gate makes no tasks over HTTP, so every task id is the upstream's, and its tool
+        // list is passed on unmarked.
+        FromClient::TaskOp { id, .. } | FromClient::ToolsList { id } => {
+            pass_on(&gate, &headers, wire, Some(&id)).await
         }
         FromClient::Other => {
             let id = request_id(&wire);
