@@ -60,8 +60,19 @@ pub struct GateArgs {
     /// then the config file)
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Gate a remote MCP server over Streamable HTTP (`--upstream URL`, `--name` required)
+    /// instead of starting a command
+    #[arg(long, requires_all = ["upstream", "name"], conflicts_with = "command")]
+    pub http: bool,
+    /// With --http: where the gate listens (default: 127.0.0.1:7879, loopback only)
+    #[arg(long, value_name = "ADDR", requires = "http")]
+    pub listen: Option<String>,
+    /// With --http: the remote MCP server's endpoint, http:// or https:// (trusting the
+    /// system's roots and --ca-cert)
+    #[arg(long, value_name = "URL", requires = "http")]
+    pub upstream: Option<String>,
     /// The MCP server command and its arguments
-    #[arg(last = true, required = true)]
+    #[arg(last = true, required_unless_present = "http")]
     pub command: Vec<String>,
 }
 
@@ -220,6 +231,7 @@ mod tests {
             resolution,
             decisions: vec![],
             flagged: false,
+            review: None,
         }
     }
 

@@ -48,7 +48,8 @@ pub enum Command {
         #[command(subcommand)]
         command: HookCommand,
     },
-    /// Transparent MCP stdio proxy: gavel gate [--server URL] -- CMD ARGS…
+    /// Transparent MCP proxy: gavel gate [--server URL] -- CMD ARGS…, or gavel gate --http
+    /// --upstream URL --name NAME for a remote (Streamable HTTP) server
     Gate(crate::adapters::GateArgs),
 }
 

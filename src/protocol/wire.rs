@@ -147,6 +147,32 @@ pub struct ActionOutcome {
     /// True when the call was allowed but entered the flagged queue for later review.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flagged: bool,
+    /// Where the review of an escalated call stands: who is asked, how many approvals are in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewStatus>,
+}
+
+/// The review of an escalated call as its agent sees it: enough to tell a person who is
+/// waiting what for ("waiting for finance, 0/1 approvals"), and the digest the decisions sign.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ReviewStatus {
+    /// The approver group asked now (changes once, on a hand-over to `escalate_to`).
+    pub group: String,
+    pub approvals_required: u32,
+    pub approvals_received: u32,
+    /// The escalation's digest: every decision on it signs this value.
+    pub digest: String,
+}
+
+impl ReviewStatus {
+    pub fn of(esc: &Escalation) -> ReviewStatus {
+        ReviewStatus {
+            group: esc.group.clone(),
+            approvals_required: esc.approvals_required,
+            approvals_received: esc.approvals_received(),
+            digest: esc.digest.clone(),
+        }
+    }
 }
 
 /// An action as the server recorded it.

@@ -3,6 +3,7 @@ before the deadline. Approvals are checked against the approvers' real Ed25519 k
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,9 @@ def test_an_approved_call_returns_with_verified_signatures(gavel: Gavel, session
     [d] = out.decisions
     assert (d.approver, d.verdict, d.reason) == ("carol", "approve", "verified the double charge")
     assert d.digest == esc["digest"]
+    # Where the review stood, as gavel told the agent: the group, the counts, the digest.
+    assert out.review == gavel_client.Review(group="finance", approvals_required=1,
+                                             approvals_received=1, digest=esc["digest"])
     # The digest this client computes is the server's: the same canonical JSON (floats too).
     action = esc["action"]
     digest = gavel_client.action_digest(
@@ -70,6 +74,26 @@ def test_an_approved_call_returns_with_verified_signatures(gavel: Gavel, session
         gavel_client.verify_approval(out, keys, digest=digest.replace("a", "b").replace("1", "2"))
     with pytest.raises(UnverifiedApproval, match="2 required"):
         gavel_client.verify_approval(out, keys, min_approvals=2)
+
+
+def test_an_approval_that_contradicts_its_review_raises(gavel: Gavel, session_id: str) -> None:
+    """A real approval, altered as a hostile relay might: the decisions must sign the digest
+    the review names, and as many people must approve as the rule requires."""
+    c = Client(gavel.url, token=gavel.token)
+    bg = Background(lambda: c.guard("stripe.refund", {"amount": 1500.0, "order": "o-17"},
+                                    session=session_id))
+    esc = gavel.escalation_for(session_id)
+    gavel.decide(esc["id"], "approve", "fine")
+    out = bg.join()
+    assert out.review is not None
+    keys = {"carol": gavel_client.parse_public_key(gavel.keys["carol"])}
+    gavel_client.verify_approval(out, keys)
+    other = dataclasses.replace(out.review, digest="sha256:" + "0" * 64)
+    with pytest.raises(UnverifiedApproval, match="not the escalation's"):
+        gavel_client.verify_approval(dataclasses.replace(out, review=other), keys)
+    more = dataclasses.replace(out.review, approvals_required=2)
+    with pytest.raises(UnverifiedApproval, match="2 required"):
+        gavel_client.verify_approval(dataclasses.replace(out, review=more), keys)
 
 
 def test_an_approval_signed_by_another_key_raises(gavel: Gavel, session_id: str) -> None:

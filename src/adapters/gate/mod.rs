@@ -18,6 +18,7 @@
 
 mod calls;
 mod dispatch;
+mod http;
 mod jsonrpc;
 mod lifecycle;
 mod lines;
@@ -55,6 +56,9 @@ use message::{IdKey, ToolCall};
 const CHANNEL_LINES: usize = 256;
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
+    if args.http {
+        return http::run(args);
+    }
     // Fixed before the server starts, from what the operator wrote: never from the server.
     let name =
         naming::server_name(args.name.as_deref(), &args.command).map_err(anyhow::Error::msg)?;

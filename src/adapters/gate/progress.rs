@@ -106,19 +106,28 @@ pub fn notification(token: &Value, progress: f64, outcome: Option<&ActionOutcome
     json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
 }
 
+/// "waiting for finance, 0/1 approvals, deadline 10:25:02 UTC: <the rule's reason>; rule R;
+/// escalation E": who the call waits for first, then why.
 pub fn message(outcome: Option<&ActionOutcome>) -> String {
     let Some(o) = outcome else {
         return "waiting for gavel to judge this call".to_string();
     };
-    let mut text = format!("held for review by gavel: {}", o.reason);
+    let mut text = match &o.review {
+        Some(r) => format!(
+            "waiting for {}, {}/{} approvals",
+            r.group, r.approvals_received, r.approvals_required
+        ),
+        None => "held for review by gavel".to_string(),
+    };
+    if let Some(deadline) = o.deadline {
+        text.push_str(&format!(", deadline {} UTC", deadline.format("%H:%M:%S")));
+    }
+    text.push_str(&format!(": {}", o.reason));
     if let Some(rule) = &o.rule {
         text.push_str(&format!("; rule {rule}"));
     }
     if let Some(esc) = &o.escalation {
         text.push_str(&format!("; escalation {esc}"));
-    }
-    if let Some(deadline) = o.deadline {
-        text.push_str(&format!("; deadline {} UTC", deadline.format("%H:%M:%S")));
     }
     text
 }
@@ -126,7 +135,7 @@ pub fn message(outcome: Option<&ActionOutcome>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Verdict;
+    use crate::protocol::{ReviewStatus, Verdict};
 
     fn pending(deadline_in: i64) -> ActionOutcome {
         ActionOutcome {
@@ -139,6 +148,12 @@ mod tests {
             resolution: None,
             decisions: vec![],
             flagged: false,
+            review: Some(ReviewStatus {
+                group: "ops".into(),
+                approvals_required: 2,
+                approvals_received: 1,
+                digest: "d".repeat(64),
+            }),
         }
     }
 
@@ -152,6 +167,7 @@ mod tests {
         assert!((61.0..=62.6).contains(&total), "{total}");
         let msg = n["params"]["message"].as_str().unwrap();
         for part in [
+            "waiting for ops, 1/2 approvals, deadline ",
             "Sums are checked by ops",
             "rule sums",
             "escalation esc_1",

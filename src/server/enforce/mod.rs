@@ -16,7 +16,7 @@ use super::app::App;
 use super::error::ApiError;
 use super::roster::Agent;
 use super::store::{ActionWrite, Op, Reply};
-use crate::protocol::{ActionOutcome, ActionRequest, Effect, ServerMessage, Verdict};
+use crate::protocol::{ActionOutcome, ActionRequest, Effect, ReviewStatus, ServerMessage, Verdict};
 use crate::server::audit::AuditEvent;
 use record::Judged;
 use ruling::Outcome;
@@ -129,10 +129,12 @@ pub async fn submit(
         resolution: None,
         decisions: Vec::new(),
         flagged: judged.effect == Effect::Flag,
+        review: None,
     };
     if let (Some(plan), Reply::Escalation(esc)) = (plan, reply) {
         outcome.escalation = Some(esc.id.clone());
         outcome.deadline = Some(esc.deadline);
+        outcome.review = Some(ReviewStatus::of(&esc));
         if let Some(final_outcome) = app.queue.enqueue(*esc, plan).await {
             // A kill switch flipped on while this call was being recorded.
             return Ok(final_outcome);

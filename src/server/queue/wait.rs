@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::machine::{self, Step};
 use super::Queue;
 use crate::protocol::{
-    ActionOutcome, Effect, Escalation, EscalationState, ServerMessage, Verdict, Vote,
+    ActionOutcome, Effect, Escalation, EscalationState, ReviewStatus, ServerMessage, Verdict, Vote,
 };
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
@@ -39,6 +39,7 @@ impl Queue {
                 resolution: None,
                 decisions: Vec::new(),
                 flagged: stored.effect == Effect::Flag,
+                review: None,
             });
         };
         let until = tokio::time::Instant::now() + wait;
@@ -160,5 +161,6 @@ pub(crate) fn outcome_of(esc: &Escalation) -> ActionOutcome {
         resolution: esc.state.resolution(),
         decisions: esc.decisions.clone(),
         flagged: false,
+        review: Some(ReviewStatus::of(esc)),
     }
 }

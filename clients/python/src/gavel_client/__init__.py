@@ -20,12 +20,13 @@ from .errors import (
     TimedOut,
     UnverifiedApproval,
 )
-from .outcome import Decision, Outcome
+from .outcome import Decision, Outcome, Review
 from .signatures import action_digest, parse_public_key, verify_approval
 
 __all__ = [
     "AsyncClient", "Client", "Decision", "Denied", "GavelUnavailable", "InvalidCall",
-    "NotAllowed", "Outcome", "ProtocolError", "Refused", "TimedOut", "UnverifiedApproval",
+    "NotAllowed", "Outcome", "ProtocolError", "Refused", "Review", "TimedOut",
+    "UnverifiedApproval",
     "__version__", "action_digest", "aguard", "guard", "guarded", "parse_public_key",
     "verify_approval",
 ]

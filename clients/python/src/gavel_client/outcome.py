@@ -43,6 +43,17 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Review:
+    """Where an escalated call's review stands: the group asked now, the approvals in and
+    needed, and the digest every decision on it signs."""
+
+    group: str
+    approvals_required: int
+    approvals_received: int
+    digest: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What gavel answered about one action. Returned only when the call is allowed."""
 
@@ -55,6 +66,7 @@ class Outcome:
     resolution: str | None = None
     decisions: tuple[Decision, ...] = ()
     flagged: bool = False
+    review: Review | None = None
 
     @property
     def allowed(self) -> bool:
@@ -111,6 +123,20 @@ def parse_decision(raw: object) -> Decision:
     return d
 
 
+def parse_review(raw: object) -> Review:
+    if not isinstance(raw, dict):
+        raise ProtocolError("the review in gavel's answer is not an object")
+    r = Review(
+        group=_field(raw, "group", str),
+        approvals_required=_field(raw, "approvals_required", int),
+        approvals_received=_field(raw, "approvals_received", int),
+        digest=_field(raw, "digest", str),
+    )
+    if r.approvals_required < 1 or r.approvals_received < 0:
+        raise ProtocolError(f"gavel answered impossible approval counts {r}")
+    return r
+
+
 def parse_outcome(raw: object, *, expect_id: str | None = None) -> Outcome:
     """Checks an answer against the protocol; anything else is a :class:`ProtocolError`."""
     if not isinstance(raw, dict):
@@ -124,6 +150,7 @@ def parse_outcome(raw: object, *, expect_id: str | None = None) -> Outcome:
     deadline = _field(raw, "deadline", str, optional=True)
     decisions = _field(raw, "decisions", list, optional=True) or []
     flagged = _field(raw, "flagged", bool, optional=True)
+    review = raw.get("review")
     out = Outcome(
         id=_field(raw, "id", str),
         verdict=verdict,
@@ -134,6 +161,7 @@ def parse_outcome(raw: object, *, expect_id: str | None = None) -> Outcome:
         resolution=resolution,
         decisions=tuple(parse_decision(d) for d in decisions),
         flagged=bool(flagged),
+        review=parse_review(review) if review is not None else None,
     )
     if expect_id is not None and out.id != expect_id:
         raise ProtocolError(f"gavel answered about action {out.id!r}, not {expect_id!r}")
@@ -146,6 +174,8 @@ def parse_outcome(raw: object, *, expect_id: str | None = None) -> Outcome:
         raise ProtocolError("a deny with resolution 'approved'")
     if resolution == "approved" and out.escalation is None:
         raise ProtocolError("an approval without an escalation")
+    if out.review is not None and out.escalation is None:
+        raise ProtocolError("a review without an escalation")
     return out
 
 

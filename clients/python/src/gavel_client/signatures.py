@@ -80,7 +80,8 @@ def verify_approval(outcome: Outcome, keys: Mapping[str, Ed25519PublicKey], *,
                     min_approvals: int = 1, digest: str | None = None) -> None:
     """Raises :class:`UnverifiedApproval` unless every decision on ``outcome`` is signed by the
     key given for its approver, is about this escalation and one digest (``digest`` when the
-    caller computed it), and at least ``min_approvals`` distinct people approved."""
+    caller computed it, and the review's), and at least ``min_approvals`` distinct people
+    approved (never fewer than the review says the rule requires)."""
 
     def fail(why: str) -> UnverifiedApproval:
         return UnverifiedApproval(
@@ -95,6 +96,11 @@ def verify_approval(outcome: Outcome, keys: Mapping[str, Ed25519PublicKey], *,
         raise fail(f"its decisions sign different digests {sorted(digests)}")
     if digest is not None and digests != {digest}:
         raise fail(f"the decisions sign {digests.pop()}, not this call's {digest}")
+    if outcome.review is not None:
+        if digests != {outcome.review.digest}:
+            raise fail(f"the decisions sign {sorted(digests)}, not the escalation's "
+                       f"{outcome.review.digest}")
+        min_approvals = max(min_approvals, outcome.review.approvals_required)
     approvers: set[str] = set()
     for d in outcome.decisions:
         if d.escalation != outcome.escalation:
