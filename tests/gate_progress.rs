@@ -44,8 +44,10 @@ fn everything() -> Vec<String> {
 }
 
 /// The TypeScript SDK client making one `get-sum` call with a 2 s request timeout.
-fn ts_client(g: &Gavel, reset_on_progress: bool) -> Events {
+/// `retry_grace`: how long the gate keeps a cancelled call's review open for a retry.
+fn ts_client(g: &Gavel, reset_on_progress: bool, retry_grace: &str) -> Events {
     let mut cmd = Command::new("node");
+    cmd.env("GAVEL_GATE_RETRY_GRACE_SECS", retry_grace);
     cmd.arg(support::root().join("tests/peers/progress_client.mjs"))
         .arg(support::peer("npm/node_modules/@modelcontextprotocol/sdk"))
         .arg("2000")
@@ -66,7 +68,7 @@ fn values(progress: &[&Value]) -> Vec<f64> {
 #[tokio::test]
 async fn a_two_second_client_timeout_survives_a_five_second_review() {
     let g = Gavel::start(POLICY).await;
-    let mut c = ts_client(&g, true);
+    let mut c = ts_client(&g, true, "10");
     c.until(|e| e["event"] == "ready").await;
     let esc = g.escalation_for(SUM, STEP).await;
     // Held well past the client's own timeout, then approved by a person.
@@ -111,11 +113,12 @@ async fn a_two_second_client_timeout_survives_a_five_second_review() {
 }
 
 /// The control: the same client, not restarting its timeout on progress, gives up after 2 s,
-/// cancels, and the gate withdraws the call; so the test above passes because of progress.
+/// cancels, and the gate withdraws the call (after its grace for a retry); so the test above
+/// passes because of progress.
 #[tokio::test]
 async fn the_same_client_without_reset_on_progress_gives_up_and_the_call_is_withdrawn() {
     let g = Gavel::start(POLICY).await;
-    let mut c = ts_client(&g, false);
+    let mut c = ts_client(&g, false, "1");
     c.until(|e| e["event"] == "ready").await;
     let esc = g.escalation_for(SUM, STEP).await;
     let failed = c
@@ -129,13 +132,21 @@ async fn the_same_client_without_reset_on_progress_gives_up_and_the_call_is_with
     // Progress did come meanwhile; it just did not restart this client's timeout.
     assert!(!c.all(|e| e["event"] == "progress").is_empty());
     c.until(|e| e["event"] == "done").await;
-    let closed = g
-        .env
-        .client
-        .escalation(g.approver(), &esc.id)
-        .await
-        .expect("escalation");
-    assert_eq!(closed.state, EscalationState::Cancelled, "{closed:?}");
+    // The client sends no retry: the review is withdrawn once the gate's 1 s grace is over.
+    let until = tokio::time::Instant::now() + STEP;
+    loop {
+        let now = g
+            .env
+            .client
+            .escalation(g.approver(), &esc.id)
+            .await
+            .expect("escalation");
+        if now.state == EscalationState::Cancelled {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "still open: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.finish().await;
     g.shutdown().await;
 }

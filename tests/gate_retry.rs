@@ -2,7 +2,8 @@
 //! retry carrying `inputResponses` and `requestState`) through `gavel gate` makes one
 //! escalation, not one per attempt: the gate judges `params.arguments` only, so every attempt
 //! has the same digest and the server attaches it to the pending escalation. One approval
-//! answers every attempt. Driven raw (the MCP server is `cat`: what reaches it comes straight
+//! answers every attempt, and runs the call once: the newest attempt is forwarded, the others
+//! are answered with an error naming it (tests/gate_retry_once.rs counts real runs). Driven raw (the MCP server is `cat`: what reaches it comes straight
 //! back) and with the official Python SDK against the reference `server-everything`; gavel is a
 //! real server.
 
@@ -106,30 +107,44 @@ async fn a_resent_tools_call_is_one_escalation_and_one_approval_answers_every_at
     );
 
     g.decide(&esc, Vote::Approve, "a cat may purr").await;
-    // The first attempt is forwarded (cat echoes it back) as approved, and no attempt is left
-    // waiting: each is released by the one decision.
-    for id in [json!(1), json!(2), json!("retry-3")] {
+    // The newest attempt is forwarded (cat echoes it back), once; the two older ones are
+    // answered, not run: one approval, one run.
+    let forwarded = s
+        .wait_for("the newest attempt forwarded", |v| v["id"] == "retry-3")
+        .await;
+    assert_eq!(forwarded["method"], "tools/call", "{forwarded}");
+    assert_eq!(
+        forwarded["params"]["arguments"],
+        json!({"n": 1, "says": "purr"})
+    );
+    for id in [json!(1), json!(2)] {
         let want = id.clone();
-        let released = s
-            .wait_for(&format!("attempt {id} released"), move |v| v["id"] == want)
+        let answered = s
+            .wait_for(&format!("attempt {id} answered"), move |v| v["id"] == want)
             .await;
-        if released["method"] == "tools/call" {
-            assert_eq!(
-                released["params"]["arguments"],
-                json!({"n": 1, "says": "purr"})
-            );
-        } else {
-            assert!(released.get("error").is_none(), "{released}");
-        }
+        assert!(answered.get("method").is_none(), "not run: {answered}");
+        assert_eq!(answered["result"]["isError"], true, "{answered}");
+        let text = answered["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.contains(r#"ran once, as request "retry-3""#), "{text}");
     }
     s.close_stdin();
     assert_eq!(s.wait_exit().await, Some(0));
+    // Nothing else reached the server (the forwarded line was taken out above).
+    let more = s
+        .backlog
+        .iter()
+        .filter(|v| v["method"] == "tools/call")
+        .count();
+    assert_eq!(more, 0, "{:?}", s.backlog);
     g.shutdown().await;
 }
 
 /// The official Python SDK (tests/peers/mcp_driver.py, `ClientSession` over `stdio_client`)
 /// calls server-everything's `get-sum` twice with the same arguments while the first is held:
-/// two requests with their own ids, one escalation, one approval, two real results.
+/// two requests with their own ids, one escalation, one approval, one real result; the other
+/// request gets an error result saying the approved call ran once.
 #[tokio::test]
 async fn the_python_sdk_calling_twice_makes_one_escalation() {
     let g = Gavel::start(
@@ -202,10 +217,13 @@ timeout = "1m"
             results.push(event);
         }
     }
-    for r in &results {
-        assert_eq!(r["isError"], false, "{r}");
-        assert!(r["text"].as_str().unwrap_or_default().contains('5'), "{r}");
-    }
+    let (ran, refused): (Vec<_>, Vec<_>) = results.iter().partition(|r| r["isError"] == false);
+    assert_eq!((ran.len(), refused.len()), (1, 1), "{results:?}");
+    // The newest attempt ran; the first was answered.
+    assert_eq!(ran[0]["tag"], "again", "{results:?}");
+    assert!(ran[0]["text"].as_str().unwrap_or_default().contains('5'));
+    let text = refused[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("ran once, as request"), "{text}");
     drop(stdin);
     let _ = tokio::time::timeout(STEP, child.wait()).await;
     g.shutdown().await;

@@ -306,3 +306,51 @@ async fn a_client_without_tasks_keeps_the_held_call() {
     c.finish().await;
     g.shutdown().await;
 }
+
+/// A task is one attempt: a plain retry of the same call attaches to the task's review, and
+/// the one approval runs the call once, for the newest attempt; the task fails, saying so.
+#[tokio::test]
+async fn a_task_and_a_retry_of_its_call_share_one_approval_and_one_run() {
+    let g = Gavel::start(POLICY).await;
+    let mut c = client(&g, true).await;
+    op(&mut c, json!({"op": "tools"})).await;
+    c.send(json!({"op": "stream", "tag": "t", "tool": "get-sum", "args": {"a": 19, "b": 23}}))
+        .await;
+    let created = c.until(tag("t", "taskCreated")).await;
+    let task_id = created["task"]["taskId"].as_str().unwrap().to_string();
+    let esc = g.escalation_for(SUM, STEP).await;
+    c.send(json!({"op": "call", "tag": "p", "tool": "get-sum", "args": {"a": 19, "b": 23}}))
+        .await;
+    let until = tokio::time::Instant::now() + STEP;
+    while g
+        .env
+        .client
+        .audit(g.env.key("grace"), "kind=retried")
+        .await
+        .expect("audit")
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the retry never attached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    g.decide(&esc, Vote::Approve, "sums are fine").await;
+    let ran = c.until(tag("p", "result")).await;
+    assert!(text(&ran["result"]).contains("42"), "{ran}");
+    // The task failed, and its result says why (the SDK's stream reports a failed task as
+    // an error; tasks/result has the tool result).
+    c.until(tag("t", "error")).await;
+    let failed = c.all(|e| e["event"] == "status" && e["task"]["status"] == "failed");
+    assert_eq!(failed.len(), 1, "{:?}", c.seen);
+    let task = op(&mut c, json!({"op": "result", "taskId": task_id})).await;
+    assert_eq!(task["ok"]["isError"], true, "{task}");
+    assert!(
+        text(&task["ok"]).contains("the approved call ran once, as request"),
+        "{task}"
+    );
+    op(&mut c, json!({"op": "quit"})).await;
+    c.finish().await;
+    g.shutdown().await;
+}

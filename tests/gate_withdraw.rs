@@ -76,7 +76,12 @@ fn assert_never_forwarded(s: &Session) {
 #[tokio::test]
 async fn a_cancelled_call_is_withdrawn_before_the_next_line_is_handled() {
     let g = Gavel::start(REVIEW).await;
-    let (mut s, esc) = held(&g, &cat()).await;
+    // Without a grace for a retry (tests/gate_retry_once.rs covers the grace).
+    let mut cmd = gate_command(&g.url(), &g.token(), "cat", &cat());
+    cmd.env("GAVEL_GATE_RETRY_GRACE_SECS", "0");
+    let mut s = Session::spawn(cmd);
+    s.send_json(&call(&json!(1))).await;
+    let esc = g.escalation_for("mcp.cat.meow", STEP).await;
     s.send_json(&json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user gave up"}}))
         .await;
     s.send_json(&json!({"jsonrpc":"2.0","id":"after","method":"ping"}))

@@ -7,7 +7,9 @@
 //! with a JSON-RPC error when its request id can be recovered, otherwise dropped, and logged.
 //! Each `tools/call` is held in its own task while gavel adjudicates it, then forwarded (allow)
 //! or answered with an `isError` result (deny, expiry, gavel unreachable). Held calls block
-//! nothing else; `notifications/cancelled` for a held call withdraws it for good. A held call
+//! nothing else; `notifications/cancelled` for a held call drops it for good, and its review is
+//! withdrawn unless a retry attaches to it (see `retry`; an approval runs a call once, see
+//! `settle`). A held call
 //! with a progress token gets `notifications/progress` while it waits (see `progress`), so a
 //! client's own timeout need not cut a long review short, and a client that negotiated MCP
 //! tasks gets a gate-owned task for a call it augmented (see `task_rpc`). Server→client lines
@@ -15,12 +17,16 @@
 //! line goes through one writer, so the gate's own never split the server's.
 
 mod calls;
+mod dispatch;
 mod http;
 mod jsonrpc;
+mod lifecycle;
 mod lines;
 mod message;
 mod naming;
 mod progress;
+mod retry;
+mod settle;
 mod strict;
 mod task_offer;
 mod task_rpc;
@@ -32,20 +38,20 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{json, Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{random_hex, GateArgs, Settings};
 use crate::client::Client;
 use crate::protocol::{inert, ActionRequest};
-use calls::{Call, Ending, Held, NotHeld};
-use jsonrpc::Refused;
-use lines::{Line, MAX_LINE_BYTES};
-use message::{FromClient, IdKey, ToolCall};
+use calls::Held;
+use dispatch::pump_client;
+use lifecycle::{
+    exit_code, stop_signal, wait_exit, write_client, write_server, End, EXIT_GRACE, SIGNAL_GRACE,
+};
+use message::{IdKey, ToolCall};
 
-/// How long the server gets to exit after its stdin closes before it is killed.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// Lines in flight per direction before a slow reader applies back-pressure.
 const CHANNEL_LINES: usize = 256;
 
@@ -166,7 +172,7 @@ async fn proxy(
             upstream_tasks: false,
             awaited_lists: Vec::new(),
         }),
-        held: Held::default(),
+        held: Held::new(retry::grace_from_env()),
         to_server: Mutex::new(Some(to_server)),
         to_client: to_client.clone(),
         progress_every,
@@ -211,231 +217,6 @@ async fn proxy(
     }
     drop(client_writer);
     Ok(exit_code(status))
-}
-
-/// Why the gate stops.
-enum End {
-    ServerClosed,
-    ServerExited(Option<std::process::ExitStatus>),
-    ClientGone,
-    /// SIGTERM, SIGINT or SIGHUP (an MCP client's last step before killing the server).
-    Signal(u8),
-}
-
-/// How long the server gets after a signal stopped the gate.
-const SIGNAL_GRACE: Duration = Duration::from_secs(1);
-
-/// Resolves with the signal's number when the gate is told to stop.
-#[cfg(unix)]
-async fn stop_signal() -> u8 {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        // Without handlers the default actions stay in place.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => 15,
-        _ = int.recv() => 2,
-        _ = hup.recv() => 1,
-    }
-}
-
-#[cfg(not(unix))]
-async fn stop_signal() -> u8 {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => 2,
-        Err(_) => std::future::pending().await,
-    }
-}
-
-async fn wait_exit(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
-    match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => status.ok(),
-        Err(_) => {
-            eprintln!("gavel gate: the MCP server did not exit after its input closed; killing it");
-            let _ = child.start_kill();
-            child.wait().await.ok()
-        }
-    }
-}
-
-/// The server's exit status as ours: its code, or 128 + the signal that ended it.
-fn exit_code(status: Option<std::process::ExitStatus>) -> ExitCode {
-    let Some(status) = status else {
-        return ExitCode::FAILURE;
-    };
-    if let Some(code) = status.code() {
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return ExitCode::from(u8::try_from(128 + sig).unwrap_or(1));
-        }
-    }
-    ExitCode::FAILURE
-}
-
-async fn write_client<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Out>) {
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Out::Line(line) => {
-                if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
-                    return; // the client is gone; the stdin side will notice too
-                }
-            }
-            Out::Close(ack) => {
-                let _ = out.flush().await;
-                let _ = ack.send(());
-                return;
-            }
-        }
-    }
-}
-
-/// Owns the server's stdin: closing the channel (every sender dropped) closes it.
-async fn write_server(mut child_in: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(line) = rx.recv().await {
-        if child_in.write_all(&line).await.is_err() || child_in.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = child_in.shutdown().await;
-}
-
-/// Client → server. Ends at the client's EOF: held calls are withdrawn (nobody is left to
-/// answer) and the server's stdin is closed once the last allowed call has been written.
-async fn pump_client(gate: Arc<Gate>, client_gone: oneshot::Sender<()>) {
-    let mut stdin = BufReader::new(tokio::io::stdin());
-    loop {
-        let raw = match lines::next_line(&mut stdin, MAX_LINE_BYTES).await {
-            Ok(Line::Complete(raw)) => raw,
-            Ok(Line::TooLong(n)) => {
-                eprintln!(
-                    "gavel gate: dropped a client line of {n} bytes (at most {MAX_LINE_BYTES})"
-                );
-                continue;
-            }
-            Ok(Line::Eof) | Err(_) => break,
-        };
-        match message::read_client_line(&raw) {
-            Ok(accepted) => handle(&gate, accepted.msg, accepted.wire).await,
-            Err(refused) => refuse(&gate, &raw, refused).await,
-        }
-    }
-    gate.held.abandon_all().await;
-    gate.close_server_input();
-    let _ = client_gone.send(());
-}
-
-/// A line that never reaches the server: logged inertly, and each recoverable request id
-/// answered with a JSON-RPC error.
-async fn refuse(gate: &Gate, raw: &[u8], refused: Refused) {
-    // Line and paragraph separators too: a terminal or log viewer may break the line there.
-    let excerpt: String = String::from_utf8_lossy(raw)
-        .chars()
-        .take(160)
-        .map(|c| {
-            if strict::is_line_break(c) {
-                format!("\\u{{{:04x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    let answered = if refused.ids.is_empty() {
-        "no request id to answer".to_string()
-    } else {
-        let ids: Vec<String> = refused.ids.iter().map(Value::to_string).collect();
-        format!("answered {}", ids.join(", "))
-    };
-    eprintln!(
-        "gavel gate: refused a client line ({}; {}): {}",
-        inert(&refused.problem),
-        inert(&answered),
-        inert(&excerpt)
-    );
-    for id in &refused.ids {
-        gate.reply(jsonrpc::error_reply(id, refused.code, &refused.problem))
-            .await;
-    }
-}
-
-async fn handle(gate: &Arc<Gate>, msg: FromClient, wire: Vec<u8>) {
-    match msg {
-        FromClient::ToolCall(call) => {
-            let modern = call.protocol_version.is_some();
-            let action = gate.action_for(&call);
-            if call.task.is_some() && gate.task_support().0 {
-                task_rpc::start(gate, &call, &wire, action).await;
-                return;
-            }
-            let refused = match gate
-                .held
-                .hold(
-                    gate.clone(),
-                    Call {
-                        id: call.id.clone(),
-                        wire,
-                        action,
-                        modern,
-                        progress: call.progress_token.clone(),
-                        ending: Ending::Reply,
-                    },
-                )
-                .await
-            {
-                Ok(()) => return,
-                Err(NotHeld::Duplicate) => "another call with this request id is still held",
-                Err(NotHeld::ShuttingDown) => "the gate is shutting down",
-            };
-            gate.reply(message::denied_reply(&call.id, refused, modern))
-                .await;
-        }
-        FromClient::TaskOp {
-            id,
-            method,
-            task_id,
-        } => task_rpc::answer(gate, id, &method, task_id, wire).await,
-        FromClient::ToolsList { id } => {
-            if let Ok(mut s) = gate.state.lock() {
-                if s.tasks_offered {
-                    task_offer::awaited_lists_push(&mut s.awaited_lists, message::id_key(&id));
-                }
-            }
-            gate.send_to_server(wire).await;
-        }
-        FromClient::Cancelled { request_id } => {
-            // A held call is withdrawn and dropped: the server never saw it, so the notice is
-            // not forwarded either. Otherwise the server gets the notice.
-            gate.held.cancel(gate, &request_id, wire).await;
-        }
-        FromClient::Handshake {
-            id,
-            new_session,
-            client_name,
-            protocol_version,
-            client_tasks,
-        } => {
-            if let Ok(mut s) = gate.state.lock() {
-                if new_session {
-                    s.session = new_session_id();
-                    s.client_tasks = client_tasks;
-                    s.tasks_offered = false;
-                }
-                s.awaited.push(message::id_key(&id));
-                s.client_name = client_name.or(s.client_name.take());
-                s.protocol_version = protocol_version.or(s.protocol_version.take());
-            }
-            gate.send_to_server(wire).await;
-        }
-        FromClient::Other => gate.send_to_server(wire).await,
-    }
 }
 
 /// Server → client, byte for byte; peeks only at answers to handshakes, for the name the server claims.
