@@ -94,6 +94,17 @@ impl Gate {
 
     /// With `extra` arguments for `gavel gate` (e.g. `--ca-cert FILE`).
     pub async fn start_with(gavel_url: &str, token: &str, upstream: &str, extra: &[&str]) -> Gate {
+        Gate::start_env(gavel_url, token, upstream, extra, &[]).await
+    }
+
+    /// With `env` set for the gate on top of the usual.
+    pub async fn start_env(
+        gavel_url: &str,
+        token: &str,
+        upstream: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gate {
         let mut child = Command::new(support::gavel_bin())
             .args([
                 "gate",
@@ -109,6 +120,7 @@ impl Gate {
             .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_ON_BEHALF_OF", support::DEVELOPER)
             .env("GAVEL_CONFIG", "/dev/null")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -242,6 +254,11 @@ impl Driver {
     pub async fn call_and_wait(&mut self, tag: &str, tool: &str, args: Value) -> Value {
         self.call(tag, tool, args).await;
         self.result(tag).await
+    }
+
+    /// Events read but not yet waited for, in order.
+    pub fn unclaimed(&self) -> &[Value] {
+        &self.backlog
     }
 
     pub async fn ping(&mut self) {

@@ -18,8 +18,8 @@ use tokio::sync::{oneshot, watch};
 
 use super::HttpGate;
 use crate::adapters::gate::message::{id_key, IdKey};
-use crate::adapters::{adjudicate, Ruling, WITHDRAW_TIMEOUT};
-use crate::protocol::ActionRequest;
+use crate::adapters::{adjudicate_watched, Ruling, WITHDRAW_TIMEOUT};
+use crate::protocol::{ActionOutcome, ActionRequest};
 
 /// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
 const STOP_WAIT: Duration = WITHDRAW_TIMEOUT.saturating_add(Duration::from_secs(1));
@@ -117,13 +117,15 @@ impl Drop for Waiting<'_> {
 
 impl Held {
     /// Adjudicates `action` and says what to do: `Ok` only if the call is still the caller's
-    /// to forward or answer. Dropping the returned future withdraws the call.
+    /// to forward or answer. Dropping the returned future withdraws the call. `seen`, if
+    /// given, gets each pending outcome (for progress while held).
     pub async fn decide(
         &self,
         gate: Arc<HttpGate>,
         session: &str,
         id: &Value,
         action: ActionRequest,
+        seen: Option<watch::Sender<Option<ActionOutcome>>>,
     ) -> Result<Decided<'_>, NotHeld> {
         let key: Key = (session.to_string(), id_key(id));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -152,7 +154,14 @@ impl Held {
                 let _ = stopped.await;
             };
             let ruling = match gate.token.as_deref() {
-                Some(token) => adjudicate(&gate.gavel, token, &action, None, stop).await,
+                Some(token) => {
+                    adjudicate_watched(&gate.gavel, token, &action, None, stop, |o| {
+                        if let Some(seen) = &seen {
+                            seen.send_replace(Some(o.clone()));
+                        }
+                    })
+                    .await
+                }
                 None => Ruling::deny(format!(
                     "no agent token: set {} for the gate (or agent_token in the [adapter] \
                      table of the config file)",

@@ -5,7 +5,8 @@
 //! only if it parses strictly as exactly one JSON-RPC message (the stdio gate's `strict` and
 //! `message`), and it goes as the gate re-serialised it. A `tools/call` is adjudicated first, in
 //! its own task, while its POST waits: allowed, it is forwarded and the upstream's answer (JSON
-//! or an SSE stream) streams back; otherwise the POST is answered with an `isError` result.
+//! or an SSE stream) streams back; otherwise the POST is answered with an `isError` result. A
+//! call that asks for progress is answered at once with an SSE stream instead (`sse`).
 //! `notifications/cancelled` for a held call, or the client closing the held POST, withdraws
 //! it. GET (the server's own SSE stream), DELETE (end of session) and every other POST pass
 //! through; so do end-to-end headers (`Authorization`, `Mcp-Session-Id`,
@@ -16,6 +17,7 @@ mod forward;
 mod held;
 mod post;
 mod sessions;
+mod sse;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
