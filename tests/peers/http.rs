@@ -120,6 +120,8 @@ impl Gate {
             .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_ON_BEHALF_OF", support::DEVELOPER)
             .env("GAVEL_CONFIG", "/dev/null")
+            // A cancelled call's escalation waits this long for a retry (10 s by default).
+            .env("GAVEL_GATE_RETRY_GRACE_SECS", "0.5")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -50,7 +50,7 @@ pub(crate) async fn post(
             // call. Otherwise the upstream gets the notice.
             if gate
                 .held
-                .cancel(session.as_deref().unwrap_or(""), &request_id)
+                .cancel(&gate, session.as_deref().unwrap_or(""), &request_id)
                 .await
             {
                 return StatusCode::ACCEPTED.into_response();
@@ -128,11 +128,7 @@ async fn tool_call(
             return sse::held_with_progress(gate, headers.clone(), key, call, action, wire, token);
         }
     }
-    let reason = match gate
-        .held
-        .decide(gate.clone(), &key, &call.id, action, None)
-        .await
-    {
+    let reason = match gate.held.decide(&gate, &key, &call.id, action, None).await {
         Ok(Decided::Allow(sending)) => {
             let upstream =
                 forward::send(&gate, Method::POST, headers, Some(wire), Some(&call.id)).await;

@@ -101,7 +101,7 @@ async fn run(
     let decided = {
         let decide = gate
             .held
-            .decide(gate.clone(), &session, &call.id, action, Some(seen_tx));
+            .decide(&gate, &session, &call.id, action, Some(seen_tx));
         let progress = keep_alive(token, every, seen, halted, move |n| {
             let tx = progress_tx.clone();
             async move {
