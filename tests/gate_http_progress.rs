@@ -28,9 +28,16 @@ timeout = "1m"
 "#;
 
 async fn setup() -> (Gavel, tempfile::TempDir, Upstream, Gate, Driver) {
+    setup_upstream(&[]).await
+}
+
+/// With `env` for the upstream.
+async fn setup_upstream(
+    env: &[(&str, &str)],
+) -> (Gavel, tempfile::TempDir, Upstream, Gate, Driver) {
     let g = Gavel::start(POLICY).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let up = Upstream::start(dir.path()).await;
+    let up = Upstream::start_env(dir.path(), None, env).await;
     let gate = Gate::start_env(
         &g.url(),
         &g.token(),
@@ -90,6 +97,24 @@ async fn a_held_call_reports_progress_until_approved_then_gets_the_upstreams_res
     // The three taken above were in order too; these came after them.
     let values: Vec<f64> = more.iter().map(|(v, _)| *v).collect();
     assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    d.quit().await;
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_upstreams_json_answer_ends_the_stream_as_one_message() {
+    let (g, _dir, up, _gate, mut d) = setup_upstream(&[("JSON_RESPONSE", "1")]).await;
+    d.call("n", "append_note", json!({"text": "json note"}))
+        .await;
+    let esc = g.escalation_for("mcp.remote.append_note", STEP).await;
+    d.wait(|e| e["tag"] == "n" && e["event"] == "progress")
+        .await;
+    g.decide(&esc, Vote::Approve, "fine").await;
+    let (_, result) = until_result(&mut d, "n").await;
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["text"], "noted", "the upstream's own result");
+    assert_eq!(up.ran("append_note").len(), 1);
+    silent_after(&mut d, "n").await;
     d.quit().await;
     g.shutdown().await;
 }

@@ -34,8 +34,18 @@ impl Upstream {
 
     /// With `tls` (certificate and key PEM files), the upstream speaks https.
     pub async fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> Upstream {
+        Upstream::start_env(dir, tls, &[]).await
+    }
+
+    /// With `env` set for the server (`JSON_RESPONSE=1`: JSON answers, no SSE).
+    pub async fn start_env(
+        dir: &Path,
+        tls: Option<(&Path, &Path)>,
+        env: &[(&str, &str)],
+    ) -> Upstream {
         let calls = dir.join("calls.jsonl");
         let mut cmd = Command::new(support::peer("venv/bin/python"));
+        cmd.envs(env.iter().copied());
         if let Some((cert, key)) = tls {
             cmd.env("TLS_CERT", cert).env("TLS_KEY", key);
         }
