@@ -34,8 +34,18 @@ impl Upstream {
 
     /// With `tls` (certificate and key PEM files), the upstream speaks https.
     pub async fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> Upstream {
+        Upstream::start_env(dir, tls, &[]).await
+    }
+
+    /// With `env` set for the server (`JSON_RESPONSE=1`: JSON answers, no SSE).
+    pub async fn start_env(
+        dir: &Path,
+        tls: Option<(&Path, &Path)>,
+        env: &[(&str, &str)],
+    ) -> Upstream {
         let calls = dir.join("calls.jsonl");
         let mut cmd = Command::new(support::peer("venv/bin/python"));
+        cmd.envs(env.iter().copied());
         if let Some((cert, key)) = tls {
             cmd.env("TLS_CERT", cert).env("TLS_KEY", key);
         }
@@ -94,6 +104,17 @@ impl Gate {
 
     /// With `extra` arguments for `gavel gate` (e.g. `--ca-cert FILE`).
     pub async fn start_with(gavel_url: &str, token: &str, upstream: &str, extra: &[&str]) -> Gate {
+        Gate::start_env(gavel_url, token, upstream, extra, &[]).await
+    }
+
+    /// With `env` set for the gate on top of the usual.
+    pub async fn start_env(
+        gavel_url: &str,
+        token: &str,
+        upstream: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gate {
         let mut child = Command::new(support::gavel_bin())
             .args([
                 "gate",
@@ -109,6 +130,9 @@ impl Gate {
             .env("GAVEL_AGENT_TOKEN", token)
             .env("GAVEL_ON_BEHALF_OF", support::DEVELOPER)
             .env("GAVEL_CONFIG", "/dev/null")
+            // A cancelled call's escalation waits this long for a retry (10 s by default).
+            .env("GAVEL_GATE_RETRY_GRACE_SECS", "0.5")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -242,6 +266,11 @@ impl Driver {
     pub async fn call_and_wait(&mut self, tag: &str, tool: &str, args: Value) -> Value {
         self.call(tag, tool, args).await;
         self.result(tag).await
+    }
+
+    /// Events read but not yet waited for, in order.
+    pub fn unclaimed(&self) -> &[Value] {
+        &self.backlog
     }
 
     pub async fn ping(&mut self) {

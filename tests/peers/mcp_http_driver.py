@@ -8,6 +8,7 @@ per line on stdout, so the Rust tests (tests/gate_http*.rs) can act while a call
 
   {"op": "list"}                                   -> {"op": "list", "tools": [names]}
   {"op": "call", "tag": T, "tool": N, "args": {}}  -> {"tag": T, "event": "progress", ...}
+    ("progress": false: no progress callback, so no progressToken)
                                                       for each progress notification, then
                                                       {"tag": T, "event": "result",
                                                        "isError": b, "text": "..."}
@@ -71,7 +72,7 @@ async def run(url, authorization):
 async def serve(session):
     scopes = {}
 
-    async def call(tag, tool, args):
+    async def call(tag, tool, args, want_progress):
         async def progress(value, total, message):
             emit({"tag": tag, "event": "progress", "progress": value, "total": total,
                   "message": message})
@@ -79,7 +80,9 @@ async def serve(session):
         with anyio.CancelScope() as scope:
             scopes[tag] = scope
             try:
-                res = await session.call_tool(tool, args, progress_callback=progress)
+                # Without a callback the SDK sends no progressToken.
+                callback = progress if want_progress else None
+                res = await session.call_tool(tool, args, progress_callback=callback)
                 emit({"tag": tag, "event": "result", "isError": bool(res.is_error),
                       "text": result_text(res)})
             except Exception as e:  # a JSON-RPC error, say
@@ -99,7 +102,8 @@ async def serve(session):
                 tools = await session.list_tools()
                 emit({"op": "list", "tools": [t.name for t in tools.tools]})
             elif op == "call":
-                tg.start_soon(call, cmd["tag"], cmd["tool"], cmd.get("args") or {})
+                tg.start_soon(call, cmd["tag"], cmd["tool"], cmd.get("args") or {},
+                              cmd.get("progress", True))
             elif op == "cancel":
                 scopes[cmd["tag"]].cancel()
             elif op == "ping":

@@ -1,7 +1,7 @@
 """A Streamable HTTP MCP server built on the official Python SDK (`mcp` on PyPI), for the HTTP
 gate's tests (tests/gate_http*.rs). It listens on an ephemeral loopback port and prints
 {"port": N} on stdout once it accepts connections; the endpoint is /mcp. With TLS_CERT and
-TLS_KEY set (PEM files), it speaks https.
+TLS_KEY set (PEM files), it speaks https; with JSON_RESPONSE=1 it answers POSTs with JSON.
 
 Every tool call is recorded first, one JSON line in the file named by CALLS_FILE, so a test can
 prove what reached the server (and what never did).
@@ -90,7 +90,10 @@ async def main():
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    starlette = app.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    # With JSON_RESPONSE=1 it answers each POST with one JSON body instead of an SSE stream.
+    json_response = os.environ.get("JSON_RESPONSE") == "1"
+    starlette = app.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1",
+                                        json_response=json_response)
     # With TLS_CERT and TLS_KEY (PEM files) it serves https instead.
     tls = {}
     if os.environ.get("TLS_CERT"):

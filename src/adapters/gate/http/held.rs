@@ -2,61 +2,65 @@
 //!
 //! The POST that carries a call waits on its task. The task, not the POST, talks to gavel, so
 //! a client that closes its HTTP request (the POST's future is dropped) still gets its call
-//! withdrawn: dropping the POST drops the call's stop signal, and the task withdraws. A
-//! `notifications/cancelled` for the call stops it the same way and waits (bounded) until the
-//! withdraw is done. The table lock orders a decision against a cancel: whoever takes the entry
-//! out first wins, and a call taken by a cancel is never forwarded. A cancel that comes while an
-//! allowed call is on its way upstream waits (bounded) until the upstream has answered the
-//! call's POST, so the notice does not overtake the call it cancels.
+//! withdrawn. Attempts are grouped by gavel action (see `attempts`): a retry that gavel
+//! attaches to a pending escalation waits on the same action, one approval runs the call once,
+//! and a cancelled attempt's action is withdrawn only when no attempt waits on it, after a
+//! grace ([`ENV_RETRY_GRACE_SECS`]) in which a retry may attach instead. The table lock orders
+//! a decision against a cancel: whoever takes the entry out first wins, and a call taken by a
+//! cancel is never forwarded. A cancel that comes while an allowed call is on its way upstream
+//! waits (bounded) until the upstream has answered the call's POST, so the notice does not
+//! overtake the call it cancels. At shutdown every held action is withdrawn at once.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
+use super::attempts::{Entry, Key, Release, Ruled, Table};
 use super::HttpGate;
-use crate::adapters::gate::message::{id_key, IdKey};
-use crate::adapters::{adjudicate, Ruling, WITHDRAW_TIMEOUT};
-use crate::protocol::ActionRequest;
+use crate::adapters::gate::message::id_key;
+use crate::adapters::{adjudicate_watched, Ruling, WITHDRAW_TIMEOUT};
+use crate::protocol::{inert, ActionOutcome, ActionRequest};
 
-/// Waiting for stopped calls: their withdraw's own bound, plus scheduling slack.
+/// Lets an operator (or a test) change how long a cancelled call's escalation waits for a
+/// retry before it is withdrawn, in seconds (decimals allowed).
+pub const ENV_RETRY_GRACE_SECS: &str = "GAVEL_GATE_RETRY_GRACE_SECS";
+/// Long enough for a client to resend right after it gave up on a call.
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+const MAX_GRACE: Duration = Duration::from_secs(300);
+/// Waiting for withdraws at shutdown: their own bound, plus scheduling slack.
 const STOP_WAIT: Duration = WITHDRAW_TIMEOUT.saturating_add(Duration::from_secs(1));
 /// How long a cancel notice waits for the allowed call it names to reach the upstream.
 const SEND_WAIT: Duration = Duration::from_secs(5);
 
-/// A held call is named by its MCP session and its request id: ids are per session.
-type Key = (String, IdKey);
-
-pub(crate) struct Held {
-    table: Mutex<Table>,
-    /// How many adjudication tasks are still running (withdrawing included).
-    live: Arc<watch::Sender<usize>>,
-}
-
-impl Default for Held {
-    fn default() -> Self {
-        Held {
-            table: Mutex::new(Table::default()),
-            live: Arc::new(watch::channel(0).0),
+/// The grace before a cancelled call's escalation is withdrawn: [`ENV_RETRY_GRACE_SECS`], else
+/// 10 s. A value that is not a number between 0 and 300 is said on stderr and the default kept.
+pub fn grace_from_env() -> Duration {
+    let Ok(raw) = std::env::var(ENV_RETRY_GRACE_SECS) else {
+        return DEFAULT_GRACE;
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=MAX_GRACE.as_secs_f64()).contains(&secs) => {
+            Duration::from_secs_f64(secs)
+        }
+        _ => {
+            eprintln!(
+                "gavel gate: {ENV_RETRY_GRACE_SECS} must be seconds between 0 and 300; using {}",
+                DEFAULT_GRACE.as_secs()
+            );
+            DEFAULT_GRACE
         }
     }
 }
 
-#[derive(Default)]
-struct Table {
-    calls: HashMap<Key, Entry>,
-    /// Allowed calls on their way upstream; each turns true once the upstream answered.
-    sending: HashMap<Key, watch::Receiver<bool>>,
-    /// Set when the gate shuts down: no new call is held after that.
-    closed: bool,
-}
-
-struct Entry {
-    stop: oneshot::Sender<()>,
-    /// Turns true once the task is done, its withdraw included.
-    done: watch::Receiver<bool>,
+pub(crate) struct Held {
+    table: Mutex<Table>,
+    /// How many tasks are still running (adjudications and scheduled withdraws).
+    live: Arc<watch::Sender<usize>>,
+    /// Turns true at shutdown: held calls are withdrawn, scheduled withdraws run at once.
+    closing: watch::Sender<bool>,
+    grace: Duration,
 }
 
 pub(crate) enum NotHeld {
@@ -69,6 +73,13 @@ pub(crate) enum NotHeld {
 
 /// Counts a running task; dropped when the task ends, however it ends.
 struct Live(Arc<watch::Sender<usize>>);
+
+impl Live {
+    fn new(live: &Arc<watch::Sender<usize>>) -> Live {
+        live.send_modify(|n| *n += 1);
+        Live(live.clone())
+    }
+}
 
 impl Drop for Live {
     fn drop(&mut self) {
@@ -99,35 +110,49 @@ impl Drop for Sending<'_> {
     }
 }
 
-/// Takes the entry out when the waiting POST goes away, which stops the task.
+/// The task's answer to the waiting POST.
+enum Answer {
+    Forward(watch::Sender<bool>),
+    Deny(String),
+}
+
+/// The attempt leaves when the waiting POST goes away.
 struct Waiting<'a> {
-    held: &'a Held,
+    gate: &'a Arc<HttpGate>,
     key: Option<Key>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            if let Ok(mut t) = self.held.table.lock() {
-                t.calls.remove(&key); // drops the stop sender: the task withdraws
-            }
+            self.gate.held.leave(self.gate, &key, self.gate.held.grace);
         }
     }
 }
 
 impl Held {
+    pub fn new(grace: Duration) -> Held {
+        Held {
+            table: Mutex::new(Table::default()),
+            live: Arc::new(watch::channel(0).0),
+            closing: watch::channel(false).0,
+            grace,
+        }
+    }
+
     /// Adjudicates `action` and says what to do: `Ok` only if the call is still the caller's
-    /// to forward or answer. Dropping the returned future withdraws the call.
-    pub async fn decide(
-        &self,
-        gate: Arc<HttpGate>,
+    /// to forward or answer. Dropping the returned future is a cancel. `seen`, if given, gets
+    /// each pending outcome (for progress while held).
+    pub async fn decide<'a>(
+        &'a self,
+        gate: &'a Arc<HttpGate>,
         session: &str,
         id: &Value,
         action: ActionRequest,
-    ) -> Result<Decided<'_>, NotHeld> {
+        seen: Option<watch::Sender<Option<ActionOutcome>>>,
+    ) -> Result<Decided<'a>, NotHeld> {
         let key: Key = (session.to_string(), id_key(id));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (done_tx, done) = watch::channel(false);
+        let (detach, detached) = oneshot::channel::<()>();
         {
             let mut t = self.table.lock().map_err(|_| NotHeld::ShuttingDown)?;
             if t.closed {
@@ -136,74 +161,151 @@ impl Held {
             if t.calls.contains_key(&key) || t.sending.contains_key(&key) {
                 return Err(NotHeld::Duplicate);
             }
-            t.calls.insert(key.clone(), Entry { stop, done });
+            let seq = t.next_seq();
+            let entry = Entry {
+                seq,
+                id: id.clone(),
+                detach: Some(detach),
+                action: None,
+                cancelled: None,
+            };
+            t.calls.insert(key.clone(), entry);
         }
         let mut waiting = Waiting {
-            held: self,
+            gate,
             key: Some(key.clone()),
         };
-        self.live.send_modify(|n| *n += 1);
-        let live = Live(self.live.clone());
-        let (ruling_tx, ruling_rx) = oneshot::channel();
+        let live = Live::new(&self.live);
+        let (answer_tx, answer_rx) = oneshot::channel::<Option<Answer>>();
+        let task_gate = gate.clone();
+        let task_key = key.clone();
         tokio::spawn(async move {
             let _live = live;
-            // A dropped sender counts as a stop too: nobody is left to forward the call.
-            let stop = async move {
-                let _ = stopped.await;
+            let (gate, key) = (task_gate, task_key);
+            let Some(ruling) = adjudicate_attempt(&gate, &key, &action, seen, detached).await
+            else {
+                return; // detached: the group decides; the POST hears "cancelled"
             };
-            let ruling = match gate.token.as_deref() {
-                Some(token) => adjudicate(&gate.gavel, token, &action, None, stop).await,
-                None => Ruling::deny(format!(
-                    "no agent token: set {} for the gate (or agent_token in the [adapter] \
-                     table of the config file)",
-                    crate::config::ENV_AGENT_TOKEN
-                )),
-            };
-            let _ = ruling_tx.send(ruling);
-            let _ = done_tx.send(true);
+            let answer = gate.held.ruled(&key, &ruling);
+            if let Err(Some(Answer::Forward(_))) = answer_tx.send(answer) {
+                // The POST went away just now: nobody forwards it.
+                if let Ok(mut t) = gate.held.table.lock() {
+                    t.sending.remove(&key);
+                }
+            }
         });
-        let ruling = ruling_rx
-            .await
-            .unwrap_or_else(|_| Ruling::deny("the gate stopped adjudicating the call"));
+        let answer = answer_rx.await;
         waiting.key = None;
-        let mut t = self.table.lock().map_err(|_| NotHeld::ShuttingDown)?;
-        if t.calls.remove(&key).is_none() {
-            return Err(NotHeld::Cancelled);
+        match answer {
+            Ok(Some(Answer::Forward(sent))) => Ok(Decided::Allow(Sending {
+                held: self,
+                key,
+                sent,
+            })),
+            Ok(Some(Answer::Deny(reason))) => Ok(Decided::Deny(reason)),
+            Ok(None) | Err(_) => {
+                self.leave(gate, &key, self.grace);
+                Err(NotHeld::Cancelled)
+            }
         }
-        if !ruling.allow {
-            return Ok(Decided::Deny(ruling.reason));
-        }
-        let (sent, on_its_way) = watch::channel(false);
-        t.sending.insert(key.clone(), on_its_way);
-        Ok(Decided::Allow(Sending {
-            held: self,
-            key,
-            sent,
-        }))
     }
 
-    /// For the client's cancel notice: true if `id` was held in `session`; it is then
-    /// stopped and withdrawn (this waits, bounded, for the withdraw) and never forwarded.
-    /// False when the notice is the upstream's: for a call on its way there, once it arrived.
-    pub async fn cancel(&self, session: &str, id: &Value) -> bool {
-        let key = (session.to_string(), id_key(id));
-        let (entry, sending) = match self.table.lock() {
-            Ok(mut t) => (t.calls.remove(&key), t.sending.get(&key).cloned()),
-            Err(_) => (None, None),
+    /// Takes the ruled attempt out and says what its POST does (`None`: it had left).
+    fn ruled(&self, key: &Key, ruling: &Ruling) -> Option<Answer> {
+        let mut t = self.table.lock().ok()?;
+        match t.ruled(key, ruling)? {
+            Ruled::Forward => {
+                let (sent, on_its_way) = watch::channel(false);
+                t.sending.insert(key.clone(), on_its_way);
+                Some(Answer::Forward(sent))
+            }
+            Ruled::RanAs(id) => Some(Answer::Deny(format!(
+                "approved once, so it runs once: it ran as request {} (a retry of this call \
+                 waited on the same approval)",
+                inert(&id.to_string())
+            ))),
+            Ruled::Deny(reason) => Some(Answer::Deny(reason)),
+        }
+    }
+
+    /// gavel answered `key` pending as action `action`.
+    fn attach(&self, gate: &Arc<HttpGate>, key: &Key, action: &str) {
+        let release = match self.table.lock() {
+            Ok(mut t) => t.attach(key, action),
+            Err(_) => None,
         };
-        if let Some(entry) = entry {
-            stop_and_wait(vec![entry]).await;
+        if let Some(r) = release {
+            self.schedule(gate, r);
+        }
+    }
+
+    /// The attempt `key` leaves; true if it was held.
+    fn leave(&self, gate: &Arc<HttpGate>, key: &Key, grace: Duration) -> bool {
+        let (held, release) = match self.table.lock() {
+            Ok(mut t) => t.leave(key, grace),
+            Err(_) => (false, None),
+        };
+        if let Some(r) = release {
+            self.schedule(gate, r);
+        }
+        held
+    }
+
+    /// Withdraws `r.action` after its grace (at once on shutdown) if nobody attached since.
+    fn schedule(&self, gate: &Arc<HttpGate>, r: Release) -> tokio::task::JoinHandle<()> {
+        let live = Live::new(&self.live);
+        let mut closing = self.closing.subscribe();
+        let gate = gate.clone();
+        tokio::spawn(async move {
+            let _live = live;
+            tokio::select! {
+                () = tokio::time::sleep(r.grace) => {}
+                _ = closing.wait_for(|c| *c) => {}
+            }
+            let due = gate.held.table.lock().is_ok_and(|mut t| t.due(&r));
+            let Some(token) = gate.token.as_deref().filter(|_| due) else {
+                return;
+            };
+            let action = inert(&r.action).into_owned();
+            match tokio::time::timeout(WITHDRAW_TIMEOUT, gate.gavel.withdraw(token, &r.action))
+                .await
+            {
+                Ok(Ok(_)) => eprintln!(
+                    "gavel gate: withdrew action {action}: its call was cancelled and no retry \
+                     came"
+                ),
+                Ok(Err(e)) => eprintln!(
+                    "gavel gate: withdrawing action {action} failed ({e}); it stays open until \
+                     its deadline"
+                ),
+                Err(_) => eprintln!("gavel gate: withdrawing action {action} timed out"),
+            }
+        })
+    }
+
+    /// For the client's cancel notice: true if `id` was held in `session`; it then leaves and
+    /// is never forwarded. False when the notice is the upstream's: for a call on its way
+    /// there, once it arrived.
+    pub async fn cancel(&self, gate: &Arc<HttpGate>, session: &str, id: &Value) -> bool {
+        let key = (session.to_string(), id_key(id));
+        if self.leave(gate, &key, self.grace) {
             return true;
         }
+        let sending = self
+            .table
+            .lock()
+            .ok()
+            .and_then(|t| t.sending.get(&key).cloned());
         if let Some(mut sent) = sending {
             let _ = tokio::time::timeout(SEND_WAIT, sent.wait_for(|s| *s)).await;
         }
         false
     }
 
-    /// The session ended: its held calls are withdrawn.
-    pub async fn abandon_session(&self, session: &str) {
-        let entries: Vec<Entry> = match self.table.lock() {
+    /// The session ended: its held calls leave and their actions are withdrawn now (no retry
+    /// can come in a session that is over).
+    pub async fn abandon_session(&self, gate: &Arc<HttpGate>, session: &str) {
+        let releases: Vec<Release> = match self.table.lock() {
             Ok(mut t) => {
                 let keys: Vec<Key> = t
                     .calls
@@ -211,26 +313,29 @@ impl Held {
                     .filter(|(s, _)| s == session)
                     .cloned()
                     .collect();
-                keys.iter().filter_map(|k| t.calls.remove(k)).collect()
+                keys.iter()
+                    .filter_map(|k| t.leave(k, Duration::ZERO).1)
+                    .collect()
             }
             Err(_) => return,
         };
-        stop_and_wait(entries).await;
+        let handles: Vec<_> = releases
+            .into_iter()
+            .map(|r| self.schedule(gate, r))
+            .collect();
+        let all = futures_util::future::join_all(handles);
+        if tokio::time::timeout(STOP_WAIT, all).await.is_err() {
+            eprintln!("gavel gate: an ended session's withdraw did not finish in time");
+        }
     }
 
-    /// Stops every held call and waits, bounded, until every task has withdrawn (those whose
-    /// client went away included). No call is held after this.
+    /// Withdraws every held call and every scheduled withdraw at once, and waits, bounded,
+    /// until all are done. No call is held after this.
     pub async fn abandon_all(&self) {
-        let entries: Vec<Entry> = match self.table.lock() {
-            Ok(mut t) => {
-                t.closed = true;
-                t.calls.drain().map(|(_, e)| e).collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        for entry in entries {
-            let _ = entry.stop.send(());
+        if let Ok(mut t) = self.table.lock() {
+            t.closed = true;
         }
+        self.closing.send_replace(true);
         let mut live = self.live.subscribe();
         if tokio::time::timeout(STOP_WAIT, live.wait_for(|n| *n == 0))
             .await
@@ -241,17 +346,35 @@ impl Held {
     }
 }
 
-async fn stop_and_wait(entries: Vec<Entry>) {
-    let mut waits = Vec::new();
-    for entry in entries {
-        let _ = entry.stop.send(());
-        let mut done = entry.done;
-        waits.push(async move {
-            let _ = done.wait_for(|d| *d).await;
-        });
-    }
-    let all = futures_util::future::join_all(waits);
-    if tokio::time::timeout(STOP_WAIT, all).await.is_err() {
-        eprintln!("gavel gate: a cancelled call's withdraw did not finish in time");
+/// Adjudicates one attempt; `None` if it was detached (it left once gavel named its action).
+/// Only shutdown stops the adjudication itself, which then withdraws the call.
+async fn adjudicate_attempt(
+    gate: &Arc<HttpGate>,
+    key: &Key,
+    action: &ActionRequest,
+    seen: Option<watch::Sender<Option<ActionOutcome>>>,
+    detached: oneshot::Receiver<()>,
+) -> Option<Ruling> {
+    let Some(token) = gate.token.as_deref() else {
+        return Some(Ruling::deny(format!(
+            "no agent token: set {} for the gate (or agent_token in the [adapter] table of the \
+             config file)",
+            crate::config::ENV_AGENT_TOKEN
+        )));
+    };
+    let mut closing = gate.held.closing.subscribe();
+    let stop = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
+    let judged = adjudicate_watched(&gate.gavel, token, action, None, stop, |o| {
+        if let Some(seen) = &seen {
+            seen.send_replace(Some(o.clone()));
+        }
+        gate.held.attach(gate, key, &o.id);
+    });
+    tokio::select! {
+        biased;
+        _ = detached => None,
+        ruling = judged => Some(ruling),
     }
 }

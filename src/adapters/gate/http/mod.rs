@@ -5,17 +5,21 @@
 //! only if it parses strictly as exactly one JSON-RPC message (the stdio gate's `strict` and
 //! `message`), and it goes as the gate re-serialised it. A `tools/call` is adjudicated first, in
 //! its own task, while its POST waits: allowed, it is forwarded and the upstream's answer (JSON
-//! or an SSE stream) streams back; otherwise the POST is answered with an `isError` result.
+//! or an SSE stream) streams back; otherwise the POST is answered with an `isError` result. A
+//! call that asks for progress is answered at once with an SSE stream instead (`sse`).
 //! `notifications/cancelled` for a held call, or the client closing the held POST, withdraws
-//! it. GET (the server's own SSE stream), DELETE (end of session) and every other POST pass
+//! it (after a grace for a retry, which gavel attaches to the same action; one approval runs
+//! one attempt: `held`). GET (the server's own SSE stream), DELETE (end of session) and every other POST pass
 //! through; so do end-to-end headers (`Authorization`, `Mcp-Session-Id`,
 //! `MCP-Protocol-Version`, `Last-Event-ID`), while hop-by-hop ones are dropped. Each MCP session
 //! (the upstream's `Mcp-Session-Id`) is one gavel session.
 
+mod attempts;
 mod forward;
 mod held;
 mod post;
 mod sessions;
+mod sse;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -107,7 +111,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         on_behalf_of: settings.on_behalf_of,
         listen_ip: listen.ip(),
         sessions: sessions::Sessions::default(),
-        held: held::Held::default(),
+        held: held::Held::new(held::grace_from_env()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -201,7 +205,7 @@ async fn handle(State(gate): State<Arc<HttpGate>>, req: Request) -> Response {
             if response.status().is_success() {
                 if let Some(s) = &session {
                     gate.sessions.end(s);
-                    gate.held.abandon_session(s).await;
+                    gate.held.abandon_session(&gate, s).await;
                 }
             }
             response

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::held::{Decided, NotHeld};
-use super::{forward, json_response, refusal, HttpGate, MAX_BODY_BYTES};
+use super::{forward, json_response, refusal, sse, HttpGate, MAX_BODY_BYTES};
 use crate::adapters::gate::jsonrpc::{Refused, INVALID_REQUEST};
 use crate::adapters::gate::message::{self, FromClient, ToolCall};
 use crate::adapters::gate::strict;
@@ -50,7 +50,7 @@ pub(crate) async fn post(
             // call. Otherwise the upstream gets the notice.
             if gate
                 .held
-                .cancel(session.as_deref().unwrap_or(""), &request_id)
+                .cancel(&gate, session.as_deref().unwrap_or(""), &request_id)
                 .await
             {
                 return StatusCode::ACCEPTED.into_response();
@@ -123,7 +123,12 @@ async fn tool_call(
     let tool = inert(&action.tool).into_owned();
     let shown_id = inert(&call.id.to_string()).into_owned();
     let key = session.clone().unwrap_or_default();
-    let reason = match gate.held.decide(gate.clone(), &key, &call.id, action).await {
+    if let Some(token) = call.progress_token.clone() {
+        if sse::accepts_event_stream(headers) {
+            return sse::held_with_progress(gate, headers.clone(), key, call, action, wire, token);
+        }
+    }
+    let reason = match gate.held.decide(&gate, &key, &call.id, action, None).await {
         Ok(Decided::Allow(sending)) => {
             let upstream =
                 forward::send(&gate, Method::POST, headers, Some(wire), Some(&call.id)).await;
@@ -135,15 +140,22 @@ async fn tool_call(
             };
         }
         Ok(Decided::Deny(reason)) => reason,
-        Err(NotHeld::Duplicate) => "another call with this request id is still held".into(),
-        Err(NotHeld::ShuttingDown) => "the gate is shutting down".into(),
-        Err(NotHeld::Cancelled) => "the call was cancelled".into(),
+        Err(not) => denial_reason(not),
     };
     eprintln!("gavel gate: denied {tool} (request {shown_id}): {reason}");
     json_response(
         StatusCode::OK,
         message::denied_reply(&call.id, &reason, modern),
     )
+}
+
+/// Why a call the gate could not hold (or that was cancelled) is not forwarded.
+pub(crate) fn denial_reason(not: NotHeld) -> String {
+    match not {
+        NotHeld::Duplicate => "another call with this request id is still held".into(),
+        NotHeld::ShuttingDown => "the gate is shutting down".into(),
+        NotHeld::Cancelled => "the call was cancelled".into(),
+    }
 }
 
 /// A body that never reaches the upstream: logged inertly, answered with a JSON-RPC error
