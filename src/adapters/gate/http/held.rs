@@ -5,7 +5,7 @@
 //! withdrawn. Attempts are grouped by gavel action (see `attempts`): a retry that gavel
 //! attaches to a pending escalation waits on the same action, one approval runs the call once,
 //! and a cancelled attempt's action is withdrawn only when no attempt waits on it, after a
-//! grace ([`ENV_RETRY_GRACE_SECS`]) in which a retry may attach instead. The table lock orders
+//! grace (`GAVEL_GATE_RETRY_GRACE_SECS`, as in the stdio gate) in which a retry may attach instead. The table lock orders
 //! a decision against a cancel: whoever takes the entry out first wins, and a call taken by a
 //! cancel is never forwarded. A cancel that comes while an allowed call is on its way upstream
 //! waits (bounded) until the upstream has answered the call's POST, so the notice does not
@@ -23,36 +23,10 @@ use crate::adapters::gate::message::id_key;
 use crate::adapters::{adjudicate_watched, Ruling, WITHDRAW_TIMEOUT};
 use crate::protocol::{inert, ActionOutcome, ActionRequest};
 
-/// Lets an operator (or a test) change how long a cancelled call's escalation waits for a
-/// retry before it is withdrawn, in seconds (decimals allowed).
-pub const ENV_RETRY_GRACE_SECS: &str = "GAVEL_GATE_RETRY_GRACE_SECS";
-/// Long enough for a client to resend right after it gave up on a call.
-const DEFAULT_GRACE: Duration = Duration::from_secs(10);
-const MAX_GRACE: Duration = Duration::from_secs(300);
 /// Waiting for withdraws at shutdown: their own bound, plus scheduling slack.
 const STOP_WAIT: Duration = WITHDRAW_TIMEOUT.saturating_add(Duration::from_secs(1));
 /// How long a cancel notice waits for the allowed call it names to reach the upstream.
 const SEND_WAIT: Duration = Duration::from_secs(5);
-
-/// The grace before a cancelled call's escalation is withdrawn: [`ENV_RETRY_GRACE_SECS`], else
-/// 10 s. A value that is not a number between 0 and 300 is said on stderr and the default kept.
-pub fn grace_from_env() -> Duration {
-    let Ok(raw) = std::env::var(ENV_RETRY_GRACE_SECS) else {
-        return DEFAULT_GRACE;
-    };
-    match raw.trim().parse::<f64>() {
-        Ok(secs) if (0.0..=MAX_GRACE.as_secs_f64()).contains(&secs) => {
-            Duration::from_secs_f64(secs)
-        }
-        _ => {
-            eprintln!(
-                "gavel gate: {ENV_RETRY_GRACE_SECS} must be seconds between 0 and 300; using {}",
-                DEFAULT_GRACE.as_secs()
-            );
-            DEFAULT_GRACE
-        }
-    }
-}
 
 pub(crate) struct Held {
     table: Mutex<Table>,

@@ -111,7 +111,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         on_behalf_of: settings.on_behalf_of,
         listen_ip: listen.ip(),
         sessions: sessions::Sessions::default(),
-        held: held::Held::new(held::grace_from_env()),
+        held: held::Held::new(super::retry::grace_from_env()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
