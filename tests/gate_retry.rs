@@ -14,7 +14,6 @@ mod session;
 mod support;
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use gavel::protocol::Vote;
 use serde_json::{json, Value};
@@ -41,28 +40,6 @@ fn call(id: Value, extra: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
-/// Waits (bounded) until the log holds `n` `retried` records.
-async fn retries(g: &Gavel, n: usize) -> Vec<gavel::protocol::AuditRecord> {
-    let until = tokio::time::Instant::now() + STEP;
-    loop {
-        let found = g
-            .env
-            .client
-            .audit(g.env.key("grace"), "kind=retried")
-            .await
-            .expect("audit");
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "only {} retries recorded",
-            found.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_resent_tools_call_is_one_escalation_and_one_approval_answers_every_attempt() {
     let g = Gavel::start(REVIEW).await;
@@ -87,7 +64,7 @@ async fn a_resent_tools_call_is_one_escalation_and_one_approval_answers_every_at
         }),
     ))
     .await;
-    let recorded = retries(&g, 2).await;
+    let recorded = g.retries(2, STEP).await;
     assert_eq!(recorded.len(), 2, "{recorded:?}");
     for r in &recorded {
         assert_eq!(r.body["action"], json!(esc.action.id));
@@ -200,7 +177,7 @@ timeout = "1m"
                 .await;
         }
     }
-    let recorded = retries(&g, 1).await;
+    let recorded = g.retries(1, STEP).await;
     let pending = g
         .env
         .client

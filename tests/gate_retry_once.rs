@@ -124,28 +124,6 @@ fn runs(notes: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until the log holds `n` `retried` records.
-async fn retries(g: &Gavel, n: usize) -> Vec<gavel::protocol::AuditRecord> {
-    let until = tokio::time::Instant::now() + STEP;
-    loop {
-        let found = g
-            .env
-            .client
-            .audit(g.env.key("grace"), "kind=retried")
-            .await
-            .expect("audit");
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "only {} retries",
-            found.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn pending(g: &Gavel) -> Vec<Escalation> {
     g.env
         .client
@@ -187,7 +165,7 @@ async fn two_attempts_on_one_approval_run_the_tool_once() {
     let esc = g.escalation_for("mcp.notes.append_note", STEP).await;
     // The client tries again without cancelling the first request.
     d.call_note("again").await;
-    let attached = retries(&g, 1).await;
+    let attached = g.retries(1, STEP).await;
     assert_eq!(attached[0].body["escalation"], json!(esc.id));
     assert_eq!(pending(&g).await.len(), 1, "one escalation");
 
@@ -233,7 +211,7 @@ async fn a_retry_after_a_cancel_attaches_and_runs_once() {
     let cancelled = d.next().await;
     assert_eq!(cancelled["event"], "cancelled", "{cancelled}");
     d.call_note("again").await;
-    let attached = retries(&g, 1).await;
+    let attached = g.retries(1, STEP).await;
     assert_eq!(attached[0].body["escalation"], json!(esc.id));
     // Past the grace the review is still open: the retry took it over. Still one escalation.
     tokio::time::sleep(Duration::from_millis(2800)).await;
@@ -372,7 +350,7 @@ async fn progress_stops_for_the_attempt_answered_instead_of_run() {
     let mut again = meow(2);
     again["params"]["_meta"] = json!({"progressToken": "p2"});
     s.send_json(&again).await;
-    retries(&g, 1).await;
+    g.retries(1, STEP).await;
     // Both attempts get progress while they wait.
     for token in ["p1", "p2"] {
         s.wait_for(token, |v| {

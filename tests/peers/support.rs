@@ -26,6 +26,29 @@ pub struct Gavel {
 }
 
 impl Gavel {
+    /// Waits (bounded by `within`) until the audit log holds `n` `retried` records: calls a
+    /// gate resent that gavel answered with an earlier action.
+    pub async fn retries(&self, n: usize, within: Duration) -> Vec<gavel::protocol::AuditRecord> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let found = self
+                .env
+                .client
+                .audit(self.env.key("grace"), "kind=retried")
+                .await
+                .expect("audit");
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "only {} retries recorded",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts a server whose policy is `rules` (TOML `[[rule]]` entries; approver group `ops`).
     pub async fn start(rules: &str) -> Gavel {
         Gavel {
