@@ -52,11 +52,10 @@ pub struct PendingArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DecideArgs {
-    /// The escalation id (from `gavel pending`)
-    pub escalation: String,
-    /// approve or deny
-    #[arg(value_parser = ["approve", "deny"])]
-    pub verdict: String,
+    /// One or more escalation ids (from `gavel pending`), then approve or deny; each is
+    /// fetched, shown and signed on its own
+    #[arg(required = true, num_args = 2.., value_name = "ESCALATION… approve|deny")]
+    pub words: Vec<String>,
     /// Why (required to deny; the agent reads it)
     #[arg(long, default_value = "")]
     pub reason: String,
@@ -105,25 +104,89 @@ pub async fn pending(args: PendingArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
-    let vote = if args.verdict == "approve" {
-        Vote::Approve
-    } else {
-        Vote::Deny
+/// `ESC… approve|deny` → the ids, each once and in order, and the vote.
+fn ids_and_vote(words: &[String]) -> anyhow::Result<(Vec<&str>, Vote)> {
+    let Some((verdict, ids)) = words.split_last() else {
+        anyhow::bail!("name one or more escalations, then approve or deny");
     };
+    let vote = match verdict.as_str() {
+        "approve" => Vote::Approve,
+        "deny" => Vote::Deny,
+        other => anyhow::bail!(
+            "the last word must be approve or deny (got `{}`)",
+            inert(other)
+        ),
+    };
+    let mut unique: Vec<&str> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if matches!(id.as_str(), "approve" | "deny") {
+            anyhow::bail!("approve or deny comes once, after the escalations");
+        }
+        if !unique.contains(&id.as_str()) {
+            unique.push(id);
+        }
+    }
+    Ok((unique, vote))
+}
+
+/// Decides one or several escalations, each signed separately after what it signs is shown.
+/// One escalation: its result, or the server's refusal as the error. Several: a result line
+/// each (`ID: …`), going on past a refusal, then an error naming those that failed.
+pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
+    let (ids, vote) = ids_and_vote(&args.words)?;
     if vote == Vote::Deny && args.reason.trim().is_empty() {
         anyhow::bail!("a deny needs --reason TEXT (the agent reads it)");
     }
     let (client, key) = args.conn.open()?;
+    if let [id] = ids.as_slice() {
+        println!(
+            "{}",
+            decide_one(&client, &key, id, vote, &args.reason).await?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = Vec::new();
+    for id in &ids {
+        match decide_one(&client, &key, id, vote, &args.reason).await {
+            Ok(result) => println!("{}: {result}", inert(id)),
+            Err(e) => {
+                println!("{}: refused: {}", inert(id), inert(&format!("{e:#}")));
+                failed.push(inert(id).into_owned());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} decisions failed: {}",
+            failed.len(),
+            ids.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fetches `id`, shows on stderr what will be signed, signs and sends it: the result line.
+async fn decide_one(
+    client: &Client,
+    key: &PersonKey,
+    id: &str,
+    vote: Vote,
+    reason: &str,
+) -> anyhow::Result<String> {
     let esc = client
-        .escalation(&key, &args.escalation)
+        .escalation(key, id)
         .await
-        .with_context(|| format!("fetching escalation {}", args.escalation))?;
-    let decision = Client::sign_decision(&key, &esc, vote, &args.reason);
+        .with_context(|| format!("fetching escalation {}", inert(id)))?;
+    let decision = Client::sign_decision(key, &esc, vote, reason);
     eprintln!(
         "signing as {}: {} {} by {} (tool {}, rule {}), digest {}",
         key.id,
-        args.verdict,
+        if vote == Vote::Approve {
+            "approve"
+        } else {
+            "deny"
+        },
         esc.id,
         inert(&esc.action.agent),
         inert(&esc.action.tool),
@@ -136,7 +199,7 @@ pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
     );
     let ack = client.decide(&decision).await?;
     let state = serde_json::to_value(ack.escalation.state)?;
-    println!(
+    Ok(format!(
         "{} {} ({}/{} approvals){}",
         if ack.recorded {
             "recorded:"
@@ -151,8 +214,7 @@ pub async fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|r| format!(": {}", inert(r)))
             .unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
+    ))
 }
 
 pub async fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
