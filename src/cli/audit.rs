@@ -29,10 +29,16 @@ pub enum AuditCommand {
         #[arg(long)]
         data: PathBuf,
     },
+    /// What happened, through a server (auditor or lead): records by agent, time and kind
+    Query(super::audit_remote::QueryArgs),
+    /// Every record after --since-seq, then the signed checkpoint that ends them, for a SIEM
+    Export(super::audit_remote::ExportArgs),
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
+        AuditCommand::Query(args) => super::runtime()?.block_on(super::audit_remote::query(args)),
+        AuditCommand::Export(args) => super::runtime()?.block_on(super::audit_remote::export(args)),
         AuditCommand::Verify {
             data,
             anchor,

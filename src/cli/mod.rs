@@ -1,6 +1,7 @@
 //! The `gavel` command line. Every failure is one line on stderr and a non-zero exit.
 
 mod audit;
+mod audit_remote;
 mod keys;
 mod people;
 mod serve;

@@ -27,7 +27,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn open(&self) -> anyhow::Result<(Client, PersonKey)> {
+    pub(super) fn open(&self) -> anyhow::Result<(Client, PersonKey)> {
         let file = ConfigFile::load_user()?;
         let s = person_settings(
             self.server.clone(),

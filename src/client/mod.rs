@@ -279,6 +279,15 @@ impl Client {
     }
 
     /// `GET /v1/audit?…` with the query already encoded.
+    /// `GET /v1/audit/checkpoint`: the latest signed checkpoint, as the server wrote it.
+    pub async fn audit_checkpoint(
+        &self,
+        key: &PersonKey,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.send(self.signed(key, Method::GET, "/v1/audit/checkpoint"))
+            .await
+    }
+
     pub async fn audit(
         &self,
         key: &PersonKey,
