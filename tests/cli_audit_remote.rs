@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{Env, POLICY};
 use gavel::client::Client;
@@ -10,24 +10,9 @@ use gavel::protocol::{AuditRecord, Vote};
 use serde_json::{json, Value};
 
 async fn audit(env: &Env, person: &str, words: &[&str]) -> Output {
-    let mut args: Vec<String> = vec!["audit".into()];
-    args.extend(words.iter().map(|w| w.to_string()));
-    args.extend([
-        "--server".into(),
-        env.url(),
-        "--key".into(),
-        env.key_file(person).display().to_string(),
-    ]);
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_gavel"))
-            .args(&args)
-            .env_remove("GAVEL_SERVER")
-            .env_remove("GAVEL_KEY")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    let mut all = vec!["audit"];
+    all.extend_from_slice(words);
+    env.run_as(person, &all).await
 }
 
 fn ok(out: &Output) -> String {

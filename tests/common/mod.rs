@@ -283,6 +283,28 @@ impl Env {
         }
         path
     }
+
+    /// Runs the gavel binary as `person` would: `words`, then `--server` and `--key`, with no
+    /// `GAVEL_SERVER` or `GAVEL_KEY` from the test's environment.
+    pub async fn run_as(&self, person: &str, words: &[&str]) -> std::process::Output {
+        let mut args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        args.extend([
+            "--server".into(),
+            self.url(),
+            "--key".into(),
+            self.key_file(person).display().to_string(),
+        ]);
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+                .args(&args)
+                .env_remove("GAVEL_SERVER")
+                .env_remove("GAVEL_KEY")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
 }
 
 pub fn request(tool: &str, args: Value, session: &str) -> ActionRequest {
