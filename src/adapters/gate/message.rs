@@ -248,6 +248,47 @@ pub fn qualified_tool(server: &str, tool: &str) -> String {
     format!("mcp.{server}.{tool}")
 }
 
+/// What a gate knows about a call besides the call itself.
+pub struct Known<'a> {
+    /// `<server>` of `mcp.<server>.<tool>`.
+    pub server: &'a str,
+    /// The gavel session of the MCP session the call came in.
+    pub session: String,
+    pub on_behalf_of: Option<String>,
+    pub protocol_version: Option<String>,
+    pub client_name: Option<String>,
+    /// `streamable-http` for the HTTP gate; none for stdio.
+    pub transport: Option<&'static str>,
+}
+
+/// The gavel action for a call: `mcp.<server>.<tool>`, the call's arguments, the session, and
+/// what is known about server and client as context (visible to CEL, never to the digest).
+pub fn action_for(call: &ToolCall, known: Known<'_>) -> crate::protocol::ActionRequest {
+    let mut context = Map::new();
+    context.insert("adapter".into(), json!("mcp-gate"));
+    if let Some(t) = known.transport {
+        context.insert("mcp_transport".into(), json!(t));
+    }
+    context.insert("mcp_server".into(), json!(known.server));
+    context.insert("mcp_tool".into(), json!(call.name));
+    if let Some(p) = known.protocol_version {
+        context.insert("protocol_version".into(), json!(p));
+    }
+    if let Some(c) = known.client_name {
+        context.insert("mcp_client".into(), json!(c));
+    }
+    crate::protocol::ActionRequest {
+        tool: qualified_tool(known.server, &call.name),
+        args: call.arguments.clone(),
+        session: known.session,
+        on_behalf_of: known.on_behalf_of,
+        rationale: None,
+        cost: None,
+        parent: None,
+        context: Value::Object(context),
+    }
+}
+
 fn trim(line: &[u8]) -> &[u8] {
     line.trim_ascii()
 }

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
@@ -303,11 +303,9 @@ impl Gate {
         true
     }
 
-    /// The gavel action for a call: `mcp.<server>.<tool>`, the call's arguments, this MCP
-    /// session's gavel session, and what is known about server and client as context.
+    /// The gavel action for a call, in this MCP session's gavel session.
     fn action_for(&self, call: &ToolCall) -> ActionRequest {
-        let server = self.server_name.clone();
-        let (session, protocol, client) = match self.state.lock() {
+        let (session, protocol_version, client_name) = match self.state.lock() {
             Ok(s) => (
                 s.session.clone(),
                 call.protocol_version
@@ -317,25 +315,16 @@ impl Gate {
             ),
             Err(_) => (new_session_id(), None, None),
         };
-        let mut context = Map::new();
-        context.insert("adapter".into(), json!("mcp-gate"));
-        context.insert("mcp_server".into(), json!(server));
-        context.insert("mcp_tool".into(), json!(call.name));
-        if let Some(p) = protocol {
-            context.insert("protocol_version".into(), json!(p));
-        }
-        if let Some(c) = client {
-            context.insert("mcp_client".into(), json!(c));
-        }
-        ActionRequest {
-            tool: message::qualified_tool(&server, &call.name),
-            args: call.arguments.clone(),
-            session,
-            on_behalf_of: self.on_behalf_of.clone(),
-            rationale: None,
-            cost: None,
-            parent: None,
-            context: Value::Object(context),
-        }
+        message::action_for(
+            call,
+            message::Known {
+                server: &self.server_name,
+                session,
+                on_behalf_of: self.on_behalf_of.clone(),
+                protocol_version,
+                client_name,
+                transport: None,
+            },
+        )
     }
 }

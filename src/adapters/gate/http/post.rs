@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::held::{Decided, NotHeld};
 use super::{forward, json_response, refusal, sse, HttpGate, MAX_BODY_BYTES};
@@ -203,26 +203,15 @@ fn action_for(
         .clone()
         .or(header_version)
         .or(info.protocol_version);
-    let client = call.client_name.clone().or(info.client_name);
-    let mut context = Map::new();
-    context.insert("adapter".into(), json!("mcp-gate"));
-    context.insert("mcp_transport".into(), json!("streamable-http"));
-    context.insert("mcp_server".into(), json!(gate.server_name));
-    context.insert("mcp_tool".into(), json!(call.name));
-    if let Some(p) = protocol {
-        context.insert("protocol_version".into(), json!(p));
-    }
-    if let Some(c) = client {
-        context.insert("mcp_client".into(), json!(c));
-    }
-    ActionRequest {
-        tool: message::qualified_tool(&gate.server_name, &call.name),
-        args: call.arguments.clone(),
-        session: info.gavel_session,
-        on_behalf_of: gate.on_behalf_of.clone(),
-        rationale: None,
-        cost: None,
-        parent: None,
-        context: Value::Object(context),
-    }
+    message::action_for(
+        call,
+        message::Known {
+            server: &gate.server_name,
+            session: info.gavel_session,
+            on_behalf_of: gate.on_behalf_of.clone(),
+            protocol_version: protocol,
+            client_name: call.client_name.clone().or(info.client_name),
+            transport: Some("streamable-http"),
+        },
+    )
 }
