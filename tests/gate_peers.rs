@@ -129,15 +129,6 @@ impl Driver {
     }
 }
 
-fn everything() -> Vec<String> {
-    vec![
-        "node".to_string(),
-        support::peer("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-            .display()
-            .to_string(),
-    ]
-}
-
 /// server-everything calls itself `mcp-servers/everything` in `serverInfo`, but that claim is
 /// never used: the gate names it from its command line, `node …/server-everything/dist/index.js`
 /// (a generic `index.js` under `dist/` is named by its package directory).
@@ -174,7 +165,15 @@ timeout = "2s"
 #[tokio::test]
 async fn everything_lists_allows_denies_and_passes_sampling() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, ready) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
+    let (mut d, ready) = Driver::start(
+        &g.url(),
+        &g.token(),
+        &[],
+        &support::everything(),
+        false,
+        &[],
+    )
+    .await;
     assert_eq!(ready["server"], "mcp-servers/everything");
 
     d.send(json!({"op": "list"})).await;
@@ -225,7 +224,15 @@ async fn everything_lists_allows_denies_and_passes_sampling() {
 #[tokio::test]
 async fn everything_review_is_held_while_other_calls_flow_then_approved() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
+    let (mut d, _) = Driver::start(
+        &g.url(),
+        &g.token(),
+        &[],
+        &support::everything(),
+        false,
+        &[],
+    )
+    .await;
     let first = d
         .call_and_wait("e1", "echo", json!({"message": "one"}))
         .await;
@@ -274,7 +281,15 @@ async fn everything_review_is_held_while_other_calls_flow_then_approved() {
 #[tokio::test]
 async fn everything_review_that_expires_is_an_error_result() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
+    let (mut d, _) = Driver::start(
+        &g.url(),
+        &g.token(),
+        &[],
+        &support::everything(),
+        false,
+        &[],
+    )
+    .await;
     let r = d
         .call_and_wait(
             "ann",
@@ -296,7 +311,7 @@ async fn gavel_unreachable_denies_calls_but_everything_else_passes() {
         &support::dead_url(),
         UNUSED_TOKEN,
         &[],
-        &everything(),
+        &support::everything(),
         false,
         &[],
     )
@@ -526,7 +541,15 @@ async fn revision_2026_07_28_without_initialize() {
 #[tokio::test]
 async fn held_calls_are_independent_and_a_persons_denial_is_the_reason() {
     let g = Gavel::start(EVERYTHING_POLICY).await;
-    let (mut d, _) = Driver::start(&g.url(), &g.token(), &[], &everything(), false, &[]).await;
+    let (mut d, _) = Driver::start(
+        &g.url(),
+        &g.token(),
+        &[],
+        &support::everything(),
+        false,
+        &[],
+    )
+    .await;
     d.call("first", "get-sum", json!({"a": 1, "b": 1})).await;
     let esc1 = g
         .escalation_for("mcp.server-everything.get-sum", STEP)

@@ -34,15 +34,6 @@ approvers = "ops"
 timeout = "2m"
 "#;
 
-fn everything() -> Vec<String> {
-    vec![
-        "node".to_string(),
-        support::peer("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-            .display()
-            .to_string(),
-    ]
-}
-
 /// The TypeScript SDK client making one `get-sum` call with a 2 s request timeout.
 /// `retry_grace`: how long the gate keeps a cancelled call's review open for a retry.
 fn ts_client(g: &Gavel, reset_on_progress: bool, retry_grace: &str) -> Events {
@@ -55,7 +46,7 @@ fn ts_client(g: &Gavel, reset_on_progress: bool, retry_grace: &str) -> Events {
         .arg("get-sum")
         .arg(json!({"a": 19, "b": 23}).to_string())
         .arg("--");
-    Events::spawn(cmd, g, &everything(), EVERY_SECS)
+    Events::spawn(cmd, g, &support::everything(), EVERY_SECS)
 }
 
 fn values(progress: &[&Value]) -> Vec<f64> {
@@ -155,7 +146,7 @@ fn py_driver(g: &Gavel) -> Events {
     let mut cmd = Command::new(support::peer("venv/bin/python"));
     cmd.arg(support::root().join("tests/peers/progress_driver.py"))
         .arg("--");
-    Events::spawn(cmd, g, &everything(), EVERY_SECS)
+    Events::spawn(cmd, g, &support::everything(), EVERY_SECS)
 }
 
 fn is_progress_notice(e: &Value) -> bool {

@@ -38,15 +38,6 @@ effect = "allow"
 reason = "Harmless, only slow"
 "#;
 
-fn everything() -> Vec<String> {
-    vec![
-        "node".to_string(),
-        support::peer("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-            .display()
-            .to_string(),
-    ]
-}
-
 async fn client(g: &Gavel, tasks: bool) -> Events {
     let mut cmd = Command::new("node");
     cmd.arg(support::root().join("tests/peers/task_client.mjs"))
@@ -54,7 +45,7 @@ async fn client(g: &Gavel, tasks: bool) -> Events {
         .arg(if tasks { "tasks" } else { "no-tasks" })
         .arg("--");
     // Polled every 0.5 s (the gate's pollInterval follows its progress interval).
-    let mut c = Events::spawn(cmd, g, &everything(), "0.5");
+    let mut c = Events::spawn(cmd, g, &support::everything(), "0.5");
     c.until(|e| e["op"] == "ready").await;
     c
 }

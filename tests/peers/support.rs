@@ -25,6 +25,17 @@ pub struct Gavel {
     pub env: Env,
 }
 
+/// The command line of the npm reference server `server-everything`, as an MCP client would
+/// launch it.
+pub fn everything() -> Vec<String> {
+    vec![
+        "node".to_string(),
+        peer("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+            .display()
+            .to_string(),
+    ]
+}
+
 impl Gavel {
     /// Waits (bounded by `within`) until the audit log holds `n` `retried` records: calls a
     /// gate resent that gavel answered with an earlier action.
