@@ -59,6 +59,8 @@ pub(crate) struct HttpGate {
     listen_ip: std::net::IpAddr,
     sessions: sessions::Sessions,
     held: held::Held,
+    /// How often a held call that asked for progress hears from the gate (read once, at start).
+    progress_every: std::time::Duration,
 }
 
 pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
@@ -112,6 +114,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         listen_ip: listen.ip(),
         sessions: sessions::Sessions::default(),
         held: held::Held::new(super::retry::grace_from_env()),
+        progress_every: super::progress::interval_from_env(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -61,7 +61,7 @@ pub(crate) fn held_with_progress(
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
     tokio::spawn(async move {
-        let every = crate::adapters::gate::progress::interval_from_env();
+        let every = gate.progress_every;
         run(gate, headers, session, call, action, wire, token, every, tx).await;
     });
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
