@@ -15,6 +15,7 @@ pub mod keymap;
 mod keys;
 pub mod net;
 pub mod notify;
+pub mod palette;
 mod replies;
 pub mod rows;
 mod selection;
@@ -26,6 +27,7 @@ pub mod theme;
 pub mod update;
 pub mod views;
 pub mod words;
+pub mod zone;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -147,7 +149,12 @@ pub fn init_log(name: &str) -> Option<PathBuf> {
 
 pub fn new_state(opts: &Options) -> State {
     let mut state = State::new(&opts.server, &opts.key.id, chrono::Utc::now());
-    state.theme = opts.theme.clone();
+    // What this terminal can show (NO_COLOR, 16 or 256 colours) and where the viewer is.
+    state.theme = opts
+        .theme
+        .clone()
+        .for_terminal(palette::ColorSupport::from_env());
+    state.zone = zone::Zone::from_env();
     state.keymap = opts.keymap.clone();
     state.notify_desktop = opts.notifications.desktop;
     state.notify_bell = opts.notifications.bell;

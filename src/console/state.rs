@@ -11,6 +11,7 @@ use crate::protocol::{
 use super::dialog::{DecisionDraft, Dialog};
 use super::keymap::Keymap;
 use super::theme::Theme;
+use super::zone::Zone;
 
 /// How many resolved escalations and activity lines we keep.
 pub const HISTORY_CAP: usize = 500;
@@ -163,6 +164,8 @@ pub struct State {
     pub pending_quit: bool,
     pub keymap: Keymap,
     pub theme: Theme,
+    /// The viewer's time zone: every time shown is in it (UTC until the console resolves `TZ`).
+    pub zone: Zone,
 }
 
 impl State {
@@ -206,6 +209,7 @@ impl State {
             pending_quit: false,
             keymap: Keymap::default(),
             theme: Theme::default(),
+            zone: Zone::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::palette::ColorSupport;
 use super::settings::FileError;
 
 pub const BUILT_IN: [(&str, &str); 3] = [
@@ -64,6 +65,8 @@ pub struct Theme {
     pub json_string: Color,
     pub json_number: Color,
     pub json_literal: Color,
+    /// Colours were dropped (`NO_COLOR`): emphasis alone must carry selection and state.
+    pub no_color: bool,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,7 @@ impl Default for Theme {
             json_string: Color::Green,
             json_number: Color::Yellow,
             json_literal: Color::Magenta,
+            no_color: false,
         })
     }
 }
@@ -196,7 +200,37 @@ impl Theme {
             json_string: c("json_string"),
             json_number: c("json_number"),
             json_literal: c("json_literal"),
+            no_color: false,
         })
+    }
+
+    /// This theme as a terminal with `support` can show it: every colour brought down to the
+    /// 16 ANSI colours or xterm's 256, or dropped for `NO_COLOR`.
+    pub fn for_terminal(mut self, support: ColorSupport) -> Theme {
+        for c in [
+            &mut self.text,
+            &mut self.muted,
+            &mut self.background,
+            &mut self.accent,
+            &mut self.border,
+            &mut self.selection_fg,
+            &mut self.selection_bg,
+            &mut self.pending,
+            &mut self.approved,
+            &mut self.denied,
+            &mut self.expired,
+            &mut self.danger,
+            &mut self.warning,
+            &mut self.ok,
+            &mut self.json_key,
+            &mut self.json_string,
+            &mut self.json_number,
+            &mut self.json_literal,
+        ] {
+            *c = support.map(*c);
+        }
+        self.no_color = support == ColorSupport::None;
+        self
     }
 
     pub fn base(&self) -> Style {
@@ -215,10 +249,16 @@ impl Theme {
         self.fg(self.border)
     }
     pub fn selected(&self) -> Style {
-        Style::default()
+        let style = Style::default()
             .fg(self.selection_fg)
             .bg(self.selection_bg)
-            .add_modifier(Modifier::BOLD)
+            .add_modifier(Modifier::BOLD);
+        // Without colours the selection is reverse video, which every terminal shows.
+        if self.no_color {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        }
     }
 }
 
