@@ -160,7 +160,7 @@ fn offline() {
 #[test]
 fn connecting_before_welcome() {
     let s = State::new("http://127.0.0.1:7878", "alice", t0());
-    insta::assert_snapshot!(screen(&s, 100, 12));
+    insta::assert_snapshot!(screen(&s, 100, 16));
 }
 
 #[test]

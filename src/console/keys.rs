@@ -51,7 +51,11 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
 fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     let rows = s.row_count();
     let sel = s.view.index();
-    let detail = s.detail_open && matches!(s.view, View::Queue | View::History | View::Flagged);
+    let detail = s.detail_open
+        && matches!(
+            s.view,
+            View::Queue | View::History | View::Flagged | View::KillSwitches
+        );
     match action {
         Action::Down if detail => s.detail_scroll = s.detail_scroll.saturating_add(1),
         Action::Up if detail => s.detail_scroll = s.detail_scroll.saturating_sub(1),
@@ -70,12 +74,17 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             s.detail_open = false;
             s.detail_scroll = 0;
         }
+        // Enter opens the detail in every view; a kill switch flips only on its own key.
         Action::Open => {
-            if matches!(s.view, View::Queue | View::History | View::Flagged) && rows > 0 {
+            let views = [
+                View::Queue,
+                View::History,
+                View::Flagged,
+                View::KillSwitches,
+            ];
+            if views.contains(&s.view) && rows > 0 {
                 s.detail_open = true;
                 s.detail_scroll = 0;
-            } else if s.view == View::KillSwitches {
-                start_flip(s, None);
             }
         }
         Action::Back => {

@@ -3,7 +3,7 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
@@ -16,10 +16,11 @@ use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::super::words::verdict_word;
 use super::format::{
-    clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
+    clip, countdown, duration_text, outcome, size_text, urgency_style, urgency_word, when,
+    when_zoned,
 };
 use super::json::{compact, json_lines};
-use super::layout::wrapped_rows;
+use super::wrap::wrap_lines;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())
@@ -182,15 +183,15 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         out.push(Line::from(vec![
             label(t, "Deadline"),
             Span::styled(format!("{cd} left{}", urgency_word(u)), urgency_style(t, u)),
-            Span::styled(format!("  (at {} UTC)", clock(e.deadline)), t.muted()),
+            Span::styled(format!("  (at {})", when_zoned(s, e.deadline)), t.muted()),
         ]));
     } else if let Some(at) = e.resolved_at {
         out.push(field(
             t,
             "Resolved",
             format!(
-                "{} UTC, {} after it was raised{}",
-                clock(at),
+                "{}, {} after it was raised{}",
+                when_zoned(s, at),
                 duration_text(at - e.created_at),
                 e.resolution_reason
                     .as_deref()
@@ -254,7 +255,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
             None => Span::raw(clip(&compact(&p.args), 60)),
         };
         out.push(Line::from(vec![
-            Span::styled(format!("  {}  ", clock(p.at)), t.muted()),
+            Span::styled(format!("  {}  ", when(s, p.at)), t.muted()),
             Span::raw(format!("{:<18} ", clip(&inert(&p.tool), 18))),
             Span::styled(format!("{word:<7}"), style),
             args,
@@ -271,7 +272,15 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
             out.push(Line::from(vec![
                 Span::raw(format!("  {:<10} ", clip(&inert(&d.body.approver), 10))),
                 Span::styled(format!("{w:<10}"), st),
-                Span::styled(format!("{}  ", inert(&d.body.issued_at)), t.muted()),
+                Span::styled(
+                    format!(
+                        "{}  ",
+                        s.zone
+                            .when_text(&d.body.issued_at, s.now)
+                            .unwrap_or_else(|| inert(&d.body.issued_at).into_owned())
+                    ),
+                    t.muted(),
+                ),
                 Span::raw(inert(&d.body.reason).into_owned()),
             ]));
         }
@@ -284,7 +293,7 @@ pub fn flagged_lines(s: &State, f: &FlaggedAction) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(vec![
         Span::styled(inert(&f.action.id).into_owned(), t.accent()),
         Span::styled(
-            format!("  executed, flagged at {} UTC", clock(f.flagged_at)),
+            format!("  executed, flagged at {}", when_zoned(s, f.flagged_at)),
             t.muted(),
         ),
     ])];
@@ -333,7 +342,10 @@ pub fn render_lines(
     // Say when there is more than fits: nothing is cut off silently.
     let inner_w = area.width.saturating_sub(2).max(1) as usize;
     let inner_h = area.height.saturating_sub(2) as usize;
-    let total = wrapped_rows(&lines, inner_w);
+    // Wrapped here, not by the paragraph, so that wrapped lines keep their indent and the
+    // count of rows is exact.
+    let lines = wrap_lines(lines, inner_w);
+    let total = lines.len();
     let scroll = if focused {
         (s.detail_scroll as usize).min(total.saturating_sub(inner_h))
     } else {
@@ -354,7 +366,6 @@ pub fn render_lines(
         .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned());
     let p = Paragraph::new(lines)
         .block(block)
-        .wrap(Wrap { trim: false })
         .scroll((scroll as u16, 0));
     f.render_widget(p, area);
 }

@@ -1,8 +1,11 @@
 //! How values read on screen: countdowns and their urgency, durations, sizes, clock times,
 //! outcomes, why an escalation is not yours, clipped text, what a pane says while not live.
+//! Every time shown goes through [`when`]; every cut through [`clip`].
 
 use chrono::Duration;
 use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::protocol::{EscalationState, NotYours, Timestamp};
 
@@ -99,8 +102,8 @@ pub fn not_live(s: &State) -> Option<String> {
     }
     Some(match s.live_until {
         Some(t) => format!(
-            "Not connected: the last known state, from {} UTC.",
-            clock(t)
+            "Not connected: the last known state, from {}.",
+            when_zoned(s, t)
         ),
         None => "Not connected: the last known state.".into(),
     })
@@ -111,13 +114,20 @@ pub fn title_note(s: &State) -> String {
     match (&s.connection, s.resynced, s.live_until) {
         (Connection::Live, _, _) => String::new(),
         (_, false, _) => "· ⚠ no data yet ".into(),
-        (_, true, Some(t)) => format!("· ⚠ not live: as of {} ", clock(t)),
+        (_, true, Some(t)) => format!("· ⚠ not live: as of {} ", when(s, t)),
         (_, true, None) => "· ⚠ not live ".into(),
     }
 }
 
-pub fn clock(t: Timestamp) -> String {
-    t.format("%H:%M:%S").to_string()
+/// A time as the console shows every time: in the viewer's zone, `HH:MM:SS`, with the date
+/// before it when it is not today (see `Zone::when`).
+pub fn when(s: &State, t: Timestamp) -> String {
+    s.zone.when(t, s.now)
+}
+
+/// [`when`] with the zone's abbreviation, for a time that stands on its own in a sentence.
+pub fn when_zoned(s: &State, t: Timestamp) -> String {
+    s.zone.when_zoned(t, s.now)
 }
 
 /// Outcome of an escalation as symbol + word, and its colour.
@@ -143,13 +153,85 @@ pub fn short_why(n: &NotYours) -> String {
     }
 }
 
-/// Cut to `max` characters with a visible ellipsis.
+/// The one truncation of the console: `s` in at most `max` terminal columns (wide characters
+/// count two), cut with a visible `…` when it does not fit. Nothing is cut silently.
 pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    if s.width() <= max {
+        return s.to_string();
+    }
+    cut(s, max)
+}
+
+/// `s` cut to `max - 1` columns and `…`, whether or not it would fit.
+fn cut(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if max > 0 {
         out.push('…');
-        out
+    }
+    out
+}
+
+/// A line cut to `max` columns, styles kept, with `…` where it was cut.
+pub fn clip_line(line: Line<'static>, max: usize) -> Line<'static> {
+    if line.width() <= max {
+        return line;
+    }
+    let mut spans = Vec::new();
+    let mut left = max;
+    for span in line.spans {
+        let w = span.width();
+        if w < left {
+            left -= w;
+            spans.push(span);
+            continue;
+        }
+        // Something is cut here or after: the ellipsis goes here.
+        spans.push(Span::styled(cut(&span.content, left), span.style));
+        break;
+    }
+    let mut out = Line::from(spans).style(line.style);
+    out.alignment = line.alignment;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_counts_columns_and_always_shows_the_cut() {
+        assert_eq!(clip("stripe.refund", 13), "stripe.refund");
+        assert_eq!(clip("stripe.refund", 12), "stripe.refu…");
+        assert_eq!(clip("stripe.refund", 1), "…");
+        assert_eq!(clip("stripe.refund", 0), "");
+        // Wide characters take two columns: never half of one, never past the width.
+        assert_eq!(clip("払い戻し処理", 7), "払い戻…");
+        assert_eq!(clip("払い戻し処理", 6), "払い…");
+        assert_eq!(clip("払い戻し処理", 6).width(), 5);
+        assert_eq!(clip("naïve", 5), "naïve");
+    }
+
+    #[test]
+    fn clip_line_keeps_styles_and_marks_the_cut() {
+        let line = Line::from(vec![
+            Span::styled("● live ", Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw("│ Alice Ng (alice)"),
+        ]);
+        let cut = clip_line(line.clone(), 12);
+        assert_eq!(cut.to_string(), "● live │ Al…");
+        assert_eq!(cut.width(), 12);
+        assert_eq!(cut.spans[0].style, line.spans[0].style);
+        assert_eq!(clip_line(line.clone(), 40), line);
+        // The first span fits exactly, the second does not fit at all: the cut shows anyway.
+        assert_eq!(clip_line(line, 7).to_string(), "● live…");
     }
 }

@@ -1,19 +1,63 @@
-//! The Flagged, Kill switches and History views.
+//! The Flagged and History views, and what every list shares: the list/detail split, the
+//! bordered block, the window of rows, and tables whose columns are sized to their content.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, HighlightSpacing, Row, Table, TableState};
 use ratatui::Frame;
 
-use crate::protocol::{inert, Vote};
+use crate::protocol::{inert, FlagVerdict, Vote};
 
 use super::super::state::State;
-use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
-use super::format::{clip, clock, duration_text, not_live, outcome, title_note};
-use super::layout::window;
+use super::detail::{escalation_lines, flagged_lines, render_lines};
+use super::format::{clip, clip_line, duration_text, not_live, outcome, title_note, when};
+use super::layout::{column_widths, window, Column};
 
-fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
+/// A table's header, its rows clipped (with `…`) to columns sized from the content of the
+/// cells given and the room there is, and the widths to lay it out with.
+pub struct Fitted {
+    pub header: Row<'static>,
+    pub rows: Vec<Row<'static>>,
+    pub widths: Vec<Constraint>,
+}
+
+/// `cols` gives each column's bounds and weight; `area_width` is the bordered table's width.
+pub fn fit_table(
+    s: &State,
+    header: &[&str],
+    mut cols: Vec<Column>,
+    cells: Vec<Vec<Line<'static>>>,
+    area_width: u16,
+) -> Fitted {
+    for (c, h) in cols.iter_mut().zip(header) {
+        c.fit(h);
+    }
+    for row in &cells {
+        for (c, cell) in cols.iter_mut().zip(row) {
+            c.want = c.want.max(cell.width());
+        }
+    }
+    // Borders, and the selection marker's column.
+    let inner = (area_width as usize).saturating_sub(2 + SELECTED.chars().count());
+    let w = column_widths(&cols, inner, 1);
+    let clipped = |row: Vec<Line<'static>>| {
+        Row::new(
+            row.into_iter()
+                .zip(&w)
+                .map(|(l, &cw)| clip_line(l, cw as usize))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let header = header.iter().map(|h| Line::from(h.to_string())).collect();
+    Fitted {
+        header: clipped(header).style(s.theme.muted()),
+        rows: cells.into_iter().map(clipped).collect(),
+        widths: w.iter().map(|&x| Constraint::Length(x)).collect(),
+    }
+}
+
+pub fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     } else {
@@ -22,18 +66,21 @@ fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     }
 }
 
-fn block<'a>(s: &State, title: String, hint: &'a str) -> Block<'a> {
+/// A list's frame: its title and, bottom right, its keys; the title is clipped with `…` to
+/// the room the border leaves.
+pub fn block<'a>(s: &State, title: String, hint: &'a str, width: u16) -> Block<'a> {
     let t = &s.theme;
+    let room = (width as usize).saturating_sub(4);
     Block::default()
         .borders(Borders::ALL)
         .border_style(t.border())
-        .title(Span::styled(title, t.accent()))
+        .title(Span::styled(clip(&title, room.max(8)), t.accent()))
         .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned())
 }
 
 /// The rows that fit, and the table state that marks the selected one with a symbol as well as
 /// a colour (never meaning by colour alone).
-fn windowed<'a>(
+pub fn windowed<'a>(
     rows: Vec<Row<'a>>,
     sel: usize,
     height: u16,
@@ -76,60 +123,51 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         }
     }
     let [list, detail] = split(area, idx.len());
-    // As in the queue: agent, tool and rule share the rest, clipped visibly to their width.
-    let inner = list.width.saturating_sub(2 + 2 + 4) as usize;
-    let flex = inner.saturating_sub(8 + 16).clamp(18, 60);
-    let (wa, wt) = (flex * 3 / 10, flex * 4 / 10);
-    let wr = flex - wa - wt;
-    let rows: Vec<Row> = idx
+    let cells = idx
         .iter()
         .map(|&i| {
             let fl = &s.flagged[i];
-            let (review, style) = match &fl.review {
-                None => ("⚑ to review".to_string(), t.fg(t.pending)),
-                Some(r) => (
-                    format!(
-                        "{} {}",
-                        match r.body.review {
-                            crate::protocol::FlagVerdict::Acknowledge => "✓ ack",
-                            crate::protocol::FlagVerdict::Incident => "‼ incident",
-                        },
-                        clip(&inert(&r.body.reviewer), 10)
-                    ),
-                    match r.body.review {
-                        crate::protocol::FlagVerdict::Acknowledge => t.fg(t.ok),
-                        crate::protocol::FlagVerdict::Incident => t.fg(t.danger),
-                    },
-                ),
+            let review = match &fl.review {
+                None => Span::styled("⚑ to review", t.fg(t.pending)),
+                Some(r) => {
+                    let (word, style) = match r.body.review {
+                        FlagVerdict::Acknowledge => ("✓ ack", t.fg(t.ok)),
+                        FlagVerdict::Incident => ("‼ incident", t.fg(t.danger)),
+                    };
+                    Span::styled(format!("{word} {}", inert(&r.body.reviewer)), style)
+                }
             };
-            Row::new(vec![
-                Cell::from(clock(fl.flagged_at)),
-                Cell::from(clip(&inert(&fl.action.agent), wa)),
-                Cell::from(clip(&inert(&fl.action.tool), wt)),
-                Cell::from(clip(&inert(&fl.rule.id), wr)),
-                Cell::from(Span::styled(clip(&review, 16), style)),
-            ])
+            vec![
+                Line::from(when(s, fl.flagged_at)),
+                Line::from(inert(&fl.action.agent).into_owned()),
+                Line::from(inert(&fl.action.tool).into_owned()),
+                Line::from(inert(&fl.rule.id).into_owned()),
+                Line::from(review),
+            ]
         })
         .collect();
+    let cols = vec![
+        Column::new(8, 19),
+        Column::new(8, 24).weight(110),
+        Column::new(10, 32).weight(130),
+        Column::new(8, 24),
+        Column::new(11, 24).weight(80),
+    ];
+    let header = ["At", "Agent", "Tool", "Rule", "Review"];
+    let fit = fit_table(s, &header, cols, cells, list.width);
     let title = format!(
         " Flagged {} · {} to review {}",
         idx.len(),
         s.unreviewed_flags(),
         title_note(s)
     );
-    let (rows, state) = windowed(rows, sel, list.height, s.theme.selected());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(8),
-            Constraint::Length(wa as u16),
-            Constraint::Length(wt as u16),
-            Constraint::Length(wr as u16),
-            Constraint::Min(16),
-        ],
-    )
-    .header(Row::new(["At", "Agent", "Tool", "Rule", "Review"]).style(t.muted()))
-    .block(block(s, title, " a acknowledge · i incident "));
+    let (rows, state) = windowed(fit.rows, sel, list.height, t.selected());
+    let table = Table::new(rows, fit.widths).header(fit.header).block(block(
+        s,
+        title,
+        " a acknowledge · i incident ",
+        list.width,
+    ));
     render_table(f, list, table, state);
     if let Some(fl) = s.selected_flagged() {
         render_lines(f, detail, s, "Flagged action", flagged_lines(s, fl), false);
@@ -139,89 +177,8 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
             None if s.flagged.is_empty() => " Nothing flagged ".into(),
             None => " Nothing matches the filter ".into(),
         };
-        f.render_widget(block(s, title, ""), detail);
+        f.render_widget(block(s, title, "", detail.width), detail);
     }
-}
-
-pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
-    let t = &s.theme;
-    let rows_data = s.switch_rows();
-    let sel = s.selected[2];
-    let rows: Vec<Row> = rows_data
-        .iter()
-        .map(|r| {
-            let (state, style, detail) = match &r.state {
-                Some(k) if k.on => (
-                    "■ STOPPED",
-                    t.fg(t.danger),
-                    format!(
-                        "by {} at {}: {}",
-                        inert(&k.by),
-                        clock(k.at),
-                        inert(&k.reason)
-                    ),
-                ),
-                Some(k) => (
-                    "○ running",
-                    t.fg(t.ok),
-                    format!(
-                        "resumed by {} at {}: {}",
-                        inert(&k.by),
-                        clock(k.at),
-                        inert(&k.reason)
-                    ),
-                ),
-                None => ("○ running", t.fg(t.ok), String::new()),
-            };
-            // Under the global switch nothing runs, whatever its own switch says.
-            let (state, style) =
-                if s.global_stopped() && r.scope != "global" && state != "■ STOPPED" {
-                    ("■ (global)", t.fg(t.danger))
-                } else {
-                    (state, style)
-                };
-            let activity = match &r.last_activity {
-                Some(a) => {
-                    let (w, _) = effect_style(t, a.effect);
-                    clip(&format!("{} {} → {w}", clock(a.at), inert(&a.tool)), 34)
-                }
-                None => "—".into(),
-            };
-            Row::new(vec![
-                Cell::from(clip(&inert(&r.scope), 26)),
-                Cell::from(Span::styled(state, style)),
-                Cell::from(format!("{:>6}", r.actions)),
-                Cell::from(activity),
-                Cell::from(detail),
-            ])
-        })
-        .collect();
-    let stopped = rows_data
-        .iter()
-        .filter(|r| r.state.as_ref().is_some_and(|k| k.on))
-        .count();
-    let title = if s.global_stopped() {
-        format!(
-            " Kill switches · GLOBAL STOP IS ON: every action is denied {}",
-            title_note(s)
-        )
-    } else {
-        format!(" Kill switches · {stopped} on {}", title_note(s))
-    };
-    let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(26),
-            Constraint::Length(10),
-            Constraint::Length(6),
-            Constraint::Length(34),
-            Constraint::Min(10),
-        ],
-    )
-    .header(Row::new(["Scope", "State", "Recent", "Last action", "Last flip"]).style(t.muted()))
-    .block(block(s, title, " Space toggle · ! stop everything "));
-    render_table(f, area, table, state);
 }
 
 pub fn history(f: &mut Frame, area: Rect, s: &State) {
@@ -230,18 +187,12 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     let sel = s.selected[3];
     if s.detail_open {
         if let Some(e) = s.selected_escalation() {
-            render_lines(
-                f,
-                area,
-                s,
-                "Resolved escalation",
-                escalation_lines(s, e),
-                true,
-            );
+            let lines = escalation_lines(s, e);
+            render_lines(f, area, s, "Resolved escalation", lines, true);
             return;
         }
     }
-    let rows: Vec<Row> = idx
+    let cells = idx
         .iter()
         .map(|&i| {
             let e = &s.history[i];
@@ -250,56 +201,51 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
                 .decisions
                 .iter()
                 .map(|d| {
-                    format!(
-                        "{}{}",
-                        inert(&d.body.approver),
-                        if d.body.verdict == Vote::Approve {
-                            "✓"
-                        } else {
-                            "✗"
-                        }
-                    )
+                    let mark = if d.body.verdict == Vote::Approve {
+                        "✓"
+                    } else {
+                        "✗"
+                    };
+                    format!("{}{mark}", inert(&d.body.approver))
                 })
                 .collect();
             let took = e
                 .resolved_at
                 .map(|r| duration_text(r - e.created_at))
                 .unwrap_or_else(|| "—".into());
-            Row::new(vec![
-                Cell::from(e.resolved_at.map(clock).unwrap_or_else(|| "—".into())),
-                Cell::from(Span::styled(word, style)),
-                Cell::from(clip(&inert(&e.action.agent), 14)),
-                Cell::from(clip(&inert(&e.action.tool), 18)),
-                Cell::from(clip(&inert(&e.rule.id), 16)),
-                Cell::from(took),
-                Cell::from(if deciders.is_empty() {
+            vec![
+                Line::from(e.resolved_at.map_or_else(|| "—".into(), |r| when(s, r))),
+                Line::from(Span::styled(word, style)),
+                Line::from(inert(&e.action.agent).into_owned()),
+                Line::from(inert(&e.action.tool).into_owned()),
+                Line::from(inert(&e.rule.id).into_owned()),
+                Line::from(took),
+                Line::from(if deciders.is_empty() {
                     "—".into()
                 } else {
                     deciders.join(" ")
                 }),
-            ])
+            ]
         })
         .collect();
-    let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(8),
-            Constraint::Length(11),
-            Constraint::Length(14),
-            Constraint::Length(18),
-            Constraint::Length(16),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
-    )
-    .header(
-        Row::new(["At", "Outcome", "Agent", "Tool", "Rule", "Took", "Deciders"]).style(t.muted()),
-    )
-    .block(block(
+    let cols = vec![
+        Column::new(8, 19),
+        Column::new(9, 11),
+        Column::new(8, 24).weight(110),
+        Column::new(10, 32).weight(130),
+        Column::new(8, 24),
+        Column::new(6, 8),
+        Column::new(8, 60).weight(80),
+    ];
+    let header = ["At", "Outcome", "Agent", "Tool", "Rule", "Took", "Deciders"];
+    let fit = fit_table(s, &header, cols, cells, area.width);
+    let (rows, state) = windowed(fit.rows, sel, area.height, t.selected());
+    let title = format!(" History {} {}", idx.len(), title_note(s));
+    let table = Table::new(rows, fit.widths).header(fit.header).block(block(
         s,
-        format!(" History {} {}", idx.len(), title_note(s)),
+        title,
         " Enter detail ",
+        area.width,
     ));
     render_table(f, area, table, state);
 }

@@ -4,10 +4,12 @@ mod detail;
 mod dialogs;
 mod format;
 mod json;
+mod killswitch;
 mod layout;
 mod lists;
 mod queue;
 mod status;
+mod wrap;
 
 use ratatui::layout::{Constraint, Layout};
 use ratatui::widgets::Block;
@@ -20,6 +22,9 @@ pub use json::json_lines;
 pub fn render(f: &mut Frame, s: &State) {
     let area = f.area();
     f.render_widget(Block::default().style(s.theme.base()), area);
+    if layout::too_small(area) {
+        return layout::render_too_small(f, area, s);
+    }
     let [tabs, main, message, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -31,7 +36,7 @@ pub fn render(f: &mut Frame, s: &State) {
     match s.view {
         View::Queue => queue::render(f, main, s),
         View::Flagged => lists::flagged(f, main, s),
-        View::KillSwitches => lists::killswitches(f, main, s),
+        View::KillSwitches => killswitch::render(f, main, s),
         View::History => lists::history(f, main, s),
     }
     status::message(f, message, s);

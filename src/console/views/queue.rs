@@ -3,7 +3,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::protocol::inert;
@@ -11,7 +11,8 @@ use crate::protocol::inert;
 use super::super::state::{Connection, State};
 use super::detail::{escalation_lines, render_lines};
 use super::format::{clip, countdown, not_live, short_why, title_note, urgency_style};
-use super::layout::window;
+use super::layout::{window, Column};
+use super::lists::{fit_table, render_table};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let selected = s.selected_escalation();
@@ -67,39 +68,30 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     let height = area.height.saturating_sub(3) as usize;
     let sel = s.selected[0];
     let range = window(rows_idx.len(), sel, height);
-    // Agent, tool and rule share what the fixed columns leave, and are clipped to exactly their
-    // width with a visible ellipsis: the table would otherwise cut them silently.
     // The Args column (arguments left out of the stream, fetched on selection) only when some
     // escalation needs it.
     let args_col = s.pending.iter().any(|e| e.args_elided().is_some());
-    let (args_w, args_gap) = if args_col { (6, 1) } else { (0, 0) };
-    let inner = area.width.saturating_sub(2 + 2 + 5 + args_gap) as usize; // borders, marker, gaps
-    let flex = inner
-        .saturating_sub(10 + 4 + 16 + args_w as usize)
-        .clamp(18, 60);
-    let (wa, wt) = (flex * 3 / 10, flex * 4 / 10);
-    let wr = flex - wa - wt;
-    let rows: Vec<Row> = rows_idx[range.clone()]
+    // Columns are sized to the rows on screen (a queue of thousands is not measured per frame).
+    let cells = rows_idx[range.clone()]
         .iter()
-        .enumerate()
-        .map(|(off, &i)| {
+        .map(|&i| {
             let e = &s.pending[i];
             let (cd, u) = countdown(e.deadline, s.now);
-            let (you, you_style) = match s.not_mine(e) {
-                None => ("▶ yours".to_string(), t.fg(t.ok)),
-                Some(why) => (clip(&short_why(&why), 16), t.muted()),
+            let you = match s.not_mine(e) {
+                None => Span::styled("▶ yours", t.fg(t.ok)),
+                Some(why) => Span::styled(short_why(&why), t.muted()),
             };
             let mut cells = vec![
-                Cell::from(Span::styled(cd, urgency_style(t, u))),
-                Cell::from(clip(&inert(&e.action.agent), wa)),
-                Cell::from(clip(&inert(&e.action.tool), wt)),
-                Cell::from(clip(&inert(&e.rule.id), wr)),
-                Cell::from(format!(
+                Line::from(Span::styled(cd, urgency_style(t, u))),
+                Line::from(inert(&e.action.agent).into_owned()),
+                Line::from(inert(&e.action.tool).into_owned()),
+                Line::from(inert(&e.rule.id).into_owned()),
+                Line::from(format!(
                     "{}/{}",
                     e.approvals_received(),
                     e.approvals_required
                 )),
-                Cell::from(Span::styled(you, you_style)),
+                Line::from(you),
             ];
             if args_col {
                 // Arguments the stream left out: fetched on selection, before anyone signs.
@@ -107,9 +99,31 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                     Some(x) => Span::styled(format!("⋯{}", size_short(x.bytes)), t.fg(t.warning)),
                     None => Span::raw(""),
                 };
-                cells.insert(5, Cell::from(marker));
+                cells.insert(5, Line::from(marker));
             }
-            let row = Row::new(cells);
+            cells
+        })
+        .collect();
+    let mut header = vec!["Left", "Agent", "Tool", "Rule", "Appr", "You"];
+    // The tool matters most when room is short; who may decide is in the detail too.
+    let mut cols = vec![
+        Column::new(9, 10),
+        Column::new(8, 24).weight(110),
+        Column::new(10, 32).weight(130),
+        Column::new(8, 24),
+        Column::new(4, 5),
+        Column::new(10, 24).weight(80),
+    ];
+    if args_col {
+        header.insert(5, "Args");
+        cols.insert(5, Column::new(6, 6));
+    }
+    let fit = fit_table(s, &header, cols, cells, area.width);
+    let rows: Vec<Row> = fit
+        .rows
+        .into_iter()
+        .enumerate()
+        .map(|(off, row)| {
             if range.start + off == sel {
                 row.style(t.selected())
             } else {
@@ -139,32 +153,22 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     } else {
         String::new()
     };
-    let mut widths = vec![
-        Constraint::Length(10),
-        Constraint::Length(wa as u16),
-        Constraint::Length(wt as u16),
-        Constraint::Length(wr as u16),
-        Constraint::Length(4),
-        Constraint::Min(16),
-    ];
-    let mut header = vec!["Left", "Agent", "Tool", "Rule", "Appr", "You"];
-    if args_col {
-        widths.insert(5, Constraint::Length(args_w));
-        header.insert(5, "Args");
-    }
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.muted()))
+    let table = Table::new(rows, fit.widths)
+        .header(fit.header)
         .block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(t.border())
-                .title(Span::styled(title, t.accent()))
+                .title(Span::styled(
+                    clip(&title, (area.width as usize).saturating_sub(4)),
+                    t.accent(),
+                ))
                 .title_bottom(Line::from(Span::styled(more, t.muted())).right_aligned()),
         )
         .style(Style::default());
     let state = TableState::default()
         .with_selected((sel >= range.start && sel < range.end).then(|| sel - range.start));
-    super::lists::render_table(f, area, table, state);
+    render_table(f, area, table, state);
 }
 
 /// A size in at most five characters: 812B, 244K, 1.2M.

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use crate::protocol::{inert, Role};
 
 use super::super::state::{Connection, Level, State, View};
-use super::format::clock;
+use super::format::{clip_line, when};
 
 pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
@@ -48,7 +48,10 @@ pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
             t.fg(t.warning),
         ));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    f.render_widget(
+        Paragraph::new(clip_line(Line::from(spans), area.width as usize)),
+        area,
+    );
 }
 
 pub fn message(f: &mut Frame, area: Rect, s: &State) {
@@ -61,13 +64,13 @@ pub fn message(f: &mut Frame, area: Rect, s: &State) {
                 Level::Error => t.fg(t.danger).add_modifier(Modifier::BOLD),
             };
             Line::from(vec![
-                Span::styled(format!(" {} ", clock(m.at)), t.muted()),
+                Span::styled(format!(" {} ", when(s, m.at)), t.muted()),
                 Span::styled(m.text.clone(), style),
             ])
         }
         None => Line::default(),
     };
-    f.render_widget(Paragraph::new(line), area);
+    f.render_widget(Paragraph::new(clip_line(line, area.width as usize)), area);
 }
 
 pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
@@ -88,13 +91,13 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
         } => (
             format!(
                 "↻ reconnecting {attempt} · offline since {} ({})",
-                clock(*since),
+                when(s, *since),
                 error
             ),
             t.fg(t.danger),
         ),
         Connection::Refused { since, reason } => (
-            format!("✗ refused since {}: {reason}", clock(*since)),
+            format!("✗ refused since {}: {reason}", when(s, *since)),
             t.fg(t.danger),
         ),
     };
@@ -144,5 +147,8 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     }
     spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
     spans.push(Span::styled("│ ? help", t.muted()));
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    f.render_widget(
+        Paragraph::new(clip_line(Line::from(spans), area.width as usize)),
+        area,
+    );
 }
