@@ -15,6 +15,7 @@ pub mod keymap;
 mod keys;
 pub mod net;
 pub mod notify;
+mod prior;
 mod replies;
 pub mod rows;
 mod selection;

@@ -15,11 +15,13 @@ use crate::protocol::{
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::super::words::verdict_word;
+use super::agent_wait::agent_line;
 use super::format::{
     clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
 };
-use super::json::{compact, json_lines};
+use super::json::json_lines;
 use super::layout::wrapped_rows;
+use super::prior::prior_lines;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())
@@ -184,6 +186,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
             Span::styled(format!("{cd} left{}", urgency_word(u)), urgency_style(t, u)),
             Span::styled(format!("  (at {} UTC)", clock(e.deadline)), t.muted()),
         ]));
+        out.extend(agent_line(t, label(t, "Agent waits"), e, s.now));
     } else if let Some(at) = e.resolved_at {
         out.push(field(
             t,
@@ -237,29 +240,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         Whole::Escalation(s.fetches.get(&e.id)),
         &mut out,
     );
-    out.push(Line::default());
-    out.push(heading(t, "Last tool calls in this session"));
-    if e.history.is_empty() {
-        out.push(Line::from(Span::styled(
-            "  (none: this is the session's first call)",
-            t.muted(),
-        )));
-    }
-    let shown = e.history.len().saturating_sub(3);
-    for (i, p) in e.history.iter().enumerate().skip(shown) {
-        let (word, style) = effect_style(t, p.verdict);
-        let field = format!("history.{i}.args");
-        let args = match e.elided.iter().find(|x| x.field == field) {
-            Some(x) => Span::styled(format!("⋯ {} left out", size_text(x.bytes)), t.muted()),
-            None => Span::raw(clip(&compact(&p.args), 60)),
-        };
-        out.push(Line::from(vec![
-            Span::styled(format!("  {}  ", clock(p.at)), t.muted()),
-            Span::raw(format!("{:<18} ", clip(&inert(&p.tool), 18))),
-            Span::styled(format!("{word:<7}"), style),
-            args,
-        ]));
-    }
+    prior_lines(s, e, &mut out);
     if !e.decisions.is_empty() {
         out.push(Line::default());
         out.push(heading(t, "Decisions"));

@@ -1,11 +1,13 @@
 //! Pure render functions of `&State`. Nothing here changes state or touches the network.
 
+mod agent_wait;
 mod detail;
 mod dialogs;
 mod format;
 mod json;
 mod layout;
 mod lists;
+pub mod prior;
 mod queue;
 mod status;
 
@@ -15,6 +17,7 @@ use ratatui::Frame;
 
 use super::state::{State, View};
 
+pub use detail::escalation_lines;
 pub use json::json_lines;
 
 pub fn render(f: &mut Frame, s: &State) {

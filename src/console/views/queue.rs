@@ -89,8 +89,11 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 None => ("▶ yours".to_string(), t.fg(t.ok)),
                 Some(why) => (clip(&short_why(&why), 16), t.muted()),
             };
+            // An agent that stopped waiting runs nothing an approval would allow: said first.
+            let left = super::agent_wait::gave_up_cell(t, e, s.now)
+                .unwrap_or_else(|| Span::styled(cd, urgency_style(t, u)));
             let mut cells = vec![
-                Cell::from(Span::styled(cd, urgency_style(t, u))),
+                Cell::from(left),
                 Cell::from(clip(&inert(&e.action.agent), wa)),
                 Cell::from(clip(&inert(&e.action.tool), wt)),
                 Cell::from(clip(&inert(&e.rule.id), wr)),
