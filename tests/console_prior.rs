@@ -59,7 +59,7 @@ fn the_detail_says_when_the_agent_gives_up_before_the_deadline() {
     key(&mut s, KeyCode::Enter);
     let text = screen(&s, 80, 24);
     assert!(
-        text.contains("agent gives up in 20s, before the deadline in 45s"),
+        text.contains("Agent waits   gives up in 20s, before the deadline in 45s"),
         "{text}"
     );
     insta::assert_snapshot!(text);
@@ -71,9 +71,9 @@ fn the_queue_marks_an_escalation_whose_agent_stopped_waiting() {
     let text = screen(&s, 160, 50);
     let row = text
         .lines()
-        .find(|l| l.contains("deployer"))
-        .expect("esc-004's row");
-    assert!(row.contains("⊘ agent gone"), "{row}");
+        .find(|l| l.contains("deploy.release"))
+        .unwrap_or_else(|| panic!("esc-004's row:\n{text}"));
+    assert!(row.contains("⊘ gave up"), "{row}");
     insta::assert_snapshot!(text);
 }
 

@@ -16,7 +16,7 @@ pub fn gave_up(e: &Escalation, now: Timestamp) -> bool {
 
 /// The queue's "Left" cell for an escalation whose agent stopped waiting.
 pub fn gave_up_cell(t: &Theme, e: &Escalation, now: Timestamp) -> Option<Span<'static>> {
-    gave_up(e, now).then(|| Span::styled("⊘ agent gone", t.fg(t.expired)))
+    gave_up(e, now).then(|| Span::styled("⊘ gave up", t.fg(t.expired)))
 }
 
 /// The detail's line under the deadline: when the agent gives up, against the deadline. None
@@ -41,7 +41,7 @@ pub fn agent_line(
         let (_, urgency) = countdown(at, now);
         spans.push(Span::styled(
             format!(
-                "agent gives up in {}, before the deadline in {}",
+                "gives up in {}, before the deadline in {}",
                 duration_text(at - now),
                 duration_text(e.deadline - now)
             ),
@@ -49,10 +49,10 @@ pub fn agent_line(
         ));
     } else {
         spans.push(Span::raw(format!(
-            "agent waits past the deadline (gives up in {})",
+            "past the deadline (gives up in {})",
             duration_text(at - now)
         )));
     }
-    spans.push(Span::styled(format!("  (at {} UTC)", clock(at)), t.muted()));
+    spans.push(Span::styled(format!("  ({} UTC)", clock(at)), t.muted()));
     Some(Line::from(spans))
 }

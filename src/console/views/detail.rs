@@ -21,6 +21,7 @@ use super::format::{
 };
 use super::json::json_lines;
 use super::layout::wrapped_rows;
+pub use super::prior::effect_style;
 use super::prior::prior_lines;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
@@ -33,15 +34,6 @@ fn heading(t: &Theme, h: &str) -> Line<'static> {
 
 fn field(t: &Theme, l: &str, v: String) -> Line<'static> {
     Line::from(vec![label(t, l), Span::raw(v)])
-}
-
-pub fn effect_style(t: &Theme, e: Effect) -> (&'static str, Style) {
-    match e {
-        Effect::Allow => ("allow", t.fg(t.approved)),
-        Effect::Deny => ("deny", t.fg(t.denied)),
-        Effect::Review => ("review", t.fg(t.pending)),
-        Effect::Flag => ("flag", t.fg(t.warning)),
-    }
 }
 
 fn action_lines(t: &Theme, a: &ActionRecord, owner: Option<&str>, out: &mut Vec<Line<'static>>) {

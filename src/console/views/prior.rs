@@ -2,13 +2,13 @@
 //! escalated one's resolution, not just "review"), and the one the approver opened (`p`) with
 //! its full args.
 
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use crate::protocol::{inert, Effect, Escalation, EscalationState, PriorCall, Resolution};
 
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
-use super::detail::effect_style;
 use super::format::{clip, clock, outcome, size_text};
 use super::json::{compact, json_lines};
 
@@ -26,9 +26,19 @@ fn state_of(r: Resolution) -> EscalationState {
     }
 }
 
+/// A policy outcome as a word and its colour (also the detail's rule line and the activity).
+pub fn effect_style(t: &Theme, e: Effect) -> (&'static str, Style) {
+    match e {
+        Effect::Allow => ("allow", t.fg(t.approved)),
+        Effect::Deny => ("deny", t.fg(t.denied)),
+        Effect::Review => ("review", t.fg(t.pending)),
+        Effect::Flag => ("flag", t.fg(t.warning)),
+    }
+}
+
 /// How an earlier call ended, as this console knows it: the policy's word, or for an escalated
 /// call its resolution (from the server, or from the stream if it was resolved later).
-fn ended(s: &State, p: &PriorCall) -> (&'static str, ratatui::style::Style) {
+fn ended(s: &State, p: &PriorCall) -> (&'static str, Style) {
     let t = &s.theme;
     if p.verdict != Effect::Review {
         return effect_style(t, p.verdict);
