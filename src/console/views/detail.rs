@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{
-    inert, inert_multiline, ActionRecord, Effect, Elided, Escalation, FlaggedAction, RuleRef, Vote,
+    inert, inert_multiline, ActionRecord, Elided, Escalation, FlaggedAction, RuleRef, Vote,
     ELIDED_ARGS,
 };
 
