@@ -497,3 +497,34 @@ async fn timeout_comes_from_the_environment_or_the_config_file() {
         assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
     }
 }
+
+#[tokio::test]
+async fn hook_tells_approvers_when_it_stops_waiting() {
+    // A 20 s hook answers within 16 s and keeps 3 s of that for the withdraw: it stops waiting
+    // about 13 s after it starts, far sooner than the rule's 1 minute. The escalation says so.
+    let g = Gavel::start(POLICY).await;
+    let config = g.empty_config();
+    let (url, token) = (g.url(), g.token());
+    let hook = tokio::spawn(async move {
+        run_hook(
+            &url,
+            &token,
+            &config,
+            &fixture("mcp.json"),
+            HOOK_TIMEOUT_SECS,
+        )
+        .await
+    });
+    let esc = g
+        .escalation_for("mcp__github__create_pull_request", Duration::from_secs(10))
+        .await;
+    let gives_up = esc.agent_deadline.expect("the hook reports its budget");
+    let budget = (gives_up - esc.created_at).num_milliseconds();
+    assert!((10_000..=13_000).contains(&budget), "{budget} ms");
+    assert!(gives_up < esc.deadline, "{gives_up} vs {}", esc.deadline);
+    g.decide(&esc, Vote::Deny, "not today").await;
+    let run = hook.await.expect("hook task");
+    assert_in_time(&run);
+    assert_eq!(run.decision, "deny");
+    g.shutdown().await;
+}

@@ -3,6 +3,8 @@
 
 mod common;
 
+#[path = "server/agent_side.rs"]
+mod agent_side;
 #[path = "server/anchors.rs"]
 mod anchors;
 #[path = "server/audit.rs"]

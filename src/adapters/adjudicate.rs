@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::{rule_text, ruling_of, Ruling};
 use crate::client::{new_idempotency_key, Client, ClientError};
-use crate::protocol::{ActionOutcome, ActionRequest, Resolution, Verdict};
+use crate::protocol::{budget_secs, ActionOutcome, ActionRequest, Resolution, Verdict};
 
 /// How long a withdraw may take at most (the server answers one in milliseconds).
 pub const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(3);
@@ -85,7 +85,10 @@ pub async fn adjudicate_watched(
     let mut stop = std::pin::pin!(stop);
     // One key per logical call: a resend of this call can never become a second action.
     let key = new_idempotency_key();
-    let mut submit = std::pin::pin!(client.submit_with_key(token, action, Some(&key)));
+    // Approvers see when this adapter stops waiting (its budget), when it has one.
+    let wait_budget =
+        budget.and_then(|b| budget_secs(b.stop_waiting.saturating_duration_since(Instant::now())));
+    let mut submit = std::pin::pin!(client.submit_waiting(token, action, Some(&key), wait_budget));
     let early = tokio::select! {
         biased;
         r = &mut submit => Ok(r),

@@ -175,11 +175,35 @@ impl Client {
         action: &ActionRequest,
         key: Option<&str>,
     ) -> Result<ActionOutcome, ClientError> {
+        self.submit_waiting(token, action, key, None).await
+    }
+
+    /// [`Client::submit_with_key`], saying how long the caller will wait for the outcome
+    /// (`wait_budget_secs`, see [`crate::protocol::budget_secs`]), so approvers see when it
+    /// gives up.
+    pub async fn submit_waiting(
+        &self,
+        token: &str,
+        action: &ActionRequest,
+        key: Option<&str>,
+        wait_budget_secs: Option<f64>,
+    ) -> Result<ActionOutcome, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(flatten)]
+            action: &'a ActionRequest,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            wait_budget_secs: Option<f64>,
+        }
+        let body = Body {
+            action,
+            wait_budget_secs,
+        };
         let mut req = self
             .http
             .post(format!("{}/v1/actions", self.base))
             .bearer_auth(token)
-            .json(action);
+            .json(&body);
         if let Some(key) = key {
             req = req.header(HEADER_IDEMPOTENCY_KEY, format!("\"{key}\""));
         }

@@ -30,6 +30,7 @@ pub enum Action {
     Approve,
     Deny,
     NextMine,
+    PriorArgs,
     Acknowledge,
     Incident,
     Toggle,

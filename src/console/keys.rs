@@ -49,6 +49,8 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
 }
 
 fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
+    // From the first key on, the cursor is the person's: it never jumps to another escalation.
+    s.cursor_untouched = false;
     let rows = s.row_count();
     let sel = s.view.index();
     let detail = s.detail_open
@@ -101,6 +103,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Help => s.dialog = Some(Dialog::Help),
         Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
+        Action::PriorArgs => super::prior::next_prior_args(s),
         Action::Approve => start_decision(s, Vote::Approve, fx),
         Action::Deny => start_decision(s, Vote::Deny, fx),
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),

@@ -16,6 +16,7 @@ mod keys;
 pub mod net;
 pub mod notify;
 pub mod palette;
+mod prior;
 mod replies;
 pub mod rows;
 mod selection;

@@ -30,7 +30,10 @@ pub(super) fn reselect(s: &mut State, v: View) {
     let key = key.as_deref();
     let (pos, new_key) = match v {
         View::Queue => {
-            let item = key.and_then(|k| s.pending.iter().position(|e| e.id == k));
+            let mut item = key.and_then(|k| s.pending.iter().position(|e| e.id == k));
+            if s.cursor_untouched && item.is_none_or(|u| s.not_mine(&s.pending[u]).is_some()) {
+                item = first_mine(s).or(item);
+            }
             // Without a filter the rows are the queue itself: no allocation per event, which
             // matters when a burst of thousands arrives.
             let pos = if s.filter.is_empty() {
@@ -76,6 +79,17 @@ pub(super) fn reselect(s: &mut State, v: View) {
     };
     s.selected[i] = pos;
     s.selected_key[i] = new_key;
+}
+
+/// The first escalation in the queue (as filtered) that I may decide, as an index into
+/// `pending`: where the cursor starts, so the console opens on work the person can do.
+fn first_mine(s: &State) -> Option<usize> {
+    let mine = |u: &usize| s.not_mine(&s.pending[*u]).is_none();
+    if s.filter.is_empty() {
+        (0..s.pending.len()).find(mine)
+    } else {
+        s.queue_rows().into_iter().find(mine)
+    }
 }
 
 /// Moves the current view's cursor to row `pos` (clamped) and selects that row's item.

@@ -133,6 +133,12 @@ pub struct State {
     pub selected_key: [Option<String>; 4],
     pub detail_open: bool,
     pub detail_scroll: u16,
+    /// The earlier call whose full args the detail shows: (escalation id, index into its
+    /// `history`). Only for that escalation; any other shows none open.
+    pub prior_open: Option<(String, usize)>,
+    /// True until the person presses a key: until then the queue's cursor rests on the first
+    /// escalation they may decide (`selection`), not on one they can only look at.
+    pub cursor_untouched: bool,
     pub filter: String,
     pub filter_editing: bool,
     pub dialog: Option<Dialog>,
@@ -188,6 +194,8 @@ impl State {
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
+            prior_open: None,
+            cursor_untouched: true,
             filter: String::new(),
             filter_editing: false,
             dialog: None,

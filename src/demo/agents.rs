@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::protocol::{
-    may_decide, ActionRequest, FlagVerdict, PersonInfo, PersonKey, Role, Verdict, Vote,
+    may_decide, ActionRequest, FlagVerdict, PersonInfo, PersonKey, Resolution, Role, Verdict, Vote,
 };
 
 use super::world::{World, COLLEAGUE, GROUPS, OWNER, YOU};
@@ -23,6 +23,9 @@ pub struct Pace {
     pub max: Duration,
     /// How long the colleague waits before voting.
     pub colleague_delay: Duration,
+    /// How long an agent waits for a held call before it gives up and withdraws it (told to
+    /// the server as `wait_budget_secs`, so the console shows when it gives up).
+    pub patience: Duration,
 }
 
 impl Pace {
@@ -31,6 +34,7 @@ impl Pace {
             min: Duration::from_millis(2500),
             max: Duration::from_millis(8000),
             colleague_delay: Duration::from_secs(8),
+            patience: Duration::from_secs(4 * 60),
         }
     }
     pub fn fast() -> Pace {
@@ -38,9 +42,21 @@ impl Pace {
             min: Duration::from_millis(80),
             max: Duration::from_millis(250),
             colleague_delay: Duration::from_millis(500),
+            patience: Duration::from_secs(4),
         }
     }
 }
+
+/// Most calls one agent has waiting for review at once. Like a real agent working a few
+/// sessions, it makes no new call while that many wait, so the demo's queue stays bounded
+/// (at most this many per agent) however long nobody decides.
+pub const MAX_HELD_PER_AGENT: usize = 3;
+
+/// The agent that acts first, and the step it starts at: the deployer's production release,
+/// which you may approve, so the console opens on an escalation you can decide. The others
+/// start once its call is in.
+const FIRST_AGENT: &str = "deployer";
+const FIRST_STEP: u64 = 2;
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -51,6 +67,8 @@ pub struct Stats {
     pub flagged: AtomicU64,
     pub final_allow: AtomicU64,
     pub final_deny: AtomicU64,
+    /// Held calls the agents gave up on and withdrew.
+    pub withdrawn: AtomicU64,
     pub errors: AtomicU64,
     pub colleague_votes: AtomicU64,
 }
@@ -89,12 +107,22 @@ impl Simulation {
         let client = Client::new(server);
         let stats = Arc::new(Stats::default());
         let waiters: Waiters = Arc::default();
+        let (first_in, go) = tokio::sync::watch::channel(false);
+        let mut first_in = Some(first_in);
         let mut tasks = Vec::new();
         for (agent, token) in &world.tokens {
+            let start = if agent == FIRST_AGENT {
+                Start::First(first_in.take())
+            } else {
+                Start::After(go.clone())
+            };
             tasks.push(tokio::spawn(agent_loop(
                 client.clone(),
-                agent.clone(),
-                token.clone(),
+                Agent {
+                    id: agent.clone(),
+                    token: token.clone(),
+                },
+                start,
                 pace,
                 stats.clone(),
                 waiters.clone(),
@@ -212,19 +240,49 @@ pub fn next_action(agent: &str, step: u64) -> ActionRequest {
     }
 }
 
+struct Agent {
+    id: String,
+    token: String,
+}
+
+/// When an agent starts: first (telling the others once its first call is in), or after that.
+enum Start {
+    First(Option<tokio::sync::watch::Sender<bool>>),
+    After(tokio::sync::watch::Receiver<bool>),
+}
+
 async fn agent_loop(
     client: Client,
-    agent: String,
-    token: String,
+    agent: Agent,
+    start: Start,
     pace: Pace,
     stats: Arc<Stats>,
     waiters: Waiters,
 ) {
-    // A quick warm-up so sessions have history before the first escalation.
-    let offset = rand_below(4);
+    let (offset, mut first_in) = match start {
+        Start::First(tx) => (FIRST_STEP, tx),
+        Start::After(mut go) => {
+            // Bounded: a first agent that failed does not stop the others for long.
+            let _ = tokio::time::timeout(Duration::from_secs(5), go.wait_for(|v| *v)).await;
+            // A quick warm-up so sessions have history before the first escalation.
+            (rand_below(4), None)
+        }
+    };
+    let held = Arc::new(tokio::sync::Semaphore::new(MAX_HELD_PER_AGENT));
+    let budget = crate::protocol::budget_secs(pace.patience);
     for step in 0.. {
-        let req = next_action(&agent, step + offset);
-        match client.submit(&token, &req).await {
+        // Never closed, so always a permit: waits while MAX_HELD_PER_AGENT calls are held.
+        let Ok(permit) = held.clone().acquire_owned().await else {
+            return;
+        };
+        let req = next_action(&agent.id, step + offset);
+        let submitted = client
+            .submit_waiting(&agent.token, &req, None, budget)
+            .await;
+        if let Some(tx) = first_in.take() {
+            let _ = tx.send(true);
+        }
+        match submitted {
             Ok(out) => {
                 bump(&stats.submitted);
                 if out.flagged {
@@ -235,15 +293,14 @@ async fn agent_loop(
                     Verdict::Deny => bump(&stats.denied),
                     Verdict::Pending => {
                         bump(&stats.escalated);
-                        let (client, token, stats) = (client.clone(), token.clone(), stats.clone());
-                        let waiter = tokio::spawn(async move {
-                            let until = tokio::time::Instant::now() + Duration::from_secs(40 * 60);
-                            match client.wait_final(&token, &out.id, until).await {
-                                Ok(o) if o.verdict == Verdict::Allow => bump(&stats.final_allow),
-                                Ok(_) => bump(&stats.final_deny),
-                                Err(_) => bump(&stats.errors),
-                            }
-                        });
+                        let waiter = tokio::spawn(wait_or_withdraw(
+                            client.clone(),
+                            agent.token.clone(),
+                            out.id,
+                            pace.patience,
+                            stats.clone(),
+                            permit,
+                        ));
                         let mut w = waiters.lock().unwrap_or_else(|e| e.into_inner());
                         w.retain(|h| !h.is_finished());
                         w.push(waiter.abort_handle());
@@ -252,7 +309,7 @@ async fn agent_loop(
             }
             Err(e) => {
                 bump(&stats.errors);
-                tracing::debug!(%agent, error = %e, "demo agent call failed");
+                tracing::debug!(agent = %agent.id, error = %e, "demo agent call failed");
             }
         }
         let wait = if step < 3 {
@@ -261,6 +318,29 @@ async fn agent_loop(
             pause(&pace)
         };
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// Waits for a held call's outcome until the agent's patience runs out, then withdraws it, as
+/// gavel's adapters do; the call's place among the agent's held calls is freed either way.
+async fn wait_or_withdraw(
+    client: Client,
+    token: String,
+    action: String,
+    patience: Duration,
+    stats: Arc<Stats>,
+    _held: tokio::sync::OwnedSemaphorePermit,
+) {
+    let until = tokio::time::Instant::now() + patience;
+    let out = match client.wait_final(&token, &action, until).await {
+        Ok(o) if o.verdict == Verdict::Pending => client.withdraw(&token, &action).await,
+        other => other,
+    };
+    match out {
+        Ok(o) if o.verdict == Verdict::Allow => bump(&stats.final_allow),
+        Ok(o) if o.resolution == Some(Resolution::Cancelled) => bump(&stats.withdrawn),
+        Ok(_) => bump(&stats.final_deny),
+        Err(_) => bump(&stats.errors),
     }
 }
 

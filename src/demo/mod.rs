@@ -145,9 +145,19 @@ async fn headless(
     let until = tokio::time::Instant::now() + duration;
     let mut seen = std::collections::HashSet::new();
     let mut approved = false;
+    let mut first_selected = None;
+    let mut most_pending = 0;
     while tokio::time::Instant::now() < until {
         console.step(Duration::from_millis(200)).await;
         console.tick();
+        let s = &console.state;
+        most_pending = most_pending.max(s.pending.len());
+        if first_selected.is_none() {
+            first_selected = s.selected_escalation().map(|e| match s.not_mine(e) {
+                None => format!("{} (yours to decide)", e.id),
+                Some(why) => format!("{} (NOT yours: {why})", e.id),
+            });
+        }
         for e in console
             .state
             .pending
@@ -202,6 +212,17 @@ async fn headless(
         s.pending.len(),
         s.history.len(),
         n(&st.colleague_votes)
+    );
+    println!(
+        "first selected escalation: {}",
+        first_selected.as_deref().unwrap_or("none")
+    );
+    println!(
+        "pending at most: {most_pending} (bound: {} per agent, {} agents); withdrawn by \
+         agents that stopped waiting: {}",
+        agents::MAX_HELD_PER_AGENT,
+        world.tokens.len(),
+        n(&st.withdrawn)
     );
     println!(
         "your decision: {}",

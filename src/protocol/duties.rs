@@ -117,6 +117,7 @@ mod tests {
             separate_owner: true,
             created_at: now,
             deadline: now + chrono::Duration::minutes(5),
+            agent_deadline: None,
             handed_over: false,
             state: EscalationState::Pending,
             resolved_at: None,

@@ -8,6 +8,7 @@ pub mod sanitize;
 pub mod signing;
 pub mod stream;
 pub mod submission;
+pub mod wait_budget;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
@@ -16,4 +17,5 @@ pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use stream::*;
 pub use submission::*;
+pub use wait_budget::{agent_deadline, budget_secs, MAX_WAIT_BUDGET_SECS};
 pub use wire::*;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::wire::ActionRequest;
 
 /// The fields of `POST /v1/actions` this version understands: what `critical` may name.
-pub const ACTION_FIELDS: [&str; 9] = [
+pub const ACTION_FIELDS: [&str; 10] = [
     "tool",
     "args",
     "session",
@@ -18,6 +18,7 @@ pub const ACTION_FIELDS: [&str; 9] = [
     "parent",
     "context",
     "critical",
+    "wait_budget_secs",
 ];
 /// Most names a `critical` list may hold, and the longest name.
 pub const MAX_CRITICAL_FIELDS: usize = 32;
@@ -35,6 +36,12 @@ pub struct ActionSubmission {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 32)]
     pub critical: Vec<String>,
+    /// How long the agent side will wait for this call's outcome, in seconds from when the
+    /// server receives it (see [`super::wait_budget`]): approvers see when the agent gives up.
+    /// Not part of the action, its digest or its idempotency fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 604800)]
+    pub wait_budget_secs: Option<f64>,
 }
 
 /// `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header) on `POST /v1/actions`: the
@@ -118,6 +125,7 @@ mod tests {
                 context: serde_json::json!({}),
             },
             critical: vec!["tool".into()],
+            wait_budget_secs: Some(42.0),
         };
         let value = serde_json::to_value(&full).unwrap();
         let mut written: Vec<&str> = value

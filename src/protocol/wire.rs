@@ -208,6 +208,13 @@ pub struct PriorCall {
     pub verdict: Effect,
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
+    /// For a call that was itself escalated (`review`): its escalation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    /// That escalation's final outcome, when it was resolved before this escalation was
+    /// raised (absent while it was still pending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
 }
 
 /// The rule that matched.
@@ -239,6 +246,11 @@ pub struct Escalation {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub deadline: Timestamp,
+    /// When the agent side stops waiting for the outcome, if its adapter said
+    /// (`wait_budget_secs`): an approval after this runs nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub agent_deadline: Option<Timestamp>,
     /// True once the escalation has been handed over to `escalate_to`.
     #[serde(default)]
     pub handed_over: bool,

@@ -8,18 +8,20 @@ use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{
-    inert, inert_multiline, ActionRecord, Effect, Elided, Escalation, FlaggedAction, RuleRef, Vote,
+    inert, inert_multiline, ActionRecord, Elided, Escalation, FlaggedAction, RuleRef, Vote,
     ELIDED_ARGS,
 };
 
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::super::words::verdict_word;
+use super::agent_wait::agent_line;
 use super::format::{
-    clip, countdown, duration_text, outcome, size_text, urgency_style, urgency_word, when,
-    when_zoned,
+    clip, countdown, duration_text, outcome, size_text, urgency_style, urgency_word, when_zoned,
 };
-use super::json::{compact, json_lines};
+use super::json::json_lines;
+pub use super::prior::effect_style;
+use super::prior::prior_lines;
 use super::wrap::wrap_lines;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
@@ -32,15 +34,6 @@ fn heading(t: &Theme, h: &str) -> Line<'static> {
 
 fn field(t: &Theme, l: &str, v: String) -> Line<'static> {
     Line::from(vec![label(t, l), Span::raw(v)])
-}
-
-pub fn effect_style(t: &Theme, e: Effect) -> (&'static str, Style) {
-    match e {
-        Effect::Allow => ("allow", t.fg(t.approved)),
-        Effect::Deny => ("deny", t.fg(t.denied)),
-        Effect::Review => ("review", t.fg(t.pending)),
-        Effect::Flag => ("flag", t.fg(t.warning)),
-    }
 }
 
 fn action_lines(t: &Theme, a: &ActionRecord, owner: Option<&str>, out: &mut Vec<Line<'static>>) {
@@ -185,6 +178,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
             Span::styled(format!("{cd} left{}", urgency_word(u)), urgency_style(t, u)),
             Span::styled(format!("  (at {})", when_zoned(s, e.deadline)), t.muted()),
         ]));
+        out.extend(agent_line(s, label(t, "Agent waits"), e));
     } else if let Some(at) = e.resolved_at {
         out.push(field(
             t,
@@ -238,29 +232,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         Whole::Escalation(s.fetches.get(&e.id)),
         &mut out,
     );
-    out.push(Line::default());
-    out.push(heading(t, "Last tool calls in this session"));
-    if e.history.is_empty() {
-        out.push(Line::from(Span::styled(
-            "  (none: this is the session's first call)",
-            t.muted(),
-        )));
-    }
-    let shown = e.history.len().saturating_sub(3);
-    for (i, p) in e.history.iter().enumerate().skip(shown) {
-        let (word, style) = effect_style(t, p.verdict);
-        let field = format!("history.{i}.args");
-        let args = match e.elided.iter().find(|x| x.field == field) {
-            Some(x) => Span::styled(format!("⋯ {} left out", size_text(x.bytes)), t.muted()),
-            None => Span::raw(clip(&compact(&p.args), 60)),
-        };
-        out.push(Line::from(vec![
-            Span::styled(format!("  {}  ", when(s, p.at)), t.muted()),
-            Span::raw(format!("{:<18} ", clip(&inert(&p.tool), 18))),
-            Span::styled(format!("{word:<7}"), style),
-            args,
-        ]));
-    }
+    prior_lines(s, e, &mut out);
     if !e.decisions.is_empty() {
         out.push(Line::default());
         out.push(heading(t, "Decisions"));

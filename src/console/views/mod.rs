@@ -1,5 +1,6 @@
 //! Pure render functions of `&State`. Nothing here changes state or touches the network.
 
+mod agent_wait;
 mod detail;
 mod dialogs;
 mod format;
@@ -7,6 +8,7 @@ mod json;
 mod killswitch;
 mod layout;
 mod lists;
+pub mod prior;
 mod queue;
 mod status;
 mod wrap;
@@ -17,6 +19,7 @@ use ratatui::Frame;
 
 use super::state::{State, View};
 
+pub use detail::escalation_lines;
 pub use json::json_lines;
 
 pub fn render(f: &mut Frame, s: &State) {

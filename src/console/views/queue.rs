@@ -81,8 +81,11 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 None => Span::styled("▶ yours", t.fg(t.ok)),
                 Some(why) => Span::styled(short_why(&why), t.muted()),
             };
+            // An agent that stopped waiting runs nothing an approval would allow: said first.
+            let left = super::agent_wait::gave_up_cell(t, e, s.now)
+                .unwrap_or_else(|| Span::styled(cd, urgency_style(t, u)));
             let mut cells = vec![
-                Line::from(Span::styled(cd, urgency_style(t, u))),
+                Line::from(left),
                 Line::from(inert(&e.action.agent).into_owned()),
                 Line::from(inert(&e.action.tool).into_owned()),
                 Line::from(inert(&e.rule.id).into_owned()),

@@ -21,14 +21,17 @@ use crate::server::audit::AuditEvent;
 use record::Judged;
 use ruling::Outcome;
 
-/// Judges and records one call. `key` is the request's `Idempotency-Key`, if it sent one.
+/// Judges and records one call. `wait_budget` is the request's `wait_budget_secs` (how long
+/// the agent side waits), `key` its `Idempotency-Key`, if it sent them.
 pub async fn submit(
     app: &App,
     agent: &Agent,
     req: ActionRequest,
+    wait_budget: Option<f64>,
     key: Option<&str>,
 ) -> Result<ActionOutcome, ApiError> {
     validate::validate(&req)?;
+    validate::wait_budget(wait_budget)?;
     let on_behalf_of = validate::on_behalf_of(agent, req.on_behalf_of.as_deref())?;
     // Held until this call is recorded: a second call with the key waits, then replays.
     let _key_turn = match key {
@@ -73,7 +76,7 @@ pub async fn submit(
             review,
             deadline,
         } => {
-            let esc = record::escalation(
+            let mut esc = record::escalation(
                 &record,
                 &digest,
                 agent,
@@ -82,6 +85,8 @@ pub async fn submit(
                 *deadline,
                 &ruling.reason,
             );
+            esc.0.agent_deadline = wait_budget
+                .and_then(|secs| crate::protocol::agent_deadline(record.submitted_at, secs).ok());
             (Some(esc), None)
         }
         Outcome::Flag { rule } => (None, Some(record::flagged(&record, rule, &ruling.reason))),

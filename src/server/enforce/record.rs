@@ -85,6 +85,7 @@ pub(super) fn escalation(
         separate_owner: spec.separate_owner,
         created_at: record.submitted_at,
         deadline,
+        agent_deadline: None,
         handed_over: false,
         state: EscalationState::Pending,
         resolved_at: None,

@@ -32,6 +32,16 @@ pub(super) fn validate(req: &ActionRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A `wait_budget_secs` that says when the agent gives up: positive, finite, at most a week.
+pub(super) fn wait_budget(secs: Option<f64>) -> Result<(), ApiError> {
+    match secs {
+        Some(secs) => crate::protocol::agent_deadline(chrono::Utc::now(), secs)
+            .map(|_| ())
+            .map_err(|e| ApiError::bad_request("invalid_request", e)),
+        None => Ok(()),
+    }
+}
+
 /// The roster person the call is on behalf of: one the agent may act for, or none if it acts
 /// for nobody.
 pub(super) fn on_behalf_of(agent: &Agent, named: Option<&str>) -> Result<Option<String>, ApiError> {

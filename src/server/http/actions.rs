@@ -55,7 +55,7 @@ pub async fn submit(
     let result = async {
         understands(&body.critical)?;
         let key = idempotency_key(&headers)?;
-        enforce::submit(&app, &agent.0, body.action, key).await
+        enforce::submit(&app, &agent.0, body.action, body.wait_budget_secs, key).await
     };
     agent.caller().answer(result.await)
 }

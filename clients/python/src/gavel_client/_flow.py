@@ -45,15 +45,37 @@ class RetryLater(Exception):
         super().__init__(f"gavel is restarting; ask again in {after} s")
 
 
+#: The longest ``wait_budget_secs`` the server takes: a week.
+MAX_WAIT_BUDGET = 7 * 24 * 3600.0
+
+
+def wait_budget_secs(wait_budget: float | None, budget: Budget) -> float | None:
+    """What the body reports as ``wait_budget_secs``: how long this caller waits for the
+    outcome, shown to approvers. An explicit ``wait_budget`` (seconds) wins; otherwise what the
+    ``timeout`` leaves for waiting; with neither, nothing (the caller waits until the deadline).
+    """
+    if wait_budget is not None:
+        if (isinstance(wait_budget, bool) or not isinstance(wait_budget, (int, float))
+                or not 0 < wait_budget <= MAX_WAIT_BUDGET):
+            raise InvalidCall(f"wait_budget must be a number of seconds above 0 and at most "
+                              f"{MAX_WAIT_BUDGET:.0f} (a week)")
+        return float(wait_budget)
+    if math.isinf(budget.stop_waiting):
+        return None
+    left = round(budget.stop_waiting - time.monotonic(), 3)
+    return min(left, MAX_WAIT_BUDGET) if left > 0 else None
+
+
 def action_body(tool: str, args: Mapping[str, Any] | None, session: str,
                 on_behalf_of: str | None, rationale: str | None, cost: float | None,
-                parent: str | None, context: Mapping[str, Any] | None) -> bytes:
+                parent: str | None, context: Mapping[str, Any] | None,
+                wait_budget: float | None = None) -> bytes:
     """The JSON of ``POST /v1/actions``; refuses what JSON cannot carry faithfully."""
     if not isinstance(tool, str) or not isinstance(session, str):
         raise InvalidCall("tool and session must be strings")
     body: dict[str, Any] = {"tool": tool, "args": dict(args or {}), "session": session}
     for name, value in (("on_behalf_of", on_behalf_of), ("rationale", rationale),
-                        ("cost", cost), ("parent", parent)):
+                        ("cost", cost), ("parent", parent), ("wait_budget_secs", wait_budget)):
         if value is not None:
             body[name] = value
     if context is not None:

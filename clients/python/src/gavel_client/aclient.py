@@ -53,11 +53,11 @@ class AsyncClient:
                     cost: float | None = None, parent: str | None = None,
                     context: Mapping[str, Any] | None = None, timeout: float | None = None,
                     approver_keys: Mapping[str, str | Ed25519PublicKey] | None = None,
-                    digest: str | None = None) -> Outcome:
+                    digest: str | None = None, wait_budget: float | None = None) -> Outcome:
         """See :meth:`gavel_client.Client.guard`."""
         budget = Budget.of(timeout)
         body = _flow.action_body(tool, args, session, on_behalf_of, rationale, cost, parent,
-                                 context)
+                                 context, _flow.wait_budget_secs(wait_budget, budget))
         keys = parse_keys(approver_keys) if approver_keys is not None else self._keys
         verifier = Verifier(keys, self._min_approvals, digest)
         submit = asyncio.ensure_future(self.submit_raw(

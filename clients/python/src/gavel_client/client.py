@@ -53,7 +53,7 @@ class Client:
               cost: float | None = None, parent: str | None = None,
               context: Mapping[str, Any] | None = None, timeout: float | None = None,
               approver_keys: Mapping[str, str | Ed25519PublicKey] | None = None,
-              digest: str | None = None) -> Outcome:
+              digest: str | None = None, wait_budget: float | None = None) -> Outcome:
         """Asks gavel for this call and, when it is held for review, waits for the decision.
 
         Returns the outcome only when the call is allowed; raises a
@@ -61,11 +61,13 @@ class Client:
         whole call in seconds; a call still held then (or past its review deadline) is withdrawn
         and :class:`~gavel_client.TimedOut` raised. A ``KeyboardInterrupt`` while waiting
         withdraws the call, then propagates. ``digest``, when given, is what the approvals must
-        sign (see :func:`~gavel_client.action_digest`).
+        sign (see :func:`~gavel_client.action_digest`). ``wait_budget`` (seconds) tells the
+        approvers how long this caller waits for the outcome (``wait_budget_secs``); by default
+        it is what ``timeout`` leaves for waiting, and without either nothing is sent.
         """
         budget = Budget.of(timeout)
         body = _flow.action_body(tool, args, session, on_behalf_of, rationale, cost, parent,
-                                 context)
+                                 context, _flow.wait_budget_secs(wait_budget, budget))
         keys = parse_keys(approver_keys) if approver_keys is not None else self._keys
         verifier = Verifier(keys, self._min_approvals, digest)
         first = self.submit_raw(body, idempotency_key=str(uuid.uuid4()),

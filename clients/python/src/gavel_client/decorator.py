@@ -24,7 +24,8 @@ def guarded(tool: str, *, session: Session, client: Client | AsyncClient | None 
             on_behalf_of: str | None = None, rationale: str | None = None,
             context: Mapping[str, Any] | None = None, timeout: float | None = None,
             approver_keys: Mapping[str, str | Ed25519PublicKey] | None = None,
-            exclude: Iterable[str] = ("self", "cls")) -> Callable[[Callable[P, R]],
+            exclude: Iterable[str] = ("self", "cls"),
+            wait_budget: float | None = None) -> Callable[[Callable[P, R]],
                                                                    Callable[P, R]]:
     """Guards every call of the decorated function (sync or ``async def``).
 
@@ -57,7 +58,8 @@ def guarded(tool: str, *, session: Session, client: Client | AsyncClient | None 
                 await aguard(tool, bound_args(args, kwargs), session=session_id(),
                              client=client,
                              on_behalf_of=on_behalf_of, rationale=rationale, context=context,
-                             timeout=timeout, approver_keys=approver_keys)
+                             timeout=timeout, approver_keys=approver_keys,
+                             wait_budget=wait_budget)
                 return await async_fn(*args, **kwargs)
 
             return cast(Callable[P, R], async_wrapper)
@@ -70,7 +72,7 @@ def guarded(tool: str, *, session: Session, client: Client | AsyncClient | None 
             guard(tool, bound_args(args, kwargs), session=session_id(),
                   client=client, on_behalf_of=on_behalf_of,
                   rationale=rationale, context=context, timeout=timeout,
-                  approver_keys=approver_keys)
+                  approver_keys=approver_keys, wait_budget=wait_budget)
             return fn(*args, **kwargs)
 
         return wrapper

@@ -52,6 +52,7 @@ pub(super) fn escalation() -> Escalation {
         separate_owner: true,
         created_at: now,
         deadline: now + Duration::minutes(5),
+        agent_deadline: None,
         handed_over: false,
         state: EscalationState::Pending,
         resolved_at: None,

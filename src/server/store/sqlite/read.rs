@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::protocol::{
     ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
-    PriorCall, Timestamp,
+    PriorCall, Resolution, Timestamp,
 };
 use crate::server::store::error::unreadable;
 use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
@@ -31,36 +31,80 @@ fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreEr
         .map_err(|e| unreadable(table, row, format!("time {text:?}: {e}")))
 }
 
-/// The last `n` calls of a session before now, oldest first.
+/// The last `n` calls of a session before now, oldest first, each escalated one with its
+/// escalation and, once resolved, how it ended: the approver sees what happened to the call,
+/// not only that it was sent for review.
 pub(super) fn last_calls(
     conn: &Connection,
     agent: &str,
     session: &str,
     n: u32,
 ) -> Result<Vec<PriorCall>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
     let mut stmt = conn.prepare_cached(
-        "SELECT id, tool, record, effect, at FROM actions WHERE agent = ?1 AND session = ?2 ORDER BY seq DESC LIMIT ?3",
+        "SELECT a.id, a.tool, a.record, a.effect, a.at, a.escalation, e.state
+         FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
+         WHERE a.agent = ?1 AND a.session = ?2 ORDER BY a.seq DESC LIMIT ?3",
     )?;
     let rows = stmt
         .query_map(params![agent, session, n], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
         })?
-        .collect::<Result<Vec<(String, String, String, String, String)>, _>>()?;
+        .collect::<Result<Vec<Row>, _>>()?;
     let mut calls = rows
         .into_iter()
-        .map(|(id, tool, record, verdict, at)| {
+        .map(|(id, tool, record, verdict, at, escalation, state)| {
             let record: ActionRecord = parse("actions", &id, &record)?;
+            let resolution = match (&escalation, state.as_deref()) {
+                (Some(esc), Some(state)) => resolution("escalations", esc, state)?,
+                _ => None,
+            };
             Ok(PriorCall {
                 verdict: effect("actions", &id, &verdict)?,
                 at: time("actions", &id, &at)?,
                 action: id,
                 tool,
                 args: record.args,
+                escalation,
+                resolution,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     calls.reverse();
     Ok(calls)
+}
+
+/// How an escalation in state `text` ended; `None` while pending. One that could not be read
+/// when the server started was denied then.
+fn resolution(
+    table: &'static str,
+    row: &str,
+    text: &str,
+) -> Result<Option<Resolution>, StoreError> {
+    match text {
+        "pending" => Ok(None),
+        "approved" => Ok(Some(Resolution::Approved)),
+        "denied" | "unreadable" => Ok(Some(Resolution::Denied)),
+        "expired" => Ok(Some(Resolution::Expired)),
+        "cancelled" => Ok(Some(Resolution::Cancelled)),
+        other => Err(unreadable(table, row, format!("unknown state {other:?}"))),
+    }
 }
 
 /// An action row. One whose escalation could not be read at start (and was denied then) is
