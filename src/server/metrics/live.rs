@@ -10,7 +10,6 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Unit;
 
 use crate::server::killswitch::KillSwitches;
 use crate::server::queue::Queue;
@@ -39,21 +38,18 @@ impl Collector for Live {
             &mut encoder,
             "escalations_pending",
             "Escalations waiting for a decision now.",
-            None,
             ConstGauge::new(pending as i64),
         )?;
         gauge(
             &mut encoder,
-            "escalation_oldest_pending_age",
+            "escalation_oldest_pending_age_seconds",
             "How long the oldest pending escalation has waited (0 when none is pending).",
-            Some(&Unit::Seconds),
             ConstGauge::new(age),
         )?;
         gauge(
             &mut encoder,
             "killswitches_on",
             "Kill switches that are on (global, agent or tool).",
-            None,
             ConstGauge::new(self.kill.on_count() as i64),
         )?;
         counter(
@@ -75,13 +71,12 @@ fn gauge<N>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    unit: Option<&Unit>,
     value: ConstGauge<N>,
 ) -> Result<(), std::fmt::Error>
 where
     ConstGauge<N>: EncodeMetric,
 {
-    let metric = encoder.encode_descriptor(name, help, unit, value.metric_type())?;
+    let metric = encoder.encode_descriptor(name, help, None, value.metric_type())?;
     value.encode(metric)
 }
 

@@ -1,6 +1,6 @@
 //! Every family `/metrics` exposes, registered in one place when the server starts.
 
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::Registry;
 
 use super::families::Metrics;
 use super::live::Live;
@@ -8,17 +8,17 @@ use super::live::Live;
 /// The registry of `metrics`' families and the `live` ones, all named `gavel_…`.
 pub(crate) fn registry(metrics: &Metrics, live: Live) -> Registry {
     let mut r = Registry::with_prefix("gavel");
-    // Counters get their `_total` suffix from the library.
+    // Counters get their `_total` suffix from the library. Units are in the names, without
+    // `# UNIT` lines: not every OpenMetrics parser takes one on a histogram.
     r.register(
         "actions",
         "Agent calls judged and recorded, by policy effect (allow, flag, review, deny)",
         metrics.actions.clone(),
     );
-    r.register_with_unit(
-        "enforcement_duration",
+    r.register(
+        "enforcement_duration_seconds",
         "Time from an agent's parsed request to its recorded verdict (kill switches, policy, \
          the durable write); retries answered from an earlier call are not counted",
-        Unit::Seconds,
         metrics.enforcement.clone(),
     );
     r.register(
@@ -26,10 +26,9 @@ pub(crate) fn registry(metrics: &Metrics, live: Live) -> Registry {
         "Votes of approvers counted on pending escalations",
         metrics.decisions.clone(),
     );
-    r.register_with_unit(
-        "escalation_time_to_decide",
+    r.register(
+        "escalation_time_to_decide_seconds",
         "Time from an escalation's creation to its approval or denial by people",
-        Unit::Seconds,
         metrics.time_to_decide.clone(),
     );
     r.register(
