@@ -23,6 +23,8 @@ mod idempotency;
 mod input;
 #[path = "server/killswitch.rs"]
 mod killswitch;
+#[path = "server/metrics.rs"]
+mod metrics;
 #[path = "server/on_behalf.rs"]
 mod on_behalf;
 #[path = "server/pep.rs"]

@@ -7,7 +7,7 @@ use tokio::sync::{broadcast, watch};
 use super::arrivals::Arrivals;
 use super::flags::Flags;
 use super::killswitch::KillSwitches;
-use super::metrics::Metrics;
+use super::metrics::{registry, Live, Metrics};
 use super::policy::Policy;
 use super::queue::Queue;
 use super::refusals::Refusals;
@@ -26,6 +26,8 @@ pub(crate) struct App {
     pub bus: broadcast::Sender<ServerMessage>,
     pub info: ServerInfo,
     pub metrics: Arc<Metrics>,
+    /// Every family `/metrics` exposes, registered once at start.
+    pub registry: prometheus_client::registry::Registry,
     /// Unauthenticated refusals, counted per window instead of recorded one by one.
     pub refusals: Refusals,
     pub shutdown: watch::Receiver<bool>,
@@ -54,6 +56,14 @@ impl App {
             metrics.clone(),
             shutdown.clone(),
         );
+        let registry = registry(
+            &metrics,
+            Live {
+                queue: queue.clone(),
+                kill: kill.clone(),
+                store: store.stats.clone(),
+            },
+        );
         App {
             policy,
             roster,
@@ -64,6 +74,7 @@ impl App {
             bus,
             info,
             metrics,
+            registry,
             refusals: Refusals::default(),
             shutdown,
             arrivals: Arrivals::default(),

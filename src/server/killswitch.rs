@@ -36,6 +36,11 @@ impl KillSwitches {
         self.read().values().cloned().collect()
     }
 
+    /// How many switches are on now.
+    pub fn on_count(&self) -> usize {
+        self.read().values().filter(|k| k.on).count()
+    }
+
     /// Records a flip; only after it is durable.
     pub fn set(&self, switch: KillSwitch) {
         self.by_scope

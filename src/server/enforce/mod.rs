@@ -8,7 +8,7 @@ mod retry;
 mod ruling;
 mod validate;
 
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use chrono::Utc;
 
@@ -30,6 +30,7 @@ pub async fn submit(
     wait_budget: Option<f64>,
     key: Option<&str>,
 ) -> Result<ActionOutcome, ApiError> {
+    let started = Instant::now();
     validate::validate(&req)?;
     validate::wait_budget(wait_budget)?;
     let on_behalf_of = validate::on_behalf_of(agent, req.on_behalf_of.as_deref())?;
@@ -119,6 +120,7 @@ pub async fn submit(
         .await
         .map_err(ApiError::storage)?;
 
+    app.metrics.enforced(summary.effect, started.elapsed());
     announce(app, &summary, flagged_event);
     let mut outcome = ActionOutcome {
         id: summary.id,
@@ -148,19 +150,12 @@ pub async fn submit(
     Ok(outcome)
 }
 
-/// Counts the recorded call and tells the consoles.
+/// Tells the consoles about the recorded call.
 fn announce(
     app: &App,
     summary: &crate::protocol::ActionSummary,
     flagged: Option<crate::protocol::FlaggedAction>,
 ) {
-    let counter = match summary.effect {
-        Effect::Allow => &app.metrics.actions_allow,
-        Effect::Deny => &app.metrics.actions_deny,
-        Effect::Review => &app.metrics.actions_review,
-        Effect::Flag => &app.metrics.actions_flag,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
     let _ = app.bus.send(ServerMessage::Action {
         action: summary.clone(),
     });

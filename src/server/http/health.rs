@@ -1,15 +1,16 @@
 //! `/healthz`, `/readyz` and `/metrics`: for load balancers and monitoring, unauthenticated.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::openapi::Health;
 use crate::server::app::App;
+use crate::server::error::ApiError;
+use crate::server::metrics::{render, Format};
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
@@ -48,36 +49,35 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: every family in `metrics::registry`, in the format the scrape accepts.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     summary = "Prometheus metrics",
-    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4",
-        description = "`gavel_actions_total{effect}`, `gavel_escalations_pending`, …")))]
-pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let m = &app.metrics;
-    let pending = app.queue.pending_count();
-    let text = format!(
-        "# TYPE gavel_actions_total counter\n\
-         gavel_actions_total{{effect=\"allow\"}} {}\n\
-         gavel_actions_total{{effect=\"deny\"}} {}\n\
-         gavel_actions_total{{effect=\"review\"}} {}\n\
-         gavel_actions_total{{effect=\"flag\"}} {}\n\
-         # TYPE gavel_decisions_total counter\ngavel_decisions_total {}\n\
-         # TYPE gavel_refused_total counter\ngavel_refused_total {}\n\
-         # TYPE gavel_escalations_pending gauge\ngavel_escalations_pending {}\n\
-         # TYPE gavel_http_requests_in_flight gauge\ngavel_http_requests_in_flight {}\n\
-         # TYPE gavel_store_commits_total counter\ngavel_store_commits_total {}\n\
-         # TYPE gavel_store_ops_total counter\ngavel_store_ops_total {}\n",
-        m.actions_allow.load(Ordering::Relaxed),
-        m.actions_deny.load(Ordering::Relaxed),
-        m.actions_review.load(Ordering::Relaxed),
-        m.actions_flag.load(Ordering::Relaxed),
-        m.decisions.load(Ordering::Relaxed),
-        m.refused.load(Ordering::Relaxed),
-        pending,
-        m.in_flight.load(Ordering::Relaxed),
-        app.store.stats.commits.load(Ordering::Relaxed),
-        app.store.stats.ops.load(Ordering::Relaxed),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    responses((status = 200,
+        description = "OpenMetrics 1.0 text when `Accept` names `application/openmetrics-text` \
+            (as Prometheus does), otherwise the Prometheus text format 0.0.4. Families: \
+            `gavel_actions_total{effect}`, `gavel_enforcement_duration_seconds`, \
+            `gavel_escalations_pending`, `gavel_escalation_oldest_pending_age_seconds`, … \
+            (docs/PROTOCOL.md lists them all)",
+        content(
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+        ))))]
+pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let format = Format::accepted(&headers);
+    match render(&app.registry, format) {
+        Ok(text) => (
+            [
+                (header::CONTENT_TYPE, format.content_type()),
+                (header::VARY, "accept"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the metrics could not be encoded",
+        )
+        .into_response(),
+    }
 }

@@ -15,7 +15,6 @@ mod refusal;
 mod stream;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -119,14 +118,7 @@ fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 /// Counts requests being handled (`gavel_http_requests_in_flight`): what a shutdown waits for.
 async fn count_in_flight(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    struct InFlight<'a>(&'a AtomicU64);
-    impl Drop for InFlight<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    app.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-    let _counted = InFlight(&app.metrics.in_flight);
+    let _counted = app.metrics.request();
     next.run(req).await
 }
 

@@ -3,7 +3,6 @@
 //! `refusals`). Handlers and extractors answer with a [`Refusal`]; the middleware reads who was
 //! refused from the response, with the request's method and path.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -94,7 +93,7 @@ pub async fn record_refusals(State(app): State<Arc<App>>, req: Request, next: Ne
     if !e.status.is_client_error() {
         return response;
     }
-    app.metrics.refused.fetch_add(1, Ordering::Relaxed);
+    app.metrics.refused(e.code);
     let claimed_person = actor(&caller, e.code, |signature| {
         app.refusals.first_refusal_of(signature)
     });

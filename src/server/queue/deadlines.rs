@@ -116,10 +116,15 @@ impl Queue {
             }
             AtDeadline::Expire(esc) => (Step::Resolve(esc), vec![], "expiry"),
         };
-        if let Err(e) = self.commit(turn, step, audit).await {
-            tracing::error!("{what} of {id} not recorded ({e}); trying again shortly");
-            let retry = chrono::Duration::from_std(RETRY).unwrap_or_default();
-            self.deadlines.arm(id, now + retry);
+        let handing_over = matches!(step, Step::Update(_));
+        match self.commit(turn, step, audit).await {
+            Ok(_) if handing_over => self.metrics.handed_over(),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("{what} of {id} not recorded ({e}); trying again shortly");
+                let retry = chrono::Duration::from_std(RETRY).unwrap_or_default();
+                self.deadlines.arm(id, now + retry);
+            }
         }
     }
 }

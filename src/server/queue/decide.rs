@@ -1,8 +1,6 @@
 //! A signed decision on an escalation: checked, voted through the state machine, written, and
 //! only then acknowledged.
 
-use std::sync::atomic::Ordering;
-
 use chrono::Utc;
 
 use super::machine::{self, Ballot, Refusal};
@@ -37,7 +35,7 @@ impl Queue {
         match machine::vote(&turn.esc, &d, &person.info, Utc::now()).map_err(refused)? {
             Ballot::Duplicate => Ok(ack(turn.esc.clone(), false)),
             Ballot::Counted(step) => {
-                self.metrics.decisions.fetch_add(1, Ordering::Relaxed);
+                self.metrics.decision();
                 let entry = AuditEvent::decision(step.escalation(), &d);
                 let esc = self
                     .commit(turn, *step, vec![entry])

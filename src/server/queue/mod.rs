@@ -31,7 +31,7 @@ use super::error::ApiError;
 use super::killswitch::{kill_reason, KillSwitches};
 use super::metrics::Metrics;
 use super::store::{self, ExpiryPlan, Op, Store, StoreError};
-use crate::protocol::{ActionOutcome, Escalation, ServerMessage};
+use crate::protocol::{ActionOutcome, Escalation, ServerMessage, Timestamp};
 use deadlines::Deadlines;
 use machine::Step;
 
@@ -96,8 +96,12 @@ impl Queue {
         v
     }
 
-    pub fn pending_count(&self) -> usize {
-        self.slots().len()
+    /// How many escalations are pending and when the oldest was created, for a scrape: one
+    /// pass over the map in memory.
+    pub fn pending_summary(&self) -> (usize, Option<Timestamp>) {
+        let slots = self.slots();
+        let oldest = slots.values().map(|s| s.esc.created_at).min();
+        (slots.len(), oldest)
     }
 
     /// The pending escalation of `agent` with `digest`: the same call, under the same policy,
@@ -143,6 +147,7 @@ impl Queue {
                     escalation: cancelled.clone(),
                 };
                 if self.store.write(op, audit).await.is_ok() {
+                    self.metrics.resolved(&cancelled);
                     let outcome = outcome_of(&cancelled);
                     let _ = self.bus.send(ServerMessage::EscalationResolved {
                         escalation: Box::new(cancelled),
@@ -220,6 +225,7 @@ impl Queue {
             Step::Resolve(esc) => {
                 self.deadlines.disarm(&esc.id, turn.esc.deadline);
                 self.remove(&esc);
+                self.metrics.resolved(&esc);
                 let message = ServerMessage::EscalationResolved {
                     escalation: Box::new(esc.clone()),
                 };

@@ -1,0 +1,92 @@
+//! Families read at scrape time from the parts that hold them, rather than counted twice: the
+//! pending escalations (from the queue's memory, one short lock, no store query), the kill
+//! switches that are on, and the store writer's group-commit counts.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chrono::Utc;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use crate::server::killswitch::KillSwitches;
+use crate::server::queue::Queue;
+use crate::server::store::StoreStats;
+
+/// The parts a scrape reads.
+pub(crate) struct Live {
+    pub queue: Arc<Queue>,
+    pub kill: Arc<KillSwitches>,
+    pub store: Arc<StoreStats>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").finish_non_exhaustive()
+    }
+}
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (pending, oldest) = self.queue.pending_summary();
+        let age = oldest
+            .and_then(|created| (Utc::now() - created).to_std().ok())
+            .map_or(0.0, |d| d.as_secs_f64());
+        gauge(
+            &mut encoder,
+            "escalations_pending",
+            "Escalations waiting for a decision now.",
+            ConstGauge::new(pending as i64),
+        )?;
+        gauge(
+            &mut encoder,
+            "escalation_oldest_pending_age_seconds",
+            "How long the oldest pending escalation has waited (0 when none is pending).",
+            ConstGauge::new(age),
+        )?;
+        gauge(
+            &mut encoder,
+            "killswitches_on",
+            "Kill switches that are on (global, agent or tool).",
+            ConstGauge::new(self.kill.on_count() as i64),
+        )?;
+        counter(
+            &mut encoder,
+            "store_commits",
+            "Store transactions committed (each one fsync); ops per commit shows group commit at work.",
+            self.store.commits.load(Ordering::Relaxed),
+        )?;
+        counter(
+            &mut encoder,
+            "store_ops",
+            "Writes committed to the store, over all its commits.",
+            self.store.ops.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn gauge<N>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: ConstGauge<N>,
+) -> Result<(), std::fmt::Error>
+where
+    ConstGauge<N>: EncodeMetric,
+{
+    let metric = encoder.encode_descriptor(name, help, None, value.metric_type())?;
+    value.encode(metric)
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let value = ConstCounter::new(value);
+    let metric = encoder.encode_descriptor(name, help, None, value.metric_type())?;
+    value.encode(metric)
+}
