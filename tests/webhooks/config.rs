@@ -42,7 +42,7 @@ fn bad_webhook_tables_are_refused_with_file_and_line() {
     let hook = |extra: &str| {
         format!("[[webhook]]\nid = \"pager\"\nurl = \"https://hooks.example/x\"\nsecret = \"{SECRET}\"\n{extra}")
     };
-    // Line 5 is `[[webhook]]`; the extra key is on line 9.
+    // Line 6 is `[[webhook]]`; the extra key is on line 10.
     for (extra, what) in [
         ("events = [\"escalation.opened\"]\n", "escalation.opened"),
         ("retries = 3\n", "retries"),
@@ -51,7 +51,7 @@ fn bad_webhook_tables_are_refused_with_file_and_line() {
         ("format = \"pagerduty\"\n", "routing_key"),
     ] {
         let e = refused(&hook(extra));
-        assert!(e.contains("gavel.toml:9:"), "{extra}: {e}");
+        assert!(e.contains("gavel.toml:10:"), "{extra}: {e}");
         assert!(
             e.contains("webhook \"pager\"") && e.contains(what),
             "{extra}: {e}"
@@ -63,7 +63,7 @@ fn bad_webhook_tables_are_refused_with_file_and_line() {
          secret_env = \"GAVEL_TEST_UNSET_SECRET\"\n",
     );
     assert!(
-        e.contains("gavel.toml:8:") && e.contains("GAVEL_TEST_UNSET_SECRET"),
+        e.contains("gavel.toml:9:") && e.contains("GAVEL_TEST_UNSET_SECRET"),
         "{e}"
     );
 }

@@ -15,6 +15,8 @@ use crate::server::shutdown::stopped;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
+/// How long a stopping server lets an attempt in flight finish.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivered {
@@ -43,15 +45,26 @@ pub async fn deliver(hook: &Webhook, ev: &Event, shutdown: &watch::Receiver<bool
         .without_max_times()
         .build();
     for attempt in 1u32.. {
-        let problem = tokio::select! {
-            r = attempt_once(hook, ev, &body) => match r {
-                Ok(()) => {
-                    tracing::debug!(webhook = %hook.id, event = %ev.id, attempt, "webhook delivered");
-                    return Delivered::Done;
+        let attempt_now = attempt_once(hook, ev, &body);
+        tokio::pin!(attempt_now);
+        let result = tokio::select! {
+            biased;
+            r = &mut attempt_now => r,
+            _ = stopped(shutdown.clone()) => {
+                // An attempt in flight gets a moment to finish, so a restart right after a
+                // receiver took the event does not send it again.
+                match tokio::time::timeout(STOP_GRACE, &mut attempt_now).await {
+                    Ok(Ok(())) => return Delivered::Done,
+                    _ => return Delivered::Stopped,
                 }
-                Err(problem) => problem,
-            },
-            _ = stopped(shutdown.clone()) => return Delivered::Stopped,
+            }
+        };
+        let problem = match result {
+            Ok(()) => {
+                tracing::debug!(webhook = %hook.id, event = %ev.id, attempt, "webhook delivered");
+                return Delivered::Done;
+            }
+            Err(problem) => problem,
         };
         let delay = delays.next().unwrap_or(MAX_BACKOFF);
         if started.elapsed() + delay > hook.give_up_after {
