@@ -46,7 +46,7 @@ fn defaults_and_every_key() {
     match &b.routing_key {
         Some(Secret::Env { var, at }) => {
             assert_eq!(var, "PD_KEY");
-            assert_eq!((at.line, at.entry.as_str()), (6, "webhook \"pager\""));
+            assert_eq!((at.line, at.entry.as_str()), (9, "webhook \"pager\""));
         }
         other => panic!("{other:?}"),
     }
