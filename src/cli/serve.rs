@@ -38,7 +38,8 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// A gavel.toml whose top-level keys give listen, data, policy, roster, tls_cert and tls_key
+    /// A gavel.toml whose top-level keys give listen, data, policy, roster, tls_cert and tls_key,
+    /// and whose `[[webhook]]` tables page on-call people
     #[arg(long, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
 }
@@ -68,6 +69,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         roster: args.roster.or(file.roster).ok_or_else(|| need("roster"))?,
         tls,
         limits: Default::default(),
+        webhooks: file.webhooks,
     })
 }
 

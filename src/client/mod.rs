@@ -5,6 +5,8 @@
 
 mod tls;
 
+pub use tls::client_config as tls_client_config;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

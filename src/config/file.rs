@@ -4,7 +4,8 @@
 //! - top-level keys: the server (`gavel serve --config FILE`);
 //! - `[console]`: who you are and where your server is, for the console and every person command
 //!   (`pending`, `decide`, `kill`);
-//! - `[adapter]`: the Claude Code hook and the MCP gate.
+//! - `[adapter]`: the Claude Code hook and the MCP gate;
+//! - `[[webhook]]`: the server's paging webhooks ([`super::webhook`]).
 //!
 //! Paths in the file are relative to the file.
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::webhook::{self, WebhookEntry, WebhookTable};
 use super::{ConfigError, SourceFile, ENV_CONFIG};
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -29,6 +31,11 @@ pub struct ConfigFile {
     pub console: ConsoleTable,
     #[serde(default)]
     pub adapter: AdapterTable,
+    /// `[[webhook]]` tables as written; `parse` checks them into `webhooks`.
+    #[serde(default)]
+    webhook: Vec<WebhookTable>,
+    #[serde(skip)]
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 /// A person's settings: the console and the person commands.
@@ -93,6 +100,7 @@ impl ConfigFile {
                 *p = base.join(&*p);
             }
         }
+        file.webhooks = webhook::check(std::mem::take(&mut file.webhook), src, base)?;
         Ok(file)
     }
 

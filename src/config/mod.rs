@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod source;
+pub mod webhook;
 
 use std::path::PathBuf;
 

@@ -95,6 +95,7 @@ impl World {
                 roster: roster_path,
                 tls: None,
                 limits: Default::default(),
+                webhooks: Vec::new(),
             },
             your_key_file,
         })

@@ -21,6 +21,7 @@ pub mod store;
 mod stream;
 mod stream_bound;
 mod tls;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use self::datadir::DataDirLock;
 use self::policy::Policy;
 use self::roster::Roster;
 use self::store::{Op, Reply, Store};
+use crate::config::webhook::WebhookEntry;
 use crate::config::SourceFile;
 use crate::protocol::{PersonKey, ServerInfo};
 
@@ -54,6 +56,8 @@ pub struct ServerConfig {
     /// Serve HTTPS with this certificate and key.
     pub tls: Option<TlsFiles>,
     pub limits: Limits,
+    /// The `[[webhook]]`s of the config file, checked; their secrets are read at start.
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 /// Loads and checks the roster and policy; the error names file, entry and position.
@@ -70,6 +74,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<()>,
     lock: DataDirLock,
+    webhooks: webhooks::Webhooks,
 }
 
 impl RunningServer {
@@ -85,6 +90,7 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.serve.await;
         flush_refusals(&self.app).await;
+        self.webhooks.stopped().await;
         self.app.store.shutdown().await;
         drop(self.lock);
     }
@@ -109,6 +115,7 @@ fn server_key(data: &Path) -> anyhow::Result<PersonKey> {
 /// starts serving.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (policy, roster) = load_config(&cfg.policy, &cfg.roster)?;
+    let hooks = webhooks::resolve(&cfg.webhooks)?;
     let tls = cfg.tls.as_ref().map(tls::tls_acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     std::fs::create_dir_all(&cfg.data)
@@ -130,6 +137,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let switches = store.read(store::killswitches).await?;
     let app = Arc::new(App::new(policy, roster, store, switches, info, shutdown));
     app.queue.restore().await?;
+    let webhooks =
+        webhooks::start(hooks, &cfg.data, &app.store, &app.bus, stop.subscribe()).await?;
 
     let tcp = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -155,6 +164,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         stop,
         serve,
         lock,
+        webhooks,
     })
 }
 

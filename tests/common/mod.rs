@@ -125,6 +125,8 @@ pub struct Env {
     pub tokens: HashMap<String, String>,
     pub server: Option<RunningServer>,
     pub addr: SocketAddr,
+    /// The `[[webhook]]`s the server starts with (none unless a test sets them).
+    pub webhooks: Vec<gavel::config::webhook::WebhookEntry>,
     pub client: Client,
 }
 
@@ -179,6 +181,7 @@ impl Env {
             tokens,
             server: None,
             addr: "127.0.0.1:0".parse().unwrap(),
+            webhooks: Vec::new(),
             client: Client::new("http://127.0.0.1:1"),
         }
     }
@@ -198,6 +201,7 @@ impl Env {
             roster: self.roster.clone(),
             tls: None,
             limits: Default::default(),
+            webhooks: self.webhooks.clone(),
         }
     }
 
