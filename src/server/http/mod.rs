@@ -8,6 +8,7 @@ mod credentials;
 mod escalations;
 mod extract;
 mod flags;
+mod history;
 mod health;
 mod killswitches;
 mod openapi;
@@ -60,6 +61,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(flags::review))
         .routes(routes!(audit::list))
         .routes(routes!(audit::checkpoint))
+        .routes(routes!(history::search))
 }
 
 pub fn router(app: Arc<App>) -> Router {
