@@ -12,6 +12,7 @@ use super::fields::edit_filter;
 use super::keymap::{Action, Section};
 use super::selection::move_to;
 use super::state::{Level, State, View};
+use super::{audit_query, batch, history_search};
 
 const PAGE: usize = 10;
 
@@ -21,6 +22,7 @@ fn section(view: View) -> Section {
         View::Flagged => Section::Flagged,
         View::KillSwitches => Section::KillSwitches,
         View::History => Section::History,
+        View::Audit => Section::Audit,
     }
 }
 
@@ -42,6 +44,9 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.dialog.is_some() {
         return on_dialog_key(s, k, fx);
     }
+    if s.deny_all_prefix {
+        return batch::on_prefix_key(s, &k, fx);
+    }
     let Some(action) = s.keymap.action(section(s.view), &k) else {
         return;
     };
@@ -51,7 +56,11 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
 fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     let rows = s.row_count();
     let sel = s.view.index();
-    let detail = s.detail_open && matches!(s.view, View::Queue | View::History | View::Flagged);
+    let detail = s.detail_open
+        && matches!(
+            s.view,
+            View::Queue | View::History | View::Flagged | View::Audit
+        );
     match action {
         Action::Down if detail => s.detail_scroll = s.detail_scroll.saturating_add(1),
         Action::Up if detail => s.detail_scroll = s.detail_scroll.saturating_sub(1),
@@ -71,7 +80,11 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             s.detail_scroll = 0;
         }
         Action::Open => {
-            if matches!(s.view, View::Queue | View::History | View::Flagged) && rows > 0 {
+            if matches!(
+                s.view,
+                View::Queue | View::History | View::Flagged | View::Audit
+            ) && rows > 0
+            {
                 s.detail_open = true;
                 s.detail_scroll = 0;
             } else if s.view == View::KillSwitches {
@@ -82,6 +95,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             if s.detail_open {
                 s.detail_open = false;
                 s.detail_scroll = 0;
+            } else if history_search::close(s) {
             } else if !s.filter.is_empty() {
                 s.filter.clear();
             } else {
@@ -92,8 +106,24 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Help => s.dialog = Some(Dialog::Help),
         Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
-        Action::Approve => start_decision(s, Vote::Approve, fx),
-        Action::Deny => start_decision(s, Vote::Deny, fx),
+        Action::Approve | Action::Deny => {
+            let vote = if action == Action::Approve {
+                Vote::Approve
+            } else {
+                Vote::Deny
+            };
+            // With rows marked, the decision is for all of them.
+            if !batch::start_batch(s, vote, fx) {
+                start_decision(s, vote, fx);
+            }
+        }
+        Action::Mark => batch::toggle_mark(s),
+        Action::ClearMarks => batch::clear_marks(s),
+        Action::DenyAll => batch::start_deny_all(s),
+        Action::Search if s.view == View::Audit => audit_query::open_form(s),
+        Action::Search => history_search::open_form(s),
+        Action::Refresh if audit_query::may_audit(s) => audit_query::restart(s, fx),
+        Action::Refresh => {}
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),

@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Vote};
 
+use super::super::keymap::{Action, Section};
 use super::super::state::State;
 use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
 use super::format::{clip, clock, duration_text, not_live, outcome, title_note};
@@ -244,7 +245,7 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     let rows: Vec<Row> = idx
         .iter()
         .map(|&i| {
-            let e = &s.history[i];
+            let e = &s.history_list()[i];
             let (word, style) = outcome(t, e.state);
             let deciders: Vec<String> = e
                 .decisions
@@ -281,6 +282,11 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let (rows, state) = windowed(rows, sel, area.height, s.theme.selected());
+    let key = s.keymap.key_for(Section::History, Action::Search);
+    let search_hint = match s.history_search {
+        Some(_) => format!(" Enter detail · {key} search · Esc live history "),
+        None => format!(" Enter detail · {key} search all "),
+    };
     let table = Table::new(
         rows,
         [
@@ -296,10 +302,27 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     .header(
         Row::new(["At", "Outcome", "Agent", "Tool", "Rule", "Took", "Deciders"]).style(t.muted()),
     )
-    .block(block(
-        s,
-        format!(" History {} {}", idx.len(), title_note(s)),
-        " Enter detail ",
-    ));
+    .block(match &s.history_search {
+        Some(h) => block(
+            s,
+            format!(
+                " Server search ({}): {} found{} ",
+                h.describe(),
+                idx.len(),
+                match (&h.error, h.loading, &h.next) {
+                    (Some(e), _, _) => format!(" · ✗ {e}"),
+                    (_, Some(_), _) => " · … loading".into(),
+                    (_, _, Some(_)) => " · more on the server: moving down loads them".into(),
+                    _ => " · all".into(),
+                }
+            ),
+            &search_hint,
+        ),
+        None => block(
+            s,
+            format!(" History {} {}", idx.len(), title_note(s)),
+            &search_hint,
+        ),
+    });
     render_table(f, area, table, state);
 }

@@ -1,7 +1,10 @@
 //! Pure render functions of `&State`. Nothing here changes state or touches the network.
 
+mod audit;
+mod batch;
 mod detail;
 mod dialogs;
+mod forms;
 mod format;
 mod json;
 mod layout;
@@ -33,6 +36,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::Flagged => lists::flagged(f, main, s),
         View::KillSwitches => lists::killswitches(f, main, s),
         View::History => lists::history(f, main, s),
+        View::Audit => audit::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

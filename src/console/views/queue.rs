@@ -73,7 +73,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     // escalation needs it.
     let args_col = s.pending.iter().any(|e| e.args_elided().is_some());
     let (args_w, args_gap) = if args_col { (6, 1) } else { (0, 0) };
-    let inner = area.width.saturating_sub(2 + 2 + 5 + args_gap) as usize; // borders, marker, gaps
+    // The batch marks column only while something is marked.
+    let marks_col = !s.marks.is_empty();
+    let marks_w = if marks_col { 2 } else { 0 };
+    let inner = area.width.saturating_sub(2 + 2 + 5 + args_gap + marks_w) as usize; // borders, marker, gaps
     let flex = inner
         .saturating_sub(10 + 4 + 16 + args_w as usize)
         .clamp(18, 60);
@@ -109,6 +112,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 };
                 cells.insert(5, Cell::from(marker));
             }
+            if marks_col {
+                let mark = if s.marks.contains(&e.id) { "●" } else { "" };
+                cells.insert(0, Cell::from(Span::styled(mark, t.accent())));
+            }
             let row = Row::new(cells);
             if range.start + off == sel {
                 row.style(t.selected())
@@ -118,16 +125,20 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let mine = s.mine_count();
+    let marked = match s.marks.len() {
+        0 => String::new(),
+        n => format!("· ● {n} marked "),
+    };
     let title = if rows_idx.len() == s.pending.len() {
         format!(
-            " Pending {} · {} for you {}",
+            " Pending {} · {} for you {marked}{}",
             s.pending.len(),
             mine,
             title_note(s)
         )
     } else {
         format!(
-            " Pending {} · {} for you · {} match the filter {}",
+            " Pending {} · {} for you · {} match the filter {marked}{}",
             s.pending.len(),
             mine,
             rows_idx.len(),
@@ -151,6 +162,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     if args_col {
         widths.insert(5, Constraint::Length(args_w));
         header.insert(5, "Args");
+    }
+    if marks_col {
+        widths.insert(0, Constraint::Length(1));
+        header.insert(0, "●");
     }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.muted()))
