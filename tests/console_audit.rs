@@ -84,11 +84,18 @@ async fn the_audit_view_filters_reach_records_older_than_the_snapshot_and_page_i
     })
     .await
     .unwrap();
-    assert!(c.state.audit.records.len() >= 222, "{}", c.state.audit.records.len());
+    assert!(
+        c.state.audit.records.len() >= 222,
+        "{}",
+        c.state.audit.records.len()
+    );
 
     // The filters: the deployer's actions only, the old one among them.
     c.press(KeyCode::Char('/'));
-    fill(&mut c, &[("agent", "deployer"), ("kind", "action"), ("since", "1d")]);
+    fill(
+        &mut c,
+        &[("agent", "deployer"), ("kind", "action"), ("since", "1d")],
+    );
     c.wait_for("the filtered page", WAIT, |s| s.audit.loading.is_none())
         .await
         .unwrap();
@@ -166,7 +173,9 @@ async fn history_search_finds_a_resolution_older_than_the_last_200() {
     c.press(KeyCode::Char('s'));
     fill(&mut c, &[("outcome", "denied"), ("decider", "carol")]);
     c.wait_for("the search results", WAIT, |s| {
-        s.history_search.as_ref().is_some_and(|h| h.loading.is_none())
+        s.history_search
+            .as_ref()
+            .is_some_and(|h| h.loading.is_none())
     })
     .await
     .unwrap();
@@ -192,7 +201,9 @@ async fn history_search_finds_a_resolution_older_than_the_last_200() {
     form.fields[0].value = "cancelled".into();
     c.press(KeyCode::Enter);
     c.wait_for("the first page", WAIT, |s| {
-        s.history_search.as_ref().is_some_and(|h| h.loading.is_none())
+        s.history_search
+            .as_ref()
+            .is_some_and(|h| h.loading.is_none())
     })
     .await
     .unwrap();
@@ -200,7 +211,9 @@ async fn history_search_finds_a_resolution_older_than_the_last_200() {
     for _ in 0..3 {
         c.press(KeyCode::End);
         c.wait_for("the next page", WAIT, |s| {
-            s.history_search.as_ref().is_some_and(|h| h.loading.is_none())
+            s.history_search
+                .as_ref()
+                .is_some_and(|h| h.loading.is_none())
         })
         .await
         .unwrap();
@@ -216,7 +229,12 @@ async fn history_search_finds_a_resolution_older_than_the_last_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_endpoint_refuses_bad_filters_and_cursors() {
     let env = Env::start(POLICY).await;
-    for query in ["outcome=pending", "before=nonsense", "since=yesterday", "colour=red"] {
+    for query in [
+        "outcome=pending",
+        "before=nonsense",
+        "since=yesterday",
+        "colour=red",
+    ] {
         let e = env
             .client
             .history(env.key("alice"), query)
@@ -226,6 +244,10 @@ async fn the_history_endpoint_refuses_bad_filters_and_cursors() {
     }
     let page = env.client.history(env.key("henry"), "").await.unwrap_err();
     assert_eq!(page.code(), "role_required");
-    let page = env.client.history(env.key("alice"), "limit=5").await.unwrap();
+    let page = env
+        .client
+        .history(env.key("alice"), "limit=5")
+        .await
+        .unwrap();
     assert!(page.escalations.is_empty() && page.next.is_none());
 }

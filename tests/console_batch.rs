@@ -112,8 +112,11 @@ async fn three_marked_escalations_approved_with_one_reason_are_three_signed_deci
     assert_eq!(b.items.len(), 3);
     assert!(b.items.iter().all(|i| i.status == ItemStatus::Ready));
     // Every one's arguments are in the dialog, as the person reads them before signing.
-    assert!(b.items.iter().all(|i| i.escalation.args_elided().is_none()
-        && i.escalation.action.args["amount"].is_number()));
+    assert!(b
+        .items
+        .iter()
+        .all(|i| i.escalation.args_elided().is_none()
+            && i.escalation.action.args["amount"].is_number()));
     c.type_text("matches the tickets");
     c.press(KeyCode::Enter);
     until_answered(&mut c).await;
@@ -203,7 +206,11 @@ async fn a_batch_shows_which_are_not_yours_and_the_servers_refusal_per_row() {
     assert!(h.decisions.is_empty());
     assert_eq!(env.escalation(&ok).await.state, EscalationState::Approved);
     let msg = c.state.message.clone().unwrap();
-    assert!(msg.text.contains("1 accepted, 1 refused, 1 not sent"), "{}", msg.text);
+    assert!(
+        msg.text.contains("1 accepted, 1 refused, 1 not sent"),
+        "{}",
+        msg.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +238,10 @@ async fn deny_all_from_a_session_then_an_agent_asks_first_and_denies_only_those(
     // Confirming needs a reason; nothing is sent without one.
     let sent_before = c.state.in_flight.len();
     c.press(KeyCode::Enter);
-    assert_eq!(batch(&c).error.as_deref(), Some("a reason is required to deny"));
+    assert_eq!(
+        batch(&c).error.as_deref(),
+        Some("a reason is required to deny")
+    );
     assert_eq!(c.state.in_flight.len(), sent_before);
     c.type_text("runaway session");
     c.press(KeyCode::Enter);
@@ -267,6 +277,10 @@ async fn deny_all_from_a_session_then_an_agent_asks_first_and_denies_only_those(
     until_answered(&mut c).await;
     assert_eq!(env.escalation(&b1).await.state, EscalationState::Denied);
     let m = env.escalation(&mail).await;
-    assert_eq!(m.state, EscalationState::Pending, "another agent's is untouched");
+    assert_eq!(
+        m.state,
+        EscalationState::Pending,
+        "another agent's is untouched"
+    );
     assert!(m.decisions.is_empty());
 }

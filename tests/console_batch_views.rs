@@ -252,7 +252,13 @@ fn history_search_results() {
     let mut old = escalation("esc-0old", "refund-bot", "stripe.refund", -86_400);
     old.state = EscalationState::Denied;
     old.resolved_at = Some(at(-86_000));
-    old.decisions = vec![decision("esc-0old", "carol", Vote::Deny, "duplicate", -86_000)];
+    old.decisions = vec![decision(
+        "esc-0old",
+        "carol",
+        Vote::Deny,
+        "duplicate",
+        -86_000,
+    )];
     apply(
         &mut s,
         Event::Reply {

@@ -35,8 +35,7 @@ pub struct AuditState {
 
 /// Whether I may read the audit log (the server checks too).
 pub fn may_audit(s: &State) -> bool {
-    s.me
-        .as_ref()
+    s.me.as_ref()
         .is_some_and(|m| m.has_role(Role::Auditor) || m.has_role(Role::Lead))
 }
 
@@ -49,8 +48,16 @@ pub(super) fn open_form(s: &mut State) {
     s.dialog = Some(Dialog::Query(QueryForm::new(
         FormKind::Audit,
         &[
-            ("agent", "an agent id (its actions and what was decided about them)", a.agent.as_str()),
-            ("kind", "action, decision, escalation_resolved, killswitch, refused…", a.kind.as_str()),
+            (
+                "agent",
+                "an agent id (its actions and what was decided about them)",
+                a.agent.as_str(),
+            ),
+            (
+                "kind",
+                "action, decision, escalation_resolved, killswitch, refused…",
+                a.kind.as_str(),
+            ),
             ("since", WHEN_HINT, a.since.as_str()),
             ("until", WHEN_HINT, a.until.as_str()),
         ],
@@ -130,11 +137,7 @@ pub(super) fn keep_loaded(s: &mut State, fx: &mut Vec<Command>) {
 }
 
 /// A page arrived (or the query was refused).
-pub(super) fn on_page(
-    s: &mut State,
-    request: u64,
-    result: Result<Vec<AuditRecord>, String>,
-) {
+pub(super) fn on_page(s: &mut State, request: u64, result: Result<Vec<AuditRecord>, String>) {
     if s.audit.loading != Some(request) {
         return; // an answer to filters since replaced
     }

@@ -156,7 +156,9 @@ pub(super) fn on_prefix_key(s: &mut State, k: &KeyEvent, fx: &mut Vec<Command>) 
             ),
             s.pending
                 .iter()
-                .filter(|e| e.action.agent == sel.action.agent && e.action.session == sel.action.session)
+                .filter(|e| {
+                    e.action.agent == sel.action.agent && e.action.session == sel.action.session
+                })
                 .map(|e| (**e).clone())
                 .collect(),
         ),
@@ -168,7 +170,13 @@ pub(super) fn on_prefix_key(s: &mut State, k: &KeyEvent, fx: &mut Vec<Command>) 
     open(s, Vote::Deny, Some(scope), chosen, fx);
 }
 
-fn open(s: &mut State, vote: Vote, scope: Option<String>, chosen: Vec<Escalation>, fx: &mut Vec<Command>) {
+fn open(
+    s: &mut State,
+    vote: Vote,
+    scope: Option<String>,
+    chosen: Vec<Escalation>,
+    fx: &mut Vec<Command>,
+) {
     let mut items = Vec::with_capacity(chosen.len());
     for e in chosen {
         let status = match s.may_not_vote(&e, vote) {
@@ -282,7 +290,11 @@ fn confirm(s: &mut State, fx: &mut Vec<Command>) {
         sent += 1;
     }
     if sent == 0 {
-        return refuse(s, d, "nothing to send: none of these is yours to decide now".into());
+        return refuse(
+            s,
+            d,
+            "nothing to send: none of these is yours to decide now".into(),
+        );
     }
     d.sent = true;
     s.say(
@@ -319,10 +331,17 @@ pub(super) fn on_reply(
     };
     let Some(Dialog::Batch(d)) = s.dialog.as_mut() else {
         // The dialog was closed: the message line says it, one decision at a time.
-        let verb = if vote == Vote::Approve { "approval" } else { "denial" };
+        let verb = if vote == Vote::Approve {
+            "approval"
+        } else {
+            "denial"
+        };
         let (level, text) = match &status {
             ItemStatus::Accepted(t) => (Level::Success, format!("✓ {verb} of {escalation}: {t}")),
-            ItemStatus::Refused(t) => (Level::Error, format!("✗ {verb} of {escalation} NOT recorded: {t}")),
+            ItemStatus::Refused(t) => (
+                Level::Error,
+                format!("✗ {verb} of {escalation} NOT recorded: {t}"),
+            ),
             _ => return,
         };
         return s.say(level, text);
@@ -338,7 +357,11 @@ pub(super) fn on_reply(
         let ok = d.count(|st| matches!(st, ItemStatus::Accepted(_)));
         let refused = d.count(|st| matches!(st, ItemStatus::Refused(_)));
         let skipped = d.items.len() - ok - refused;
-        let level = if refused > 0 { Level::Error } else { Level::Success };
+        let level = if refused > 0 {
+            Level::Error
+        } else {
+            Level::Success
+        };
         s.say(
             level,
             format!("batch: {ok} accepted, {refused} refused, {skipped} not sent"),

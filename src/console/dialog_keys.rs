@@ -131,7 +131,10 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
         return super::batch::on_key(s, action, &k, fx);
     }
     if let Some(Dialog::Query(q)) = s.dialog.as_mut() {
-        if !matches!(action, Some(Action::Confirm | Action::Cancel | Action::Quit)) {
+        if !matches!(
+            action,
+            Some(Action::Confirm | Action::Cancel | Action::Quit)
+        ) {
             return q.edit(&k);
         }
     }

@@ -163,7 +163,11 @@ pub(super) fn keep_loaded(s: &mut State, fx: &mut Vec<Command>) {
 }
 
 pub(super) fn on_page(s: &mut State, request: u64, result: Result<HistoryPage, String>) {
-    let Some(h) = s.history_search.as_mut().filter(|h| h.loading == Some(request)) else {
+    let Some(h) = s
+        .history_search
+        .as_mut()
+        .filter(|h| h.loading == Some(request))
+    else {
         return; // a search since replaced or closed
     };
     h.loading = None;

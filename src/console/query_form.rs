@@ -91,15 +91,22 @@ pub fn parse_when(text: &str, now: Timestamp) -> Result<Option<Timestamp>, Strin
     }
     let last = text.char_indices().last().map_or(0, |(i, _)| i);
     let (num, unit) = text.split_at(last);
-    let ago = num.parse::<i64>().ok().filter(|n| *n >= 0).and_then(|n| match unit {
-        "m" => Duration::try_minutes(n),
-        "h" => Duration::try_hours(n),
-        "d" => Duration::try_days(n),
-        _ => None,
-    });
+    let ago = num
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .and_then(|n| match unit {
+            "m" => Duration::try_minutes(n),
+            "h" => Duration::try_hours(n),
+            "d" => Duration::try_days(n),
+            _ => None,
+        });
     match ago {
         Some(d) => Ok(Some(now - d)),
-        None => Err(format!("`{}` is not a time: {WHEN_HINT}", crate::protocol::inert(text))),
+        None => Err(format!(
+            "`{}` is not a time: {WHEN_HINT}",
+            crate::protocol::inert(text)
+        )),
     }
 }
 

@@ -18,7 +18,9 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
         (Request::BatchDecide { escalation, vote }, result) => {
             super::batch::on_reply(s, request, escalation, vote, result)
         }
-        (Request::Audit, Ok(Reply::Audit(page))) => super::audit_query::on_page(s, request, Ok(page)),
+        (Request::Audit, Ok(Reply::Audit(page))) => {
+            super::audit_query::on_page(s, request, Ok(page))
+        }
         (Request::Audit, Err(e)) => super::audit_query::on_page(s, request, Err(why(e))),
         (Request::History, Ok(Reply::History(page))) => {
             super::history_search::on_page(s, request, Ok(page))

@@ -39,20 +39,37 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             )),
         ])
         .wrap(Wrap { trim: false })
-        .block(Block::default().borders(Borders::ALL).border_style(t.border()).title(Span::styled(" Audit ", t.accent())));
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.border())
+                .title(Span::styled(" Audit ", t.accent())),
+        );
         f.render_widget(p, area);
         return;
     }
     if s.detail_open {
         if let Some(r) = selected_record(s) {
-            render_lines(f, area, s, &format!("Audit record {}", r.seq), record_lines(s, r), true);
+            render_lines(
+                f,
+                area,
+                s,
+                &format!("Audit record {}", r.seq),
+                record_lines(s, r),
+                true,
+            );
             return;
         }
     }
-    let [filters, list] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let [filters, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
     let a = &s.audit;
-    let shown = |v: &str| if v.is_empty() { "any".to_string() } else { inert(v).into_owned() };
+    let shown = |v: &str| {
+        if v.is_empty() {
+            "any".to_string()
+        } else {
+            inert(v).into_owned()
+        }
+    };
     let key = s.keymap.key_for(Section::Audit, Action::Search);
     f.render_widget(
         Paragraph::new(Line::from(vec![
@@ -116,7 +133,17 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             .borders(Borders::ALL)
             .border_style(t.border())
             .title(Span::styled(title, t.accent()))
-            .title_bottom(Line::from(Span::styled(status, if a.error.is_some() { t.fg(t.danger) } else { t.muted() })).right_aligned()),
+            .title_bottom(
+                Line::from(Span::styled(
+                    status,
+                    if a.error.is_some() {
+                        t.fg(t.danger)
+                    } else {
+                        t.muted()
+                    },
+                ))
+                .right_aligned(),
+            ),
     );
     let state = TableState::default()
         .with_selected((sel >= range.start && sel < range.end).then(|| sel - range.start));
@@ -146,7 +173,10 @@ fn summary(body: &Value) -> String {
 fn record_lines(s: &State, r: &AuditRecord) -> Vec<Line<'static>> {
     let t = &s.theme;
     let kv = |k: &str, v: String| {
-        Line::from(vec![Span::styled(format!("{k:<10}"), t.muted()), Span::raw(v)])
+        Line::from(vec![
+            Span::styled(format!("{k:<10}"), t.muted()),
+            Span::raw(v),
+        ])
     };
     let mut out = vec![
         kv("seq", r.seq.to_string()),

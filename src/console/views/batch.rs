@@ -19,7 +19,11 @@ use super::layout::{centered, wrapped_rows};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State, d: &BatchDraft) {
     let t = &s.theme;
-    let r = centered(area, area.width.saturating_sub(4).min(120), area.height.saturating_sub(2));
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        area.height.saturating_sub(2),
+    );
     f.render_widget(Clear, r);
     let (verb, style) = match d.vote {
         Vote::Approve => ("APPROVE", t.fg(t.approved).add_modifier(Modifier::BOLD)),
@@ -40,7 +44,12 @@ pub fn render(f: &mut Frame, area: Rect, s: &State, d: &BatchDraft) {
     let foot_h = (wrapped_rows(&foot, inner.width as usize) as u16).min(inner.height / 2);
     let [list, bottom] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(foot_h)]).areas(inner);
-    let lines: Vec<Line> = d.items.iter().enumerate().flat_map(|(i, it)| item(t, s, i, it)).collect();
+    let lines: Vec<Line> = d
+        .items
+        .iter()
+        .enumerate()
+        .flat_map(|(i, it)| item(t, s, i, it))
+        .collect();
     let total = wrapped_rows(&lines, list.width as usize);
     let scroll = (d.scroll as usize).min(total.saturating_sub(list.height as usize));
     f.render_widget(
@@ -77,7 +86,7 @@ fn item(t: &Theme, s: &State, i: usize, it: &BatchItem) -> Vec<Line<'static>> {
     ])];
     out.push(Line::from(vec![
         Span::styled("    digest ", t.muted()),
-        Span::raw(short_digest(&e.digest)),
+        Span::raw(short_digest(&e.digest).to_string()),
         Span::styled(
             format!(
                 "  approvals {}/{}",
@@ -112,16 +121,18 @@ fn item(t: &Theme, s: &State, i: usize, it: &BatchItem) -> Vec<Line<'static>> {
         ),
         ItemStatus::Gone(why) => (format!("– {why}"), t.fg(t.warning)),
         ItemStatus::Sending(_) => ("… sending".to_string(), t.fg(t.accent)),
-        ItemStatus::Accepted(what) => (
-            format!("✓ {what}"),
-            t.fg(t.ok).add_modifier(Modifier::BOLD),
-        ),
+        ItemStatus::Accepted(what) => {
+            (format!("✓ {what}"), t.fg(t.ok).add_modifier(Modifier::BOLD))
+        }
         ItemStatus::Refused(why) => (
             format!("✗ refused by the server: {why}"),
             t.fg(t.danger).add_modifier(Modifier::BOLD),
         ),
     };
-    out.push(Line::from(vec![Span::raw("    "), Span::styled(text, style)]));
+    out.push(Line::from(vec![
+        Span::raw("    "),
+        Span::styled(text, style),
+    ]));
     out.push(Line::default());
     out
 }
@@ -163,7 +174,10 @@ fn footer(
     ]));
     if not_yours > 0 {
         lines.push(Line::from(Span::styled(
-            format!("{not_yours} not yours to {}: shown, skipped", verb.to_lowercase()),
+            format!(
+                "{not_yours} not yours to {}: shown, skipped",
+                verb.to_lowercase()
+            ),
             t.fg(t.warning),
         )));
     }

@@ -44,16 +44,29 @@ pub(super) fn resolved_history(
                 before_id,
                 limit + 1
             ],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
         )?
         .collect::<Result<Vec<_>, _>>()?;
     let more = rows.len() > limit as usize;
     let mut page = Vec::with_capacity(limit as usize);
     let mut next = None;
     for (id, body, at) in rows.into_iter().take(limit as usize) {
-        let e: Escalation = serde_json::from_str(&body).map_err(|e| unreadable("escalations", &id, e))?;
+        let e: Escalation =
+            serde_json::from_str(&body).map_err(|e| unreadable("escalations", &id, e))?;
         if more {
-            next = Some(Cursor { resolved_at: at, id }.encode());
+            next = Some(
+                Cursor {
+                    resolved_at: at,
+                    id,
+                }
+                .encode(),
+            );
         }
         page.push(e);
     }
