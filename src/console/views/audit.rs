@@ -14,7 +14,7 @@ use super::super::audit_query::{may_audit, selected_record, AUDIT_CAP};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
 use super::detail::render_lines;
-use super::format::clip;
+use super::format::{clip, title_note};
 use super::json_lines;
 use super::layout::window;
 use super::lists::render_table;
@@ -116,7 +116,11 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         _ if !a.ran => " not run yet ".into(),
         _ => " all matching records shown · Enter body ".into(),
     };
-    let title = format!(" Audit log: {} records loaded ", a.records.len());
+    let title = format!(
+        " Audit log: {} records loaded {}",
+        a.records.len(),
+        title_note(s)
+    );
     let table = Table::new(
         rows,
         [

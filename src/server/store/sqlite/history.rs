@@ -28,7 +28,7 @@ pub(super) fn resolved_history(
            AND (?3 IS NULL OR resolved_at <= ?3)
            AND (?4 IS NULL OR json_extract(body, '$.action.agent') = ?4)
            AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(body, '$.decisions') AS d
-                                     WHERE json_extract(d.value, '$.body.approver') = ?5))
+                                     WHERE json_extract(d.value, '$.approver') = ?5))
            AND (?6 IS NULL OR resolved_at < ?6 OR (resolved_at = ?6 AND id < ?7))
          ORDER BY resolved_at DESC, id DESC LIMIT ?8",
     )?;
