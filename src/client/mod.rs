@@ -327,6 +327,19 @@ impl Client {
         self.send(self.signed(key, Method::GET, &path)).await
     }
 
+    /// `GET /v1/history?…` (the query already encoded): one page of a history search.
+    pub async fn history(
+        &self,
+        key: &PersonKey,
+        query: &str,
+    ) -> Result<crate::protocol::HistoryPage, ClientError> {
+        let path = match query {
+            "" => "/v1/history".to_string(),
+            q => format!("/v1/history?{q}"),
+        };
+        self.send(self.signed(key, Method::GET, &path)).await
+    }
+
     /// Build and sign a decision on the escalation as the caller saw it.
     pub fn sign_decision(
         key: &PersonKey,

@@ -31,6 +31,16 @@ pub enum Command {
         request: u64,
         escalation: String,
     },
+    /// `GET /v1/audit?…`: a page of the Audit view's query (the query encoded).
+    Audit {
+        request: u64,
+        query: String,
+    },
+    /// `GET /v1/history?…`: a page of a history search (the query encoded).
+    History {
+        request: u64,
+        query: String,
+    },
     Notify {
         title: String,
         body: String,

@@ -3,6 +3,9 @@
 
 use crate::protocol::{Escalation, FlagVerdict, FlaggedAction, Vote};
 
+pub use super::batch::BatchDraft;
+pub use super::query_form::QueryForm;
+
 /// A half-typed decision: what will be signed once the reason is in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionDraft {
@@ -38,6 +41,10 @@ pub enum Dialog {
     Decision(DecisionDraft),
     Flip(FlipDraft),
     Review(ReviewDraft),
+    /// Several escalations decided with one reason, each signed separately.
+    Batch(BatchDraft),
+    /// The filters of the Audit view or of a history search on the server.
+    Query(QueryForm),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

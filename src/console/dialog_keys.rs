@@ -9,6 +9,7 @@ use super::command::Command;
 use super::dialog::{DecisionDraft, Dialog, FlipDraft, ReviewDraft};
 use super::fields::edit_field;
 use super::keymap::{Action, Section};
+use super::query_form::FormKind;
 use super::replies::fetch;
 use super::state::{Fetch, Level, Request, State, View};
 use super::words::verdict_word;
@@ -126,6 +127,17 @@ pub(super) fn start_flip(s: &mut State, scope: Option<String>) {
 
 pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     let action = s.keymap.action(Section::Dialog, &k);
+    if matches!(s.dialog, Some(Dialog::Batch(_))) {
+        return super::batch::on_key(s, action, &k, fx);
+    }
+    if let Some(Dialog::Query(q)) = s.dialog.as_mut() {
+        if !matches!(
+            action,
+            Some(Action::Confirm | Action::Cancel | Action::Quit)
+        ) {
+            return q.edit(&k);
+        }
+    }
     let Some(dialog) = s.dialog.as_mut() else {
         return;
     };
@@ -284,6 +296,10 @@ fn confirm_dialog(s: &mut State, fx: &mut Vec<Command>) {
                 note,
             });
         }
+        Some(Dialog::Query(q)) => match q.kind {
+            FormKind::Audit => super::audit_query::run_form(s, q, fx),
+            FormKind::History => super::history_search::run_form(s, q, fx),
+        },
         other => s.dialog = other,
     }
 }

@@ -65,7 +65,9 @@ impl Driver {
                 Command::Decide { .. }
                 | Command::Flip { .. }
                 | Command::Review { .. }
-                | Command::Fetch { .. } => {
+                | Command::Fetch { .. }
+                | Command::Audit { .. }
+                | Command::History { .. } => {
                     net::run_command(&self.client, &self.key, &self.tx, command)
                 }
                 Command::Notify { title, body } => {

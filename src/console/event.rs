@@ -4,7 +4,10 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::protocol::{DecisionAck, Escalation, FlaggedAction, FlipAck, ServerMessage, Timestamp};
+use crate::protocol::{
+    AuditRecord, DecisionAck, Escalation, FlaggedAction, FlipAck, HistoryPage, ServerMessage,
+    Timestamp,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -43,6 +46,10 @@ pub enum Reply {
     Review(Box<FlaggedAction>),
     /// A whole escalation, fetched because the stream's copy left values out.
     Escalation(Box<Escalation>),
+    /// A page of audit records.
+    Audit(Vec<AuditRecord>),
+    /// A page of a history search.
+    History(HistoryPage),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

@@ -62,6 +62,14 @@ pub(super) fn on_paste(s: &mut State, text: &str) {
                 r.error = None;
                 (&mut r.note, crate::protocol::MAX_TEXT_LEN)
             }
+            Some(Dialog::Batch(b)) if !b.sent => {
+                b.error = None;
+                (&mut b.reason, crate::protocol::MAX_TEXT_LEN)
+            }
+            Some(Dialog::Query(q)) => {
+                q.error = None;
+                (q.focused_mut(), MAX_FILTER_LEN)
+            }
             Some(Dialog::Flip(f)) => {
                 f.error = None;
                 if f.in_confirm {
@@ -119,6 +127,22 @@ pub(super) fn edit_field(dialog: &mut Dialog, k: &KeyEvent) {
         }
         _ => return,
     };
+    match k.code {
+        KeyCode::Backspace => {
+            field.pop();
+        }
+        _ => {
+            if let Some(c) = typed(k) {
+                if field.chars().count() < crate::protocol::MAX_TEXT_LEN {
+                    field.push(c);
+                }
+            }
+        }
+    }
+}
+
+/// A key typed into a free text field: Backspace deletes, printable characters are added.
+pub(super) fn edit_text(field: &mut String, k: &KeyEvent) {
     match k.code {
         KeyCode::Backspace => {
             field.pop();

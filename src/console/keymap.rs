@@ -37,6 +37,11 @@ pub enum Action {
     StopAll,
     Confirm,
     Cancel,
+    Mark,
+    ClearMarks,
+    DenyAll,
+    Search,
+    Refresh,
 }
 
 /// Where a binding applies.
@@ -48,15 +53,17 @@ pub enum Section {
     KillSwitches,
     History,
     Dialog,
+    Audit,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
         Section::KillSwitches,
         Section::History,
+        Section::Audit,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -67,6 +74,7 @@ impl Section {
             Section::KillSwitches => "killswitches",
             Section::History => "history",
             Section::Dialog => "dialog",
+            Section::Audit => "audit",
         }
     }
 }
@@ -199,6 +207,8 @@ struct KeymapFile {
     history: Vec<Entry>,
     #[serde(default)]
     dialog: Vec<Entry>,
+    #[serde(default)]
+    audit: Vec<Entry>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +240,7 @@ impl Keymap {
             (Section::KillSwitches, file.killswitches),
             (Section::History, file.history),
             (Section::Dialog, file.dialog),
+            (Section::Audit, file.audit),
         ];
         for (section, entries) in raw {
             let mut bindings = Vec::new();

@@ -12,6 +12,7 @@ use super::fields::edit_filter;
 use super::keymap::{Action, Section};
 use super::selection::move_to;
 use super::state::{Level, State, View};
+use super::{audit_query, batch, history_search};
 
 const PAGE: usize = 10;
 
@@ -21,6 +22,7 @@ fn section(view: View) -> Section {
         View::Flagged => Section::Flagged,
         View::KillSwitches => Section::KillSwitches,
         View::History => Section::History,
+        View::Audit => Section::Audit,
     }
 }
 
@@ -42,6 +44,9 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.dialog.is_some() {
         return on_dialog_key(s, k, fx);
     }
+    if s.deny_all_prefix {
+        return batch::on_prefix_key(s, &k, fx);
+    }
     let Some(action) = s.keymap.action(section(s.view), &k) else {
         return;
     };
@@ -56,7 +61,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     let detail = s.detail_open
         && matches!(
             s.view,
-            View::Queue | View::History | View::Flagged | View::KillSwitches
+            View::Queue | View::History | View::Flagged | View::KillSwitches | View::Audit
         );
     match action {
         Action::Down if detail => s.detail_scroll = s.detail_scroll.saturating_add(1),
@@ -83,6 +88,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
                 View::History,
                 View::Flagged,
                 View::KillSwitches,
+                View::Audit,
             ];
             if views.contains(&s.view) && rows > 0 {
                 s.detail_open = true;
@@ -93,6 +99,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             if s.detail_open {
                 s.detail_open = false;
                 s.detail_scroll = 0;
+            } else if history_search::close(s) {
             } else if !s.filter.is_empty() {
                 s.filter.clear();
             } else {
@@ -104,8 +111,24 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
         Action::PriorArgs => super::prior::next_prior_args(s),
-        Action::Approve => start_decision(s, Vote::Approve, fx),
-        Action::Deny => start_decision(s, Vote::Deny, fx),
+        Action::Approve | Action::Deny => {
+            let vote = if action == Action::Approve {
+                Vote::Approve
+            } else {
+                Vote::Deny
+            };
+            // With rows marked, the decision is for all of them.
+            if !batch::start_batch(s, vote, fx) {
+                start_decision(s, vote, fx);
+            }
+        }
+        Action::Mark => batch::toggle_mark(s),
+        Action::ClearMarks => batch::clear_marks(s),
+        Action::DenyAll => batch::start_deny_all(s),
+        Action::Search if s.view == View::Audit => audit_query::open_form(s),
+        Action::Search => history_search::open_form(s),
+        Action::Refresh if audit_query::may_audit(s) => audit_query::restart(s, fx),
+        Action::Refresh => {}
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),

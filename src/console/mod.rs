@@ -5,18 +5,22 @@
 //! the keyboard and the clock are tasks that send typed events into one loop, which never awaits
 //! I/O and redraws only when something changed.
 
+pub mod audit_query;
+pub mod batch;
 pub mod command;
 pub mod dialog;
 mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+pub mod history_search;
 pub mod keymap;
 mod keys;
 pub mod net;
 pub mod notify;
 pub mod palette;
 mod prior;
+pub mod query_form;
 mod replies;
 pub mod rows;
 mod selection;

@@ -249,6 +249,14 @@ pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, co
                 };
                 (request, Box::pin(fut) as Call)
             }
+            Command::Audit { request, query } => {
+                let fut = async move { client.audit(&key, &query).await.map(Reply::Audit) };
+                (request, Box::pin(fut) as Call)
+            }
+            Command::History { request, query } => {
+                let fut = async move { client.history(&key, &query).await.map(Reply::History) };
+                (request, Box::pin(fut) as Call)
+            }
             Command::Notify { .. } | Command::Bell | Command::Quit => return,
         };
         let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {

@@ -13,7 +13,19 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
     let Some(req) = s.in_flight.remove(&request) else {
         return;
     };
+    let why = |e: RequestError| format!("{} ({})", e.message, e.code);
     match (req, result) {
+        (Request::BatchDecide { escalation, vote }, result) => {
+            super::batch::on_reply(s, request, escalation, vote, result)
+        }
+        (Request::Audit, Ok(Reply::Audit(page))) => {
+            super::audit_query::on_page(s, request, Ok(page))
+        }
+        (Request::Audit, Err(e)) => super::audit_query::on_page(s, request, Err(why(e))),
+        (Request::History, Ok(Reply::History(page))) => {
+            super::history_search::on_page(s, request, Ok(page))
+        }
+        (Request::History, Err(e)) => super::history_search::on_page(s, request, Err(why(e))),
         (Request::Decide { escalation, vote }, Ok(Reply::Decision(ack))) => {
             let e = *ack.escalation;
             let progress = match e.state {
@@ -192,6 +204,7 @@ fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
     if let Some(d) = s.stashed.as_mut().filter(|d| d.escalation.id == whole.id) {
         keep_whole(&whole, &mut d.escalation);
     }
+    super::batch::got_whole(s, &whole);
     // An open decision dialog keeps the copy it was opened on: what is signed must have been
     // shown, so the person closes it, reads the arguments and decides again (the reason is kept).
 }

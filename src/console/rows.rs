@@ -37,8 +37,9 @@ impl State {
     }
 
     pub fn history_rows(&self) -> Vec<usize> {
-        (0..self.history.len())
-            .filter(|&i| self.esc_matches(&self.history[i]))
+        let list = self.history_list();
+        (0..list.len())
+            .filter(|&i| self.esc_matches(&list[i]))
             .collect()
     }
 
@@ -106,7 +107,7 @@ impl State {
             }
             View::History => {
                 let key = self.key(View::History)?;
-                self.history.iter().find(|e| e.id == key)
+                self.history_list().iter().find(|e| e.id == key)
             }
             _ => None,
         }
@@ -128,6 +129,7 @@ impl State {
             View::Flagged => self.flagged_rows().len(),
             View::KillSwitches => self.switch_rows().len(),
             View::History => self.history_rows().len(),
+            View::Audit => self.audit.records.len(),
         }
     }
 }

@@ -52,10 +52,10 @@ pub(super) fn reselect(s: &mut State, v: View) {
             }
         }
         View::History => {
-            let item = key.and_then(|k| s.history.iter().position(|e| e.id == k));
+            let item = key.and_then(|k| s.history_list().iter().position(|e| e.id == k));
             let rows = s.history_rows();
             match place(&rows, item, old) {
-                Some(p) => (p, Some(s.history[rows[p]].id.clone())),
+                Some(p) => (p, Some(s.history_list()[rows[p]].id.clone())),
                 None => (0, None),
             }
         }
@@ -67,6 +67,8 @@ pub(super) fn reselect(s: &mut State, v: View) {
                 None => (0, None),
             }
         }
+        // Audit records only ever grow at the end: the row number is the item.
+        View::Audit => (old.min(s.audit.records.len().saturating_sub(1)), None),
         View::KillSwitches => {
             let all = s.switch_scopes();
             let item = key.and_then(|k| all.iter().position(|x| x == k));
@@ -104,8 +106,13 @@ pub(super) fn move_to(s: &mut State, pos: usize) {
         View::History => s
             .history_rows()
             .into_iter()
-            .map(|u| s.history[u].id.clone())
+            .map(|u| s.history_list()[u].id.clone())
             .collect(),
+        View::Audit => {
+            s.selected[v.index()] = pos.min(s.audit.records.len().saturating_sub(1));
+            s.detail_scroll = 0;
+            return;
+        }
         View::Flagged => s
             .flagged_rows()
             .into_iter()

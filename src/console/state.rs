@@ -1,14 +1,16 @@
 //! The console's state: pure data, changed only by `update`. Views borrow it. What each view
 //! lists (and which item is selected) is in `rows`; the dialogs' drafts are in `dialog`.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use crate::protocol::{
     may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, KillSwitch,
     NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
+use super::audit_query::AuditState;
 use super::dialog::{DecisionDraft, Dialog};
+use super::history_search::HistorySearch;
 use super::keymap::Keymap;
 use super::theme::Theme;
 use super::zone::Zone;
@@ -26,14 +28,16 @@ pub enum View {
     Flagged,
     KillSwitches,
     History,
+    Audit,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [
+    pub const ALL: [View; 5] = [
         View::Queue,
         View::Flagged,
         View::KillSwitches,
         View::History,
+        View::Audit,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -41,6 +45,7 @@ impl View {
             View::Flagged => "Flagged",
             View::KillSwitches => "Kill switches",
             View::History => "History",
+            View::Audit => "Audit",
         }
     }
     pub fn index(self) -> usize {
@@ -83,6 +88,15 @@ pub enum Request {
     Fetch {
         escalation: String,
     },
+    /// One decision of a batch: its answer goes to the batch dialog's row.
+    BatchDecide {
+        escalation: String,
+        vote: Vote,
+    },
+    /// A page of the Audit view's query.
+    Audit,
+    /// A page of a history search on the server.
+    History,
 }
 
 /// A fetch of a whole escalation that has not succeeded (yet).
@@ -127,10 +141,10 @@ pub struct State {
     pub activity: VecDeque<ActionSummary>,
     pub view: View,
     /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
-    pub selected: [usize; 4],
+    pub selected: [usize; 5],
     /// What is selected in each view: an escalation id (queue, history), an action id
     /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
-    pub selected_key: [Option<String>; 4],
+    pub selected_key: [Option<String>; 5],
     pub detail_open: bool,
     pub detail_scroll: u16,
     /// The earlier call whose full args the detail shows: (escalation id, index into its
@@ -172,6 +186,13 @@ pub struct State {
     pub theme: Theme,
     /// The viewer's time zone: every time shown is in it (UTC until the console resolves `TZ`).
     pub zone: Zone,
+    /// Queue rows marked for a batch decision (escalation ids); dropped as they resolve.
+    pub marks: BTreeSet<String>,
+    /// The deny-all prefix key was pressed: the next key says agent or session.
+    pub deny_all_prefix: bool,
+    pub audit: AuditState,
+    /// A history search on the server; while set, the History view shows its results.
+    pub history_search: Option<HistorySearch>,
 }
 
 impl State {
@@ -190,7 +211,7 @@ impl State {
             agents: Vec::new(),
             activity: VecDeque::new(),
             view: View::Queue,
-            selected: [0; 4],
+            selected: [0; 5],
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
@@ -218,6 +239,10 @@ impl State {
             keymap: Keymap::default(),
             theme: Theme::default(),
             zone: Zone::default(),
+            marks: BTreeSet::new(),
+            deny_all_prefix: false,
+            audit: AuditState::default(),
+            history_search: None,
         }
     }
 
@@ -256,7 +281,7 @@ impl State {
     pub fn sending(&self) -> usize {
         self.in_flight
             .values()
-            .filter(|r| !matches!(r, Request::Fetch { .. }))
+            .filter(|r| !matches!(r, Request::Fetch { .. } | Request::Audit | Request::History))
             .count()
     }
 
@@ -279,6 +304,7 @@ impl State {
             Some(Dialog::Decision(d)) => !d.reason.is_empty(),
             Some(Dialog::Flip(f)) => !f.reason.is_empty() || !f.confirm.is_empty(),
             Some(Dialog::Review(r)) => !r.note.is_empty(),
+            Some(Dialog::Batch(b)) => !b.sent && !b.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

@@ -11,7 +11,7 @@ use super::command::{notify, Command};
 use super::event::{ConnEvent, Event};
 use super::selection::reselect_all;
 use super::state::{Connection, State};
-use super::{fields, keys, replies, server_events};
+use super::{audit_query, batch, fields, history_search, keys, replies, server_events};
 
 pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     let mut fx = Vec::new();
@@ -33,8 +33,11 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
             s.note = Some("desktop notifications off (no notification service)".into());
         }
     }
+    batch::prune_marks(s);
     reselect_all(s);
     replies::fetch_whole_if_needed(s, &mut fx);
+    audit_query::keep_loaded(s, &mut fx);
+    history_search::keep_loaded(s, &mut fx);
     fx
 }
 

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod duties;
+pub mod history;
 pub mod sanitize;
 pub mod signing;
 pub mod stream;
@@ -13,6 +14,7 @@ pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
 pub use duties::{may_decide, NotYours};
+pub use history::HistoryPage;
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use stream::*;

@@ -46,6 +46,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     match d {
         Dialog::Help => help(f, area, s),
+        Dialog::Batch(b) => super::batch::render(f, area, s, b),
+        Dialog::Query(q) => super::forms::render(f, area, s, q),
         Dialog::NotYours { escalation, why } => popup(
             f,
             area,
@@ -318,6 +320,7 @@ fn help(f: &mut Frame, area: Rect, s: &State) {
                 Section::KillSwitches => "Kill switches",
                 Section::History => "History",
                 Section::Dialog => "In a dialog",
+                Section::Audit => "Audit",
             },
             t.accent(),
         )));

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, FlagVerdict, Vote};
 
+use super::super::keymap::{Action, Section};
 use super::super::state::State;
 use super::detail::{escalation_lines, flagged_lines, render_lines};
 use super::format::{clip, clip_line, duration_text, not_live, outcome, title_note, when};
@@ -195,7 +196,7 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     let cells = idx
         .iter()
         .map(|&i| {
-            let e = &s.history[i];
+            let e = &s.history_list()[i];
             let (word, style) = outcome(t, e.state);
             let deciders: Vec<String> = e
                 .decisions
@@ -240,11 +241,29 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     let header = ["At", "Outcome", "Agent", "Tool", "Rule", "Took", "Deciders"];
     let fit = fit_table(s, &header, cols, cells, area.width);
     let (rows, state) = windowed(fit.rows, sel, area.height, t.selected());
-    let title = format!(" History {} {}", idx.len(), title_note(s));
+    let key = s.keymap.key_for(Section::History, Action::Search);
+    let search_hint = match s.history_search {
+        Some(_) => format!(" Enter detail · {key} search · Esc live history "),
+        None => format!(" Enter detail · {key} search all "),
+    };
+    let title = match &s.history_search {
+        Some(h) => format!(
+            " Server search ({}): {} found{} ",
+            h.describe(),
+            idx.len(),
+            match (&h.error, h.loading, &h.next) {
+                (Some(e), _, _) => format!(" · ✗ {e}"),
+                (_, Some(_), _) => " · … loading".into(),
+                (_, _, Some(_)) => " · more on the server: moving down loads them".into(),
+                _ => " · all".into(),
+            }
+        ),
+        None => format!(" History {} {}", idx.len(), title_note(s)),
+    };
     let table = Table::new(rows, fit.widths).header(fit.header).block(block(
         s,
         title,
-        " Enter detail ",
+        &search_hint,
         area.width,
     ));
     render_table(f, area, table, state);

@@ -1,9 +1,12 @@
 //! Pure render functions of `&State`. Nothing here changes state or touches the network.
 
 mod agent_wait;
+mod audit;
+mod batch;
 mod detail;
 mod dialogs;
 mod format;
+mod forms;
 mod json;
 mod killswitch;
 mod layout;
@@ -41,6 +44,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::Flagged => lists::flagged(f, main, s),
         View::KillSwitches => killswitch::render(f, main, s),
         View::History => lists::history(f, main, s),
+        View::Audit => audit::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

@@ -71,6 +71,8 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
     // The Args column (arguments left out of the stream, fetched on selection) only when some
     // escalation needs it.
     let args_col = s.pending.iter().any(|e| e.args_elided().is_some());
+    // The batch marks column only while something is marked.
+    let marks_col = !s.marks.is_empty();
     // Columns are sized to the rows on screen (a queue of thousands is not measured per frame).
     let cells = rows_idx[range.clone()]
         .iter()
@@ -104,6 +106,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 };
                 cells.insert(5, Line::from(marker));
             }
+            if marks_col {
+                let mark = if s.marks.contains(&e.id) { "●" } else { "" };
+                cells.insert(0, Line::from(Span::styled(mark, t.accent())));
+            }
             cells
         })
         .collect();
@@ -121,6 +127,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         header.insert(5, "Args");
         cols.insert(5, Column::new(6, 6));
     }
+    if marks_col {
+        header.insert(0, "●");
+        cols.insert(0, Column::new(1, 1));
+    }
     let fit = fit_table(s, &header, cols, cells, area.width);
     let rows: Vec<Row> = fit
         .rows
@@ -135,16 +145,20 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let mine = s.mine_count();
+    let marked = match s.marks.len() {
+        0 => String::new(),
+        n => format!("· ● {n} marked "),
+    };
     let title = if rows_idx.len() == s.pending.len() {
         format!(
-            " Pending {} · {} for you {}",
+            " Pending {} · {} for you {marked}{}",
             s.pending.len(),
             mine,
             title_note(s)
         )
     } else {
         format!(
-            " Pending {} · {} for you · {} match the filter {}",
+            " Pending {} · {} for you · {} match the filter {marked}{}",
             s.pending.len(),
             mine,
             rows_idx.len(),

@@ -9,6 +9,7 @@ mod escalations;
 mod extract;
 mod flags;
 mod health;
+mod history;
 mod killswitches;
 mod openapi;
 mod refusal;
@@ -59,6 +60,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(flags::review))
         .routes(routes!(audit::list))
         .routes(routes!(audit::checkpoint))
+        .routes(routes!(history::search))
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -50,4 +50,9 @@ pub trait Reads: Send {
     fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest signed checkpoint; `None` before the first record.
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError>;
+    /// Resolved escalations matching `q`, newest first, and the cursor for the next page.
+    fn resolved_history(
+        &self,
+        q: &super::HistoryQuery,
+    ) -> Result<(Vec<Escalation>, Option<String>), StoreError>;
 }

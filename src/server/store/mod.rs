@@ -18,6 +18,7 @@
 mod backend;
 mod chain;
 mod error;
+pub mod history;
 mod query;
 pub mod sqlite;
 mod writer;
@@ -39,6 +40,7 @@ use crate::protocol::{
 pub use backend::{Backend, Reads};
 pub use chain::{Chain, Checkpoint, Head, Link};
 pub use error::StoreError;
+pub use history::HistoryQuery;
 pub use query::AuditQuery;
 pub use sqlite::state_name;
 pub use writer::MAX_BATCH_JOBS;
@@ -375,6 +377,12 @@ pub fn audit_records(r: &dyn Reads, q: &AuditQuery) -> Result<Vec<AuditRecord>, 
 }
 pub fn latest_anchor(r: &dyn Reads) -> Result<Option<Anchor>, StoreError> {
     r.latest_anchor()
+}
+pub fn resolved_history(
+    r: &dyn Reads,
+    q: &HistoryQuery,
+) -> Result<(Vec<Escalation>, Option<String>), StoreError> {
+    r.resolved_history(q)
 }
 
 #[cfg(test)]

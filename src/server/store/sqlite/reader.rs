@@ -66,4 +66,10 @@ impl Reads for SqliteReader {
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError> {
         Ok(latest_anchor(&self.conn)?)
     }
+    fn resolved_history(
+        &self,
+        q: &crate::server::store::HistoryQuery,
+    ) -> Result<(Vec<Escalation>, Option<String>), StoreError> {
+        super::history::resolved_history(&self.conn, q)
+    }
 }
