@@ -38,6 +38,8 @@ pub enum Dialog {
     Decision(DecisionDraft),
     Flip(FlipDraft),
     Review(ReviewDraft),
+    /// Extend, snooze or reassign (`workflow`).
+    Handling(super::workflow::HandlingDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

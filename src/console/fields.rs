@@ -62,6 +62,10 @@ pub(super) fn on_paste(s: &mut State, text: &str) {
                 r.error = None;
                 (&mut r.note, crate::protocol::MAX_TEXT_LEN)
             }
+            Some(Dialog::Handling(h)) => {
+                h.error = None;
+                (super::workflow::field(h), crate::protocol::MAX_TEXT_LEN)
+            }
             Some(Dialog::Flip(f)) => {
                 f.error = None;
                 if f.in_confirm {

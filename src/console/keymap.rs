@@ -34,6 +34,11 @@ pub enum Action {
     Incident,
     Toggle,
     StopAll,
+    Extend,
+    Claim,
+    Snooze,
+    Reassign,
+    ShowSnoozed,
     Confirm,
     Cancel,
 }

@@ -26,6 +26,7 @@ pub mod theme;
 pub mod update;
 pub mod views;
 pub mod words;
+pub mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -78,6 +78,11 @@ pub enum Request {
         action: String,
         verdict: FlagVerdict,
     },
+    /// An extend, claim, snooze or reassign (`workflow`); `what` names it for messages.
+    Handle {
+        escalation: String,
+        what: &'static str,
+    },
     /// The whole escalation, for one whose stream copy left values out.
     Fetch {
         escalation: String,
@@ -134,6 +139,8 @@ pub struct State {
     pub detail_scroll: u16,
     pub filter: String,
     pub filter_editing: bool,
+    /// Show the escalations I snoozed in the queue anyway (`workflow`).
+    pub show_snoozed: bool,
     pub dialog: Option<Dialog>,
     /// A decision cancelled with its reason half-typed: kept, so `a`/`d` on the same escalation
     /// resumes it and quitting asks first.
@@ -187,6 +194,7 @@ impl State {
             detail_scroll: 0,
             filter: String::new(),
             filter_editing: false,
+            show_snoozed: false,
             dialog: None,
             stashed: None,
             message: None,
@@ -267,6 +275,7 @@ impl State {
             Some(Dialog::Decision(d)) => !d.reason.is_empty(),
             Some(Dialog::Flip(f)) => !f.reason.is_empty() || !f.confirm.is_empty(),
             Some(Dialog::Review(r)) => !r.note.is_empty(),
+            Some(Dialog::Handling(h)) => !h.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

@@ -46,6 +46,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     match d {
         Dialog::Help => help(f, area, s),
+        Dialog::Handling(h) => super::workflow::dialog(f, area, s, h),
         Dialog::NotYours { escalation, why } => popup(
             f,
             area,
@@ -266,14 +267,14 @@ fn titlecase(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
+pub(super) fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("  {k:<11}"), t.muted()),
         Span::raw(v),
     ])
 }
 
-fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
+pub(super) fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
     let cursor = if focused { "▏" } else { "" };
     Line::from(vec![
         Span::styled("> ", t.accent()),
@@ -286,7 +287,14 @@ fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
     layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
-fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
+pub(super) fn popup(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    width: u16,
+) {
     let t = &s.theme;
     let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
     f.render_widget(Clear, r);

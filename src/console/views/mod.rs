@@ -8,6 +8,7 @@ mod layout;
 mod lists;
 mod queue;
 mod status;
+mod workflow;
 
 use ratatui::layout::{Constraint, Layout};
 use ratatui::widgets::Block;

@@ -85,9 +85,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         .map(|(off, &i)| {
             let e = &s.pending[i];
             let (cd, u) = countdown(e.deadline, s.now);
-            let (you, you_style) = match s.not_mine(e) {
-                None => ("▶ yours".to_string(), t.fg(t.ok)),
-                Some(why) => (clip(&short_why(&why), 16), t.muted()),
+            let (you, you_style) = match (super::workflow::you_cell(s, e), s.not_mine(e)) {
+                (Some((text, style)), _) => (clip(&text, 16), style),
+                (None, None) => ("▶ yours".to_string(), t.fg(t.ok)),
+                (None, Some(why)) => (clip(&short_why(&why), 16), t.muted()),
             };
             let mut cells = vec![
                 Cell::from(Span::styled(cd, urgency_style(t, u))),
@@ -118,22 +119,24 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         })
         .collect();
     let mine = s.mine_count();
-    let title = if rows_idx.len() == s.pending.len() {
-        format!(
-            " Pending {} · {} for you {}",
-            s.pending.len(),
-            mine,
-            title_note(s)
-        )
-    } else {
-        format!(
-            " Pending {} · {} for you · {} match the filter {}",
-            s.pending.len(),
-            mine,
-            rows_idx.len(),
-            title_note(s)
-        )
-    };
+    let snoozed = super::workflow::snoozed_note(s);
+    let title =
+        if rows_idx.len() + s.snoozed_count() * usize::from(!s.show_snoozed) == s.pending.len() {
+            format!(
+                " Pending {} · {} for you {snoozed}{}",
+                s.pending.len(),
+                mine,
+                title_note(s)
+            )
+        } else {
+            format!(
+                " Pending {} · {} for you {snoozed}· {} match the filter {}",
+                s.pending.len(),
+                mine,
+                rows_idx.len(),
+                title_note(s)
+            )
+        };
     let more = if rows_idx.len() > range.len() {
         format!(" {}–{} of {} ", range.start + 1, range.end, rows_idx.len())
     } else {
