@@ -198,7 +198,10 @@ pub(super) fn on_dialog_key(
     fx: &mut Vec<Command>,
 ) {
     match action {
-        Some(Action::Cancel) => return s.dialog = None,
+        Some(Action::Cancel) => {
+            s.dialog = None;
+            return;
+        }
         Some(Action::Quit) => return quit(s, fx),
         Some(Action::Confirm) => return confirm(s, fx),
         _ => {}
