@@ -134,6 +134,10 @@ fn snooze_dialog_offers_three_choices_and_hides_what_i_snoozed() {
     );
     assert!(!s.queue_rows().iter().any(|&i| s.pending[i].id == "esc-002"));
     assert_eq!(s.snoozed_count(), 1);
+    // The cursor left the hidden row: what is selected is what the highlighted row shows.
+    let sel = s.selected_escalation().unwrap().id.clone();
+    assert_eq!(sel, s.pending[s.queue_rows()[s.selected[0]]].id);
+    assert_ne!(sel, "esc-002");
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("queue_snoozed_{w}x{h}"), screen(&s, w, h));
     }

@@ -82,6 +82,16 @@ impl State {
         !self.show_snoozed && self.snoozed_by_me(e).is_some()
     }
 
+    /// Whether the queue leaves out anything I snoozed (its rows are then not the queue itself).
+    pub fn hides_snoozed(&self) -> bool {
+        // Cheap when nothing is snoozed: it runs for every event, over queues of thousands.
+        !self.show_snoozed
+            && self
+                .pending
+                .iter()
+                .any(|e| !e.handling.snoozed.is_empty() && self.snoozed_by_me(e).is_some())
+    }
+
     pub fn snoozed_count(&self) -> usize {
         self.pending
             .iter()
@@ -94,6 +104,7 @@ impl State {
 pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     if action == Action::ShowSnoozed {
         s.show_snoozed = !s.show_snoozed;
+        super::selection::reselect(s, super::state::View::Queue);
         let n = s.snoozed_count();
         let text = match (s.show_snoozed, n) {
             (true, _) => format!("showing the {n} escalation(s) you snoozed"),

@@ -65,23 +65,28 @@ pub fn detail_lines(s: &State, e: &Escalation, out: &mut Vec<Line<'static>>) {
         out.push(Line::from(vec![label("Claim"), Span::styled(text, style)]));
     }
     let h = &e.handling;
+    // Only what the rule offers: an escalation without either shows as it always did.
     let extend = match (h.extend_allowed_secs, h.extended_secs) {
-        (0, _) => "none allowed by the rule".to_string(),
-        (allowed, 0) => format!("{} allowed, none used", secs(allowed)),
-        (allowed, used) => format!(
+        (0, _) => None,
+        (allowed, 0) => Some(format!("{} allowed, none used", secs(allowed))),
+        (allowed, used) => Some(format!(
             "extended {} of {} allowed ({} left)",
             secs(used),
             secs(allowed),
             secs(h.extend_left_secs())
-        ),
+        )),
     };
-    out.push(Line::from(vec![label("Extend"), Span::raw(extend)]));
+    if let Some(extend) = extend {
+        out.push(Line::from(vec![label("Extend"), Span::raw(extend)]));
+    }
     let handover = match (&h.escalate_to, e.handed_over) {
-        (_, true) => format!("handed over: now with {}", inert(&e.group)),
-        (Some(g), false) => format!("to {} at the deadline, or now (r)", inert(g)),
-        (None, false) => "none: the deadline denies it".to_string(),
+        (_, true) => Some(format!("handed over: now with {}", inert(&e.group))),
+        (Some(g), false) => Some(format!("to {} at the deadline, or now (r)", inert(g))),
+        (None, false) => None,
     };
-    out.push(Line::from(vec![label("Secondary"), Span::raw(handover)]));
+    if let Some(handover) = handover {
+        out.push(Line::from(vec![label("Secondary"), Span::raw(handover)]));
+    }
     if let Some(until) = s.snoozed_by_me(e) {
         out.push(Line::from(vec![
             label("Snoozed"),
