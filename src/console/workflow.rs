@@ -42,7 +42,7 @@ pub struct HandlingDraft {
     /// Extend: how much, as a duration (`5m`).
     pub by: String,
     pub reason: String,
-    /// Extend: the cursor is in the reason (Tab switches).
+    /// Extend: the cursor is in the reason (where it starts; Tab switches).
     pub in_reason: bool,
     /// Snooze: the index into [`SNOOZE_CHOICES`].
     pub choice: usize,
@@ -136,7 +136,8 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         kind,
         by: EXTEND_DEFAULT.into(),
         reason: String::new(),
-        in_reason: false,
+        // The amount has a default: the cursor starts in the reason, Tab reaches the amount.
+        in_reason: true,
         choice: 0,
         error: None,
     };
