@@ -30,7 +30,7 @@ pub enum Command {
     Handle {
         request: u64,
         escalation: String,
-        call: super::workflow::HandlingCall,
+        call: super::handling::HandlingCall,
     },
     /// `GET /v1/escalations/{id}`: the whole escalation.
     Fetch {

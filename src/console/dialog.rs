@@ -39,7 +39,7 @@ pub enum Dialog {
     Flip(FlipDraft),
     Review(ReviewDraft),
     /// Extend, snooze or reassign (`workflow`).
-    Handling(super::workflow::HandlingDraft),
+    Handling(super::handling::HandlingDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

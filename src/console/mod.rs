@@ -11,6 +11,7 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+pub mod handling;
 pub mod keymap;
 mod keys;
 pub mod net;

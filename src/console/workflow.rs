@@ -14,61 +14,13 @@ use crate::protocol::{
 
 use super::command::Command;
 use super::dialog::Dialog;
-use super::dialog_keys::quit;
 use super::event::{Reply, RequestError};
+pub use super::handling::{
+    HandlingCall, HandlingDraft, HandlingKind, EXTEND_DEFAULT, SNOOZE_CHOICES,
+};
 use super::keymap::Action;
 use super::server_events::upsert;
 use super::state::{Level, Request, State};
-
-/// What the extend dialog offers first.
-pub const EXTEND_DEFAULT: &str = "5m";
-
-/// The snooze dialog's choices: 15 minutes, an hour, or until shortly before the deadline (the
-/// server brings every snooze forward to that anyway).
-pub const SNOOZE_CHOICES: [&str; 3] = ["15 minutes", "1 hour", "until shortly before the deadline"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandlingKind {
-    Extend,
-    Snooze,
-    Reassign,
-}
-
-/// A half-filled extend, snooze or reassign dialog.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HandlingDraft {
-    pub escalation: Escalation,
-    pub kind: HandlingKind,
-    /// Extend: how much, as a duration (`5m`).
-    pub by: String,
-    pub reason: String,
-    /// Extend: the cursor is in the reason (where it starts; Tab switches).
-    pub in_reason: bool,
-    /// Snooze: the index into [`SNOOZE_CHOICES`].
-    pub choice: usize,
-    pub error: Option<String>,
-}
-
-/// A signed change the console asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HandlingCall {
-    Extend { by_secs: u64, reason: String },
-    Claim { claim: bool },
-    Snooze { until: Timestamp },
-    Reassign { reason: String },
-}
-
-impl HandlingCall {
-    fn what(&self) -> &'static str {
-        match self {
-            HandlingCall::Extend { .. } => "extension",
-            HandlingCall::Claim { claim: true } => "claim",
-            HandlingCall::Claim { claim: false } => "release",
-            HandlingCall::Snooze { .. } => "snooze",
-            HandlingCall::Reassign { .. } => "reassign",
-        }
-    }
-}
 
 impl State {
     /// Until when I snoozed `e`, if that is still ahead.
@@ -214,7 +166,16 @@ pub(super) fn on_dialog_key(
             s.dialog = None;
             return;
         }
-        Some(Action::Quit) => return quit(s, fx),
+        Some(Action::Quit) => {
+            // As everywhere: asks first, since what was typed would be lost.
+            if s.half_typed() {
+                s.pending_quit = true;
+            } else {
+                s.quit = true;
+                fx.push(Command::Quit);
+            }
+            return;
+        }
         Some(Action::Confirm) => return confirm(s, fx),
         _ => {}
     }

@@ -46,7 +46,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     match d {
         Dialog::Help => help(f, area, s),
-        Dialog::Handling(h) => super::workflow::dialog(f, area, s, h),
+        // Drawn by `views::workflow`, which builds on these pop-ups.
+        Dialog::Handling(_) => {}
         Dialog::NotYours { escalation, why } => popup(
             f,
             area,

@@ -38,4 +38,5 @@ pub fn render(f: &mut Frame, s: &State) {
     status::message(f, message, s);
     status::status_bar(f, status, s);
     dialogs::render(f, area, s);
+    workflow::render_dialog(f, area, s);
 }

@@ -9,9 +9,10 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Escalation, EscalationState};
 
+use super::super::dialog::Dialog;
+use super::super::handling::{HandlingDraft, HandlingKind, SNOOZE_CHOICES};
 use super::super::state::State;
 use super::super::theme::Theme;
-use super::super::workflow::{HandlingDraft, HandlingKind, SNOOZE_CHOICES};
 use super::dialogs::{input, kv, popup};
 use super::format::{clock, countdown, urgency_style};
 
@@ -102,7 +103,14 @@ fn hint(t: &Theme, text: &str) -> Line<'static> {
     Line::from(Span::styled(text.to_string(), t.accent()))
 }
 
-pub fn dialog(f: &mut Frame, area: Rect, s: &State, d: &HandlingDraft) {
+/// The extend, snooze or reassign dialog, when one is open (over everything, like the others).
+pub fn render_dialog(f: &mut Frame, area: Rect, s: &State) {
+    if let (Some(Dialog::Handling(d)), false) = (&s.dialog, s.pending_quit) {
+        dialog(f, area, s, d);
+    }
+}
+
+fn dialog(f: &mut Frame, area: Rect, s: &State, d: &HandlingDraft) {
     let t = &s.theme;
     let e = &d.escalation;
     let (cd, u) = countdown(e.deadline, s.now);
