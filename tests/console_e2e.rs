@@ -674,10 +674,12 @@ async fn extend_then_reassign_from_the_console() {
     dave.press(KeyCode::Char('r'));
     dave.type_text("off shift");
     dave.press(KeyCode::Enter);
-    dave.wait_for("the reassign", WAIT, |s| {
-        s.pending
-            .iter()
-            .any(|e| e.id == esc && e.group == "backup" && e.handed_over)
+    // The stream's update may come before the answer: wait for both.
+    dave.wait_for("the reassign and its answer", WAIT, |s| {
+        s.in_flight.is_empty()
+            && s.pending
+                .iter()
+                .any(|e| e.id == esc && e.group == "backup" && e.handed_over)
     })
     .await
     .unwrap();
