@@ -530,3 +530,160 @@ fn without_a_terminal_console_and_demo_say_so_in_one_line() {
         );
     }
 }
+
+/// Every console connection sees a claim; the claimer's vote releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_shows_on_another_console_and_a_vote_releases_it() {
+    let env = Env::start(POLICY).await;
+    let mut carol = console_as(&env, "carol").await;
+    let mut bob = console_as(&env, "bob").await;
+    let out = refund(&env, 20000.0).await; // refund-huge: two approvals
+    let esc = out.escalation.clone().unwrap();
+    for c in [&mut carol, &mut bob] {
+        c.wait_for("the escalation", WAIT, |s| {
+            s.pending.iter().any(|e| e.id == esc)
+        })
+        .await
+        .unwrap();
+    }
+    select(&mut carol, &esc);
+    carol.press(KeyCode::Char('c'));
+    carol
+        .wait_for("the claim's answer", WAIT, |s| s.in_flight.is_empty())
+        .await
+        .unwrap();
+    let msg = carol.state.message.clone().unwrap();
+    assert_eq!(msg.level, Level::Success, "{}", msg.text);
+    bob.wait_for("carol's claim on bob's console", WAIT, |s| {
+        s.pending.iter().any(|e| {
+            e.id == esc
+                && e.handling
+                    .live_claim(s.now)
+                    .is_some_and(|c| c.person == "carol")
+        })
+    })
+    .await
+    .unwrap();
+    carol.press(KeyCode::Char('a'));
+    carol.type_text("checked");
+    carol.press(KeyCode::Enter);
+    bob.wait_for("the claim released by carol's vote", WAIT, |s| {
+        s.pending
+            .iter()
+            .any(|e| e.id == esc && e.decisions.len() == 1 && e.handling.claim.is_none())
+    })
+    .await
+    .unwrap();
+}
+
+/// A snooze hides the escalation on the snoozer's console, not on anyone else's, and it comes
+/// back on its own before the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snooze_hides_on_my_console_only_and_comes_back_before_the_deadline() {
+    let env = Env::start(POLICY).await;
+    let mut carol = console_as(&env, "carol").await;
+    let mut bob = console_as(&env, "bob").await;
+    let out = refund(&env, 1500.0).await; // refund-large: 10 minutes
+    let esc = out.escalation.clone().unwrap();
+    for c in [&mut carol, &mut bob] {
+        c.wait_for("the escalation", WAIT, |s| {
+            s.pending.iter().any(|e| e.id == esc)
+        })
+        .await
+        .unwrap();
+    }
+    select(&mut carol, &esc);
+    carol.press(KeyCode::Char('z'));
+    carol.press(KeyCode::Char('3')); // until shortly before the deadline
+    carol.press(KeyCode::Enter);
+    let shown = |s: &State, id: &str| s.queue_rows().iter().any(|&i| s.pending[i].id == id);
+    carol
+        .wait_for("hidden on carol's console", WAIT, |s| {
+            !shown(s, &esc) && s.snoozed_count() == 1
+        })
+        .await
+        .unwrap();
+    bob.wait_for("carol's snooze reaches bob", WAIT, |s| {
+        s.pending
+            .iter()
+            .any(|e| e.id == esc && e.handling.snoozed.contains_key("carol"))
+    })
+    .await
+    .unwrap();
+    assert!(shown(&bob.state, &esc), "bob still sees it");
+    assert_eq!(bob.state.snoozed_count(), 0);
+    let e = carol
+        .state
+        .pending
+        .iter()
+        .find(|e| e.id == esc)
+        .unwrap()
+        .clone();
+    let until = e.handling.snoozed["carol"];
+    assert!(
+        until <= e.deadline - chrono::Duration::seconds(60),
+        "{until} vs {}",
+        e.deadline
+    );
+    carol.apply(gavel::console::event::Event::Tick(
+        until + chrono::Duration::seconds(1),
+    ));
+    assert!(shown(&carol.state, &esc), "back before the deadline");
+}
+
+/// Extend and reassign from the console, signed as the person, answered by a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_then_reassign_from_the_console() {
+    let policy = format!(
+        "{POLICY}\n[[rule]]\nid = \"transfer\"\ntools = [\"bank.transfer\"]\neffect = \"review\"\n\
+         reason = \"Transfers need ops\"\napprovers = \"ops\"\ntimeout = \"10m\"\n\
+         on_expiry = \"escalate\"\nescalate_to = \"backup\"\nextend = \"30m\"\n"
+    );
+    let env = Env::start(&policy).await;
+    let mut dave = console_as(&env, "dave").await;
+    let out = env
+        .act("deployer", "bank.transfer", json!({"to": "x"}), "s-e2e")
+        .await;
+    let esc = out.escalation.clone().unwrap();
+    dave.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc)
+    })
+    .await
+    .unwrap();
+    let before = dave
+        .state
+        .pending
+        .iter()
+        .find(|e| e.id == esc)
+        .unwrap()
+        .deadline;
+    select(&mut dave, &esc);
+    dave.press(KeyCode::Char('e'));
+    dave.type_text("change window at noon");
+    dave.press(KeyCode::Enter);
+    dave.wait_for("the extension", WAIT, |s| {
+        s.in_flight.is_empty()
+            && s.pending
+                .iter()
+                .any(|e| e.id == esc && e.handling.extended_secs == 300)
+    })
+    .await
+    .unwrap();
+    let e = dave.state.pending.iter().find(|e| e.id == esc).unwrap();
+    assert_eq!(e.deadline, before + chrono::Duration::minutes(5));
+    dave.press(KeyCode::Char('r'));
+    dave.type_text("off shift");
+    dave.press(KeyCode::Enter);
+    // The stream's update may come before the answer: wait for both.
+    dave.wait_for("the reassign and its answer", WAIT, |s| {
+        s.in_flight.is_empty()
+            && s.pending
+                .iter()
+                .any(|e| e.id == esc && e.group == "backup" && e.handed_over)
+    })
+    .await
+    .unwrap();
+    let msg = dave.state.message.clone().unwrap();
+    assert_eq!(msg.level, Level::Success, "{}", msg.text);
+    assert_eq!(env.escalation(&esc).await.group, "backup");
+}

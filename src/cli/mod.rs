@@ -2,6 +2,7 @@
 
 mod audit;
 mod audit_remote;
+mod handling;
 mod keys;
 mod people;
 mod serve;
@@ -37,6 +38,8 @@ pub enum Command {
     Pending(people::PendingArgs),
     /// Approve or deny an escalation with a signed decision
     Decide(people::DecideArgs),
+    /// Move an escalation's deadline within its rule's `extend` allowance (signed, audited)
+    Extend(handling::ExtendArgs),
     /// Turn a kill switch on or off (global, agent:ID, tool:NAME)
     Kill(people::KillArgs),
     /// Audit log tools
@@ -110,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::AgentToken => keys::agent_token(),
         Command::Pending(args) => runtime()?.block_on(people::pending(args)),
         Command::Decide(args) => runtime()?.block_on(people::decide(args)),
+        Command::Extend(args) => runtime()?.block_on(handling::extend(args)),
         Command::Kill(args) => runtime()?.block_on(people::kill(args)),
         Command::Audit { command } => audit::run(command),
         Command::Hook {

@@ -3,6 +3,7 @@
 //! system's roots and an optional private CA ([`tls`]), and never follows a redirect: an answer
 //! that points elsewhere is an error, so a call cannot be steered to another origin.
 
+mod handling;
 mod tls;
 
 pub use tls::client_config as tls_client_config;

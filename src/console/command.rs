@@ -26,6 +26,12 @@ pub enum Command {
         verdict: FlagVerdict,
         note: String,
     },
+    /// A signed extend, claim, snooze or reassign (`workflow`).
+    Handle {
+        request: u64,
+        escalation: String,
+        call: super::handling::HandlingCall,
+    },
     /// `GET /v1/escalations/{id}`: the whole escalation.
     Fetch {
         request: u64,

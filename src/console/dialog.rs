@@ -45,6 +45,8 @@ pub enum Dialog {
     Batch(BatchDraft),
     /// The filters of the Audit view or of a history search on the server.
     Query(QueryForm),
+    /// Extend, snooze or reassign (`workflow`).
+    Handling(super::handling::HandlingDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

@@ -141,6 +141,9 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     let Some(dialog) = s.dialog.as_mut() else {
         return;
     };
+    if matches!(dialog, Dialog::Handling(_)) {
+        return super::workflow::on_dialog_key(s, k, action, fx);
+    }
     if dialog.is_notice() {
         // Only an explicit Esc or Enter (or the help key, for help) closes a notice; any other
         // key typed ahead is swallowed, never applied to the view beneath it.

@@ -65,6 +65,7 @@ impl Driver {
                 Command::Decide { .. }
                 | Command::Flip { .. }
                 | Command::Review { .. }
+                | Command::Handle { .. }
                 | Command::Fetch { .. }
                 | Command::Audit { .. }
                 | Command::History { .. } => {

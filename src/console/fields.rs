@@ -70,6 +70,10 @@ pub(super) fn on_paste(s: &mut State, text: &str) {
                 q.error = None;
                 (q.focused_mut(), MAX_FILTER_LEN)
             }
+            Some(Dialog::Handling(h)) => {
+                h.error = None;
+                (super::workflow::field(h), crate::protocol::MAX_TEXT_LEN)
+            }
             Some(Dialog::Flip(f)) => {
                 f.error = None;
                 if f.in_confirm {

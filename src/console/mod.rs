@@ -13,6 +13,7 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+pub mod handling;
 pub mod history_search;
 pub mod keymap;
 mod keys;
@@ -32,6 +33,7 @@ pub mod theme;
 pub mod update;
 pub mod views;
 pub mod words;
+pub mod workflow;
 pub mod zone;
 
 use std::path::PathBuf;

@@ -236,6 +236,16 @@ pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, co
                 };
                 (request, Box::pin(fut) as Call)
             }
+            Command::Handle {
+                request,
+                escalation,
+                call,
+            } => {
+                tracing::info!(%escalation, ?call, "sending a workflow change");
+                let fut =
+                    async move { super::workflow::call(client, &key, &escalation, call).await };
+                (request, Box::pin(fut) as Call)
+            }
             Command::Fetch {
                 request,
                 escalation,

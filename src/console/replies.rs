@@ -123,6 +123,9 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
             );
             s.fetches.insert(escalation, Fetch::Failed(why));
         }
+        (Request::Handle { escalation, what }, result) => {
+            super::workflow::on_reply(s, &escalation, what, result)
+        }
         (req, Ok(other)) => s.say(
             Level::Error,
             format!("unexpected answer to {req:?}: {other:?}"),

@@ -32,7 +32,9 @@ impl State {
     /// Indices into `pending` that the filter lets through, in queue order.
     pub fn queue_rows(&self) -> Vec<usize> {
         (0..self.pending.len())
-            .filter(|&i| self.esc_matches(&self.pending[i]))
+            .filter(|&i| {
+                self.esc_matches(&self.pending[i]) && !self.hidden_by_snooze(&self.pending[i])
+            })
             .collect()
     }
 

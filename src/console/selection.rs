@@ -36,7 +36,7 @@ pub(super) fn reselect(s: &mut State, v: View) {
             }
             // Without a filter the rows are the queue itself: no allocation per event, which
             // matters when a burst of thousands arrives.
-            let pos = if s.filter.is_empty() {
+            let pos = if s.filter.is_empty() && !s.hides_snoozed() {
                 match item {
                     Some(u) => Some(u),
                     None => s.pending.len().checked_sub(1).map(|l| old.min(l)),

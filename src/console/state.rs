@@ -84,6 +84,11 @@ pub enum Request {
         action: String,
         verdict: FlagVerdict,
     },
+    /// An extend, claim, snooze or reassign (`workflow`); `what` names it for messages.
+    Handle {
+        escalation: String,
+        what: &'static str,
+    },
     /// The whole escalation, for one whose stream copy left values out.
     Fetch {
         escalation: String,
@@ -155,6 +160,8 @@ pub struct State {
     pub cursor_untouched: bool,
     pub filter: String,
     pub filter_editing: bool,
+    /// Show the escalations I snoozed in the queue anyway (`workflow`).
+    pub show_snoozed: bool,
     pub dialog: Option<Dialog>,
     /// A decision cancelled with its reason half-typed: kept, so `a`/`d` on the same escalation
     /// resumes it and quitting asks first.
@@ -219,6 +226,7 @@ impl State {
             cursor_untouched: true,
             filter: String::new(),
             filter_editing: false,
+            show_snoozed: false,
             dialog: None,
             stashed: None,
             message: None,
@@ -305,6 +313,7 @@ impl State {
             Some(Dialog::Flip(f)) => !f.reason.is_empty() || !f.confirm.is_empty(),
             Some(Dialog::Review(r)) => !r.note.is_empty(),
             Some(Dialog::Batch(b)) => !b.sent && !b.reason.is_empty(),
+            Some(Dialog::Handling(h)) => !h.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

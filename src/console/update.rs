@@ -24,6 +24,8 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
         Event::Reply { request, result } => replies::on_reply(s, request, result),
         Event::Tick(now) => {
             on_tick(s, now, &mut fx);
+            // A snooze that ends brings its row back: the cursor stays on its item.
+            super::selection::reselect(s, super::state::View::Queue);
             return fx;
         }
         Event::NotifyUnavailable(why) => {

@@ -123,6 +123,7 @@ mod tests {
             resolved_at: None,
             resolution_reason: None,
             decisions: Vec::new(),
+            handling: Default::default(),
             elided: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod duties;
+pub mod handling;
 pub mod history;
 pub mod sanitize;
 pub mod signing;
@@ -14,6 +15,7 @@ pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
 pub use duties::{may_decide, NotYours};
+pub use handling::*;
 pub use history::HistoryPage;
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};

@@ -23,6 +23,10 @@ pub enum Purpose {
     StreamAuth,
     Request,
     Checkpoint,
+    Extend,
+    Claim,
+    Snooze,
+    Reassign,
 }
 
 impl Purpose {
@@ -34,6 +38,10 @@ impl Purpose {
             Purpose::StreamAuth => "stream-auth",
             Purpose::Request => "request",
             Purpose::Checkpoint => "checkpoint",
+            Purpose::Extend => "extend",
+            Purpose::Claim => "claim",
+            Purpose::Snooze => "snooze",
+            Purpose::Reassign => "reassign",
         }
     }
 }
@@ -58,6 +66,10 @@ impl AlwaysCanonical for super::wire::KillSwitchBody {}
 impl AlwaysCanonical for super::wire::FlagReviewBody {}
 impl AlwaysCanonical for super::stream::StreamAuth {}
 impl AlwaysCanonical for super::wire::SignedRequest {}
+impl AlwaysCanonical for super::handling::ExtendBody {}
+impl AlwaysCanonical for super::handling::ClaimBody {}
+impl AlwaysCanonical for super::handling::SnoozeBody {}
+impl AlwaysCanonical for super::handling::ReassignBody {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {

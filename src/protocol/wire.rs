@@ -262,6 +262,9 @@ pub struct Escalation {
     pub resolution_reason: Option<String>,
     #[serde(default)]
     pub decisions: Vec<SignedDecision>,
+    /// Extensions, claim, snoozes and the secondary group (`protocol::handling`).
+    #[serde(flatten)]
+    pub handling: super::handling::Handling,
     /// What a stream message left out of this copy to stay within its bound (never in the REST
     /// API's answers, which are whole). See `protocol::stream`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

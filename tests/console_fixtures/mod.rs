@@ -108,6 +108,7 @@ pub fn escalation(id: &str, agent: &str, tool: &str, deadline_in: i64) -> Escala
         resolved_at: None,
         resolution_reason: None,
         decisions: vec![],
+        handling: Default::default(),
         elided: vec![],
     }
 }

@@ -48,6 +48,8 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         Dialog::Help => help(f, area, s),
         Dialog::Batch(b) => super::batch::render(f, area, s, b),
         Dialog::Query(q) => super::forms::render(f, area, s, q),
+        // Drawn by `views::workflow`, which builds on these pop-ups.
+        Dialog::Handling(_) => {}
         Dialog::NotYours { escalation, why } => popup(
             f,
             area,
@@ -268,14 +270,14 @@ fn titlecase(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
+pub(super) fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("  {k:<11}"), t.muted()),
         Span::raw(v),
     ])
 }
 
-fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
+pub(super) fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
     let cursor = if focused { "▏" } else { "" };
     Line::from(vec![
         Span::styled("> ", t.accent()),
@@ -288,7 +290,14 @@ fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
     layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
-fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
+pub(super) fn popup(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    width: u16,
+) {
     let t = &s.theme;
     let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
     f.render_widget(Clear, r);

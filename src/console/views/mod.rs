@@ -14,6 +14,7 @@ mod lists;
 pub mod prior;
 mod queue;
 mod status;
+mod workflow;
 mod wrap;
 
 use ratatui::layout::{Constraint, Layout};
@@ -49,4 +50,5 @@ pub fn render(f: &mut Frame, s: &State) {
     status::message(f, message, s);
     status::status_bar(f, status, s);
     dialogs::render(f, area, s);
+    workflow::render_dialog(f, area, s);
 }

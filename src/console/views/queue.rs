@@ -79,9 +79,10 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         .map(|&i| {
             let e = &s.pending[i];
             let (cd, u) = countdown(e.deadline, s.now);
-            let you = match s.not_mine(e) {
-                None => Span::styled("▶ yours", t.fg(t.ok)),
-                Some(why) => Span::styled(short_why(&why), t.muted()),
+            let you = match (super::workflow::you_cell(s, e), s.not_mine(e)) {
+                (Some((text, style)), _) => Span::styled(text, style),
+                (None, None) => Span::styled("▶ yours", t.fg(t.ok)),
+                (None, Some(why)) => Span::styled(short_why(&why), t.muted()),
             };
             // An agent that stopped waiting runs nothing an approval would allow: said first.
             let left = super::agent_wait::gave_up_cell(t, e, s.now)
@@ -149,22 +150,24 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
         0 => String::new(),
         n => format!("· ● {n} marked "),
     };
-    let title = if rows_idx.len() == s.pending.len() {
-        format!(
-            " Pending {} · {} for you {marked}{}",
-            s.pending.len(),
-            mine,
-            title_note(s)
-        )
-    } else {
-        format!(
-            " Pending {} · {} for you · {} match the filter {marked}{}",
-            s.pending.len(),
-            mine,
-            rows_idx.len(),
-            title_note(s)
-        )
-    };
+    let snoozed = super::workflow::snoozed_note(s);
+    let title =
+        if rows_idx.len() + s.snoozed_count() * usize::from(!s.show_snoozed) == s.pending.len() {
+            format!(
+                " Pending {} · {} for you {snoozed}{marked}{}",
+                s.pending.len(),
+                mine,
+                title_note(s)
+            )
+        } else {
+            format!(
+                " Pending {} · {} for you {snoozed}· {} match the filter {marked}{}",
+                s.pending.len(),
+                mine,
+                rows_idx.len(),
+                title_note(s)
+            )
+        };
     let more = if rows_idx.len() > range.len() {
         format!(" {}–{} of {} ", range.start + 1, range.end, rows_idx.len())
     } else {

@@ -12,6 +12,8 @@ use super::event::{ActionTaken, AuditEvent};
 use super::VerifyError;
 use crate::protocol::canonical::{canonical_bytes, sha256_hex};
 
+mod handling;
+
 #[derive(Debug, Default)]
 pub(super) struct Implied {
     pub actions: BTreeMap<String, ImpliedAction>,
@@ -48,6 +50,8 @@ pub(super) struct ImpliedEscalation {
     pub approvals_required: u64,
     pub deadline: String,
     pub handed_over: bool,
+    /// How far approvers moved the deadline (`extended` records).
+    pub extended_secs: u64,
     /// The table's state name: pending, approved, denied, expired, cancelled or unreadable.
     pub state: String,
     pub decisions: Vec<ImpliedDecision>,
@@ -134,7 +138,15 @@ impl Replay {
     /// Applies one record, in chain order.
     pub fn record(&mut self, seq: u64, event: &AuditEvent) -> Result<(), String> {
         let kind = event.kind();
+        if self.handling(seq, event)? {
+            return Ok(());
+        }
         match event {
+            AuditEvent::Extended(_)
+            | AuditEvent::Claimed(_)
+            | AuditEvent::Unclaimed(_)
+            | AuditEvent::Snoozed(_)
+            | AuditEvent::Reassigned(_) => Ok(()),
             AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => Ok(()),
             AuditEvent::Action(a) => self.action(a),
             AuditEvent::EscalationCreated(e) => {
@@ -153,6 +165,7 @@ impl Replay {
                     approvals_required: u64::from(e.approvals_required),
                     deadline: e.deadline.to_rfc3339(),
                     handed_over: false,
+                    extended_secs: 0,
                     state: "pending".into(),
                     decisions: Vec::new(),
                 };

@@ -119,6 +119,13 @@ fn escalations(conn: &Connection, implied: &Implied) -> Check {
         if esc.handed_over != log.handed_over {
             return differs("handed_over", &esc.handed_over, &log.handed_over);
         }
+        if esc.handling.extended_secs != log.extended_secs {
+            return differs(
+                "extended_secs",
+                &esc.handling.extended_secs,
+                &log.extended_secs,
+            );
+        }
         decisions(&id, &esc, &log.decisions)?;
     }
     if seen < implied.escalations.len() {

@@ -3,7 +3,7 @@
 
 use crate::protocol::{
     action_digest, ActionRecord, ActionRequest, ActionSummary, DigestInput, Effect, Escalation,
-    EscalationState, FlaggedAction, RuleRef, Timestamp,
+    EscalationState, FlaggedAction, Handling, RuleRef, Timestamp,
 };
 use crate::server::error::ApiError;
 use crate::server::policy::{Expiry, Review, Rule};
@@ -91,6 +91,14 @@ pub(super) fn escalation(
         resolved_at: None,
         resolution_reason: None,
         decisions: Vec::new(),
+        handling: Handling {
+            extend_allowed_secs: spec.extend.map_or(0, |d| d.as_secs()),
+            escalate_to: match &spec.expiry {
+                Expiry::Escalate(group) => Some(group.clone()),
+                Expiry::Deny => None,
+            },
+            ..Handling::default()
+        },
         elided: Vec::new(),
     };
     let plan = ExpiryPlan {

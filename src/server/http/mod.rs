@@ -8,6 +8,7 @@ mod credentials;
 mod escalations;
 mod extract;
 mod flags;
+mod handling;
 mod health;
 mod history;
 mod killswitches;
@@ -55,6 +56,10 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(escalations::list))
         .routes(routes!(escalations::get))
         .routes(routes!(escalations::decide))
+        .routes(routes!(handling::extend))
+        .routes(routes!(handling::claim))
+        .routes(routes!(handling::snooze))
+        .routes(routes!(handling::reassign))
         .routes(routes!(killswitches::list, killswitches::flip))
         .routes(routes!(flags::list))
         .routes(routes!(flags::review))

@@ -5,9 +5,9 @@
 //! no match for allow rules. Then, because the failed condition might have been true or false,
 //! the review asks for at least what every rule that could have decided it asks for: each
 //! review rule whose condition failed before the first review rule that matched cleanly, and
-//! that rule. The most approvals, owner separation if any asks for it, the shortest timeout, a
-//! hand-over on expiry only if all hand over to the same group. Rules that need different
-//! approver groups cannot be met by one review: the call is denied, saying so.
+//! that rule. The most approvals, owner separation if any asks for it, the shortest timeout and
+//! `extend` allowance, a hand-over on expiry only if all hand over to the same group. Rules that
+//! need different approver groups cannot be met by one review: the call is denied, saying so.
 
 use crate::protocol::Effect;
 
@@ -165,6 +165,8 @@ fn join(first: &Candidate<'_>, others: &[Candidate<'_>]) -> Decision {
         spec.approvals = spec.approvals.max(other.approvals);
         spec.separate_owner |= other.separate_owner;
         spec.timeout = spec.timeout.min(other.timeout);
+        // The least time any of them allows to be added (none if one allows none).
+        spec.extend = spec.extend.min(other.extend);
         if spec.expiry != other.expiry {
             spec.expiry = Expiry::Deny;
         }

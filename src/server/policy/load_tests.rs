@@ -145,3 +145,39 @@ fn glob_patterns_in_policy_are_dotted() {
         "{e}"
     );
 }
+
+#[test]
+fn extend_is_a_positive_duration_on_review_rules_only() {
+    let review = |extend: &str| {
+        format!(
+            "[[rule]]\nid = \"r\"\neffect = \"review\"\nreason = \"r\"\napprovers = \"finance\"\n\
+             timeout = \"10m\"\nextend = \"{extend}\"\n"
+        )
+    };
+    let p = parse(&review("30m")).unwrap();
+    match &p.rules[0].effect {
+        RuleEffect::Review(spec) => assert_eq!(spec.extend, Some(Duration::from_secs(1800))),
+        other => panic!("{other:?}"),
+    }
+    let p = parse(&review("30m").replace("extend = \"30m\"\n", "")).unwrap();
+    assert!(matches!(&p.rules[0].effect, RuleEffect::Review(s) if s.extend.is_none()));
+    for (bad, what) in [
+        ("0s", "at least"),
+        ("soon", "not a duration"),
+        ("-5m", "not a duration"),
+    ] {
+        let e = parse(&review(bad)).err().expect("refused").to_string();
+        assert!(
+            e.starts_with("policy.toml:7:") && e.contains("extend") && e.contains(what),
+            "{bad}: {e}"
+        );
+    }
+    let e = parse("[[rule]]\nid = \"r\"\neffect = \"allow\"\nreason = \"r\"\nextend = \"5m\"\n")
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.starts_with("policy.toml:5:") && e.contains("`extend` only applies"),
+        "{e}"
+    );
+}

@@ -60,6 +60,8 @@ struct RuleSpec {
     escalate_to: Option<Spanned<String>>,
     #[serde(default)]
     separate_owner: Option<bool>,
+    #[serde(default)]
+    extend: Option<Spanned<String>>,
 }
 
 /// What happens when a review's deadline passes with too few approvals.
@@ -79,6 +81,8 @@ pub struct ReviewSpec {
     pub timeout: Duration,
     pub expiry: Expiry,
     pub separate_owner: bool,
+    /// How much approvers may add to the deadline in total (`extend`); `None`: nothing.
+    pub extend: Option<Duration>,
 }
 
 /// A rule's effect; a review carries what it asks for.
@@ -333,12 +337,20 @@ fn review_spec(
         }
         (OnExpiry::Deny, None) => Expiry::Deny,
     };
+    let extend = match &spec.extend {
+        None => None,
+        Some(e) => Some(
+            crate::duration::parse(e.get_ref(), crate::duration::POLICY_TIMEOUT)
+                .map_err(|why| err(e.span(), &format!("extend: {why}")))?,
+        ),
+    };
     Ok(ReviewSpec {
         group: group.get_ref().clone(),
         approvals,
         timeout: timeout_d,
         expiry,
         separate_owner: spec.separate_owner.unwrap_or(false),
+        extend,
     })
 }
 
@@ -348,6 +360,7 @@ fn refuse_review_keys(spec: &RuleSpec, err: &ErrAt<'_>) -> Result<(), ConfigErro
         ("approvals", spec.approvals.as_ref().map(|s| s.span())),
         ("timeout", spec.timeout.as_ref().map(|s| s.span())),
         ("escalate_to", spec.escalate_to.as_ref().map(|s| s.span())),
+        ("extend", spec.extend.as_ref().map(|s| s.span())),
     ];
     if let Some((key, Some(span))) = review_only.into_iter().find(|(_, s)| s.is_some()) {
         return Err(err(

@@ -119,6 +119,16 @@ pub fn vote(
     }
     let mut next = esc.clone();
     next.decisions.push(d.clone());
+    // A vote ends its voter's claim.
+    next.handling.tidy(now);
+    if next
+        .handling
+        .claim
+        .as_ref()
+        .is_some_and(|c| c.person == voter.id)
+    {
+        next.handling.claim = None;
+    }
     let step = match d.body.verdict {
         Vote::Deny => {
             let reason = format!("denied by {}: {}", d.body.approver, d.body.reason);
@@ -162,25 +172,11 @@ pub fn at_deadline(esc: &Escalation, plan: &ExpiryPlan, now: Timestamp) -> AtDea
     if esc.deadline > now {
         return AtDeadline::NotYet(esc.deadline);
     }
-    let handover = match (&plan.escalate_to, esc.handed_over) {
-        (Some(group), false) => {
-            crate::duration::deadline_after(now, Duration::from_secs(plan.timeout_secs))
-                .ok()
-                .map(|deadline| (group.clone(), deadline))
-        }
-        _ => None,
-    };
-    match handover {
-        Some((group, deadline)) => {
-            let mut next = esc.clone();
-            next.group = group;
-            next.handed_over = true;
-            next.deadline = deadline;
-            AtDeadline::HandOver {
-                next,
-                from: esc.group.clone(),
-            }
-        }
+    match hand_over(esc, plan, now) {
+        Some(next) => AtDeadline::HandOver {
+            next,
+            from: esc.group.clone(),
+        },
         None => {
             let reason = format!(
                 "expired: no decision before the deadline ({})",
@@ -189,6 +185,25 @@ pub fn at_deadline(esc: &Escalation, plan: &ExpiryPlan, now: Timestamp) -> AtDea
             AtDeadline::Expire(close(esc.clone(), EscalationState::Expired, reason, now))
         }
     }
+}
+
+/// `esc` handed over to the rule's `escalate_to` group with a fresh deadline of the rule's
+/// timeout from `now`: at its deadline, or earlier when someone reassigns it. `None` when the
+/// rule has no such group, it was handed over already, or the deadline cannot be set (a stored
+/// timeout out of range). The claim and snoozes were the first group's: they go.
+pub fn hand_over(esc: &Escalation, plan: &ExpiryPlan, now: Timestamp) -> Option<Escalation> {
+    let (Some(group), false) = (&plan.escalate_to, esc.handed_over) else {
+        return None;
+    };
+    let deadline =
+        crate::duration::deadline_after(now, Duration::from_secs(plan.timeout_secs)).ok()?;
+    let mut next = esc.clone();
+    next.group = group.clone();
+    next.handed_over = true;
+    next.deadline = deadline;
+    next.handling.claim = None;
+    next.handling.snoozed.clear();
+    Some(next)
 }
 
 /// At start: an escalation whose deadline passed while the server was down is expired (no

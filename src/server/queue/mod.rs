@@ -13,6 +13,8 @@
 mod deadlines;
 mod decide;
 mod flip;
+mod handle;
+mod handling;
 pub mod machine;
 mod restore;
 mod wait;
@@ -198,13 +200,30 @@ impl Queue {
         &self,
         turn: Turn<'_>,
         step: Step,
+        audit: Vec<AuditEvent>,
+    ) -> Result<Escalation, StoreError> {
+        self.commit_signed(turn, step, audit, None).await
+    }
+
+    /// [`Queue::commit`] of a change a person signed: `signature` is recorded as used in the
+    /// same write.
+    async fn commit_signed(
+        &self,
+        turn: Turn<'_>,
+        step: Step,
         mut audit: Vec<AuditEvent>,
+        signature: Option<&str>,
     ) -> Result<Escalation, StoreError> {
         if let Step::Resolve(esc) = &step {
             audit.push(AuditEvent::escalation_resolved(esc));
         }
-        let op = Op::Escalation {
-            escalation: step.escalation().clone(),
+        let escalation = step.escalation().clone();
+        let op = match signature {
+            None => Op::Escalation { escalation },
+            Some(signature) => Op::SignedChange {
+                escalation,
+                signature: signature.to_string(),
+            },
         };
         self.store.write(op, audit).await?;
         // Applied before it is announced: whoever sees it still pending here hears the news.

@@ -66,6 +66,12 @@ pub enum Op {
     Action(Box<ActionWrite>),
     /// A changed escalation (vote, hand-over, resolution).
     Escalation { escalation: Escalation },
+    /// A changed escalation a person signed for once (extend, claim, snooze, reassign): the
+    /// signature is recorded as used.
+    SignedChange {
+        escalation: Escalation,
+        signature: String,
+    },
     /// A call answered with an earlier action's outcome (a retry): its audit record, and the
     /// retry's `Idempotency-Key`, if new, naming that action.
     Retried {
@@ -93,6 +99,7 @@ impl Op {
         match self {
             Op::Action(_) => "an action",
             Op::Escalation { .. } => "an escalation change",
+            Op::SignedChange { .. } => "a signed escalation change",
             Op::Retried { .. } => "a retried call",
             Op::KillSwitch { .. } => "a kill switch flip",
             Op::FlagReview { .. } => "a flag review",

@@ -29,6 +29,11 @@ pub enum AuditEvent {
     FlagReview(FlagReviewed),
     Refused(Refused),
     Refusals(RefusalCounts),
+    Extended(Extended),
+    Claimed(Claimed),
+    Unclaimed(Claimed),
+    Snoozed(Snoozed),
+    Reassigned(Reassigned),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -76,7 +81,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 18] = [
         "server_start",
         "action",
         "escalation_created",
@@ -90,6 +95,11 @@ impl AuditEvent {
         "flag_review",
         "refused",
         "refusals",
+        "extended",
+        "claimed",
+        "unclaimed",
+        "snoozed",
+        "reassigned",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -107,6 +117,11 @@ impl AuditEvent {
             AuditEvent::FlagReview(_) => "flag_review",
             AuditEvent::Refused(_) => "refused",
             AuditEvent::Refusals(_) => "refusals",
+            AuditEvent::Extended(_) => "extended",
+            AuditEvent::Claimed(_) => "claimed",
+            AuditEvent::Unclaimed(_) => "unclaimed",
+            AuditEvent::Snoozed(_) => "snoozed",
+            AuditEvent::Reassigned(_) => "reassigned",
         }
     }
 
@@ -121,6 +136,10 @@ impl AuditEvent {
             AuditEvent::Killswitch(k) => &k.operator,
             AuditEvent::FlagReview(f) => &f.reviewer,
             AuditEvent::Refused(r) => &r.actor,
+            AuditEvent::Extended(e) => &e.person,
+            AuditEvent::Claimed(c) | AuditEvent::Unclaimed(c) => &c.person,
+            AuditEvent::Snoozed(s) => &s.person,
+            AuditEvent::Reassigned(r) => &r.person,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
@@ -237,13 +256,40 @@ impl AuditEvent {
                 action: Some(&f.action),
                 ..none
             },
+            AuditEvent::Extended(e) => AuditIndex {
+                agent: Some(&e.agent),
+                tool: Some(&e.tool),
+                action: Some(&e.action),
+                escalation: Some(&e.escalation),
+                verdict: None,
+            },
+            AuditEvent::Claimed(c) | AuditEvent::Unclaimed(c) => AuditIndex {
+                agent: Some(&c.agent),
+                action: Some(&c.action),
+                escalation: Some(&c.escalation),
+                ..none
+            },
+            AuditEvent::Snoozed(s) => AuditIndex {
+                agent: Some(&s.agent),
+                action: Some(&s.action),
+                escalation: Some(&s.escalation),
+                ..none
+            },
+            AuditEvent::Reassigned(r) => AuditIndex {
+                agent: Some(&r.agent),
+                action: Some(&r.action),
+                escalation: Some(&r.escalation),
+                ..none
+            },
         }
     }
 }
 
+mod handling;
 mod new;
 mod records;
 
+pub use handling::{Claimed, Extended, Reassigned, Snoozed};
 pub use records::*;
 
 #[cfg(test)]

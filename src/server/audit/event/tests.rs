@@ -79,6 +79,7 @@ fn escalation() -> Escalation {
         resolved_at: Some(at(30)),
         resolution_reason: Some("denied by carol: no".into()),
         decisions: vec![decision(Vote::Approve), decision(Vote::Deny)],
+        handling: Default::default(),
         elided: vec![],
     }
 }
@@ -306,6 +307,9 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
                    "other": 1}),
         ),
     ]
+    .into_iter()
+    .chain(super::handling::tests::events())
+    .collect()
 }
 
 #[test]

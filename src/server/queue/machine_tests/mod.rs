@@ -58,6 +58,7 @@ pub(super) fn escalation() -> Escalation {
         resolved_at: None,
         resolution_reason: None,
         decisions: Vec::new(),
+        handling: Default::default(),
         elided: Vec::new(),
     }
 }

@@ -18,6 +18,17 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             save_escalation(tx, escalation, None)?;
             Ok((Reply::Done, vec![]))
         }
+        Op::SignedChange {
+            escalation,
+            signature,
+        } => {
+            tx.execute(
+                "INSERT INTO used_signatures (signature) VALUES (?1)",
+                [signature],
+            )?;
+            save_escalation(tx, escalation, None)?;
+            Ok((Reply::Done, vec![]))
+        }
         Op::Retried { action, key } => {
             if let Some(key) = key {
                 super::keys::write(tx, key, action)?;
