@@ -3,12 +3,14 @@
 
 use crate::protocol::{Escalation, FlagVerdict, FlaggedAction, Vote};
 
+pub use super::fields::TextField;
+
 /// A half-typed decision: what will be signed once the reason is in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionDraft {
     pub escalation: Escalation,
     pub vote: Vote,
-    pub reason: String,
+    pub reason: TextField,
     pub error: Option<String>,
 }
 
@@ -16,10 +18,10 @@ pub struct DecisionDraft {
 pub struct FlipDraft {
     pub scope: String,
     pub on: bool,
-    pub reason: String,
+    pub reason: TextField,
     /// For the global switch: the word that must be typed before it goes on.
     pub confirm_word: Option<&'static str>,
-    pub confirm: String,
+    pub confirm: TextField,
     /// Which field the cursor is in: false = reason, true = confirmation word.
     pub in_confirm: bool,
     pub error: Option<String>,
@@ -29,7 +31,7 @@ pub struct FlipDraft {
 pub struct ReviewDraft {
     pub flagged: FlaggedAction,
     pub verdict: FlagVerdict,
-    pub note: String,
+    pub note: TextField,
     pub error: Option<String>,
 }
 

@@ -13,16 +13,7 @@ use super::keymap::{Action, Section};
 use super::selection::move_to;
 use super::state::{Level, State, View};
 
-const PAGE: usize = 10;
-
-fn section(view: View) -> Section {
-    match view {
-        View::Queue => Section::Queue,
-        View::Flagged => Section::Flagged,
-        View::KillSwitches => Section::KillSwitches,
-        View::History => Section::History,
-    }
-}
+pub(super) const PAGE: usize = 10;
 
 pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.pending_quit {
@@ -42,13 +33,13 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.dialog.is_some() {
         return on_dialog_key(s, k, fx);
     }
-    let Some(action) = s.keymap.action(section(s.view), &k) else {
+    let Some(action) = s.keymap.action(Section::of(s.view), &k) else {
         return;
     };
     on_action(s, action, fx);
 }
 
-fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
+pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     let rows = s.row_count();
     let sel = s.view.index();
     let detail = s.detail_open && matches!(s.view, View::Queue | View::History | View::Flagged);
@@ -89,7 +80,10 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             }
         }
         Action::Filter => s.filter_editing = true,
-        Action::Help => s.dialog = Some(Dialog::Help),
+        Action::Help => {
+            s.dialog = Some(Dialog::Help);
+            s.help_scroll = 0;
+        }
         Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
         Action::Approve => start_decision(s, Vote::Approve, fx),
@@ -98,7 +92,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),
         Action::StopAll => start_flip(s, Some("global".into())),
-        Action::Confirm | Action::Cancel => {}
+        Action::Confirm | Action::Cancel | Action::NextField => {}
     }
 }
 

@@ -11,12 +11,16 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+mod key_names;
 pub mod keymap;
+mod keymap_check;
 mod keys;
+mod mouse;
 pub mod net;
 pub mod notify;
 mod replies;
 pub mod rows;
+mod scroll;
 mod selection;
 mod server_events;
 pub mod settings;
@@ -162,6 +166,12 @@ pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     let state = new_state(&opts);
     let mut driver = Driver::with_client(opts.client, opts.key, state);
     driver.notifications_live = true;
+    if let Ok(size) = terminal.size() {
+        driver.apply(Event::Screen {
+            width: size.width,
+            height: size.height,
+        });
+    }
     // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());
     let result = event_loop(&mut driver, &mut terminal).await;
@@ -258,7 +268,8 @@ fn spawn_input(tx: tokio::sync::mpsc::Sender<Event>) -> tokio::task::JoinHandle<
         while let Some(ev) = events.next().await {
             let ev = match ev {
                 Ok(TermEvent::Key(k)) => Event::Key(k),
-                Ok(TermEvent::Resize(..)) => Event::Resize,
+                Ok(TermEvent::Resize(width, height)) => Event::Screen { width, height },
+                Ok(TermEvent::Mouse(m)) => Event::Mouse(m),
                 Ok(TermEvent::Paste(text)) => Event::Paste(text),
                 Ok(_) => continue,
                 Err(e) => {

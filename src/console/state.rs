@@ -8,7 +8,7 @@ use crate::protocol::{
     NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
-use super::dialog::{DecisionDraft, Dialog};
+use super::dialog::{DecisionDraft, Dialog, TextField};
 use super::keymap::Keymap;
 use super::theme::Theme;
 
@@ -132,7 +132,7 @@ pub struct State {
     pub selected_key: [Option<String>; 4],
     pub detail_open: bool,
     pub detail_scroll: u16,
-    pub filter: String,
+    pub filter: TextField,
     pub filter_editing: bool,
     pub dialog: Option<Dialog>,
     /// A decision cancelled with its reason half-typed: kept, so `a`/`d` on the same escalation
@@ -163,6 +163,10 @@ pub struct State {
     pub pending_quit: bool,
     pub keymap: Keymap,
     pub theme: Theme,
+    /// How far the help popup is scrolled, in rows.
+    pub help_scroll: u16,
+    /// The terminal's size (columns, rows) once known: what a mouse click is measured against.
+    pub screen: Option<(u16, u16)>,
 }
 
 impl State {
@@ -185,7 +189,7 @@ impl State {
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
-            filter: String::new(),
+            filter: TextField::default(),
             filter_editing: false,
             dialog: None,
             stashed: None,
@@ -206,6 +210,8 @@ impl State {
             pending_quit: false,
             keymap: Keymap::default(),
             theme: Theme::default(),
+            help_scroll: 0,
+            screen: None,
         }
     }
 

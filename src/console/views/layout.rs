@@ -50,3 +50,8 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         height: h,
     }
 }
+
+/// Columns `text` takes on screen.
+pub fn width(text: &str) -> usize {
+    ratatui::text::Span::raw(text).width()
+}

@@ -8,12 +8,14 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Vote};
 
+use super::super::keymap::{Action, Section};
 use super::super::state::State;
 use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
 use super::format::{clip, clock, duration_text, not_live, outcome, title_note};
 use super::layout::window;
 
-fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
+/// The list and the detail beside or below it (mouse clicks use the same split).
+pub(super) fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     } else {
@@ -22,7 +24,7 @@ fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     }
 }
 
-fn block<'a>(s: &State, title: String, hint: &'a str) -> Block<'a> {
+fn block<'a>(s: &State, title: String, hint: String) -> Block<'a> {
     let t = &s.theme;
     Block::default()
         .borders(Borders::ALL)
@@ -60,6 +62,11 @@ pub fn render_table(f: &mut Frame, area: Rect, table: Table, mut state: TableSta
         .highlight_symbol(SELECTED)
         .highlight_spacing(HighlightSpacing::Always);
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The key bound to `action` in the current view, for a hint.
+pub(super) fn key(s: &State, action: Action) -> String {
+    s.keymap.key_for(Section::of(s.view), action)
 }
 
 /// The selected row's marker.
@@ -129,7 +136,15 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
         ],
     )
     .header(Row::new(["At", "Agent", "Tool", "Rule", "Review"]).style(t.muted()))
-    .block(block(s, title, " a acknowledge · i incident "));
+    .block(block(
+        s,
+        title,
+        format!(
+            " {} acknowledge · {} incident ",
+            key(s, Action::Acknowledge),
+            key(s, Action::Incident)
+        ),
+    ));
     render_table(f, list, table, state);
     if let Some(fl) = s.selected_flagged() {
         render_lines(f, detail, s, "Flagged action", flagged_lines(s, fl), false);
@@ -139,7 +154,7 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
             None if s.flagged.is_empty() => " Nothing flagged ".into(),
             None => " Nothing matches the filter ".into(),
         };
-        f.render_widget(block(s, title, ""), detail);
+        f.render_widget(block(s, title, String::new()), detail);
     }
 }
 
@@ -220,7 +235,15 @@ pub fn killswitches(f: &mut Frame, area: Rect, s: &State) {
         ],
     )
     .header(Row::new(["Scope", "State", "Recent", "Last action", "Last flip"]).style(t.muted()))
-    .block(block(s, title, " Space toggle · ! stop everything "));
+    .block(block(
+        s,
+        title,
+        format!(
+            " {} toggle · {} stop everything ",
+            key(s, Action::Toggle),
+            key(s, Action::StopAll)
+        ),
+    ));
     render_table(f, area, table, state);
 }
 
@@ -299,7 +322,7 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
     .block(block(
         s,
         format!(" History {} {}", idx.len(), title_note(s)),
-        " Enter detail ",
+        format!(" {} detail ", key(s, Action::Open)),
     ));
     render_table(f, area, table, state);
 }

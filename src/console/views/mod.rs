@@ -1,32 +1,30 @@
 //! Pure render functions of `&State`. Nothing here changes state or touches the network.
 
+mod cursor;
 mod detail;
 mod dialogs;
 mod format;
+mod help;
+pub mod hit;
 mod json;
 mod layout;
 mod lists;
 mod queue;
 mod status;
 
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Block;
 use ratatui::Frame;
 
 use super::state::{State, View};
 
+pub use help::help_max_scroll;
 pub use json::json_lines;
 
 pub fn render(f: &mut Frame, s: &State) {
     let area = f.area();
     f.render_widget(Block::default().style(s.theme.base()), area);
-    let [tabs, main, message, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [tabs, main, message, status] = areas(area);
     status::tabs(f, tabs, s);
     match s.view {
         View::Queue => queue::render(f, main, s),
@@ -37,4 +35,16 @@ pub fn render(f: &mut Frame, s: &State) {
     status::message(f, message, s);
     status::status_bar(f, status, s);
     dialogs::render(f, area, s);
+}
+
+/// The tab bar, the view, the message line and the status bar (clicks are measured against
+/// the same split).
+fn areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
 }
