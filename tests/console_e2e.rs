@@ -14,7 +14,7 @@ use common::console::*;
 use common::{request, Env, POLICY};
 use gavel::console::driver::Driver;
 use gavel::console::state::{Connection, Level, State, View};
-use gavel::protocol::{ActionOutcome, Verdict};
+use gavel::protocol::Verdict;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_arrives_and_approve_lets_the_agent_through() {
