@@ -18,7 +18,7 @@ use gavel::console::state::State;
 fn keymap_with(user: &str) -> Keymap {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("keymap.toml"), user).unwrap();
-    Keymap::load(dir.path()).unwrap()
+    gavel::console::keymap_file::load(dir.path()).unwrap()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::protocol::{Escalation, FlagVerdict, FlaggedAction, Vote};
 
-pub use super::fields::TextField;
+pub use super::text_field::TextField;
 
 /// A half-typed decision: what will be signed once the reason is in.
 #[derive(Debug, Clone, PartialEq)]

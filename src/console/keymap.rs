@@ -9,7 +9,6 @@ use toml::Spanned;
 
 pub use super::key_names::Key;
 use super::settings::{line_of, FileError};
-use super::state::View;
 
 pub const DEFAULT_KEYMAP: &str = include_str!("keymap.toml");
 
@@ -62,16 +61,6 @@ impl Section {
         Section::History,
         Section::Dialog,
     ];
-    /// The section whose bindings apply in a view (besides the global ones).
-    pub fn of(view: View) -> Section {
-        match view {
-            View::Queue => Section::Queue,
-            View::Flagged => Section::Flagged,
-            View::KillSwitches => Section::KillSwitches,
-            View::History => Section::History,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Section::Global => "global",
@@ -192,7 +181,7 @@ impl Keymap {
 
     /// The defaults with a user file laid over them: a user entry replaces the default binding of
     /// the same action in the same section. A key it takes from another binding is a conflict,
-    /// which [`Keymap::load`] refuses, rather than an action silently left without a key.
+    /// which `keymap_file::load` refuses, rather than an action silently left without a key.
     pub fn overlay(mut self, user: Keymap) -> Keymap {
         for (section, user_bindings) in user.sections {
             let Some((_, base)) = self.sections.iter_mut().find(|(s, _)| *s == section) else {
@@ -212,18 +201,6 @@ impl Keymap {
             }
         }
         self
-    }
-
-    /// The default keymap, overlaid by `<config dir>/keymap.toml` when it exists; refused with
-    /// the file and line when a key would run two actions in one place.
-    pub fn load(config_dir: &Path) -> Result<Keymap, FileError> {
-        let path = config_dir.join("keymap.toml");
-        let keymap = match std::fs::read_to_string(&path) {
-            Ok(text) => Keymap::default().overlay(Keymap::parse(&path, &text)?),
-            Err(_) => Keymap::default(),
-        };
-        super::keymap_check::check(&keymap)?;
-        Ok(keymap)
     }
 
     pub fn bindings(&self, section: Section) -> &[Binding] {

@@ -10,10 +10,10 @@ use super::dialog::Dialog;
 use super::dialog_keys::{on_dialog_key, quit, start_decision, start_flip, start_review};
 use super::fields::edit_filter;
 use super::keymap::{Action, Section};
+use super::scroll::PAGE;
 use super::selection::move_to;
 use super::state::{Level, State, View};
-
-pub(super) const PAGE: usize = 10;
+use super::view_keys::section_of;
 
 pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.pending_quit {
@@ -33,7 +33,7 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.dialog.is_some() {
         return on_dialog_key(s, k, fx);
     }
-    let Some(action) = s.keymap.action(Section::of(s.view), &k) else {
+    let Some(action) = s.keymap.action(section_of(s.view), &k) else {
         return;
     };
     on_action(s, action, fx);

@@ -13,7 +13,7 @@ pub mod event;
 mod fields;
 mod key_names;
 pub mod keymap;
-mod keymap_check;
+pub mod keymap_file;
 mod keys;
 mod mouse;
 pub mod net;
@@ -26,8 +26,10 @@ mod server_events;
 pub mod settings;
 pub mod state;
 mod terminal;
+mod text_field;
 pub mod theme;
 pub mod update;
+mod view_keys;
 pub mod views;
 pub mod words;
 
@@ -95,7 +97,7 @@ impl Options {
         let client = Client::with_ca_cert(&s.person.server, s.person.ca_cert.as_deref())?;
         let key = PersonKey::read(&s.person.key)?;
         let theme = Theme::load(&s.theme, &s.config_dir)?;
-        let keymap = Keymap::load(&s.config_dir)?;
+        let keymap = keymap_file::load(&s.config_dir)?;
         let mut notifications = s.notifications;
         if args.quiet {
             notifications = Notifications {

@@ -3,9 +3,11 @@
 //! edge instead of scrolling into blank space.
 
 use super::keymap::Action;
-use super::keys::PAGE;
 use super::state::State;
 use super::views::help_max_scroll;
+
+/// Rows a page key moves.
+pub(super) const PAGE: usize = 10;
 
 /// The help's last scroll position on this screen; unclamped before the size is known.
 fn max(s: &State) -> u16 {

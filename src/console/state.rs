@@ -8,8 +8,9 @@ use crate::protocol::{
     NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
-use super::dialog::{DecisionDraft, Dialog, TextField};
+use super::dialog::{DecisionDraft, Dialog};
 use super::keymap::Keymap;
+use super::text_field::TextField;
 use super::theme::Theme;
 
 /// How many resolved escalations and activity lines we keep.

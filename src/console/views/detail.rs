@@ -19,9 +19,9 @@ use super::super::words::verdict_word;
 use super::format::{
     clip, clock, countdown, duration_text, outcome, size_text, urgency_style, urgency_word,
 };
+use super::hint::key;
 use super::json::{compact, json_lines};
 use super::layout::wrapped_rows;
-use super::lists::key;
 
 fn label(t: &Theme, l: &str) -> Span<'static> {
     Span::styled(format!("{l:<14}"), t.muted())

@@ -4,9 +4,9 @@
 use ratatui::layout::{Position, Rect};
 
 use super::super::state::{State, View};
-use super::layout::{width, window};
+use super::layout::{areas, width, window};
 use super::status::{tab_text, TABS_LEAD};
-use super::{areas, lists, queue};
+use super::{lists, queue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -1,7 +1,7 @@
 //! Where things go on screen: the window of rows that keeps the cursor visible, how many rows
 //! wrapped text takes, a centred popup.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 
 /// The window of rows to draw so that `selected` is visible.
 pub fn window(total: usize, selected: usize, height: usize) -> std::ops::Range<usize> {
@@ -54,4 +54,16 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// Columns `text` takes on screen.
 pub fn width(text: &str) -> usize {
     ratatui::text::Span::raw(text).width()
+}
+
+/// The tab bar, the view, the message line and the status bar (clicks are measured against
+/// the same split).
+pub fn areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
 }

@@ -8,10 +8,11 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Vote};
 
-use super::super::keymap::{Action, Section};
+use super::super::keymap::Action;
 use super::super::state::State;
 use super::detail::{effect_style, escalation_lines, flagged_lines, render_lines};
 use super::format::{clip, clock, duration_text, not_live, outcome, title_note};
+use super::hint::key;
 use super::layout::window;
 
 /// The list and the detail beside or below it (mouse clicks use the same split).
@@ -62,11 +63,6 @@ pub fn render_table(f: &mut Frame, area: Rect, table: Table, mut state: TableSta
         .highlight_symbol(SELECTED)
         .highlight_spacing(HighlightSpacing::Always);
     f.render_stateful_widget(table, area, &mut state);
-}
-
-/// The key bound to `action` in the current view, for a hint.
-pub(super) fn key(s: &State, action: Action) -> String {
-    s.keymap.key_for(Section::of(s.view), action)
 }
 
 /// The selected row's marker.

@@ -5,6 +5,7 @@ mod detail;
 mod dialogs;
 mod format;
 mod help;
+mod hint;
 pub mod hit;
 mod json;
 mod layout;
@@ -12,7 +13,6 @@ mod lists;
 mod queue;
 mod status;
 
-use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Block;
 use ratatui::Frame;
 
@@ -20,6 +20,7 @@ use super::state::{State, View};
 
 pub use help::help_max_scroll;
 pub use json::json_lines;
+use layout::areas;
 
 pub fn render(f: &mut Frame, s: &State) {
     let area = f.area();
@@ -35,16 +36,4 @@ pub fn render(f: &mut Frame, s: &State) {
     status::message(f, message, s);
     status::status_bar(f, status, s);
     dialogs::render(f, area, s);
-}
-
-/// The tab bar, the view, the message line and the status bar (clicks are measured against
-/// the same split).
-fn areas(area: Rect) -> [Rect; 4] {
-    Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area)
 }

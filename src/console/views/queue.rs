@@ -12,8 +12,8 @@ use super::super::keymap::Action;
 use super::super::state::{Connection, State};
 use super::detail::{escalation_lines, render_lines};
 use super::format::{clip, countdown, not_live, short_why, title_note, urgency_style};
+use super::hint::key;
 use super::layout::window;
-use super::lists::key;
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let selected = s.selected_escalation();

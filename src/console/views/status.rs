@@ -8,9 +8,10 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Role};
 
-use super::super::keymap::{Action, Section};
+use super::super::keymap::Action;
 use super::super::state::{Connection, Level, State, View};
 use super::format::clock;
+use super::hint::key;
 
 /// What the tab bar starts with, before the views' tabs.
 pub const TABS_LEAD: &str = " gavel ";
@@ -148,10 +149,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     }
     spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
     spans.push(Span::styled(
-        format!(
-            "│ {} help",
-            s.keymap.key_for(Section::of(s.view), Action::Help)
-        ),
+        format!("│ {} help", key(s, Action::Help)),
         t.muted(),
     ));
     f.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -1,8 +1,23 @@
-//! Refusing a keymap in which one key would run two actions in one place: the console would
-//! otherwise pick one silently, and a hint would advertise a key that does something else.
+//! The keymap the console runs with: the defaults overlaid by the user's file, refused when one
+//! key would run two actions in one place (the console would otherwise pick one silently, and a
+//! hint would advertise a key that does something else).
+
+use std::path::Path;
 
 use super::keymap::{Action, Binding, Keymap, Section};
 use super::settings::FileError;
+
+/// The default keymap, overlaid by `<config dir>/keymap.toml` when it exists; refused with the
+/// file and line when a key would run two actions in one place.
+pub fn load(config_dir: &Path) -> Result<Keymap, FileError> {
+    let path = config_dir.join("keymap.toml");
+    let keymap = match std::fs::read_to_string(&path) {
+        Ok(text) => Keymap::default().overlay(Keymap::parse(&path, &text)?),
+        Err(_) => Keymap::default(),
+    };
+    check(&keymap)?;
+    Ok(keymap)
+}
 
 /// The sections whose bindings are live together: a view's own section with the global ones
 /// (a view's key is looked up there first, then globally), the global ones alone (the help),
@@ -81,14 +96,12 @@ fn action_name(a: Action) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
-    fn load(text: &str) -> Result<Keymap, FileError> {
+    fn load_text(text: &str) -> Result<Keymap, FileError> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("keymap.toml"), text).unwrap();
-        Keymap::load(dir.path())
+        super::load(dir.path())
     }
 
     #[test]
@@ -98,7 +111,7 @@ mod tests {
 
     #[test]
     fn one_key_for_two_actions_in_a_user_file_is_refused_with_file_and_line() {
-        let e = load(
+        let e = load_text(
             "[[queue]]\non = [\"x\"]\nrun = \"approve\"\n\n[[queue]]\non = [\"x\"]\nrun = \"deny\"\n",
         )
         .unwrap_err()
@@ -112,19 +125,19 @@ mod tests {
     fn an_overlay_that_takes_a_default_key_is_refused() {
         // `a` approves by default: binding it to deny as well would leave approve on a key
         // that now denies.
-        let e = load("[[queue]]\non = [\"a\"]\nrun = \"deny\"\n")
+        let e = load_text("[[queue]]\non = [\"a\"]\nrun = \"deny\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("keymap.toml:2: queue.on: "), "{e}");
         assert!(e.contains("both deny and approve"), "{e}");
         assert!(e.contains("(built in)"), "{e}");
         // Shadowing a global key in a view is the same conflict.
-        let e = load("[[queue]]\non = [\"j\"]\nrun = \"approve\"\n")
+        let e = load_text("[[queue]]\non = [\"j\"]\nrun = \"approve\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("both approve and down"), "{e}");
         // Swapping both keys is fine.
-        let km = load(
+        let km = load_text(
             "[[queue]]\non = [\"d\"]\nrun = \"approve\"\n[[queue]]\non = [\"a\"]\nrun = \"deny\"\n",
         )
         .unwrap();
@@ -134,7 +147,7 @@ mod tests {
     #[test]
     fn the_same_key_in_another_section_is_no_conflict() {
         // `a` acknowledges in the flagged view and approves in the queue.
-        load("[[history]]\non = [\"x\"]\nrun = \"approve\"\n").unwrap();
+        load_text("[[history]]\non = [\"x\"]\nrun = \"approve\"\n").unwrap();
         check(&Keymap::parse(Path::new("k.toml"), "").unwrap()).unwrap();
         assert_eq!(action_name(Action::NextMine), "next_mine");
     }
