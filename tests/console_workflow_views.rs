@@ -53,7 +53,7 @@ fn extend_dialog_shows_the_allowance_left_and_sends_within_it() {
     let Some(Dialog::Handling(d)) = &s.dialog else {
         panic!("the extend dialog opens: {:?}", s.dialog)
     };
-    assert_eq!((d.kind, d.by.as_str()), (HandlingKind::Extend, "5m"));
+    assert_eq!((d.kind, d.by.value()), (HandlingKind::Extend, "5m"));
     // No reason: refused here, nothing sent.
     assert!(keys(&mut s, KeyCode::Enter).is_empty());
     typed(&mut s, "waiting for the CFO");

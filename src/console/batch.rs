@@ -17,6 +17,7 @@ use super::replies::fetch;
 use super::selection::move_to;
 use super::server_events::{keep_whole, upsert};
 use super::state::{Level, Request, State, View};
+use super::text_field::TextField;
 use super::words::state_word;
 
 /// Rows a page key scrolls the batch list by.
@@ -28,7 +29,7 @@ pub struct BatchDraft {
     /// What a deny-all covers ("agent refund-bot"); `None` for a batch of marked rows.
     pub scope: Option<String>,
     pub items: Vec<BatchItem>,
-    pub reason: String,
+    pub reason: TextField,
     pub scroll: u16,
     /// Once sent, the dialog shows each item's result and Enter or Esc closes it.
     pub sent: bool,
@@ -195,7 +196,7 @@ fn open(
         vote,
         scope,
         items,
-        reason: String::new(),
+        reason: TextField::default(),
         scroll: 0,
         sent: false,
         changed: false,

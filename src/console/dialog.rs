@@ -5,13 +5,14 @@ use crate::protocol::{Escalation, FlagVerdict, FlaggedAction, Vote};
 
 pub use super::batch::BatchDraft;
 pub use super::query_form::QueryForm;
+pub use super::text_field::TextField;
 
 /// A half-typed decision: what will be signed once the reason is in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionDraft {
     pub escalation: Escalation,
     pub vote: Vote,
-    pub reason: String,
+    pub reason: TextField,
     pub error: Option<String>,
 }
 
@@ -19,10 +20,10 @@ pub struct DecisionDraft {
 pub struct FlipDraft {
     pub scope: String,
     pub on: bool,
-    pub reason: String,
+    pub reason: TextField,
     /// For the global switch: the word that must be typed before it goes on.
     pub confirm_word: Option<&'static str>,
-    pub confirm: String,
+    pub confirm: TextField,
     /// Which field the cursor is in: false = reason, true = confirmation word.
     pub in_confirm: bool,
     pub error: Option<String>,
@@ -32,7 +33,7 @@ pub struct FlipDraft {
 pub struct ReviewDraft {
     pub flagged: FlaggedAction,
     pub verdict: FlagVerdict,
-    pub note: String,
+    pub note: TextField,
     pub error: Option<String>,
 }
 

@@ -6,11 +6,12 @@ use crossterm::event::KeyEvent;
 use crate::protocol::{inert, FlagVerdict, Role, Vote};
 
 use super::command::Command;
-use super::dialog::{DecisionDraft, Dialog, FlipDraft, ReviewDraft};
-use super::fields::edit_field;
+use super::dialog::{DecisionDraft, Dialog, FlipDraft, ReviewDraft, TextField};
+use super::fields::{edit_field, next_field};
 use super::keymap::{Action, Section};
 use super::query_form::FormKind;
 use super::replies::fetch;
+use super::scroll::help_scroll;
 use super::state::{Fetch, Level, Request, State, View};
 use super::words::verdict_word;
 
@@ -50,7 +51,7 @@ pub(super) fn start_decision(s: &mut State, vote: Vote, fx: &mut Vec<Command>) {
         Some(d) if d.escalation.id == e.id => d.reason,
         other => {
             s.stashed = other;
-            String::new()
+            TextField::default()
         }
     };
     s.dialog = Some(Dialog::Decision(DecisionDraft {
@@ -87,7 +88,7 @@ pub(super) fn start_review(s: &mut State, verdict: FlagVerdict) {
     s.dialog = Some(Dialog::Review(ReviewDraft {
         flagged: f,
         verdict,
-        note: String::new(),
+        note: TextField::default(),
         error: None,
     }));
 }
@@ -117,9 +118,9 @@ pub(super) fn start_flip(s: &mut State, scope: Option<String>) {
     s.dialog = Some(Dialog::Flip(FlipDraft {
         scope,
         on,
-        reason: String::new(),
+        reason: TextField::default(),
         confirm_word,
-        confirm: String::new(),
+        confirm: TextField::default(),
         in_confirm: false,
         error: None,
     }));
@@ -147,8 +148,14 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if dialog.is_notice() {
         // Only an explicit Esc or Enter (or the help key, for help) closes a notice; any other
         // key typed ahead is swallowed, never applied to the view beneath it.
-        let help_again = matches!(dialog, Dialog::Help)
-            && s.keymap.action(Section::Global, &k) == Some(Action::Help);
+        let is_help = matches!(dialog, Dialog::Help);
+        let global = s.keymap.action(Section::Global, &k);
+        let help_again = is_help && global == Some(Action::Help);
+        if is_help && action.is_none() {
+            if let Some(a) = global {
+                help_scroll(s, a);
+            }
+        }
         match action {
             Some(Action::Quit) => quit(s, fx),
             Some(Action::Confirm | Action::Cancel) => s.dialog = None,
@@ -162,15 +169,22 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
             Some(Dialog::Decision(d)) if !d.reason.trim().is_empty() => {
                 let id = d.escalation.id.clone();
                 s.stashed = Some(d);
+                let (approve, deny) = (
+                    s.keymap.key_for(Section::Queue, Action::Approve),
+                    s.keymap.key_for(Section::Queue, Action::Deny),
+                );
                 s.say(
                     Level::Info,
-                    format!("not sent; your reason for {id} is kept: a or d on it resumes"),
+                    format!(
+                        "not sent; your reason for {id} is kept: {approve} or {deny} on it resumes"
+                    ),
                 );
             }
             _ => {}
         },
         Some(Action::Quit) => quit(s, fx),
         Some(Action::Confirm) => confirm_dialog(s, fx),
+        Some(Action::NextField) => next_field(dialog),
         _ => edit_field(dialog, &k),
     }
 }
@@ -246,8 +260,9 @@ fn confirm_dialog(s: &mut State, fx: &mut Vec<Command>) {
             }
             if let Some(word) = f.confirm_word {
                 if f.confirm.trim() != word {
+                    let tab = s.keymap.key_for(Section::Dialog, Action::NextField);
                     f.error = Some(format!(
-                        "type {word} in the confirmation field (Tab moves there)"
+                        "type {word} in the confirmation field ({tab} moves there)"
                     ));
                     f.in_confirm = true;
                     s.dialog = Some(Dialog::Flip(f));

@@ -2,7 +2,7 @@
 //! and downs, answers to REST calls, the clock. `update` consumes these; the terminal, the
 //! network tasks and tests produce them.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::protocol::{
     AuditRecord, DecisionAck, Escalation, FlaggedAction, FlipAck, HistoryPage, ServerMessage,
@@ -22,6 +22,13 @@ pub enum Event {
     Paste(String),
     Tick(Timestamp),
     Resize,
+    /// A click or a wheel turn (mouse capture is on while the console runs).
+    Mouse(MouseEvent),
+    /// The terminal's size, at start and after every resize: what clicks are measured against.
+    Screen {
+        width: u16,
+        height: u16,
+    },
     NotifyUnavailable(String),
 }
 

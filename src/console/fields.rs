@@ -1,162 +1,101 @@
-//! Text fields: the filter and the dialogs' reason, note and confirmation fields, typed into
-//! key by key or pasted. Part of `update`.
+//! Text fields: the filter and the dialogs' reason, note and confirmation fields. Editing is
+//! `tui-input`'s (cursor, ←/→, Home/End, Ctrl-w and Alt-Backspace word delete, Delete,
+//! Ctrl-u), so a field edits like text everywhere else; this module adds the limits and the
+//! rule that pasted text is one line. Part of `update`.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
 use super::dialog::Dialog;
+use super::keymap::{Action, Section};
 use super::state::{Level, State};
+use super::text_field::TextField;
 
 /// Longest filter text.
 const MAX_FILTER_LEN: usize = crate::protocol::MAX_NAME_LEN;
 
-/// Text typed into a field (printable characters without ctrl/alt).
-fn typed(k: &KeyEvent) -> Option<char> {
-    match k.code {
-        KeyCode::Char(c)
-            if !k
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            Some(c)
+/// A key while the filter is being typed: the dialog keys confirm (keep it) or cancel (clear it).
+pub(super) fn edit_filter(s: &mut State, k: &KeyEvent) {
+    match s.keymap.action(Section::Dialog, k) {
+        Some(Action::Confirm) => s.filter_editing = false,
+        Some(Action::Cancel) => {
+            s.filter_editing = false;
+            s.filter.clear();
+        }
+        _ => {
+            s.filter.key(k, MAX_FILTER_LEN);
+        }
+    }
+}
+
+/// The focused field of an open dialog and its longest length; clears the dialog's error, since
+/// the person is changing what it was about.
+fn focused(dialog: &mut Dialog) -> Option<(&mut TextField, usize)> {
+    match dialog {
+        Dialog::Decision(d) => {
+            d.error = None;
+            Some((&mut d.reason, crate::protocol::MAX_TEXT_LEN))
+        }
+        Dialog::Review(r) => {
+            r.error = None;
+            Some((&mut r.note, crate::protocol::MAX_TEXT_LEN))
+        }
+        Dialog::Flip(f) => {
+            f.error = None;
+            Some(if f.in_confirm {
+                (&mut f.confirm, crate::protocol::MAX_NAME_LEN)
+            } else {
+                (&mut f.reason, crate::protocol::MAX_TEXT_LEN)
+            })
+        }
+        Dialog::Batch(b) if !b.sent => {
+            b.error = None;
+            Some((&mut b.reason, crate::protocol::MAX_TEXT_LEN))
+        }
+        Dialog::Query(q) => {
+            q.error = None;
+            Some((q.focused_mut(), MAX_FILTER_LEN))
+        }
+        Dialog::Handling(h) => {
+            h.error = None;
+            Some((super::workflow::field(h), crate::protocol::MAX_TEXT_LEN))
         }
         _ => None,
     }
 }
 
-/// A key while the filter is being typed: Enter keeps it, Esc clears it.
-pub(super) fn edit_filter(s: &mut State, k: &KeyEvent) {
-    match k.code {
-        KeyCode::Enter => s.filter_editing = false,
-        KeyCode::Esc => {
-            s.filter_editing = false;
-            s.filter.clear();
-        }
-        KeyCode::Backspace => {
-            s.filter.pop();
-        }
-        _ => {
-            if let Some(c) = typed(k) {
-                if s.filter.chars().count() < MAX_FILTER_LEN {
-                    s.filter.push(c);
-                }
-            }
-        }
-    }
-}
-
-/// Pasted text (bracketed paste) goes into the focused text field, as one line: a newline in
-/// it never sends anything. With no text field open it is ignored, never read as keys.
+/// Pasted text (bracketed paste) goes into the focused text field. With no text field open it
+/// is ignored, never read as keys.
 pub(super) fn on_paste(s: &mut State, text: &str) {
     if s.pending_quit {
         return;
     }
-    let field: (&mut String, usize) = if s.filter_editing {
-        (&mut s.filter, MAX_FILTER_LEN)
-    } else {
-        match s.dialog.as_mut() {
-            Some(Dialog::Decision(d)) => {
-                d.error = None;
-                (&mut d.reason, crate::protocol::MAX_TEXT_LEN)
-            }
-            Some(Dialog::Review(r)) => {
-                r.error = None;
-                (&mut r.note, crate::protocol::MAX_TEXT_LEN)
-            }
-            Some(Dialog::Batch(b)) if !b.sent => {
-                b.error = None;
-                (&mut b.reason, crate::protocol::MAX_TEXT_LEN)
-            }
-            Some(Dialog::Query(q)) => {
-                q.error = None;
-                (q.focused_mut(), MAX_FILTER_LEN)
-            }
-            Some(Dialog::Handling(h)) => {
-                h.error = None;
-                (super::workflow::field(h), crate::protocol::MAX_TEXT_LEN)
-            }
-            Some(Dialog::Flip(f)) => {
-                f.error = None;
-                if f.in_confirm {
-                    (&mut f.confirm, crate::protocol::MAX_NAME_LEN)
-                } else {
-                    (&mut f.reason, crate::protocol::MAX_TEXT_LEN)
-                }
-            }
-            _ => {
-                s.say(Level::Info, "paste ignored: no text field is open".into());
-                return;
-            }
-        }
-    };
-    let (field, max) = field;
-    let mut room = max.saturating_sub(field.chars().count());
-    let mut after_cr = false;
-    for c in text.chars() {
-        if room == 0 {
-            break;
-        }
-        let was_cr = std::mem::replace(&mut after_cr, c == '\r');
-        let c = match c {
-            '\n' if was_cr => continue, // \r\n is one line break: one space
-            '\r' | '\n' | '\t' => ' ',
-            c if c.is_control() => continue,
-            c => c,
-        };
-        field.push(c);
-        room -= 1;
+    if s.filter_editing {
+        return s.filter.paste(text, MAX_FILTER_LEN);
+    }
+    match s.dialog.as_mut().and_then(focused) {
+        Some((field, max)) => field.paste(text, max),
+        None => s.say(Level::Info, "paste ignored: no text field is open".into()),
     }
 }
 
+/// A key in a dialog that is not one of the dialog's bindings: an edit of the focused field.
 pub(super) fn edit_field(dialog: &mut Dialog, k: &KeyEvent) {
-    let field = match dialog {
-        Dialog::Decision(d) => {
-            d.error = None;
-            &mut d.reason
-        }
-        Dialog::Review(r) => {
-            r.error = None;
-            &mut r.note
-        }
-        Dialog::Flip(f) => {
-            f.error = None;
-            if k.code == KeyCode::Tab && f.confirm_word.is_some() {
-                f.in_confirm = !f.in_confirm;
-                return;
-            }
-            if f.in_confirm {
-                &mut f.confirm
-            } else {
-                &mut f.reason
-            }
-        }
-        _ => return,
-    };
-    match k.code {
-        KeyCode::Backspace => {
-            field.pop();
-        }
-        _ => {
-            if let Some(c) = typed(k) {
-                if field.chars().count() < crate::protocol::MAX_TEXT_LEN {
-                    field.push(c);
-                }
-            }
+    if let Some((field, max)) = focused(dialog) {
+        field.key(k, max);
+    }
+}
+
+/// The dialog's next-field key: between the kill switch's reason and confirmation word.
+pub(super) fn next_field(dialog: &mut Dialog) {
+    if let Dialog::Flip(f) = dialog {
+        if f.confirm_word.is_some() {
+            f.in_confirm = !f.in_confirm;
         }
     }
 }
 
-/// A key typed into a free text field: Backspace deletes, printable characters are added.
-pub(super) fn edit_text(field: &mut String, k: &KeyEvent) {
-    match k.code {
-        KeyCode::Backspace => {
-            field.pop();
-        }
-        _ => {
-            if let Some(c) = typed(k) {
-                if field.chars().count() < crate::protocol::MAX_TEXT_LEN {
-                    field.push(c);
-                }
-            }
-        }
-    }
+/// A key typed into a free text field of a dialog that handles its own keys (batch, query
+/// form, extend/snooze/reassign): an edit, up to the longest text.
+pub(super) fn edit_text(field: &mut TextField, k: &KeyEvent) {
+    field.key(k, crate::protocol::MAX_TEXT_LEN);
 }

@@ -4,6 +4,8 @@
 
 use crate::protocol::{Escalation, Timestamp};
 
+use super::text_field::TextField;
+
 /// What the extend dialog offers first.
 pub const EXTEND_DEFAULT: &str = "5m";
 
@@ -24,8 +26,8 @@ pub struct HandlingDraft {
     pub escalation: Escalation,
     pub kind: HandlingKind,
     /// Extend: how much, as a duration (`5m`).
-    pub by: String,
-    pub reason: String,
+    pub by: TextField,
+    pub reason: TextField,
     /// Extend: the cursor is in the reason (where it starts; Tab switches).
     pub in_reason: bool,
     /// Snooze: the index into [`SNOOZE_CHOICES`].

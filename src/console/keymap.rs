@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::settings::FileError;
+pub use super::key_names::Key;
+use super::settings::{line_of, FileError};
 
 pub const DEFAULT_KEYMAP: &str = include_str!("keymap.toml");
 
@@ -47,6 +48,8 @@ pub enum Action {
     DenyAll,
     Search,
     Refresh,
+    /// In a dialog with two text fields: move to the other one.
+    NextField,
 }
 
 /// Where a binding applies.
@@ -84,112 +87,26 @@ impl Section {
     }
 }
 
-/// A key as written in a keymap file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key {
-    pub code: KeyCode,
-    pub ctrl: bool,
-    pub alt: bool,
-}
-
-impl Key {
-    pub fn parse(s: &str) -> Option<Key> {
-        let mut key = Key {
-            code: KeyCode::Null,
-            ctrl: false,
-            alt: false,
-        };
-        let mut rest = s;
-        loop {
-            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
-                key.ctrl = true;
-                rest = r;
-            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
-                key.alt = true;
-                rest = r;
-            } else {
-                break;
-            }
-        }
-        key.code = match rest {
-            "enter" => KeyCode::Enter,
-            "esc" => KeyCode::Esc,
-            "tab" => KeyCode::Tab,
-            "backtab" => KeyCode::BackTab,
-            "space" => KeyCode::Char(' '),
-            "backspace" => KeyCode::Backspace,
-            "up" => KeyCode::Up,
-            "down" => KeyCode::Down,
-            "left" => KeyCode::Left,
-            "right" => KeyCode::Right,
-            "pageup" => KeyCode::PageUp,
-            "pagedown" => KeyCode::PageDown,
-            "home" => KeyCode::Home,
-            "end" => KeyCode::End,
-            f if f.len() >= 2 && f.starts_with('f') => {
-                KeyCode::F(f[1..].parse().ok().filter(|n| (1..=12).contains(n))?)
-            }
-            c => {
-                let mut chars = c.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(ch), None) => KeyCode::Char(ch),
-                    _ => return None,
-                }
-            }
-        };
-        Some(key)
-    }
-
-    pub fn from_event(ev: &KeyEvent) -> Key {
-        Key {
-            code: match ev.code {
-                // Some terminals report ctrl-letters as upper case; bindings use lower case.
-                KeyCode::Char(c) if ev.modifiers.contains(KeyModifiers::CONTROL) => {
-                    KeyCode::Char(c.to_ascii_lowercase())
-                }
-                c => c,
-            },
-            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
-            alt: ev.modifiers.contains(KeyModifiers::ALT),
-        }
-    }
-
-    pub fn label(&self) -> String {
-        let base = match self.code {
-            KeyCode::Enter => "Enter".into(),
-            KeyCode::Esc => "Esc".into(),
-            KeyCode::Tab => "Tab".into(),
-            KeyCode::BackTab => "Shift-Tab".into(),
-            KeyCode::Char(' ') => "Space".into(),
-            KeyCode::Backspace => "Backspace".into(),
-            KeyCode::Up => "↑".into(),
-            KeyCode::Down => "↓".into(),
-            KeyCode::Left => "←".into(),
-            KeyCode::Right => "→".into(),
-            KeyCode::PageUp => "PgUp".into(),
-            KeyCode::PageDown => "PgDn".into(),
-            KeyCode::Home => "Home".into(),
-            KeyCode::End => "End".into(),
-            KeyCode::F(n) => format!("F{n}"),
-            KeyCode::Char(c) => c.to_string(),
-            _ => "?".into(),
-        };
-        let mut s = String::new();
-        if self.ctrl {
-            s.push_str("Ctrl-");
-        }
-        if self.alt {
-            s.push_str("Alt-");
-        }
-        s + &base
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     pub keys: Vec<Key>,
     pub action: Action,
     pub desc: String,
+    /// Where the binding was written, so a conflict can name the file and line.
+    pub source: Source,
+}
+
+/// A file and line in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub file: String,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +136,7 @@ struct KeymapFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
-    on: Vec<Spanned<String>>,
+    on: Spanned<Vec<Spanned<String>>>,
     run: Action,
     #[serde(default)]
     desc: Option<String>,
@@ -251,7 +168,7 @@ impl Keymap {
             let mut bindings = Vec::new();
             for (i, e) in entries.into_iter().enumerate() {
                 let mut keys = Vec::new();
-                for k in &e.on {
+                for k in e.on.get_ref() {
                     let key = Key::parse(k.get_ref()).ok_or_else(|| {
                         FileError::at(
                             path,
@@ -263,10 +180,15 @@ impl Keymap {
                     })?;
                     keys.push(key);
                 }
+                let at = e.on.span().start;
                 bindings.push(Binding {
                     keys,
                     action: e.run,
                     desc: e.desc.unwrap_or_default(),
+                    source: Source {
+                        file: path.display().to_string(),
+                        line: line_of(text, at),
+                    },
                 });
             }
             sections.push((section, bindings));
@@ -275,7 +197,8 @@ impl Keymap {
     }
 
     /// The defaults with a user file laid over them: a user entry replaces the default binding of
-    /// the same action in the same section, and takes its keys away from any other binding there.
+    /// the same action in the same section. A key it takes from another binding is a conflict,
+    /// which `keymap_file::load` refuses, rather than an action silently left without a key.
     pub fn overlay(mut self, user: Keymap) -> Keymap {
         for (section, user_bindings) in user.sections {
             let Some((_, base)) = self.sections.iter_mut().find(|(s, _)| *s == section) else {
@@ -288,9 +211,6 @@ impl Keymap {
                     .map(|b| b.desc.clone())
                     .unwrap_or_default();
                 base.retain(|b| b.action != ub.action);
-                for b in base.iter_mut() {
-                    b.keys.retain(|k| !ub.keys.contains(k));
-                }
                 base.push(Binding {
                     desc: if ub.desc.is_empty() { desc } else { ub.desc },
                     ..ub
@@ -298,15 +218,6 @@ impl Keymap {
             }
         }
         self
-    }
-
-    /// The default keymap, overlaid by `<config dir>/keymap.toml` when it exists.
-    pub fn load(config_dir: &Path) -> Result<Keymap, FileError> {
-        let path = config_dir.join("keymap.toml");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Keymap::default().overlay(Keymap::parse(&path, &text)?)),
-            Err(_) => Ok(Keymap::default()),
-        }
     }
 
     pub fn bindings(&self, section: Section) -> &[Binding] {
@@ -336,11 +247,15 @@ impl Keymap {
         })
     }
 
-    /// The first key bound to an action, for hints ("a approve").
+    /// The first key bound to an action where it applies (the section, then the global
+    /// bindings, as [`Keymap::action`] resolves), as a hint shows it: every key hint on screen
+    /// comes from here, so a rebind never advertises the wrong key.
     pub fn key_for(&self, section: Section, action: Action) -> String {
-        [section, Section::Global]
-            .iter()
-            .flat_map(|s| self.bindings(*s))
+        let fallback = (section != Section::Dialog).then_some(Section::Global);
+        std::iter::once(section)
+            .chain(fallback)
+            .flat_map(|s| self.bindings(s))
+            .filter(|b| !b.keys.is_empty())
             .find(|b| b.action == action)
             .and_then(|b| b.keys.first())
             .map(|k| k.label())
@@ -351,6 +266,7 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn ev(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -391,20 +307,20 @@ mod tests {
     fn user_file_rebinds() {
         let user = Keymap::parse(
             Path::new("k.toml"),
-            "[[queue]]\non = [\"y\", \"a\"]\nrun = \"deny\"\n",
+            "[[queue]]\non = [\"y\", \"A\"]\nrun = \"approve\"\n",
         )
         .unwrap();
         let km = Keymap::default().overlay(user);
         assert_eq!(
             km.action(Section::Queue, &ev(KeyCode::Char('y'))),
-            Some(Action::Deny)
+            Some(Action::Approve)
         );
-        assert_eq!(
-            km.action(Section::Queue, &ev(KeyCode::Char('a'))),
-            Some(Action::Deny)
-        );
-        assert_eq!(km.action(Section::Queue, &ev(KeyCode::Char('d'))), None);
-        assert_eq!(km.key_for(Section::Queue, Action::Approve), "(unbound)");
+        assert_eq!(km.action(Section::Queue, &ev(KeyCode::Char('a'))), None);
+        assert_eq!(km.key_for(Section::Queue, Action::Approve), "y");
+        assert_eq!(km.key_for(Section::Queue, Action::Down), "j");
+        // Dialogs do not fall back to the global keys, and neither do their hints.
+        assert_eq!(km.key_for(Section::Dialog, Action::Down), "(unbound)");
+        assert_eq!(km.key_for(Section::Dialog, Action::Quit), "Ctrl-c");
     }
 
     #[test]

@@ -10,21 +10,11 @@ use super::dialog::Dialog;
 use super::dialog_keys::{on_dialog_key, quit, start_decision, start_flip, start_review};
 use super::fields::edit_filter;
 use super::keymap::{Action, Section};
+use super::scroll::PAGE;
 use super::selection::move_to;
 use super::state::{Level, State, View};
+use super::view_keys::section_of;
 use super::{audit_query, batch, history_search};
-
-const PAGE: usize = 10;
-
-fn section(view: View) -> Section {
-    match view {
-        View::Queue => Section::Queue,
-        View::Flagged => Section::Flagged,
-        View::KillSwitches => Section::KillSwitches,
-        View::History => Section::History,
-        View::Audit => Section::Audit,
-    }
-}
 
 pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.pending_quit {
@@ -47,13 +37,13 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
     if s.deny_all_prefix {
         return batch::on_prefix_key(s, &k, fx);
     }
-    let Some(action) = s.keymap.action(section(s.view), &k) else {
+    let Some(action) = s.keymap.action(section_of(s.view), &k) else {
         return;
     };
     on_action(s, action, fx);
 }
 
-fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
+pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     // From the first key on, the cursor is the person's: it never jumps to another escalation.
     s.cursor_untouched = false;
     let rows = s.row_count();
@@ -107,7 +97,10 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
             }
         }
         Action::Filter => s.filter_editing = true,
-        Action::Help => s.dialog = Some(Dialog::Help),
+        Action::Help => {
+            s.dialog = Some(Dialog::Help);
+            s.help_scroll = 0;
+        }
         Action::Quit => quit(s, fx),
         Action::NextMine => next_mine(s),
         Action::PriorArgs => super::prior::next_prior_args(s),
@@ -138,7 +131,7 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         | Action::Snooze
         | Action::Reassign
         | Action::ShowSnoozed => super::workflow::on_action(s, action, fx),
-        Action::Confirm | Action::Cancel => {}
+        Action::Confirm | Action::Cancel | Action::NextField => {}
     }
 }
 

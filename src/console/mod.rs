@@ -15,8 +15,11 @@ pub mod event;
 mod fields;
 pub mod handling;
 pub mod history_search;
+mod key_names;
 pub mod keymap;
+pub mod keymap_file;
 mod keys;
+mod mouse;
 pub mod net;
 pub mod notify;
 pub mod palette;
@@ -24,13 +27,16 @@ mod prior;
 pub mod query_form;
 mod replies;
 pub mod rows;
+mod scroll;
 mod selection;
 mod server_events;
 pub mod settings;
 pub mod state;
 mod terminal;
+mod text_field;
 pub mod theme;
 pub mod update;
+mod view_keys;
 pub mod views;
 pub mod words;
 pub mod workflow;
@@ -100,7 +106,7 @@ impl Options {
         let client = Client::with_ca_cert(&s.person.server, s.person.ca_cert.as_deref())?;
         let key = PersonKey::read(&s.person.key)?;
         let theme = Theme::load(&s.theme, &s.config_dir)?;
-        let keymap = Keymap::load(&s.config_dir)?;
+        let keymap = keymap_file::load(&s.config_dir)?;
         let mut notifications = s.notifications;
         if args.quiet {
             notifications = Notifications {
@@ -176,6 +182,12 @@ pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     let state = new_state(&opts);
     let mut driver = Driver::with_client(opts.client, opts.key, state);
     driver.notifications_live = true;
+    if let Ok(size) = terminal.size() {
+        driver.apply(Event::Screen {
+            width: size.width,
+            height: size.height,
+        });
+    }
     // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());
     let result = event_loop(&mut driver, &mut terminal).await;
@@ -272,7 +284,8 @@ fn spawn_input(tx: tokio::sync::mpsc::Sender<Event>) -> tokio::task::JoinHandle<
         while let Some(ev) = events.next().await {
             let ev = match ev {
                 Ok(TermEvent::Key(k)) => Event::Key(k),
-                Ok(TermEvent::Resize(..)) => Event::Resize,
+                Ok(TermEvent::Resize(width, height)) => Event::Screen { width, height },
+                Ok(TermEvent::Mouse(m)) => Event::Mouse(m),
                 Ok(TermEvent::Paste(text)) => Event::Paste(text),
                 Ok(_) => continue,
                 Err(e) => {

@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::protocol::Timestamp;
 
 use super::fields::edit_text;
+use super::text_field::TextField;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormKind {
@@ -19,7 +20,7 @@ pub enum FormKind {
 pub struct FormField {
     pub name: &'static str,
     pub hint: &'static str,
-    pub value: String,
+    pub value: TextField,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +43,7 @@ impl QueryForm {
                 .map(|(name, hint, value)| FormField {
                     name,
                     hint,
-                    value: value.to_string(),
+                    value: TextField::from(*value),
                 })
                 .collect(),
             focus: 0,
@@ -59,7 +60,7 @@ impl QueryForm {
             .unwrap_or("")
     }
 
-    pub fn focused_mut(&mut self) -> &mut String {
+    pub fn focused_mut(&mut self) -> &mut TextField {
         let i = self.focus.min(self.fields.len().saturating_sub(1));
         &mut self.fields[i].value
     }

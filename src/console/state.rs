@@ -12,6 +12,7 @@ use super::audit_query::AuditState;
 use super::dialog::{DecisionDraft, Dialog};
 use super::history_search::HistorySearch;
 use super::keymap::Keymap;
+use super::text_field::TextField;
 use super::theme::Theme;
 use super::zone::Zone;
 
@@ -158,7 +159,7 @@ pub struct State {
     /// True until the person presses a key: until then the queue's cursor rests on the first
     /// escalation they may decide (`selection`), not on one they can only look at.
     pub cursor_untouched: bool,
-    pub filter: String,
+    pub filter: TextField,
     pub filter_editing: bool,
     /// Show the escalations I snoozed in the queue anyway (`workflow`).
     pub show_snoozed: bool,
@@ -200,6 +201,10 @@ pub struct State {
     pub audit: AuditState,
     /// A history search on the server; while set, the History view shows its results.
     pub history_search: Option<HistorySearch>,
+    /// How far the help popup is scrolled, in rows.
+    pub help_scroll: u16,
+    /// The terminal's size (columns, rows) once known: what a mouse click is measured against.
+    pub screen: Option<(u16, u16)>,
 }
 
 impl State {
@@ -224,7 +229,7 @@ impl State {
             detail_scroll: 0,
             prior_open: None,
             cursor_untouched: true,
-            filter: String::new(),
+            filter: TextField::default(),
             filter_editing: false,
             show_snoozed: false,
             dialog: None,
@@ -251,6 +256,8 @@ impl State {
             deny_all_prefix: false,
             audit: AuditState::default(),
             history_search: None,
+            help_scroll: 0,
+            screen: None,
         }
     }
 

@@ -8,7 +8,9 @@
 use std::io;
 use std::sync::Once;
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{enable_raw_mode, EnterAlternateScreen};
 use ratatui::backend::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
@@ -16,7 +18,8 @@ use ratatui::{DefaultTerminal, Terminal};
 static HOOK: Once = Once::new();
 
 /// Raw mode, the alternate screen, bracketed paste (pasted text arrives as one event, so a
-/// newline in it is never an Enter), and a panic hook that gives the terminal back first.
+/// newline in it is never an Enter), mouse capture (clicks and the wheel), and a panic hook that
+/// gives the terminal back first.
 pub fn take() -> io::Result<DefaultTerminal> {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -26,17 +29,23 @@ pub fn take() -> io::Result<DefaultTerminal> {
         }));
     });
     enable_raw_mode()?;
-    if let Err(e) = crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste) {
+    if let Err(e) = crossterm::execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseCapture
+    ) {
         give_back();
         return Err(e);
     }
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
-/// Leave bracketed paste, raw mode and the alternate screen; silently, since there may be no
-/// terminal left.
+/// Leave mouse capture, bracketed paste, raw mode and the alternate screen; silently, since
+/// there may be no terminal left. A shell left with mouse capture on prints escape codes for
+/// every click.
 pub fn give_back() {
-    let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
+    let _ = crossterm::execute!(io::stdout(), DisableMouseCapture, DisableBracketedPaste);
     let _ = ratatui::try_restore();
 }
 

@@ -11,7 +11,7 @@ use super::command::{notify, Command};
 use super::event::{ConnEvent, Event};
 use super::selection::reselect_all;
 use super::state::{Connection, State};
-use super::{audit_query, batch, fields, history_search, keys, replies, server_events};
+use super::{audit_query, batch, fields, history_search, keys, mouse, replies, server_events};
 
 pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     let mut fx = Vec::new();
@@ -19,6 +19,11 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
         Event::Key(k) if k.kind != KeyEventKind::Release => keys::on_key(s, k, &mut fx),
         Event::Key(_) | Event::Resize => return fx,
         Event::Paste(text) => fields::on_paste(s, &text),
+        Event::Mouse(m) => mouse::on_mouse(s, m, &mut fx),
+        Event::Screen { width, height } => {
+            s.screen = Some((width, height));
+            return fx;
+        }
         Event::Server(m) => server_events::on_server(s, m, &mut fx),
         Event::Connection(c) => on_connection(s, c),
         Event::Reply { request, result } => replies::on_reply(s, request, result),

@@ -21,6 +21,7 @@ pub use super::handling::{
 use super::keymap::Action;
 use super::server_events::upsert;
 use super::state::{Level, Request, State};
+use super::text_field::TextField;
 
 impl State {
     /// Until when I snoozed `e`, if that is still ahead.
@@ -87,7 +88,7 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         escalation: e.clone(),
         kind,
         by: EXTEND_DEFAULT.into(),
-        reason: String::new(),
+        reason: TextField::default(),
         // The amount has a default: the cursor starts in the reason, Tab reaches the amount.
         in_reason: true,
         choice: 0,
@@ -196,21 +197,14 @@ pub(super) fn on_dialog_key(
         }
         (HandlingKind::Snooze, _) => {}
         (HandlingKind::Extend, KeyCode::Tab | KeyCode::BackTab) => d.in_reason = !d.in_reason,
-        (_, KeyCode::Backspace) => {
-            field(d).pop();
+        _ => {
+            field(d).key(&k, MAX_TEXT_LEN);
         }
-        (_, KeyCode::Char(c)) if plain => {
-            let f = field(d);
-            if f.chars().count() < MAX_TEXT_LEN {
-                f.push(c);
-            }
-        }
-        _ => {}
     }
 }
 
 /// The text field the cursor is in (typed or pasted into).
-pub(super) fn field(d: &mut HandlingDraft) -> &mut String {
+pub(super) fn field(d: &mut HandlingDraft) -> &mut TextField {
     match d.kind {
         HandlingKind::Extend if !d.in_reason => &mut d.by,
         _ => &mut d.reason,

@@ -17,7 +17,7 @@ use crossterm::event::KeyCode;
 use crate::console::driver::Driver;
 use crate::console::settings::Notifications;
 use crate::console::state::Connection;
-use crate::console::{keymap::Keymap, theme::Theme, Options};
+use crate::console::{theme::Theme, Options};
 
 use agents::{Pace, Simulation};
 use world::World;
@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(t) => Theme::load(t, &crate::config::config_dir())?,
         None => Theme::default(),
     };
-    let keymap = Keymap::load(&crate::config::config_dir())?;
+    let keymap = crate::console::keymap_file::load(&crate::config::config_dir())?;
     if !args.headless {
         // Before starting anything: without a terminal there is nothing to show it on.
         crate::console::require_terminal()?;

@@ -2,6 +2,8 @@
 //! dir, people with real Ed25519 keys, agents with real bearer tokens.
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,10 +14,15 @@ use super::super::audit_query::{may_audit, selected_record, AUDIT_CAP};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
 use super::detail::render_lines;
-use super::format::{clip, title_note};
+use super::format::{clip, title_note, when};
 use super::json_lines;
 use super::layout::window;
 use super::lists::render_table;
+
+/// The filter line and the list below it (mouse clicks use the same split).
+pub fn split(area: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area)
+}
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
@@ -61,7 +66,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             return;
         }
     }
-    let [filters, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let [filters, list] = split(area);
     let a = &s.audit;
     let shown = |v: &str| {
         if v.is_empty() {
@@ -94,7 +99,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         .map(|(off, r)| {
             let row = Row::new(vec![
                 Cell::from(r.seq.to_string()),
-                Cell::from(r.time.format("%Y-%m-%d %H:%M:%S").to_string()),
+                Cell::from(when(s, r.time)),
                 Cell::from(clip(&inert(&r.kind), 20)),
                 Cell::from(clip(&inert(&r.actor), 14)),
                 Cell::from(clip(&summary(&r.body), 200)),

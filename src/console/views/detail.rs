@@ -12,6 +12,7 @@ use crate::protocol::{
     ELIDED_ARGS,
 };
 
+use super::super::keymap::Action;
 use super::super::state::{Fetch, State};
 use super::super::theme::Theme;
 use super::super::words::verdict_word;
@@ -19,6 +20,7 @@ use super::agent_wait::agent_line;
 use super::format::{
     clip, countdown, duration_text, outcome, size_text, urgency_style, urgency_word, when_zoned,
 };
+use super::hint::key;
 use super::json::json_lines;
 pub use super::prior::effect_style;
 use super::prior::prior_lines;
@@ -110,18 +112,18 @@ fn rule_lines(t: &Theme, r: &RuleRef, out: &mut Vec<Line<'static>>) {
 
 /// Where the whole of a left-out value is: being fetched, not fetchable, or elsewhere.
 enum Whole<'a> {
-    /// An escalation: fetched from the server on selection.
-    Escalation(Option<&'a Fetch>),
+    /// An escalation: fetched from the server on selection; the keys that try again.
+    Escalation(Option<&'a Fetch>, String),
     /// A flagged action: the stream's copy is all the console gets.
     Flagged,
 }
 
 fn elided_line(t: &Theme, x: &Elided, whole: &Whole) -> Line<'static> {
     let status = match whole {
-        Whole::Escalation(Some(Fetch::Failed(why))) => {
-            format!("could not fetch them: {why} (a or d tries again)")
+        Whole::Escalation(Some(Fetch::Failed(why)), again) => {
+            format!("could not fetch them: {why} ({again} tries again)")
         }
-        Whole::Escalation(_) => "fetching the whole escalation…".into(),
+        Whole::Escalation(..) => "fetching the whole escalation…".into(),
         Whole::Flagged => "the audit log's `action` record holds them in full".into(),
     };
     Line::from(Span::styled(
@@ -197,7 +199,14 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
     match s.not_mine(e) {
         None => out.push(Line::from(vec![
             label(t, "You"),
-            Span::styled("✓ you may decide this (a approve · d deny)", t.fg(t.ok)),
+            Span::styled(
+                format!(
+                    "✓ you may decide this ({} approve · {} deny)",
+                    key(s, Action::Approve),
+                    key(s, Action::Deny)
+                ),
+                t.fg(t.ok),
+            ),
         ])),
         Some(why) => out.push(Line::from(vec![
             label(t, "You"),
@@ -230,7 +239,10 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         t,
         &e.action,
         &e.elided,
-        Whole::Escalation(s.fetches.get(&e.id)),
+        Whole::Escalation(
+            s.fetches.get(&e.id),
+            format!("{} or {}", key(s, Action::Approve), key(s, Action::Deny)),
+        ),
         &mut out,
     );
     prior_lines(s, e, &mut out);
@@ -325,12 +337,18 @@ pub fn render_lines(
         0
     };
     let below = total.saturating_sub(scroll + inner_h);
+    let (down, up, back, open) = (
+        key(s, Action::Down),
+        key(s, Action::Up),
+        key(s, Action::Back),
+        key(s, Action::Open),
+    );
     let hint = match (focused, below) {
-        (true, 0) if scroll == 0 => " Esc back ".to_string(),
-        (true, 0) => " end · k scroll up · Esc back ".to_string(),
-        (true, n) => format!(" ↓ {n} more lines · j/k scroll · Esc back "),
-        (false, 0) => " Enter to focus ".to_string(),
-        (false, n) => format!(" ↓ {n} more lines · Enter to read all "),
+        (true, 0) if scroll == 0 => format!(" {back} back "),
+        (true, 0) => format!(" end · {up} scroll up · {back} back "),
+        (true, n) => format!(" ↓ {n} more lines · {down}/{up} scroll · {back} back "),
+        (false, 0) => format!(" {open} to focus "),
+        (false, n) => format!(" ↓ {n} more lines · {open} to read all "),
     };
     let block = Block::default()
         .borders(Borders::ALL)

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{inert, Escalation, FlagVerdict, Vote};
 
-use super::super::dialog::Dialog;
+use super::super::dialog::{Dialog, TextField};
 use super::super::keymap::{Action, Section};
 use super::super::state::{Connection, Fetch, State};
 use super::super::theme::Theme;
@@ -34,7 +34,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 }),
                 Line::default(),
                 Line::from(Span::styled(
-                    "y (or Ctrl-c again) quit · any other key: keep editing",
+                    format!(
+                        "y (or {} again) quit · any other key: keep editing",
+                        s.keymap.key_for(Section::Dialog, Action::Quit)
+                    ),
                     s.theme.accent(),
                 )),
             ],
@@ -45,7 +48,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let Some(d) = &s.dialog else { return };
     let t = &s.theme;
     match d {
-        Dialog::Help => help(f, area, s),
+        Dialog::Help => super::help::render(f, area, s),
         Dialog::Batch(b) => super::batch::render(f, area, s, b),
         Dialog::Query(q) => super::forms::render(f, area, s, q),
         // Drawn by `views::workflow`, which builds on these pop-ups.
@@ -61,7 +64,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(format!("✗ {why}"), t.fg(t.warning))),
                 Line::default(),
                 Line::from(Span::styled(
-                    "The server enforces this too. Esc or Enter closes.",
+                    format!("The server enforces this too. {} closes.", closes(s)),
                     t.muted(),
                 )),
             ],
@@ -76,7 +79,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(text.clone(), t.fg(t.warning))),
                 Line::default(),
                 Line::from(Span::styled(
-                    "Esc or Enter closes (other keys are ignored until then).",
+                    format!("{} closes (other keys are ignored until then).", closes(s)),
                     t.muted(),
                 )),
             ],
@@ -136,10 +139,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
             }
             lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "Enter send · Esc cancel",
-                t.accent(),
-            )));
+            lines.push(send_or_cancel(s));
             popup(
                 f,
                 area,
@@ -208,7 +208,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             ]);
             if let Some(word) = fl.confirm_word {
                 lines.push(Line::from(Span::styled(
-                    format!("Type {word} to confirm (Tab switches field)"),
+                    format!(
+                        "Type {word} to confirm ({} switches field)",
+                        s.keymap.key_for(Section::Dialog, Action::NextField)
+                    ),
                     t.fg(t.warning),
                 )));
                 lines.push(input(t, &fl.confirm, fl.in_confirm));
@@ -217,10 +220,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
             }
             lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "Enter send · Esc cancel",
-                t.accent(),
-            )));
+            lines.push(send_or_cancel(s));
             popup(f, area, s, " Kill switch ", lines, 72);
         }
         Dialog::Review(r) => {
@@ -253,10 +253,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
             }
             lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "Enter send · Esc cancel",
-                t.accent(),
-            )));
+            lines.push(send_or_cancel(s));
             popup(f, area, s, " Review flagged action ", lines, 72);
         }
     }
@@ -277,12 +274,33 @@ pub(super) fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
     ])
 }
 
-pub(super) fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
-    let cursor = if focused { "▏" } else { "" };
-    Line::from(vec![
-        Span::styled("> ", t.accent()),
-        Span::styled(format!("{}{cursor}", inert(text)), t.selected()),
-    ])
+/// "Enter send · Esc cancel", in the keys the keymap has.
+fn send_or_cancel(s: &State) -> Line<'static> {
+    let key = |a| s.keymap.key_for(Section::Dialog, a);
+    Line::from(Span::styled(
+        format!(
+            "{} send · {} cancel",
+            key(Action::Confirm),
+            key(Action::Cancel)
+        ),
+        s.theme.accent(),
+    ))
+}
+
+/// "Esc or Enter closes", in the keys the keymap has.
+fn closes(s: &State) -> String {
+    let key = |a| s.keymap.key_for(Section::Dialog, a);
+    format!("{} or {}", key(Action::Cancel), key(Action::Confirm))
+}
+
+/// A text field; the focused one shows its cursor as a reversed cell where the next character
+/// goes, so Home, End and the arrows are visible as they move it.
+pub(super) fn input(t: &Theme, field: &TextField, focused: bool) -> Line<'static> {
+    Line::from(
+        std::iter::once(Span::styled("> ", t.accent()))
+            .chain(super::cursor::spans(field, focused, t.selected()))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
@@ -313,58 +331,6 @@ pub(super) fn popup(
     f.render_widget(p, r);
 }
 
-fn help(f: &mut Frame, area: Rect, s: &State) {
-    let t = &s.theme;
-    let mut lines = Vec::new();
-    for section in Section::ALL {
-        let bindings = s.keymap.bindings(section);
-        if bindings.is_empty() {
-            continue;
-        }
-        lines.push(Line::from(Span::styled(
-            match section {
-                Section::Global => "Everywhere",
-                Section::Queue => "Queue",
-                Section::Flagged => "Flagged",
-                Section::KillSwitches => "Kill switches",
-                Section::History => "History",
-                Section::Dialog => "In a dialog",
-                Section::Audit => "Audit",
-            },
-            t.accent(),
-        )));
-        for b in bindings {
-            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<16}", keys.join(" ")), t.fg(t.json_key)),
-                Span::raw(b.desc.clone()),
-            ]));
-        }
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
-        format!(
-            "Rebind keys in <config dir>/keymap.toml · {} closes",
-            s.keymap.key_for(Section::Global, Action::Back)
-        ),
-        t.muted(),
-    )));
-    let r = centered(area, 96, wrapped_rows(&lines, 96.min(area.width)) + 2);
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines)
-            .style(t.base())
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(t.fg(t.accent))
-                    .title(Span::styled(" Help: key bindings ", t.accent())),
-            ),
-        r,
-    );
-}
-
 /// Why a decision dialog may not sign on its copy, if so: its arguments were left out.
 fn not_signable(s: &State, e: &Escalation) -> Option<String> {
     let elided = e.args_elided()?;
@@ -375,12 +341,14 @@ fn not_signable(s: &State, e: &Escalation) -> Option<String> {
         .any(|p| p.id == e.id && p.args_elided().is_none());
     Some(match (whole_here, s.fetches.get(&e.id)) {
         (true, _) => format!(
-            "The whole arguments ({size}) are here now: Esc, read them in the detail, then \
-             decide again (your reason is kept). Nothing is signed from this copy."
+            "The whole arguments ({size}) are here now: {}, read them in the detail, then \
+             decide again (your reason is kept). Nothing is signed from this copy.",
+            s.keymap.key_for(Section::Dialog, Action::Cancel)
         ),
         (false, Some(Fetch::Failed(why))) => format!(
             "The arguments ({size}) were too large for the stream and could not be fetched: \
-             {why}. Enter tries again; nothing is signed before they are shown."
+             {why}. {} tries again; nothing is signed before they are shown.",
+            s.keymap.key_for(Section::Dialog, Action::Confirm)
         ),
         (false, _) => format!(
             "The arguments ({size}) were too large for the stream: fetching them. Nothing is \

@@ -10,11 +10,13 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Escalation, EscalationState, KillSwitch, Scope};
 
+use super::super::keymap::Action;
 use super::super::rows::SwitchRow;
 use super::super::state::State;
 use super::super::theme::Theme;
 use super::detail::{effect_style, render_lines};
 use super::format::{duration_text, title_note, when, when_zoned};
+use super::hint::key;
 use super::layout::{window, Column};
 use super::lists::{block, fit_table, render_table, split};
 
@@ -102,7 +104,12 @@ fn table(f: &mut Frame, area: Rect, s: &State, rows: &[SwitchRow]) {
     } else {
         String::new()
     };
-    let hint = format!(" {more}Enter detail · Space flip · ! stop everything ");
+    let hint = format!(
+        " {more}{} detail · {} flip · {} stop everything ",
+        key(s, Action::Open),
+        key(s, Action::Toggle),
+        key(s, Action::StopAll)
+    );
     let (rows, state): (Vec<_>, TableState) =
         super::lists::windowed(fit.rows, sel, area.height, t.selected());
     let table = Table::new(rows, fit.widths)

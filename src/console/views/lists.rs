@@ -13,6 +13,7 @@ use super::super::keymap::{Action, Section};
 use super::super::state::State;
 use super::detail::{escalation_lines, flagged_lines, render_lines};
 use super::format::{clip, clip_line, duration_text, not_live, outcome, title_note, when};
+use super::hint::key;
 use super::layout::{column_widths, window, Column};
 
 /// A table's header, its rows clipped (with `…`) to columns sized from the content of the
@@ -58,6 +59,7 @@ pub fn fit_table(
     }
 }
 
+/// The list and the detail beside or below it (mouse clicks use the same split).
 pub fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
     if area.width >= 140 {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
@@ -69,14 +71,14 @@ pub fn split(area: Rect, list_rows: usize) -> [Rect; 2] {
 
 /// A list's frame: its title and, bottom right, its keys; the title is clipped with `…` to
 /// the room the border leaves.
-pub fn block<'a>(s: &State, title: String, hint: &'a str, width: u16) -> Block<'a> {
+pub fn block(s: &State, title: String, hint: impl Into<String>, width: u16) -> Block<'static> {
     let t = &s.theme;
     let room = (width as usize).saturating_sub(4);
     Block::default()
         .borders(Borders::ALL)
         .border_style(t.border())
         .title(Span::styled(clip(&title, room.max(8)), t.accent()))
-        .title_bottom(Line::from(Span::styled(hint, t.muted())).right_aligned())
+        .title_bottom(Line::from(Span::styled(hint.into(), t.muted())).right_aligned())
 }
 
 /// The rows that fit, and the table state that marks the selected one with a symbol as well as
@@ -166,7 +168,11 @@ pub fn flagged(f: &mut Frame, area: Rect, s: &State) {
     let table = Table::new(rows, fit.widths).header(fit.header).block(block(
         s,
         title,
-        " a acknowledge · i incident ",
+        format!(
+            " {} acknowledge · {} incident ",
+            key(s, Action::Acknowledge),
+            key(s, Action::Incident)
+        ),
         list.width,
     ));
     render_table(f, list, table, state);

@@ -3,10 +3,14 @@
 mod agent_wait;
 mod audit;
 mod batch;
+mod cursor;
 mod detail;
 mod dialogs;
 mod format;
 mod forms;
+mod help;
+mod hint;
+pub mod hit;
 mod json;
 mod killswitch;
 mod layout;
@@ -17,14 +21,15 @@ mod status;
 mod workflow;
 mod wrap;
 
-use ratatui::layout::{Constraint, Layout};
 use ratatui::widgets::Block;
 use ratatui::Frame;
 
 use super::state::{State, View};
 
 pub use detail::escalation_lines;
+pub use help::help_max_scroll;
 pub use json::json_lines;
+use layout::areas;
 
 pub fn render(f: &mut Frame, s: &State) {
     let area = f.area();
@@ -32,13 +37,7 @@ pub fn render(f: &mut Frame, s: &State) {
     if layout::too_small(area) {
         return layout::render_too_small(f, area, s);
     }
-    let [tabs, main, message, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [tabs, main, message, status] = areas(area);
     status::tabs(f, tabs, s);
     match s.view {
         View::Queue => queue::render(f, main, s),

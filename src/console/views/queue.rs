@@ -8,9 +8,11 @@ use ratatui::Frame;
 
 use crate::protocol::inert;
 
+use super::super::keymap::Action;
 use super::super::state::{Connection, State};
 use super::detail::{escalation_lines, render_lines};
 use super::format::{clip, countdown, not_live, short_why, title_note, urgency_style};
+use super::hint::key;
 use super::layout::{window, Column};
 use super::lists::{fit_table, render_table};
 
@@ -22,14 +24,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             return;
         }
     }
-    let [list, detail] = if area.width >= 140 {
-        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
-    } else {
-        // The list takes what its rows need, up to 45%; the detail gets the rest.
-        let want = s.queue_rows().len() as u16 + 3;
-        let h = want.clamp(5, (area.height * 45 / 100).max(5));
-        Layout::vertical([Constraint::Length(h), Constraint::Min(3)]).areas(area)
-    };
+    let [list, detail] = split(area, s);
     table(f, list, s);
     match selected {
         Some(e) => render_lines(f, detail, s, "Escalation", escalation_lines(s, e), false),
@@ -39,7 +34,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             let text = match (not_live(s), s.pending.is_empty()) {
                 (Some(note), true) => note,
                 (_, true) => "Nothing waits for a decision.".into(),
-                (_, false) => "Nothing matches the filter (Esc clears it).".into(),
+                (_, false) => format!(
+                    "Nothing matches the filter ({} clears it).",
+                    key(s, Action::Back)
+                ),
             };
             let p = Paragraph::new(vec![
                 Line::default(),
@@ -59,6 +57,18 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             );
             f.render_widget(p, detail);
         }
+    }
+}
+
+/// The list and the detail beside or below it (mouse clicks use the same split).
+pub(super) fn split(area: Rect, s: &State) -> [Rect; 2] {
+    if area.width >= 140 {
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
+    } else {
+        // The list takes what its rows need, up to 45%; the detail gets the rest.
+        let want = s.queue_rows().len() as u16 + 3;
+        let h = want.clamp(5, (area.height * 45 / 100).max(5));
+        Layout::vertical([Constraint::Length(h), Constraint::Min(3)]).areas(area)
     }
 }
 

@@ -8,30 +8,40 @@ use ratatui::Frame;
 
 use crate::protocol::{inert, Role};
 
+use super::super::keymap::Action;
 use super::super::state::{Connection, Level, State, View};
 use super::format::{clip_line, when};
+use super::hint::key;
+
+/// What the tab bar starts with, before the views' tabs.
+pub const TABS_LEAD: &str = " gavel ";
+
+/// A view's tab as the tab bar shows it (its clicks are measured against the same text).
+pub fn tab_text(s: &State, v: View) -> String {
+    let count = match v {
+        View::Queue => format!(" ({})", s.pending.len()),
+        View::Flagged => format!(" ({})", s.unreviewed_flags()),
+        View::KillSwitches => {
+            if s.global_stopped() {
+                " (■ GLOBAL)".into()
+            } else {
+                let on = s.killswitches.values().filter(|k| k.on).count();
+                format!(" ({on} on)")
+            }
+        }
+        View::History => format!(" ({})", s.history.len()),
+        View::Audit => String::new(),
+    };
+    // Before any state arrived, a count would claim an empty queue.
+    let count = if s.resynced { count } else { " (–)".into() };
+    format!(" {}{} ", v.title(), count)
+}
 
 pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
-    let mut spans = vec![Span::styled(" gavel ", t.accent())];
+    let mut spans = vec![Span::styled(TABS_LEAD, t.accent())];
     for v in View::ALL {
-        let count = match v {
-            View::Queue => format!(" ({})", s.pending.len()),
-            View::Flagged => format!(" ({})", s.unreviewed_flags()),
-            View::KillSwitches => {
-                if s.global_stopped() {
-                    " (■ GLOBAL)".into()
-                } else {
-                    let on = s.killswitches.values().filter(|k| k.on).count();
-                    format!(" ({on} on)")
-                }
-            }
-            View::History => format!(" ({})", s.history.len()),
-            View::Audit => String::new(),
-        };
-        // Before any state arrived, a count would claim an empty queue.
-        let count = if s.resynced { count } else { " (–)".into() };
-        let text = format!(" {}{} ", v.title(), count);
+        let text = tab_text(s, v);
         if v == s.view {
             spans.push(Span::styled(text, t.selected()));
         } else {
@@ -40,14 +50,9 @@ pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
         spans.push(Span::raw(" "));
     }
     if s.filter_editing || !s.filter.is_empty() {
-        spans.push(Span::styled(
-            format!(
-                " / {}{}",
-                inert(&s.filter),
-                if s.filter_editing { "▏" } else { "" }
-            ),
-            t.fg(t.warning),
-        ));
+        let style = t.fg(t.warning);
+        spans.push(Span::styled(" / ", style));
+        spans.extend(super::cursor::spans(&s.filter, s.filter_editing, style));
     }
     f.render_widget(
         Paragraph::new(clip_line(Line::from(spans), area.width as usize)),
@@ -147,7 +152,10 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
         spans.push(Span::styled(format!("│ {n} "), t.muted()));
     }
     spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
-    spans.push(Span::styled("│ ? help", t.muted()));
+    spans.push(Span::styled(
+        format!("│ {} help", key(s, Action::Help)),
+        t.muted(),
+    ));
     f.render_widget(
         Paragraph::new(clip_line(Line::from(spans), area.width as usize)),
         area,
