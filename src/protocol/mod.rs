@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod duties;
+pub mod grants;
 pub mod sanitize;
 pub mod signing;
 pub mod stream;
@@ -11,7 +12,8 @@ pub mod submission;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
-pub use duties::{may_decide, NotYours};
+pub use duties::{may_approve, may_decide, ApprovalTerms, NotYours};
+pub use grants::*;
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};
 pub use signing::{KeyError, PersonKey, PublicKey, SignatureError};
 pub use stream::*;

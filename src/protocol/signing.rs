@@ -23,6 +23,8 @@ pub enum Purpose {
     StreamAuth,
     Request,
     Checkpoint,
+    Grant,
+    GrantRevoke,
 }
 
 impl Purpose {
@@ -34,6 +36,8 @@ impl Purpose {
             Purpose::StreamAuth => "stream-auth",
             Purpose::Request => "request",
             Purpose::Checkpoint => "checkpoint",
+            Purpose::Grant => "grant",
+            Purpose::GrantRevoke => "grant-revoke",
         }
     }
 }
@@ -58,6 +62,8 @@ impl AlwaysCanonical for super::wire::KillSwitchBody {}
 impl AlwaysCanonical for super::wire::FlagReviewBody {}
 impl AlwaysCanonical for super::stream::StreamAuth {}
 impl AlwaysCanonical for super::wire::SignedRequest {}
+impl AlwaysCanonical for super::grants::GrantBody {}
+impl AlwaysCanonical for super::grants::GrantRevokeBody {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
