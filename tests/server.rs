@@ -15,6 +15,8 @@ mod config;
 mod deadlines;
 #[path = "server/decisions.rs"]
 mod decisions;
+#[path = "server/grants.rs"]
+mod grants;
 #[path = "server/idempotency.rs"]
 mod idempotency;
 #[path = "server/input.rs"]

@@ -7,6 +7,7 @@ pub mod datadir;
 mod enforce;
 mod error;
 mod flags;
+mod grants;
 mod http;
 mod killswitch;
 pub mod listener;
@@ -128,7 +129,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     store.write(Op::Audit, vec![start]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
-    let app = Arc::new(App::new(policy, roster, store, switches, info, shutdown));
+    let grants = store.read(store::grants).await?;
+    let app = Arc::new(App::new(
+        policy, roster, store, switches, grants, info, shutdown,
+    ));
     app.queue.restore().await?;
 
     let tcp = tokio::net::TcpListener::bind(cfg.listen)

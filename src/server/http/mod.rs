@@ -8,6 +8,7 @@ mod credentials;
 mod escalations;
 mod extract;
 mod flags;
+mod grants;
 mod health;
 mod killswitches;
 mod openapi;
@@ -60,6 +61,8 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(flags::review))
         .routes(routes!(audit::list))
         .routes(routes!(audit::checkpoint))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::revoke))
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -4,6 +4,7 @@ mod condition;
 mod decision;
 pub mod functions;
 pub mod glob;
+mod grantable;
 mod strict;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::protocol::{Effect, RuleRef};
 use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
+pub use grantable::GrantCondition;
 use glob::{NameGlob, Segments};
 
 #[derive(Deserialize)]
@@ -60,6 +62,8 @@ struct RuleSpec {
     escalate_to: Option<Spanned<String>>,
     #[serde(default)]
     separate_owner: Option<bool>,
+    #[serde(default)]
+    grantable: Option<Spanned<bool>>,
 }
 
 /// What happens when a review's deadline passes with too few approvals.
@@ -79,6 +83,8 @@ pub struct ReviewSpec {
     pub timeout: Duration,
     pub expiry: Expiry,
     pub separate_owner: bool,
+    /// Standing grants may cover calls this rule reviews (`grantable = true`).
+    pub grantable: bool,
 }
 
 /// A rule's effect; a review carries what it asks for.
@@ -118,6 +124,7 @@ impl Rule {
             effect: self.effect.kind(),
             reason: self.reason.clone(),
             condition: self.condition.clone(),
+            grantable: false,
         }
     }
 
@@ -339,6 +346,7 @@ fn review_spec(
         timeout: timeout_d,
         expiry,
         separate_owner: spec.separate_owner.unwrap_or(false),
+        grantable: spec.grantable.as_ref().is_some_and(|g| *g.get_ref()),
     })
 }
 
@@ -348,6 +356,7 @@ fn refuse_review_keys(spec: &RuleSpec, err: &ErrAt<'_>) -> Result<(), ConfigErro
         ("approvals", spec.approvals.as_ref().map(|s| s.span())),
         ("timeout", spec.timeout.as_ref().map(|s| s.span())),
         ("escalate_to", spec.escalate_to.as_ref().map(|s| s.span())),
+        ("grantable", spec.grantable.as_ref().map(|s| s.span())),
     ];
     if let Some((key, Some(span))) = review_only.into_iter().find(|(_, s)| s.is_some()) {
         return Err(err(

@@ -108,6 +108,7 @@ timeout = "1s"
             timeout: Duration::from_secs(1800),
             expiry: Expiry::Deny,
             separate_owner: true,
+            grantable: false,
         }
     );
     // When every candidate hands over to the same group, so does the raised review.

@@ -29,6 +29,9 @@ pub enum AuditEvent {
     FlagReview(FlagReviewed),
     Refused(Refused),
     Refusals(RefusalCounts),
+    GrantCreated(GrantCreated),
+    GrantRevoked(GrantRevoked),
+    GrantUsed(GrantUsed),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -76,7 +79,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 16] = [
         "server_start",
         "action",
         "escalation_created",
@@ -90,6 +93,9 @@ impl AuditEvent {
         "flag_review",
         "refused",
         "refusals",
+        "grant_created",
+        "grant_revoked",
+        "grant_used",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -107,6 +113,9 @@ impl AuditEvent {
             AuditEvent::FlagReview(_) => "flag_review",
             AuditEvent::Refused(_) => "refused",
             AuditEvent::Refusals(_) => "refusals",
+            AuditEvent::GrantCreated(_) => "grant_created",
+            AuditEvent::GrantRevoked(_) => "grant_revoked",
+            AuditEvent::GrantUsed(_) => "grant_used",
         }
     }
 
@@ -121,6 +130,10 @@ impl AuditEvent {
             AuditEvent::Killswitch(k) => &k.operator,
             AuditEvent::FlagReview(f) => &f.reviewer,
             AuditEvent::Refused(r) => &r.actor,
+            AuditEvent::GrantCreated(g) => &g.approver,
+            AuditEvent::GrantRevoked(g) => &g.revoker,
+            // The approver whose grant stood in for their approval of this call.
+            AuditEvent::GrantUsed(g) => &g.by,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
@@ -237,13 +250,30 @@ impl AuditEvent {
                 action: Some(&f.action),
                 ..none
             },
+            AuditEvent::GrantCreated(g) => AuditIndex {
+                agent: Some(&g.agent),
+                ..none
+            },
+            AuditEvent::GrantRevoked(g) => AuditIndex {
+                agent: Some(&g.agent),
+                ..none
+            },
+            AuditEvent::GrantUsed(g) => AuditIndex {
+                agent: Some(&g.agent),
+                tool: Some(&g.tool),
+                action: Some(&g.action),
+                escalation: None,
+                verdict: Some("allow"),
+            },
         }
     }
 }
 
+mod grants;
 mod new;
 mod records;
 
+pub use grants::*;
 pub use records::*;
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ fn escalation() -> Escalation {
             effect: Effect::Review,
             reason: "large".into(),
             condition: None,
+            grantable: false,
         },
         history: vec![PriorCall {
             action: "act_0".into(),
@@ -88,6 +89,7 @@ fn flagged() -> FlaggedAction {
             effect: Effect::Flag,
             reason: "watched".into(),
             condition: None,
+            grantable: false,
         },
         flagged_at: at(0),
         review: None,
