@@ -220,6 +220,7 @@ fn ten_thousand_pending_render_quickly() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        grants: vec![],
         part: 1,
         parts: 1,
     };
@@ -401,6 +402,7 @@ fn escalations_missed_while_reconnecting_notify_once() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        grants: vec![],
         part: 1,
         parts: 1,
     };

@@ -10,6 +10,8 @@ pub struct DecisionDraft {
     pub vote: Vote,
     pub reason: String,
     pub error: Option<String>,
+    /// "Also allow calls like this for a while": offered on approvals of grantable reviews.
+    pub grant: Option<super::grant_form::GrantDraft>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,7 @@ pub enum Dialog {
     Decision(DecisionDraft),
     Flip(FlipDraft),
     Review(ReviewDraft),
+    Revoke(super::grant_form::RevokeDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

@@ -65,6 +65,8 @@ impl Driver {
                 Command::Decide { .. }
                 | Command::Flip { .. }
                 | Command::Review { .. }
+                | Command::Grant { .. }
+                | Command::Revoke { .. }
                 | Command::Fetch { .. } => {
                     net::run_command(&self.client, &self.key, &self.tx, command)
                 }

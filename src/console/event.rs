@@ -43,6 +43,8 @@ pub enum Reply {
     Review(Box<FlaggedAction>),
     /// A whole escalation, fetched because the stream's copy left values out.
     Escalation(Box<Escalation>),
+    /// A standing grant as created or revoked.
+    Grant(Box<crate::protocol::Grant>),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

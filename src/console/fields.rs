@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::dialog::Dialog;
+use super::dialog::{DecisionDraft, Dialog};
 use super::state::{Level, State};
 
 /// Longest filter text.
@@ -56,7 +56,11 @@ pub(super) fn on_paste(s: &mut State, text: &str) {
         match s.dialog.as_mut() {
             Some(Dialog::Decision(d)) => {
                 d.error = None;
-                (&mut d.reason, crate::protocol::MAX_TEXT_LEN)
+                decision_field(d)
+            }
+            Some(Dialog::Revoke(r)) => {
+                r.error = None;
+                (&mut r.reason, crate::protocol::MAX_TEXT_LEN)
             }
             Some(Dialog::Review(r)) => {
                 r.error = None;
@@ -95,11 +99,33 @@ pub(super) fn on_paste(s: &mut State, text: &str) {
     }
 }
 
+/// The approve dialog's focused field: the reason, or the grant's condition or duration.
+fn decision_field(d: &mut DecisionDraft) -> (&mut String, usize) {
+    use super::grant_form::GrantFocus;
+    match d.grant.as_mut().filter(|g| g.on) {
+        Some(g) if g.focus == GrantFocus::Condition => {
+            (&mut g.condition, crate::protocol::MAX_GRANT_CONDITION_LEN)
+        }
+        Some(g) if g.focus == GrantFocus::Duration => (&mut g.duration, 16),
+        _ => (&mut d.reason, crate::protocol::MAX_TEXT_LEN),
+    }
+}
+
 pub(super) fn edit_field(dialog: &mut Dialog, k: &KeyEvent) {
     let field = match dialog {
         Dialog::Decision(d) => {
             d.error = None;
-            &mut d.reason
+            if k.code == KeyCode::Tab {
+                if let Some(g) = d.grant.as_mut() {
+                    g.next_focus();
+                }
+                return;
+            }
+            decision_field(d).0
+        }
+        Dialog::Revoke(r) => {
+            r.error = None;
+            &mut r.reason
         }
         Dialog::Review(r) => {
             r.error = None;

@@ -36,6 +36,8 @@ pub enum Action {
     StopAll,
     Confirm,
     Cancel,
+    Grant,
+    Revoke,
 }
 
 /// Where a binding applies.
@@ -47,15 +49,17 @@ pub enum Section {
     KillSwitches,
     History,
     Dialog,
+    Grants,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
         Section::KillSwitches,
         Section::History,
+        Section::Grants,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Section {
             Section::KillSwitches => "killswitches",
             Section::History => "history",
             Section::Dialog => "dialog",
+            Section::Grants => "grants",
         }
     }
 }
@@ -197,6 +202,8 @@ struct KeymapFile {
     #[serde(default)]
     history: Vec<Entry>,
     #[serde(default)]
+    grants: Vec<Entry>,
+    #[serde(default)]
     dialog: Vec<Entry>,
 }
 
@@ -228,6 +235,7 @@ impl Keymap {
             (Section::Flagged, file.flagged),
             (Section::KillSwitches, file.killswitches),
             (Section::History, file.history),
+            (Section::Grants, file.grants),
             (Section::Dialog, file.dialog),
         ];
         for (section, entries) in raw {

@@ -21,6 +21,7 @@ fn section(view: View) -> Section {
         View::Flagged => Section::Flagged,
         View::KillSwitches => Section::KillSwitches,
         View::History => Section::History,
+        View::Grants => Section::Grants,
     }
 }
 
@@ -98,7 +99,8 @@ fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),
         Action::StopAll => start_flip(s, Some("global".into())),
-        Action::Confirm | Action::Cancel => {}
+        Action::Revoke => super::grant_keys::start_revoke(s),
+        Action::Confirm | Action::Cancel | Action::Grant => {}
     }
 }
 

@@ -11,6 +11,8 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+pub mod grant_form;
+mod grant_keys;
 pub mod keymap;
 mod keys;
 pub mod net;

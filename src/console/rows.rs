@@ -128,6 +128,7 @@ impl State {
             View::Flagged => self.flagged_rows().len(),
             View::KillSwitches => self.switch_rows().len(),
             View::History => self.history_rows().len(),
+            View::Grants => self.grant_rows().len(),
         }
     }
 }

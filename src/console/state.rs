@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use crate::protocol::{
-    may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, KillSwitch,
-    NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
+    may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, Grant,
+    KillSwitch, NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
 use super::dialog::{DecisionDraft, Dialog};
@@ -25,14 +25,16 @@ pub enum View {
     Flagged,
     KillSwitches,
     History,
+    Grants,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [
+    pub const ALL: [View; 5] = [
         View::Queue,
         View::Flagged,
         View::KillSwitches,
         View::History,
+        View::Grants,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -40,6 +42,7 @@ impl View {
             View::Flagged => "Flagged",
             View::KillSwitches => "Kill switches",
             View::History => "History",
+            View::Grants => "Grants",
         }
     }
     pub fn index(self) -> usize {
@@ -81,6 +84,13 @@ pub enum Request {
     /// The whole escalation, for one whose stream copy left values out.
     Fetch {
         escalation: String,
+    },
+    /// A standing grant made from the approve dialog of `escalation`.
+    Grant {
+        escalation: String,
+    },
+    Revoke {
+        grant: String,
     },
 }
 
@@ -124,12 +134,17 @@ pub struct State {
     pub agents: Vec<AgentInfo>,
     /// Recent actions, newest first.
     pub activity: VecDeque<ActionSummary>,
+    /// Standing grants by id, as the stream last told (the Grants view shows the live ones).
+    pub grants: BTreeMap<String, Grant>,
+    /// Grants made in an approve dialog, by escalation: sent once the approval is accepted
+    /// (`true` when it is), dropped when it is refused.
+    pub grants_queued: BTreeMap<String, (crate::client::GrantRequest, bool)>,
     pub view: View,
     /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
-    pub selected: [usize; 4],
+    pub selected: [usize; 5],
     /// What is selected in each view: an escalation id (queue, history), an action id
     /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
-    pub selected_key: [Option<String>; 4],
+    pub selected_key: [Option<String>; 5],
     pub detail_open: bool,
     pub detail_scroll: u16,
     pub filter: String,
@@ -180,8 +195,10 @@ impl State {
             killswitches: BTreeMap::new(),
             agents: Vec::new(),
             activity: VecDeque::new(),
+            grants: BTreeMap::new(),
+            grants_queued: BTreeMap::new(),
             view: View::Queue,
-            selected: [0; 4],
+            selected: [0; 5],
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
@@ -267,6 +284,7 @@ impl State {
             Some(Dialog::Decision(d)) => !d.reason.is_empty(),
             Some(Dialog::Flip(f)) => !f.reason.is_empty() || !f.confirm.is_empty(),
             Some(Dialog::Review(r)) => !r.note.is_empty(),
+            Some(Dialog::Revoke(r)) => !r.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

@@ -35,6 +35,7 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     }
     reselect_all(s);
     replies::fetch_whole_if_needed(s, &mut fx);
+    super::grant_keys::send_accepted(s, &mut fx);
     fx
 }
 

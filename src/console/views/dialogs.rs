@@ -112,8 +112,9 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 kv(t, "approver", inert(&s.key_id).into_owned()),
                 Line::default(),
                 Line::from(Span::styled(reason_label, t.muted())),
-                input(t, &dr.reason, true),
+                input(t, &dr.reason, super::grants::reason_focused(dr)),
             ];
+            lines.extend(super::grants::decision_lines(s, dr));
             if let Some(why) = not_signable(s, e) {
                 lines[4] = kv(
                     t,
@@ -133,7 +134,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             }
             lines.push(Line::default());
             lines.push(Line::from(Span::styled(
-                "Enter send · Esc cancel",
+                super::grants::decision_keys(s, dr),
                 t.accent(),
             )));
             popup(
@@ -219,6 +220,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             )));
             popup(f, area, s, " Kill switch ", lines, 72);
         }
+        Dialog::Revoke(r) => super::grants::revoke_dialog(f, area, s, r),
         Dialog::Review(r) => {
             let verb = match r.verdict {
                 FlagVerdict::Acknowledge => "Acknowledge",
@@ -266,14 +268,14 @@ fn titlecase(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
+pub(super) fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("  {k:<11}"), t.muted()),
         Span::raw(v),
     ])
 }
 
-fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
+pub(super) fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
     let cursor = if focused { "▏" } else { "" };
     Line::from(vec![
         Span::styled("> ", t.accent()),
@@ -286,7 +288,7 @@ fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
     layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
-fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
+pub(super) fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
     let t = &s.theme;
     let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
     f.render_widget(Clear, r);
@@ -317,6 +319,7 @@ fn help(f: &mut Frame, area: Rect, s: &State) {
                 Section::Flagged => "Flagged",
                 Section::KillSwitches => "Kill switches",
                 Section::History => "History",
+                Section::Grants => "Grants",
                 Section::Dialog => "In a dialog",
             },
             t.accent(),

@@ -3,6 +3,7 @@
 mod detail;
 mod dialogs;
 mod format;
+mod grants;
 mod json;
 mod layout;
 mod lists;
@@ -33,6 +34,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::Flagged => lists::flagged(f, main, s),
         View::KillSwitches => lists::killswitches(f, main, s),
         View::History => lists::history(f, main, s),
+        View::Grants => grants::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

@@ -27,6 +27,7 @@ pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
                 }
             }
             View::History => format!(" ({})", s.history.len()),
+            View::Grants => format!(" ({})", s.grant_rows().len()),
         };
         // Before any state arrived, a count would claim an empty queue.
         let count = if s.resynced { count } else { " (–)".into() };
