@@ -58,7 +58,11 @@ async fn a_person_grants_lists_and_revokes_from_the_command_line() {
             && stdout.contains("refund-bot may call stripe.refund when args.currency == 'usd'"),
         "{stdout}"
     );
-    let id = stdout.split_whitespace().nth(1).unwrap().trim_end_matches(':');
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':');
 
     let allowed = env
         .act(
@@ -130,22 +134,64 @@ async fn refusals_and_bad_input_are_one_clear_line() {
     let cases: [(&str, Vec<&str>, &str); 4] = [
         (
             "bob",
-            vec!["grant", "--agent", "mailer", "--tool", "email.send", "--for", "1h", "--reason", "r"],
+            vec![
+                "grant",
+                "--agent",
+                "mailer",
+                "--tool",
+                "email.send",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
             "not_grantable",
         ),
         (
             "dave",
-            vec!["grant", "--agent", "refund-bot", "--tool", "stripe.refund", "--for", "1h", "--reason", "r"],
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
             "not_eligible",
         ),
         (
             "carol",
-            vec!["grant", "--agent", "refund-bot", "--tool", "stripe.refund", "--for", "8d", "--reason", "r"],
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--for",
+                "8d",
+                "--reason",
+                "r",
+            ],
             "--for",
         ),
         (
             "carol",
-            vec!["grant", "--agent", "refund-bot", "--tool", "stripe.refund", "--when", "args.amount >", "--for", "1h", "--reason", "r"],
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--when",
+                "args.amount >",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
             "bad_condition",
         ),
     ];

@@ -93,7 +93,9 @@ async fn approve_with_a_grant_then_the_next_such_call_needs_nobody_until_revoked
     let id = granted.id.clone();
     c.wait_for("the use counted", WAIT, |s| {
         s.grants.get(&id).is_some_and(|g| g.uses == 1)
-            && s.activity.iter().any(|a| a.grant.as_deref() == Some(id.as_str()))
+            && s.activity
+                .iter()
+                .any(|a| a.grant.as_deref() == Some(id.as_str()))
     })
     .await
     .unwrap();

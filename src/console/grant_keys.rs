@@ -37,7 +37,9 @@ pub(super) fn request(d: &DecisionDraft, reason: &str) -> Result<Option<GrantReq
     let length = crate::duration::parse(g.duration.trim(), crate::duration::GRANT_FOR)
         .map_err(|e| format!("grant duration: {e}"))?;
     if reason.is_empty() {
-        return Err("a standing grant needs a reason (it is shown wherever it allows a call)".into());
+        return Err(
+            "a standing grant needs a reason (it is shown wherever it allows a call)".into(),
+        );
     }
     let when = g.condition.trim();
     Ok(Some(GrantRequest {
@@ -194,4 +196,3 @@ impl State {
         self.grants.get(key)
     }
 }
-

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use gavel::client::{ClientError, GrantRequest};
 use gavel::protocol::signing::Purpose;
-use gavel::protocol::{
-    now_rfc3339, Grant, GrantBody, ServerMessage, SignedGrant, Verdict,
-};
+use gavel::protocol::{now_rfc3339, Grant, GrantBody, ServerMessage, SignedGrant, Verdict};
 use gavel::server::audit::{verify, Expect, VerifyError};
 use gavel::server::store::db_path;
 use reqwest::Method;
@@ -129,9 +127,13 @@ async fn refund(env: &Env, args: Value) -> gavel::protocol::ActionOutcome {
 #[tokio::test]
 async fn a_grant_allows_the_matching_next_call_without_an_escalation_and_audits_the_use() {
     let env = Env::start(GRANT_POLICY).await;
-    let g = grant(&env, "carol", &ask("refund-bot", "stripe.refund", Some(USD), 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("refund-bot", "stripe.refund", Some(USD), 3600),
+    )
+    .await
+    .unwrap();
     assert!(g.id.starts_with("grt_"), "{}", g.id);
     assert_eq!((g.by.as_str(), g.uses), ("carol", 0));
     let secs = (g.expires_at - g.created_at).num_seconds();
@@ -191,9 +193,13 @@ async fn a_grant_allows_the_matching_next_call_without_an_escalation_and_audits_
 #[tokio::test]
 async fn calls_the_grant_does_not_match_still_escalate() {
     let env = Env::start(GRANT_POLICY).await;
-    let g = grant(&env, "carol", &ask("refund-bot", "stripe.refund", Some(USD), 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("refund-bot", "stripe.refund", Some(USD), 3600),
+    )
+    .await
+    .unwrap();
     let pending = |o: &gavel::protocol::ActionOutcome| {
         o.verdict == Verdict::Pending && o.grant.is_none() && o.escalation.is_some()
     };
@@ -274,13 +280,22 @@ async fn expired_and_revoked_grants_stop_applying() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let after = refund(&env, json!({"amount": 2001.0})).await;
     assert_eq!(after.verdict, Verdict::Pending, "expired: {after:?}");
-    assert!(env.client.grants(env.key("carol"), false).await.unwrap().is_empty());
+    assert!(env
+        .client
+        .grants(env.key("carol"), false)
+        .await
+        .unwrap()
+        .is_empty());
     let all = env.client.grants(env.key("carol"), true).await.unwrap();
     assert_eq!(all.len(), 1);
 
-    let g = grant(&env, "carol", &ask("refund-bot", "stripe.refund", None, 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("refund-bot", "stripe.refund", None, 3600),
+    )
+    .await
+    .unwrap();
     // Only the signer or an operator revokes it.
     let e = env
         .client
@@ -294,7 +309,10 @@ async fn expired_and_revoked_grants_stop_applying() {
         .await
         .unwrap();
     let r = revoked.revoked.clone().unwrap();
-    assert_eq!((r.by.as_str(), r.reason.as_str()), ("dave", "incident over"));
+    assert_eq!(
+        (r.by.as_str(), r.reason.as_str()),
+        ("dave", "incident over")
+    );
     let next = refund(&env, json!({"amount": 2002.0})).await;
     assert_eq!(next.verdict, Verdict::Pending, "revoked: {next:?}");
     let e = env
@@ -423,7 +441,12 @@ async fn grants_are_refused_where_one_approver_could_not_approve_alone() {
     no_reason.reason = " ".into();
     refused("carol", no_reason, (400, "reason_required")).await;
     // Nothing was stored, and an agent token cannot even ask.
-    assert!(env.client.grants(env.key("carol"), true).await.unwrap().is_empty());
+    assert!(env
+        .client
+        .grants(env.key("carol"), true)
+        .await
+        .unwrap()
+        .is_empty());
     let signed = gavel::client::Client::sign_grant(
         env.key("carol"),
         &ask("refund-bot", "stripe.refund", None, 60),
@@ -438,9 +461,16 @@ async fn grants_are_refused_where_one_approver_could_not_approve_alone() {
         )
         .await
         .unwrap();
-    assert_eq!((status.as_u16(), &body["error"]["code"]), (403, &json!("agent_forbidden")));
+    assert_eq!(
+        (status.as_u16(), &body["error"]["code"]),
+        (403, &json!("agent_forbidden"))
+    );
     // A person with no role reads nothing.
-    let e = env.client.grants(env.key("henry"), false).await.unwrap_err();
+    let e = env
+        .client
+        .grants(env.key("henry"), false)
+        .await
+        .unwrap_err();
     assert_eq!(code(e), (403, "role_required".into()));
 }
 
@@ -453,22 +483,32 @@ async fn a_grant_never_lets_its_signer_approve_their_own_request_or_the_owner_ap
         .await
         .unwrap();
     let on_behalf_of_bob = env.act("mailer", "email.digest", json!({}), "m").await;
-    assert_eq!(on_behalf_of_bob.verdict, Verdict::Pending, "{on_behalf_of_bob:?}");
+    assert_eq!(
+        on_behalf_of_bob.verdict,
+        Verdict::Pending,
+        "{on_behalf_of_bob:?}"
+    );
     assert!(on_behalf_of_bob.grant.is_none());
     // carol's grant for the same calls applies.
     let carols = grant(&env, "carol", &ask("mailer", "email.digest", None, 3600))
         .await
         .unwrap();
-    let allowed = env.act("mailer", "email.digest", json!({"n": 2}), "m").await;
+    let allowed = env
+        .act("mailer", "email.digest", json!({"n": 2}), "m")
+        .await;
     assert_eq!(allowed.grant.as_deref(), Some(carols.id.as_str()));
     let listed = env.client.grants(env.key("bob"), false).await.unwrap();
     let uses = |id: &str| listed.iter().find(|g| g.id == id).unwrap().uses;
     assert_eq!((uses(&bobs.id), uses(&carols.id)), (0, 1));
 
     // assistant acts for carol or erin: carol's grant covers erin's requests, not her own.
-    let g = grant(&env, "carol", &ask("assistant", "stripe.refund", None, 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("assistant", "stripe.refund", None, 3600),
+    )
+    .await
+    .unwrap();
     let mut for_carol = request("stripe.refund", json!({"amount": 2000.0}), "a");
     for_carol.on_behalf_of = Some("carol".into());
     let own = env.submit("assistant", for_carol).await;
@@ -521,14 +561,24 @@ async fn forged_tampered_stale_and_replayed_grants_are_refused() {
     let mut stale_body = body.clone();
     stale_body.issued_at = "2020-01-01T00:00:00.000Z".into();
     let (status, err) = post(&env, &sign(&env, "carol", &stale_body)).await;
-    assert_eq!((status, &err["error"]["code"]), (400, &json!("stale_signature")));
+    assert_eq!(
+        (status, &err["error"]["code"]),
+        (400, &json!("stale_signature"))
+    );
     let good = sign(&env, "carol", &body);
     let (status, created) = post(&env, &good).await;
     assert_eq!(status, 200, "{created}");
     // The same signed grant again: refused, nothing more stored.
     let (status, err) = post(&env, &good).await;
     assert_eq!((status, &err["error"]["code"]), (409, &json!("replayed")));
-    assert_eq!(env.client.grants(env.key("carol"), false).await.unwrap().len(), 1);
+    assert_eq!(
+        env.client
+            .grants(env.key("carol"), false)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // An absent condition is signed absent; `"when": null` reads as absent too.
     let mut other = body.clone();
     other.reason = "another".into();
@@ -552,12 +602,23 @@ async fn forged_tampered_stale_and_replayed_grants_are_refused() {
         )
         .await
         .unwrap();
-    assert_eq!((e.0.as_u16(), &e.1["error"]["code"]), (400, &json!("grant_mismatch")));
+    assert_eq!(
+        (e.0.as_u16(), &e.1["error"]["code"]),
+        (400, &json!("grant_mismatch"))
+    );
     let rb = revoke_body(&env, "carol", &id);
     let path = format!("/v1/grants/{id}/revoke");
-    let first = env.client.raw(Method::POST, &path, None, Some(&rb)).await.unwrap();
+    let first = env
+        .client
+        .raw(Method::POST, &path, None, Some(&rb))
+        .await
+        .unwrap();
     assert_eq!(first.0.as_u16(), 200, "{}", first.1);
-    let again = env.client.raw(Method::POST, &path, None, Some(&rb)).await.unwrap();
+    let again = env
+        .client
+        .raw(Method::POST, &path, None, Some(&rb))
+        .await
+        .unwrap();
     assert_eq!(again.0.as_u16(), 409, "{}", again.1);
 }
 
@@ -578,9 +639,13 @@ fn revoke_body(env: &Env, who: &str, id: &str) -> gavel::protocol::SignedGrantRe
 async fn consoles_hear_grants_live_and_find_live_ones_in_the_snapshot() {
     let env = Env::start(GRANT_POLICY).await;
     let (mut ws, _, _) = stream_as(&env.url(), env.key("alice")).await;
-    let g = grant(&env, "carol", &ask("refund-bot", "stripe.refund", None, 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("refund-bot", "stripe.refund", None, 3600),
+    )
+    .await
+    .unwrap();
     let heard = wait_for(&mut ws, |m| matches!(m, ServerMessage::GrantChanged { .. })).await;
     let ServerMessage::GrantChanged { grant: got } = heard else {
         unreachable!()
@@ -596,9 +661,10 @@ async fn consoles_hear_grants_live_and_find_live_ones_in_the_snapshot() {
         .revoke_grant(env.key("carol"), &other.id, "done")
         .await
         .unwrap();
-    let revoked = wait_for(&mut ws, |m| {
-        matches!(m, ServerMessage::GrantChanged { grant } if grant.revoked.is_some())
-    })
+    let revoked = wait_for(
+        &mut ws,
+        |m| matches!(m, ServerMessage::GrantChanged { grant } if grant.revoked.is_some()),
+    )
     .await;
     assert!(matches!(revoked, ServerMessage::GrantChanged { grant } if grant.id == other.id));
     // A console opening now sees the live grant only.
@@ -630,9 +696,13 @@ async fn escalations_say_whether_a_grant_may_cover_them() {
 #[tokio::test]
 async fn audit_verify_replays_grants_and_catches_a_tampered_grants_row() {
     let mut env = Env::start(GRANT_POLICY).await;
-    let g = grant(&env, "carol", &ask("refund-bot", "stripe.refund", Some(USD), 3600))
-        .await
-        .unwrap();
+    let g = grant(
+        &env,
+        "carol",
+        &ask("refund-bot", "stripe.refund", Some(USD), 3600),
+    )
+    .await
+    .unwrap();
     refund(&env, json!({"amount": 1500.0, "currency": "usd"})).await;
     let r = grant(&env, "carol", &ask("mailer", "email.digest", None, 3600))
         .await
@@ -655,7 +725,10 @@ async fn audit_verify_replays_grants_and_catches_a_tampered_grants_row() {
             other => panic!("{name}: expected a state table problem, got {other:?}"),
         }
     };
-    let p = tamper("uses", &format!("UPDATE grants SET uses = 0 WHERE id = '{}'", g.id));
+    let p = tamper(
+        "uses",
+        &format!("UPDATE grants SET uses = 0 WHERE id = '{}'", g.id),
+    );
     assert!(p.contains(&g.id) && p.contains("used"), "{p}");
     let p = tamper(
         "widened",
@@ -720,4 +793,3 @@ grantable = true
     );
     assert!(ok.is_ok());
 }
-

@@ -288,7 +288,14 @@ fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
     layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
 }
 
-pub(super) fn popup(f: &mut Frame, area: Rect, s: &State, title: &str, lines: Vec<Line<'static>>, width: u16) {
+pub(super) fn popup(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    width: u16,
+) {
     let t = &s.theme;
     let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
     f.render_widget(Clear, r);

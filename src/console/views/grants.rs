@@ -69,7 +69,17 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             Constraint::Length(5),
         ],
     )
-    .header(Row::new(["Agent", "Tool", "Condition", "Signer", "Expires in", " Uses"]).style(t.muted()))
+    .header(
+        Row::new([
+            "Agent",
+            "Tool",
+            "Condition",
+            "Signer",
+            "Expires in",
+            " Uses",
+        ])
+        .style(t.muted()),
+    )
     .block(
         Block::default()
             .borders(Borders::ALL)
@@ -160,4 +170,3 @@ pub fn revoke_dialog(f: &mut Frame, area: Rect, s: &State, r: &RevokeDraft) {
     )));
     popup(f, area, s, " Revoke standing grant ", lines, 72);
 }
-

@@ -126,7 +126,12 @@ impl Replay {
         })
     }
 
-    pub(super) fn use_signature(&mut self, seq: u64, kind: &str, signature: &str) -> Result<(), String> {
+    pub(super) fn use_signature(
+        &mut self,
+        seq: u64,
+        kind: &str,
+        signature: &str,
+    ) -> Result<(), String> {
         if let Some(first) = self
             .implied
             .used_signatures

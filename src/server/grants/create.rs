@@ -82,7 +82,10 @@ fn check_shape(roster: &Roster, b: &GrantBody) -> Result<(), ApiError> {
     if b.tool.len() > MAX_NAME_LEN {
         return bad(format!("tool is longer than {MAX_NAME_LEN} bytes"));
     }
-    if b.when.as_ref().is_some_and(|w| w.len() > MAX_GRANT_CONDITION_LEN) {
+    if b.when
+        .as_ref()
+        .is_some_and(|w| w.len() > MAX_GRANT_CONDITION_LEN)
+    {
         return bad(format!(
             "`when` is longer than {MAX_GRANT_CONDITION_LEN} bytes"
         ));

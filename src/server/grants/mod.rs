@@ -180,7 +180,8 @@ impl Grants {
     }
 
     fn set(&self, grant: Grant) {
-        self.write().insert(grant.id.clone(), Entry::new(grant.clone()));
+        self.write()
+            .insert(grant.id.clone(), Entry::new(grant.clone()));
         self.announce(grant);
     }
 

@@ -54,7 +54,9 @@ impl Policy {
         self.rules
             .iter()
             .filter_map(|r| match &r.effect {
-                RuleEffect::Review(spec) if spec.grantable && spec.approvals == 1 => Some((r, spec)),
+                RuleEffect::Review(spec) if spec.grantable && spec.approvals == 1 => {
+                    Some((r, spec))
+                }
                 _ => None,
             })
             .filter(|(r, _)| r.agents.iter().any(|a| a.matches(agent)))

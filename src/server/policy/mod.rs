@@ -21,8 +21,8 @@ use crate::protocol::{Effect, RuleRef};
 use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
-pub use grantable::GrantCondition;
 use glob::{NameGlob, Segments};
+pub use grantable::GrantCondition;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

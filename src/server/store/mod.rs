@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::audit::{Anchor, AuditEvent};
 use crate::protocol::{
-    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, Grant,
-    KillSwitch, PersonKey, PriorCall, Timestamp,
+    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, Grant, KillSwitch,
+    PersonKey, PriorCall, Timestamp,
 };
 
 pub use backend::{Backend, Reads};

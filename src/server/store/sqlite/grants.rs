@@ -54,17 +54,22 @@ pub(super) fn used(tx: &Connection, id: &str, at: Timestamp) -> Result<(), Store
 }
 
 pub(super) fn read_all(conn: &Connection) -> Result<Vec<Grant>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT id, body, uses, last_used_at FROM grants ORDER BY expires_at, id")?;
+    let mut stmt =
+        conn.prepare("SELECT id, body, uses, last_used_at FROM grants ORDER BY expires_at, id")?;
     type Row = (String, String, i64, Option<String>);
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<Vec<Row>, _>>()?;
     rows.into_iter()
         .map(|(id, body, uses, last)| {
-            let mut g: Grant = serde_json::from_str(&body).map_err(|e| unreadable("grants", &id, e))?;
+            let mut g: Grant =
+                serde_json::from_str(&body).map_err(|e| unreadable("grants", &id, e))?;
             if g.id != id {
-                return Err(unreadable("grants", &id, format!("its body is for {}", g.id)));
+                return Err(unreadable(
+                    "grants",
+                    &id,
+                    format!("its body is for {}", g.id),
+                ));
             }
             g.uses = u64::try_from(uses).map_err(|e| unreadable("grants", &id, e))?;
             g.last_used_at = last
