@@ -304,6 +304,52 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
                                      "claimed_person": "eve", "count": 2})],
                    "other": 1}),
         ),
+        (
+            AuditEvent::GrantCreated(GrantCreated {
+                grant: "grt_1".into(),
+                agent: "refund-bot".into(),
+                tool: "stripe.*".into(),
+                when: Some("args.amount == 1.0".into()),
+                reason: "r".into(),
+                approver: "carol".into(),
+                created_at: at(0),
+                expires_at: at(3600),
+                issued_at: "2026-01-01T00:00:00.000Z".into(),
+                signature: "sig-g".into(),
+            }),
+            "carol",
+            json!({"grant": "grt_1", "agent": "refund-bot", "tool": "stripe.*",
+                   "when": "args.amount == 1.0", "reason": "r", "approver": "carol",
+                   "created_at": at(0), "expires_at": at(3600),
+                   "issued_at": "2026-01-01T00:00:00.000Z", "signature": "sig-g"}),
+        ),
+        (
+            AuditEvent::GrantRevoked(GrantRevoked {
+                grant: "grt_1".into(),
+                agent: "refund-bot".into(),
+                reason: "done".into(),
+                revoker: "alice".into(),
+                at: at(60),
+                issued_at: "2026-01-01T00:01:00.000Z".into(),
+                signature: "sig-r".into(),
+            }),
+            "alice",
+            json!({"grant": "grt_1", "agent": "refund-bot", "reason": "done", "revoker": "alice",
+                   "at": at(60), "issued_at": "2026-01-01T00:01:00.000Z", "signature": "sig-r"}),
+        ),
+        (
+            AuditEvent::GrantUsed(GrantUsed {
+                grant: "grt_1".into(),
+                by: "carol".into(),
+                action: "act_1".into(),
+                agent: "refund-bot".into(),
+                tool: "stripe.refund".into(),
+                rule: "refund-large".into(),
+            }),
+            "carol",
+            json!({"grant": "grt_1", "by": "carol", "action": "act_1", "agent": "refund-bot",
+                   "tool": "stripe.refund", "rule": "refund-large"}),
+        ),
     ]
 }
 
