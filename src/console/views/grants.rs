@@ -13,7 +13,7 @@ use super::super::grant_form::{GrantFocus, RevokeDraft};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
 use super::dialogs::{input, kv, popup};
-use super::format::{clip, duration_text, not_live, title_note};
+use super::format::{clip, duration_text, title_note};
 use super::layout::window;
 use super::lists::render_table;
 
@@ -50,10 +50,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         .take(range.len())
         .map(|(i, r)| if i == sel { r.style(t.selected()) } else { r })
         .collect();
-    let title = match not_live(s) {
-        Some(note) if rows_data.is_empty() => format!(" Grants · {note} "),
-        _ => format!(" Standing grants {} {}", rows_data.len(), title_note(s)),
-    };
+    let title = format!(" Standing grants {} {}", rows_data.len(), title_note(s));
     let hint = format!(
         " {} revoke ",
         s.keymap.key_for(Section::Grants, Action::Revoke)
