@@ -252,6 +252,7 @@ impl AuditEvent {
             },
             AuditEvent::GrantCreated(g) => AuditIndex {
                 agent: Some(&g.agent),
+                tool: Some(&g.tool),
                 ..none
             },
             AuditEvent::GrantRevoked(g) => AuditIndex {
@@ -263,7 +264,7 @@ impl AuditEvent {
                 tool: Some(&g.tool),
                 action: Some(&g.action),
                 escalation: None,
-                verdict: Some("allow"),
+                verdict: None,
             },
         }
     }
