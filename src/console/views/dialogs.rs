@@ -220,7 +220,14 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             )));
             popup(f, area, s, " Kill switch ", lines, 72);
         }
-        Dialog::Revoke(r) => super::grants::revoke_dialog(f, area, s, r),
+        Dialog::Revoke(r) => popup(
+            f,
+            area,
+            s,
+            " Revoke standing grant ",
+            super::grants::revoke_lines(s, r),
+            72,
+        ),
         Dialog::Review(r) => {
             let verb = match r.verdict {
                 FlagVerdict::Acknowledge => "Acknowledge",

@@ -12,7 +12,7 @@ use super::super::dialog::DecisionDraft;
 use super::super::grant_form::{GrantFocus, RevokeDraft};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
-use super::dialogs::{input, kv, popup};
+use super::super::theme::Theme;
 use super::format::{clip, duration_text, title_note};
 use super::layout::window;
 use super::lists::render_table;
@@ -136,7 +136,8 @@ pub fn decision_keys(s: &State, d: &DecisionDraft) -> String {
     }
 }
 
-pub fn revoke_dialog(f: &mut Frame, area: Rect, s: &State, r: &RevokeDraft) {
+/// The revoke dialog's lines; `dialogs` draws the popup.
+pub fn revoke_lines(s: &State, r: &RevokeDraft) -> Vec<Line<'static>> {
     let t = &s.theme;
     let g = &r.grant;
     let mut lines = vec![
@@ -165,5 +166,20 @@ pub fn revoke_dialog(f: &mut Frame, area: Rect, s: &State, r: &RevokeDraft) {
         "Enter send · Esc cancel",
         t.accent(),
     )));
-    popup(f, area, s, " Revoke standing grant ", lines, 72);
+    lines
+}
+
+fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {k:<11}"), t.muted()),
+        Span::raw(v),
+    ])
+}
+
+fn input(t: &Theme, text: &str, focused: bool) -> Line<'static> {
+    let cursor = if focused { "▏" } else { "" };
+    Line::from(vec![
+        Span::styled("> ", t.accent()),
+        Span::styled(format!("{}{cursor}", inert(text)), t.selected()),
+    ])
 }
