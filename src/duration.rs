@@ -32,6 +32,12 @@ pub const POLICY_TIMEOUT: Bounds = Bounds {
     max: Duration::from_secs(365 * DAY),
 };
 
+/// A standing grant's length (`gavel grant --for`, the console): a second to seven days.
+pub const GRANT_FOR: Bounds = Bounds {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(7 * DAY),
+};
+
 /// `gavel demo --headless --duration`: at least a second, at most a day.
 pub const DEMO_RUN: Bounds = Bounds {
     min: Duration::from_secs(1),

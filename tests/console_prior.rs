@@ -145,6 +145,7 @@ fn the_console_starts_on_the_first_escalation_it_may_decide() {
             history: vec![],
             agents: vec![],
             activity: vec![],
+            grants: vec![],
             part: 1,
             parts: 1,
         }))),

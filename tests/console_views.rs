@@ -124,6 +124,8 @@ fn global_kill_switch_asks_for_a_word() {
 #[test]
 fn history() {
     let mut s = live_state();
+    // Back from the queue: Grants (the last view), then History.
+    key(&mut s, KeyCode::BackTab);
     key(&mut s, KeyCode::BackTab);
     insta::assert_snapshot!(screen(&s, 140, 20));
 }
@@ -220,6 +222,7 @@ fn ten_thousand_pending_render_quickly() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        grants: vec![],
         part: 1,
         parts: 1,
     };
@@ -401,6 +404,7 @@ fn escalations_missed_while_reconnecting_notify_once() {
         history: vec![],
         agents: vec![],
         activity: vec![],
+        grants: vec![],
         part: 1,
         parts: 1,
     };

@@ -232,6 +232,7 @@ mod tests {
             decisions: vec![],
             flagged: false,
             review: None,
+            grant: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod audit_remote;
+mod grants;
 mod handling;
 mod keys;
 mod people;
@@ -42,6 +43,12 @@ pub enum Command {
     Extend(handling::ExtendArgs),
     /// Turn a kill switch on or off (global, agent:ID, tool:NAME)
     Kill(people::KillArgs),
+    /// Allow calls like one you would approve, for a while: a signed standing grant
+    Grant(grants::GrantArgs),
+    /// List standing grants (live ones; --all for every one)
+    Grants(grants::GrantsArgs),
+    /// Revoke a standing grant (its signer or an operator)
+    Revoke(grants::RevokeArgs),
     /// Audit log tools
     Audit {
         #[command(subcommand)]
@@ -115,6 +122,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decide(args) => runtime()?.block_on(people::decide(args)),
         Command::Extend(args) => runtime()?.block_on(handling::extend(args)),
         Command::Kill(args) => runtime()?.block_on(people::kill(args)),
+        Command::Grant(args) => runtime()?.block_on(grants::grant(args)),
+        Command::Grants(args) => runtime()?.block_on(grants::grants(args)),
+        Command::Revoke(args) => runtime()?.block_on(grants::revoke(args)),
         Command::Audit { command } => audit::run(command),
         Command::Hook {
             command: HookCommand::ClaudeCode(args),

@@ -3,6 +3,7 @@
 //! system's roots and an optional private CA ([`tls`]), and never follows a redirect: an answer
 //! that points elsewhere is an error, so a call cannot be steered to another origin.
 
+mod grants;
 mod handling;
 mod tls;
 
@@ -15,6 +16,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+pub use grants::GrantRequest;
 
 use crate::protocol::signing::Purpose;
 use crate::protocol::{

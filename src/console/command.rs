@@ -32,6 +32,17 @@ pub enum Command {
         escalation: String,
         call: super::handling::HandlingCall,
     },
+    /// `POST /v1/grants`: a standing grant, signed by the console's key.
+    Grant {
+        request: u64,
+        grant: crate::client::GrantRequest,
+    },
+    /// `POST /v1/grants/{id}/revoke`.
+    Revoke {
+        request: u64,
+        grant: String,
+        reason: String,
+    },
     /// `GET /v1/escalations/{id}`: the whole escalation.
     Fetch {
         request: u64,

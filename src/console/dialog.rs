@@ -14,6 +14,8 @@ pub struct DecisionDraft {
     pub vote: Vote,
     pub reason: TextField,
     pub error: Option<String>,
+    /// "Also allow calls like this for a while": offered on approvals of grantable reviews.
+    pub grant: Option<super::grant_form::GrantDraft>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +50,7 @@ pub enum Dialog {
     Query(QueryForm),
     /// Extend, snooze or reassign (`workflow`).
     Handling(super::handling::HandlingDraft),
+    Revoke(super::grant_form::RevokeDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

@@ -8,6 +8,8 @@ use crate::protocol::{inert, FlagVerdict, Role, Vote};
 use super::command::Command;
 use super::dialog::{DecisionDraft, Dialog, FlipDraft, ReviewDraft, TextField};
 use super::fields::{edit_field, next_field};
+use super::grant_form::GrantDraft;
+use super::grant_keys;
 use super::keymap::{Action, Section};
 use super::query_form::FormKind;
 use super::replies::fetch;
@@ -54,11 +56,13 @@ pub(super) fn start_decision(s: &mut State, vote: Vote, fx: &mut Vec<Command>) {
             TextField::default()
         }
     };
+    let grant = GrantDraft::offer(&e, vote);
     s.dialog = Some(Dialog::Decision(DecisionDraft {
         escalation: e,
         vote,
         reason,
         error: None,
+        grant,
     }));
 }
 
@@ -185,6 +189,11 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
         Some(Action::Quit) => quit(s, fx),
         Some(Action::Confirm) => confirm_dialog(s, fx),
         Some(Action::NextField) => next_field(dialog),
+        Some(Action::Grant) if matches!(dialog, Dialog::Decision(_)) => {
+            if let Dialog::Decision(d) = dialog {
+                grant_keys::toggle(d);
+            }
+        }
         _ => edit_field(dialog, &k),
     }
 }
@@ -226,6 +235,17 @@ fn confirm_dialog(s: &mut State, fx: &mut Vec<Command>) {
                 d.error = Some("a reason is required to deny".into());
                 s.dialog = Some(Dialog::Decision(d));
                 return;
+            }
+            let grant = match grant_keys::request(&d, &reason) {
+                Ok(g) => g,
+                Err(e) => {
+                    d.error = Some(e);
+                    s.dialog = Some(Dialog::Decision(d));
+                    return;
+                }
+            };
+            if let Some(g) = grant {
+                grant_keys::queue(s, &d.escalation.id, g);
             }
             let request = next_request(
                 s,
@@ -318,6 +338,7 @@ fn confirm_dialog(s: &mut State, fx: &mut Vec<Command>) {
             FormKind::Audit => super::audit_query::run_form(s, q, fx),
             FormKind::History => super::history_search::run_form(s, q, fx),
         },
+        Some(Dialog::Revoke(r)) => grant_keys::confirm_revoke(s, r, fx),
         other => s.dialog = other,
     }
 }

@@ -65,6 +65,8 @@ impl Driver {
                 Command::Decide { .. }
                 | Command::Flip { .. }
                 | Command::Review { .. }
+                | Command::Grant { .. }
+                | Command::Revoke { .. }
                 | Command::Handle { .. }
                 | Command::Fetch { .. }
                 | Command::Audit { .. }

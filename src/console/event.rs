@@ -57,6 +57,8 @@ pub enum Reply {
     Audit(Vec<AuditRecord>),
     /// A page of a history search.
     History(HistoryPage),
+    /// A standing grant as created or revoked.
+    Grant(Box<crate::protocol::Grant>),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

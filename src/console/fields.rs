@@ -5,7 +5,7 @@
 
 use crossterm::event::KeyEvent;
 
-use super::dialog::Dialog;
+use super::dialog::{DecisionDraft, Dialog};
 use super::keymap::{Action, Section};
 use super::state::{Level, State};
 use super::text_field::TextField;
@@ -33,7 +33,11 @@ fn focused(dialog: &mut Dialog) -> Option<(&mut TextField, usize)> {
     match dialog {
         Dialog::Decision(d) => {
             d.error = None;
-            Some((&mut d.reason, crate::protocol::MAX_TEXT_LEN))
+            Some(decision_field(d))
+        }
+        Dialog::Revoke(r) => {
+            r.error = None;
+            Some((&mut r.reason, crate::protocol::MAX_TEXT_LEN))
         }
         Dialog::Review(r) => {
             r.error = None;
@@ -85,12 +89,29 @@ pub(super) fn edit_field(dialog: &mut Dialog, k: &KeyEvent) {
     }
 }
 
-/// The dialog's next-field key: between the kill switch's reason and confirmation word.
-pub(super) fn next_field(dialog: &mut Dialog) {
-    if let Dialog::Flip(f) = dialog {
-        if f.confirm_word.is_some() {
-            f.in_confirm = !f.in_confirm;
+/// The approve dialog's focused field: the reason, or the grant's condition or duration.
+fn decision_field(d: &mut DecisionDraft) -> (&mut TextField, usize) {
+    use super::grant_form::GrantFocus;
+    match d.grant.as_mut().filter(|g| g.on) {
+        Some(g) if g.focus == GrantFocus::Condition => {
+            (&mut g.condition, crate::protocol::MAX_GRANT_CONDITION_LEN)
         }
+        Some(g) if g.focus == GrantFocus::Duration => (&mut g.duration, 16),
+        _ => (&mut d.reason, crate::protocol::MAX_TEXT_LEN),
+    }
+}
+
+/// The dialog's next-field key: between the kill switch's reason and confirmation word, and
+/// between the approve dialog's reason and its grant's condition and duration.
+pub(super) fn next_field(dialog: &mut Dialog) {
+    match dialog {
+        Dialog::Flip(f) if f.confirm_word.is_some() => f.in_confirm = !f.in_confirm,
+        Dialog::Decision(d) => {
+            if let Some(g) = d.grant.as_mut() {
+                g.next_focus();
+            }
+        }
+        _ => {}
     }
 }
 

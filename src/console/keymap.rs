@@ -50,6 +50,8 @@ pub enum Action {
     Refresh,
     /// In a dialog with two text fields: move to the other one.
     NextField,
+    Grant,
+    Revoke,
 }
 
 /// Where a binding applies.
@@ -62,16 +64,18 @@ pub enum Section {
     History,
     Dialog,
     Audit,
+    Grants,
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
         Section::KillSwitches,
         Section::History,
         Section::Audit,
+        Section::Grants,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -83,6 +87,7 @@ impl Section {
             Section::History => "history",
             Section::Dialog => "dialog",
             Section::Audit => "audit",
+            Section::Grants => "grants",
         }
     }
 }
@@ -128,6 +133,8 @@ struct KeymapFile {
     #[serde(default)]
     history: Vec<Entry>,
     #[serde(default)]
+    grants: Vec<Entry>,
+    #[serde(default)]
     dialog: Vec<Entry>,
     #[serde(default)]
     audit: Vec<Entry>,
@@ -161,6 +168,7 @@ impl Keymap {
             (Section::Flagged, file.flagged),
             (Section::KillSwitches, file.killswitches),
             (Section::History, file.history),
+            (Section::Grants, file.grants),
             (Section::Dialog, file.dialog),
             (Section::Audit, file.audit),
         ];

@@ -126,12 +126,13 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Incident => start_review(s, FlagVerdict::Incident),
         Action::Toggle => start_flip(s, None),
         Action::StopAll => start_flip(s, Some("global".into())),
+        Action::Revoke => super::grant_keys::start_revoke(s),
         Action::Extend
         | Action::Claim
         | Action::Snooze
         | Action::Reassign
         | Action::ShowSnoozed => super::workflow::on_action(s, action, fx),
-        Action::Confirm | Action::Cancel | Action::NextField => {}
+        Action::Confirm | Action::Cancel | Action::NextField | Action::Grant => {}
     }
 }
 

@@ -13,6 +13,8 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+pub mod grant_form;
+mod grant_keys;
 pub mod handling;
 pub mod history_search;
 mod key_names;

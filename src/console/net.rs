@@ -267,6 +267,30 @@ pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, co
                 let fut = async move { client.history(&key, &query).await.map(Reply::History) };
                 (request, Box::pin(fut) as Call)
             }
+            Command::Grant { request, grant } => {
+                tracing::info!(agent = %grant.agent, tool = %grant.tool, "creating a grant");
+                let fut = async move {
+                    client
+                        .create_grant(&key, &grant)
+                        .await
+                        .map(|g| Reply::Grant(Box::new(g)))
+                };
+                (request, Box::pin(fut) as Call)
+            }
+            Command::Revoke {
+                request,
+                grant,
+                reason,
+            } => {
+                tracing::info!(%grant, "revoking a grant");
+                let fut = async move {
+                    client
+                        .revoke_grant(&key, &grant, &reason)
+                        .await
+                        .map(|g| Reply::Grant(Box::new(g)))
+                };
+                (request, Box::pin(fut) as Call)
+            }
             Command::Notify { .. } | Command::Bell | Command::Quit => return,
         };
         let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {

@@ -5,6 +5,7 @@ use crate::protocol::{inert, Escalation, EscalationState, Vote};
 
 use super::command::Command;
 use super::event::{Reply, RequestError};
+use super::grant_keys::{on_grant_refused, on_grant_reply};
 use super::server_events::{keep_whole, upsert, upsert_flag};
 use super::state::{Fetch, Level, Request, State, View};
 use super::words::{state_word, verdict_word};
@@ -50,6 +51,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
                 Level::Success,
                 format!("✓ your {verb} of {escalation} was accepted{again}; {progress}"),
             );
+            super::grant_keys::approval_answered(s, &escalation, true);
             upsert(s, e);
         }
         (Request::Decide { escalation, vote }, Err(e)) => {
@@ -66,6 +68,7 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
                     e.code
                 ),
             );
+            super::grant_keys::approval_answered(s, &escalation, false);
         }
         (Request::Flip { scope, .. }, Ok(Reply::Flip(ack))) => {
             let k = ack.killswitch;
@@ -125,6 +128,12 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
         }
         (Request::Handle { escalation, what }, result) => {
             super::workflow::on_reply(s, &escalation, what, result)
+        }
+        (req @ (Request::Grant { .. } | Request::Revoke { .. }), Ok(Reply::Grant(g))) => {
+            on_grant_reply(s, &req, *g)
+        }
+        (req @ (Request::Grant { .. } | Request::Revoke { .. }), Err(e)) => {
+            on_grant_refused(s, &req, format!("{} ({})", inert(&e.message), e.code))
         }
         (req, Ok(other)) => s.say(
             Level::Error,

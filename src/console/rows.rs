@@ -132,6 +132,7 @@ impl State {
             View::KillSwitches => self.switch_rows().len(),
             View::History => self.history_rows().len(),
             View::Audit => self.audit.records.len(),
+            View::Grants => self.grant_rows().len(),
         }
     }
 }

@@ -69,6 +69,15 @@ pub(super) fn reselect(s: &mut State, v: View) {
         }
         // Audit records only ever grow at the end: the row number is the item.
         View::Audit => (old.min(s.audit.records.len().saturating_sub(1)), None),
+        View::Grants => {
+            let rows: Vec<String> = s.grant_rows().iter().map(|g| g.id.clone()).collect();
+            let item = key.and_then(|k| rows.iter().position(|x| x == k));
+            let shown: Vec<usize> = (0..rows.len()).collect();
+            match place(&shown, item, old) {
+                Some(p) => (p, Some(rows[p].clone())),
+                None => (0, None),
+            }
+        }
         View::KillSwitches => {
             let all = s.switch_scopes();
             let item = key.and_then(|k| all.iter().position(|x| x == k));
@@ -119,6 +128,7 @@ pub(super) fn move_to(s: &mut State, pos: usize) {
             .map(|u| s.flagged[u].action.id.clone())
             .collect(),
         View::KillSwitches => s.switch_rows().into_iter().map(|r| r.scope).collect(),
+        View::Grants => s.grant_rows().iter().map(|g| g.id.clone()).collect(),
     };
     let pos = pos.min(keys.len().saturating_sub(1));
     s.selected[v.index()] = pos;

@@ -50,6 +50,7 @@ pub(super) fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Command>) 
             s.killswitches.insert(killswitch.scope.clone(), killswitch);
         }
         ServerMessage::Action { action } => push_activity(s, action),
+        ServerMessage::GrantChanged { grant } => super::grant_keys::upsert_grant(s, *grant),
     }
 }
 
@@ -123,6 +124,7 @@ fn apply_snapshot(s: &mut State, snap: Snapshot, fx: &mut Vec<Command>) {
         .map(|k| (k.scope.clone(), k))
         .collect();
     s.agents = snap.agents;
+    s.grants = snap.grants.into_iter().map(|g| (g.id.clone(), g)).collect();
     s.activity = snap.activity.into_iter().take(ACTIVITY_CAP).collect();
     s.recent_tools.clear();
     for a in &s.activity {

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 use crate::protocol::{
-    may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, KillSwitch,
-    NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
+    may_decide, ActionSummary, AgentInfo, Escalation, FlagVerdict, FlaggedAction, Grant,
+    KillSwitch, NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
 use super::audit_query::AuditState;
@@ -30,15 +30,17 @@ pub enum View {
     KillSwitches,
     History,
     Audit,
+    Grants,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Queue,
         View::Flagged,
         View::KillSwitches,
         View::History,
         View::Audit,
+        View::Grants,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -47,6 +49,7 @@ impl View {
             View::KillSwitches => "Kill switches",
             View::History => "History",
             View::Audit => "Audit",
+            View::Grants => "Grants",
         }
     }
     pub fn index(self) -> usize {
@@ -103,6 +106,13 @@ pub enum Request {
     Audit,
     /// A page of a history search on the server.
     History,
+    /// A standing grant made from the approve dialog of `escalation`.
+    Grant {
+        escalation: String,
+    },
+    Revoke {
+        grant: String,
+    },
 }
 
 /// A fetch of a whole escalation that has not succeeded (yet).
@@ -145,12 +155,17 @@ pub struct State {
     pub agents: Vec<AgentInfo>,
     /// Recent actions, newest first.
     pub activity: VecDeque<ActionSummary>,
+    /// Standing grants by id, as the stream last told (the Grants view shows the live ones).
+    pub grants: BTreeMap<String, Grant>,
+    /// Grants made in an approve dialog, by escalation: sent once the approval is accepted
+    /// (`true` when it is), dropped when it is refused.
+    pub grants_queued: BTreeMap<String, (crate::client::GrantRequest, bool)>,
     pub view: View,
     /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
-    pub selected: [usize; 5],
+    pub selected: [usize; 6],
     /// What is selected in each view: an escalation id (queue, history), an action id
     /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
-    pub selected_key: [Option<String>; 5],
+    pub selected_key: [Option<String>; 6],
     pub detail_open: bool,
     pub detail_scroll: u16,
     /// The earlier call whose full args the detail shows: (escalation id, index into its
@@ -222,8 +237,10 @@ impl State {
             killswitches: BTreeMap::new(),
             agents: Vec::new(),
             activity: VecDeque::new(),
+            grants: BTreeMap::new(),
+            grants_queued: BTreeMap::new(),
             view: View::Queue,
-            selected: [0; 5],
+            selected: [0; 6],
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
@@ -321,6 +338,7 @@ impl State {
             Some(Dialog::Review(r)) => !r.note.is_empty(),
             Some(Dialog::Batch(b)) => !b.sent && !b.reason.is_empty(),
             Some(Dialog::Handling(h)) => !h.reason.is_empty(),
+            Some(Dialog::Revoke(r)) => !r.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

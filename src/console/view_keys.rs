@@ -11,5 +11,6 @@ pub fn section_of(view: View) -> Section {
         View::KillSwitches => Section::KillSwitches,
         View::History => Section::History,
         View::Audit => Section::Audit,
+        View::Grants => Section::Grants,
     }
 }

@@ -47,23 +47,57 @@ pub fn may_decide(esc: &Escalation, person: &PersonInfo, vote: Vote) -> Result<(
     if esc.decisions.iter().any(|d| d.body.approver == person.id) {
         return Err(NotYours::AlreadyVoted);
     }
-    let requester = esc.action.on_behalf_of.as_deref() == Some(person.id.as_str());
-    if requester && vote == Vote::Deny {
+    let terms = ApprovalTerms::of(esc);
+    if vote == Vote::Approve {
+        return may_approve(&terms, person);
+    }
+    if terms.on_behalf_of == Some(person.id.as_str()) {
         return Ok(());
     }
-    if !person.has_role(Role::Approver) {
-        return Err(NotYours::NotApprover);
-    }
-    if !person.groups.iter().any(|g| g == &esc.group) {
-        return Err(NotYours::OutsideGroup(esc.group.clone()));
-    }
-    if vote == Vote::Approve {
-        if requester {
-            return Err(NotYours::Requester);
+    terms.eligible(person)
+}
+
+/// What an approval of one call needs, whether it is cast on an escalation or stands as a grant
+/// over calls like it: the group asked, and the people kept apart from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalTerms<'a> {
+    pub group: &'a str,
+    pub on_behalf_of: Option<&'a str>,
+    pub agent_owner: Option<&'a str>,
+    pub separate_owner: bool,
+}
+
+impl<'a> ApprovalTerms<'a> {
+    pub fn of(esc: &'a Escalation) -> ApprovalTerms<'a> {
+        ApprovalTerms {
+            group: &esc.group,
+            on_behalf_of: esc.action.on_behalf_of.as_deref(),
+            agent_owner: esc.agent_owner.as_deref(),
+            separate_owner: esc.separate_owner,
         }
-        if esc.separate_owner && esc.agent_owner.as_deref() == Some(person.id.as_str()) {
-            return Err(NotYours::Owner);
+    }
+
+    /// Role and group: what binds every vote but the requester's deny.
+    fn eligible(&self, person: &PersonInfo) -> Result<(), NotYours> {
+        if !person.has_role(Role::Approver) {
+            return Err(NotYours::NotApprover);
         }
+        if !person.groups.iter().any(|g| g == self.group) {
+            return Err(NotYours::OutsideGroup(self.group.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// May `person` approve a call on these terms? The one rule for approvals: escalations
+/// ([`may_decide`]) and standing grants (the server, at each use) both ask it.
+pub fn may_approve(terms: &ApprovalTerms<'_>, person: &PersonInfo) -> Result<(), NotYours> {
+    terms.eligible(person)?;
+    if terms.on_behalf_of == Some(person.id.as_str()) {
+        return Err(NotYours::Requester);
+    }
+    if terms.separate_owner && terms.agent_owner == Some(person.id.as_str()) {
+        return Err(NotYours::Owner);
     }
     Ok(())
 }
@@ -109,6 +143,7 @@ mod tests {
                 effect: Effect::Review,
                 reason: "r".into(),
                 condition: None,
+                grantable: false,
             },
             history: Vec::new(),
             agent_owner: Some(owner.into()),

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod duties;
+pub mod grants;
 pub mod handling;
 pub mod history;
 pub mod sanitize;
@@ -14,7 +15,8 @@ pub mod wait_budget;
 pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
-pub use duties::{may_decide, NotYours};
+pub use duties::{may_approve, may_decide, ApprovalTerms, NotYours};
+pub use grants::*;
 pub use handling::*;
 pub use history::HistoryPage;
 pub use sanitize::{inert, inert_json_pretty, inert_multiline};

@@ -27,6 +27,8 @@ pub enum Purpose {
     Claim,
     Snooze,
     Reassign,
+    Grant,
+    GrantRevoke,
 }
 
 impl Purpose {
@@ -42,6 +44,8 @@ impl Purpose {
             Purpose::Claim => "claim",
             Purpose::Snooze => "snooze",
             Purpose::Reassign => "reassign",
+            Purpose::Grant => "grant",
+            Purpose::GrantRevoke => "grant-revoke",
         }
     }
 }
@@ -70,6 +74,8 @@ impl AlwaysCanonical for super::handling::ExtendBody {}
 impl AlwaysCanonical for super::handling::ClaimBody {}
 impl AlwaysCanonical for super::handling::SnoozeBody {}
 impl AlwaysCanonical for super::handling::ReassignBody {}
+impl AlwaysCanonical for super::grants::GrantBody {}
+impl AlwaysCanonical for super::grants::GrantRevokeBody {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {

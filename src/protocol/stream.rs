@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::grants::Grant;
 use super::wire::{ActionSummary, AgentInfo, Escalation, FlaggedAction, KillSwitch, PersonInfo};
 
 /// No stream message is larger than this (its JSON text, in bytes), whatever agents send and
@@ -88,6 +89,9 @@ pub struct Snapshot {
     pub agents: Vec<AgentInfo>,
     /// Recent actions, newest first.
     pub activity: Vec<ActionSummary>,
+    /// Live standing grants (neither expired nor revoked), soonest to expire first.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
     /// This part's number, from 1.
     #[serde(default = "one")]
     pub part: u32,
@@ -113,6 +117,7 @@ impl Snapshot {
             history,
             agents,
             activity,
+            grants: Vec::new(),
             part: 1,
             parts: 1,
         }
@@ -126,6 +131,7 @@ impl Snapshot {
         self.history.extend(next.history);
         self.agents.extend(next.agents);
         self.activity.extend(next.activity);
+        self.grants.extend(next.grants);
         self.part = next.part;
         self.parts = next.parts;
     }
@@ -162,6 +168,10 @@ pub enum ServerMessage {
     },
     Action {
         action: ActionSummary,
+    },
+    /// A standing grant was created, revoked or used: its full new state.
+    GrantChanged {
+        grant: Box<Grant>,
     },
     Pong,
 }

@@ -150,6 +150,9 @@ pub struct ActionOutcome {
     /// Where the review of an escalated call stands: who is asked, how many approvals are in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewStatus>,
+    /// The standing grant that allowed this call instead of a review (`grt_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 /// The review of an escalated call as its agent sees it: enough to tell a person who is
@@ -225,6 +228,10 @@ pub struct RuleRef {
     pub reason: String,
     #[serde(default)]
     pub condition: Option<String>,
+    /// A review a standing grant may cover: the rule says `grantable = true`, asks for one
+    /// approval, and no other rule raised this review's requirements.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grantable: bool,
 }
 
 /// Everything an approver needs to decide, and the state of the decision.
@@ -489,6 +496,9 @@ pub struct ActionSummary {
     pub reason: String,
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
+    /// The standing grant that allowed it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 /// `{"error": {"code", "message"}}`

@@ -6,6 +6,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::arrivals::Arrivals;
 use super::flags::Flags;
+use super::grants::Grants;
 use super::killswitch::KillSwitches;
 use super::metrics::{registry, Live, Metrics};
 use super::policy::Policy;
@@ -13,7 +14,7 @@ use super::queue::Queue;
 use super::refusals::Refusals;
 use super::roster::Roster;
 use super::store::Store;
-use crate::protocol::{KillSwitch, ServerInfo, ServerMessage};
+use crate::protocol::{Grant, KillSwitch, ServerInfo, ServerMessage};
 
 pub(crate) struct App {
     pub policy: Policy,
@@ -23,6 +24,8 @@ pub(crate) struct App {
     pub queue: Arc<Queue>,
     pub kill: Arc<KillSwitches>,
     pub flags: Flags,
+    /// Standing grants: consulted for grantable reviews, created and revoked by people.
+    pub grants: Grants,
     pub bus: broadcast::Sender<ServerMessage>,
     pub info: ServerInfo,
     pub metrics: Arc<Metrics>,
@@ -43,6 +46,7 @@ impl App {
         roster: Roster,
         store: Store,
         switches: Vec<KillSwitch>,
+        grants: Vec<Grant>,
         info: ServerInfo,
         shutdown: watch::Receiver<bool>,
     ) -> App {
@@ -68,6 +72,7 @@ impl App {
             policy,
             roster,
             flags: Flags::new(store.clone(), bus.clone()),
+            grants: Grants::new(grants, store.clone(), bus.clone()),
             store,
             queue,
             kill,

@@ -7,6 +7,7 @@ pub mod datadir;
 mod enforce;
 mod error;
 mod flags;
+mod grants;
 mod http;
 mod killswitch;
 pub mod listener;
@@ -135,7 +136,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     store.write(Op::Audit, vec![start]).await?;
     deny_unreadable(&store).await?;
     let switches = store.read(store::killswitches).await?;
-    let app = Arc::new(App::new(policy, roster, store, switches, info, shutdown));
+    let grants = store.read(store::grants).await?;
+    let app = Arc::new(App::new(
+        policy, roster, store, switches, grants, info, shutdown,
+    ));
     app.queue.restore().await?;
     let webhooks =
         webhooks::start(hooks, &cfg.data, &app.store, &app.bus, stop.subscribe()).await?;

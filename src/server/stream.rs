@@ -55,7 +55,7 @@ async fn snapshot(app: &App) -> Option<Vec<String>> {
         .await
         .ok()?;
     let killswitches = app.kill.all();
-    let snap = Snapshot::whole(
+    let mut snap = Snapshot::whole(
         escalations,
         rest.0,
         killswitches,
@@ -63,6 +63,7 @@ async fn snapshot(app: &App) -> Option<Vec<String>> {
         app.roster.agent_infos(),
         rest.2,
     );
+    snap.grants = app.grants.list(false, chrono::Utc::now());
     // Bounding serialises every escalation: off the async workers.
     tokio::task::spawn_blocking(move || snapshot_parts(snap))
         .await

@@ -88,6 +88,7 @@ pub fn bound_message(msg: &mut ServerMessage) {
         | ServerMessage::Welcome { .. }
         | ServerMessage::KillSwitchChanged { .. }
         | ServerMessage::Action { .. }
+        | ServerMessage::GrantChanged { .. }
         | ServerMessage::Pong => {}
     }
 }
@@ -178,6 +179,7 @@ pub fn snapshot_parts(mut snap: Snapshot) -> Vec<String> {
         history,
         agents,
         activity,
+        grants,
         ..
     } = snap;
     let r = &mut room;
@@ -222,6 +224,7 @@ pub fn snapshot_parts(mut snap: Snapshot) -> Vec<String> {
         |s| &mut s.activity,
         "activity",
     );
+    pack(grants, &mut parts, r, budget, |s| &mut s.grants, "grant");
     let n = u32::try_from(parts.len()).unwrap_or(u32::MAX);
     parts
         .into_iter()

@@ -66,6 +66,7 @@ pub fn escalation(id: &str, agent: &str, tool: &str, deadline_in: i64) -> Escala
             effect: gavel::protocol::Effect::Review,
             reason: "Refunds above $1,000 need a finance approver".into(),
             condition: Some("args.amount > 1000.0 && args.amount <= 10000.0".into()),
+            grantable: false,
         },
         history: vec![
             PriorCall {
@@ -144,6 +145,7 @@ pub fn flagged(id: &str, reviewed: Option<(&str, FlagVerdict, &str)>) -> Flagged
             effect: gavel::protocol::Effect::Flag,
             reason: "Staging deploys are reviewed after the fact".into(),
             condition: Some("args.environment != 'production'".into()),
+            grantable: false,
         },
         flagged_at: at(-600),
         review: reviewed.map(|(who, v, note)| SignedFlagReview {
@@ -175,6 +177,7 @@ pub fn summary(
         rule: None,
         reason: String::new(),
         at: at(secs),
+        grant: None,
     }
 }
 
@@ -254,6 +257,7 @@ pub fn live_state() -> State {
                 -40,
             ),
         ],
+        grants: vec![],
         part: 1,
         parts: 1,
     };

@@ -154,6 +154,7 @@ mod tests {
                 approvals_received: 1,
                 digest: "d".repeat(64),
             }),
+            grant: None,
         }
     }
 

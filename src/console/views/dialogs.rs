@@ -119,8 +119,9 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 kv(t, "approver", inert(&s.key_id).into_owned()),
                 Line::default(),
                 Line::from(Span::styled(reason_label, t.muted())),
-                input(t, &dr.reason, true),
+                input(t, &dr.reason, super::grants::reason_focused(dr)),
             ];
+            lines.extend(super::grants::decision_lines(s, dr));
             if let Some(why) = not_signable(s, e) {
                 lines[4] = kv(
                     t,
@@ -139,7 +140,10 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
                 lines.push(Line::from(Span::styled(format!("✗ {err}"), t.fg(t.danger))));
             }
             lines.push(Line::default());
-            lines.push(send_or_cancel(s));
+            lines.push(Line::from(Span::styled(
+                super::grants::decision_keys(s, dr),
+                t.accent(),
+            )));
             popup(
                 f,
                 area,
@@ -223,6 +227,14 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             lines.push(send_or_cancel(s));
             popup(f, area, s, " Kill switch ", lines, 72);
         }
+        Dialog::Revoke(r) => popup(
+            f,
+            area,
+            s,
+            " Revoke standing grant ",
+            super::grants::revoke_lines(s, r),
+            72,
+        ),
         Dialog::Review(r) => {
             let verb = match r.verdict {
                 FlagVerdict::Acknowledge => "Acknowledge",

@@ -25,6 +25,7 @@ fn title(section: Section) -> &'static str {
         Section::History => "History",
         Section::Dialog => "In a dialog",
         Section::Audit => "Audit",
+        Section::Grants => "Grants",
     }
 }
 

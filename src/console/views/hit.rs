@@ -48,6 +48,10 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
             (list, Some(detail), n, s.selected[2])
         }
         View::History => (main, None, s.history_rows().len(), s.selected[3]),
+        View::Grants => {
+            let i = View::Grants.index();
+            (main, None, s.grant_rows().len(), s.selected[i])
+        }
         View::Audit => {
             let [_, list] = audit::split(main);
             let i = View::Audit.index();

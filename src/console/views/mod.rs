@@ -8,6 +8,7 @@ mod detail;
 mod dialogs;
 mod format;
 mod forms;
+mod grants;
 mod help;
 mod hint;
 pub mod hit;
@@ -45,6 +46,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::KillSwitches => killswitch::render(f, main, s),
         View::History => lists::history(f, main, s),
         View::Audit => audit::render(f, main, s),
+        View::Grants => grants::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

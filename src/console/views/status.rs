@@ -31,6 +31,7 @@ pub fn tab_text(s: &State, v: View) -> String {
         }
         View::History => format!(" ({})", s.history.len()),
         View::Audit => String::new(),
+        View::Grants => format!(" ({})", s.grant_rows().len()),
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };

@@ -15,6 +15,7 @@
 
 mod anchor;
 mod event;
+mod grant_table;
 mod key_table;
 mod replay;
 mod tables;

@@ -26,6 +26,8 @@ pub(super) struct Implied {
     /// (agent, `Idempotency-Key`, action) as the log names them: an action's own key, or a
     /// retry's key answered with an earlier action.
     pub keys: BTreeSet<(String, String, String)>,
+    /// Standing grants: as created, revoked, and how often used.
+    pub grants: BTreeMap<String, super::grant_table::ImpliedGrant>,
 }
 
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub(super) struct ImpliedAction {
     /// Fingerprint of what the agent sent (args, context, …), see [`call_fingerprint`].
     pub call: String,
     pub submitted_at: Option<String>,
+    /// The standing grant that allowed it.
+    pub grant: Option<String>,
 }
 
 #[derive(Debug)]
@@ -112,6 +116,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
 }
 
 impl Replay {
+    pub(super) fn implied_mut(&mut self) -> &mut Implied {
+        &mut self.implied
+    }
+
     pub fn finish(self) -> Implied {
         self.implied
     }
@@ -122,7 +130,12 @@ impl Replay {
         })
     }
 
-    fn use_signature(&mut self, seq: u64, kind: &str, signature: &str) -> Result<(), String> {
+    pub(super) fn use_signature(
+        &mut self,
+        seq: u64,
+        kind: &str,
+        signature: &str,
+    ) -> Result<(), String> {
         if let Some(first) = self
             .implied
             .used_signatures
@@ -255,6 +268,9 @@ impl Replay {
                 self.implied.killswitches.insert(k.scope.clone(), switch);
                 Ok(())
             }
+            AuditEvent::GrantCreated(g) => super::grant_table::created(self, seq, g),
+            AuditEvent::GrantRevoked(g) => super::grant_table::revoked(self, seq, g),
+            AuditEvent::GrantUsed(g) => super::grant_table::used(self, g),
             AuditEvent::FlagReview(f) => {
                 self.use_signature(seq, kind, &f.signature)?;
                 let review = ImpliedReview {
@@ -296,6 +312,7 @@ impl Replay {
                 &Value::String(a.policy_version.clone()),
             )?,
             submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
+            grant: a.grant.clone(),
         };
         if let Some(key) = &a.idempotency_key {
             let named = (a.agent.clone(), key.clone(), id.clone());

@@ -37,6 +37,7 @@ pub(super) fn compare(conn: &Connection, implied: &Implied) -> Check {
     flagged(conn, implied)?;
     used_signatures(conn, implied)?;
     actions(conn, implied)?;
+    super::grant_table::grants(conn, implied)?;
     super::key_table::idempotency_keys(conn, implied)
 }
 

@@ -3,6 +3,7 @@
 //! announced, and, for a review, queued. A retry is answered with the earlier action instead
 //! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 
+mod granted;
 mod record;
 mod retry;
 mod ruling;
@@ -52,6 +53,8 @@ pub async fn submit(
         return retry::replay(app, &record, &original, &k.key).await;
     }
     let ruling = ruling::rule_on(&app.policy, &app.kill, &record, now);
+    // Held until the call's use of a grant is durable: no revocation passes it meanwhile.
+    let (ruling, _grant_gate) = granted::consult(app, agent, &record, ruling).await;
     let digest = record::digest(&record)?;
     // A review of a call already pending attaches to it. Held until this one is queued, so two
     // identical calls at once make one escalation.
@@ -88,12 +91,17 @@ pub async fn submit(
             );
             esc.0.agent_deadline = wait_budget
                 .and_then(|secs| crate::protocol::agent_deadline(record.submitted_at, secs).ok());
+            esc.0.rule.grantable = app.policy.grantable_review(review).is_some();
             (Some(esc), None)
         }
         Outcome::Flag { rule } => (None, Some(record::flagged(&record, rule, &ruling.reason))),
-        Outcome::Allow { .. } | Outcome::Deny { .. } => (None, None),
+        Outcome::Allow { .. } | Outcome::Granted { .. } | Outcome::Deny { .. } => (None, None),
     };
-    let audit = AuditEvent::action(
+    let grant = match &ruling.outcome {
+        Outcome::Granted { grant, .. } => Some(grant),
+        _ => None,
+    };
+    let mut audit = vec![AuditEvent::action(
         &record,
         &digest,
         judged.effect,
@@ -101,8 +109,16 @@ pub async fn submit(
         judged.reason,
         ruling.raised_by(&app.policy),
         key.as_ref().map(|k| k.key.as_str()),
-    );
-    let summary = record::summary(&record, &judged);
+    )];
+    if let (Some(g), Some(AuditEvent::Action(a))) = (grant, audit.first_mut()) {
+        a.grant = Some(g.id.clone());
+    }
+    if let (Some(g), Some(rule)) = (grant, &judged.rule) {
+        audit.push(AuditEvent::grant_used(g, &record, rule));
+    }
+    let grant = grant.map(|g| g.id.clone());
+    let mut summary = record::summary(&record, &judged);
+    summary.grant = grant.clone();
     let plan = escalation.as_ref().map(|(_, plan)| plan.clone());
     let flagged_event = flagged.clone();
     let write = ActionWrite {
@@ -113,12 +129,17 @@ pub async fn submit(
         escalation,
         flagged,
         key,
+        grant: grant.clone(),
     };
+    let submitted_at = write.record.submitted_at;
     let reply = app
         .store
-        .write(Op::Action(Box::new(write)), vec![audit])
+        .write(Op::Action(Box::new(write)), audit)
         .await
         .map_err(ApiError::storage)?;
+    if let Some(id) = &grant {
+        app.grants.used(id, submitted_at);
+    }
 
     app.metrics.enforced(summary.effect, started.elapsed());
     announce(app, &summary, flagged_event);
@@ -137,6 +158,7 @@ pub async fn submit(
         decisions: Vec::new(),
         flagged: judged.effect == Effect::Flag,
         review: None,
+        grant,
     };
     if let (Some(plan), Reply::Escalation(esc)) = (plan, reply) {
         outcome.escalation = Some(esc.id.clone());

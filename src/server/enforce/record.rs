@@ -138,5 +138,6 @@ pub(super) fn summary(record: &ActionRecord, judged: &Judged<'_>) -> ActionSumma
         rule: judged.rule.clone(),
         reason: judged.reason.to_string(),
         at: record.submitted_at,
+        grant: None,
     }
 }

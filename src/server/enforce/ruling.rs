@@ -1,7 +1,7 @@
 //! The ruling on a call: a kill switch that covers it, or else the policy's decision, with a
 //! review's deadline set.
 
-use crate::protocol::{ActionRecord, Effect, Timestamp};
+use crate::protocol::{ActionRecord, Effect, Grant, Timestamp};
 use crate::server::killswitch::{kill_reason, KillSwitches};
 use crate::server::policy::{Decision, EvalInput, Policy, Review, Rule};
 
@@ -14,6 +14,11 @@ pub(super) struct Ruling<'p> {
 pub(super) enum Outcome<'p> {
     Allow {
         rule: &'p Rule,
+    },
+    /// A review under `rule` that a standing grant covers: allowed, naming the grant.
+    Granted {
+        rule: &'p Rule,
+        grant: Grant,
     },
     Flag {
         rule: &'p Rule,
@@ -32,7 +37,7 @@ pub(super) enum Outcome<'p> {
 impl Ruling<'_> {
     pub fn effect(&self) -> Effect {
         match &self.outcome {
-            Outcome::Allow { .. } => Effect::Allow,
+            Outcome::Allow { .. } | Outcome::Granted { .. } => Effect::Allow,
             Outcome::Flag { .. } => Effect::Flag,
             Outcome::Deny { .. } => Effect::Deny,
             Outcome::Review { .. } => Effect::Review,
@@ -42,9 +47,10 @@ impl Ruling<'_> {
     /// The deciding rule's id, if a rule decided.
     pub fn rule_id(&self) -> Option<String> {
         match &self.outcome {
-            Outcome::Allow { rule } | Outcome::Flag { rule } | Outcome::Review { rule, .. } => {
-                Some(rule.id.clone())
-            }
+            Outcome::Allow { rule }
+            | Outcome::Flag { rule }
+            | Outcome::Review { rule, .. }
+            | Outcome::Granted { rule, .. } => Some(rule.id.clone()),
             Outcome::Deny { rule } => rule.map(|r| r.id.clone()),
         }
     }
@@ -105,7 +111,7 @@ pub(super) fn rule_on<'p>(
 }
 
 /// What a policy condition can see of a call.
-fn eval_input(r: &ActionRecord) -> EvalInput<'_> {
+pub(super) fn eval_input(r: &ActionRecord) -> EvalInput<'_> {
     EvalInput {
         agent: &r.agent,
         tool: &r.tool,

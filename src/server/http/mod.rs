@@ -8,6 +8,7 @@ mod credentials;
 mod escalations;
 mod extract;
 mod flags;
+mod grants;
 mod handling;
 mod health;
 mod history;
@@ -66,6 +67,8 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(audit::list))
         .routes(routes!(audit::checkpoint))
         .routes(routes!(history::search))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::revoke))
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -4,6 +4,7 @@ mod condition;
 mod decision;
 pub mod functions;
 pub mod glob;
+mod grantable;
 mod strict;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
 use glob::{NameGlob, Segments};
+pub use grantable::GrantCondition;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +64,7 @@ struct RuleSpec {
     separate_owner: Option<bool>,
     #[serde(default)]
     extend: Option<Spanned<String>>,
+    grantable: Option<Spanned<bool>>,
 }
 
 /// What happens when a review's deadline passes with too few approvals.
@@ -83,6 +86,8 @@ pub struct ReviewSpec {
     pub separate_owner: bool,
     /// How much approvers may add to the deadline in total (`extend`); `None`: nothing.
     pub extend: Option<Duration>,
+    /// Standing grants may cover calls this rule reviews (`grantable = true`).
+    pub grantable: bool,
 }
 
 /// A rule's effect; a review carries what it asks for.
@@ -122,6 +127,7 @@ impl Rule {
             effect: self.effect.kind(),
             reason: self.reason.clone(),
             condition: self.condition.clone(),
+            grantable: false,
         }
     }
 
@@ -351,6 +357,7 @@ fn review_spec(
         expiry,
         separate_owner: spec.separate_owner.unwrap_or(false),
         extend,
+        grantable: spec.grantable.as_ref().is_some_and(|g| *g.get_ref()),
     })
 }
 
@@ -361,6 +368,7 @@ fn refuse_review_keys(spec: &RuleSpec, err: &ErrAt<'_>) -> Result<(), ConfigErro
         ("timeout", spec.timeout.as_ref().map(|s| s.span())),
         ("escalate_to", spec.escalate_to.as_ref().map(|s| s.span())),
         ("extend", spec.extend.as_ref().map(|s| s.span())),
+        ("grantable", spec.grantable.as_ref().map(|s| s.span())),
     ];
     if let Some((key, Some(span))) = review_only.into_iter().find(|(_, s)| s.is_some()) {
         return Err(err(

@@ -109,6 +109,7 @@ timeout = "1s"
             expiry: Expiry::Deny,
             separate_owner: true,
             extend: None,
+            grantable: false,
         }
     );
     // When every candidate hands over to the same group, so does the raised review.

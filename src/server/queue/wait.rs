@@ -40,6 +40,7 @@ impl Queue {
                 decisions: Vec::new(),
                 flagged: stored.effect == Effect::Flag,
                 review: None,
+                grant: stored.grant,
             });
         };
         let until = tokio::time::Instant::now() + wait;
@@ -162,5 +163,6 @@ pub(crate) fn outcome_of(esc: &Escalation) -> ActionOutcome {
         decisions: esc.decisions.clone(),
         flagged: false,
         review: Some(ReviewStatus::of(esc)),
+        grant: None,
     }
 }

@@ -48,6 +48,8 @@ pub trait Reads: Send {
     fn signature_used(&self, signature: &str) -> Result<bool, StoreError>;
     fn recent_activity(&self, limit: u32) -> Result<Vec<ActionSummary>, StoreError>;
     fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Every standing grant, live or not, with its use count.
+    fn grants(&self) -> Result<Vec<crate::protocol::Grant>, StoreError>;
     /// The newest signed checkpoint; `None` before the first record.
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError>;
     /// Resolved escalations matching `q`, newest first, and the cursor for the next page.

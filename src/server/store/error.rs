@@ -29,6 +29,8 @@ pub enum StoreError {
     Unencodable { what: &'static str, problem: String },
     #[error("an audit record cannot be appended: {0}")]
     Event(#[from] EventError),
+    #[error("grant {0} is not live: it was revoked")]
+    GrantNotLive(String),
     #[error("escalation {0} is not in the store")]
     NoSuchEscalation(String),
     #[error("the data dir is not this server's: the server key in {0} does not match the one this audit log was signed with")]

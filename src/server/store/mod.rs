@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::audit::{Anchor, AuditEvent};
 use crate::protocol::{
-    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
+    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, Grant, KillSwitch,
     PersonKey, PriorCall, Timestamp,
 };
 
@@ -87,6 +87,10 @@ pub enum Op {
         flagged: FlaggedAction,
         signature: String,
     },
+    /// A standing grant, created by a signed request (its signature used once).
+    GrantCreated { grant: Grant, signature: String },
+    /// A standing grant revoked (`grant` as revoked) by a signed request.
+    GrantRevoked { grant: Grant, signature: String },
     /// Audit records alone (server start, refusals).
     Audit,
     /// At start: every pending escalation whose row cannot be loaded is marked `unreadable`
@@ -103,6 +107,8 @@ impl Op {
             Op::Retried { .. } => "a retried call",
             Op::KillSwitch { .. } => "a kill switch flip",
             Op::FlagReview { .. } => "a flag review",
+            Op::GrantCreated { .. } => "a grant",
+            Op::GrantRevoked { .. } => "a grant revocation",
             Op::Audit => "audit records",
             Op::DenyUnreadable => "denying unreadable escalations",
         }
@@ -119,6 +125,8 @@ pub struct ActionWrite {
     /// The call's `Idempotency-Key`, committed with the action so a retry after the answer
     /// can never make a second one.
     pub key: Option<KeyWrite>,
+    /// The standing grant that allowed the call: its use is counted in the same transaction.
+    pub grant: Option<String>,
 }
 
 /// An agent's `Idempotency-Key` as stored: the body it came with (`fingerprint`, SHA-256 of the
@@ -152,6 +160,8 @@ pub struct StoredAction {
     pub rule: Option<String>,
     pub reason: String,
     pub escalation: Option<String>,
+    /// The standing grant that allowed it, if one did.
+    pub grant: Option<String>,
 }
 
 /// An op, its audit records, and where its answer goes.
@@ -381,6 +391,10 @@ pub fn recent_activity(r: &dyn Reads, limit: u32) -> Result<Vec<ActionSummary>, 
 }
 pub fn audit_records(r: &dyn Reads, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
     r.audit_records(q)
+}
+/// Every standing grant, live or not, with its use count.
+pub fn grants(r: &dyn Reads) -> Result<Vec<Grant>, StoreError> {
+    r.grants()
 }
 pub fn latest_anchor(r: &dyn Reads) -> Result<Option<Anchor>, StoreError> {
     r.latest_anchor()

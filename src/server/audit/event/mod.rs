@@ -34,6 +34,9 @@ pub enum AuditEvent {
     Unclaimed(Claimed),
     Snoozed(Snoozed),
     Reassigned(Reassigned),
+    GrantCreated(GrantCreated),
+    GrantRevoked(GrantRevoked),
+    GrantUsed(GrantUsed),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -81,7 +84,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 21] = [
         "server_start",
         "action",
         "escalation_created",
@@ -100,6 +103,9 @@ impl AuditEvent {
         "unclaimed",
         "snoozed",
         "reassigned",
+        "grant_created",
+        "grant_revoked",
+        "grant_used",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -122,6 +128,9 @@ impl AuditEvent {
             AuditEvent::Unclaimed(_) => "unclaimed",
             AuditEvent::Snoozed(_) => "snoozed",
             AuditEvent::Reassigned(_) => "reassigned",
+            AuditEvent::GrantCreated(_) => "grant_created",
+            AuditEvent::GrantRevoked(_) => "grant_revoked",
+            AuditEvent::GrantUsed(_) => "grant_used",
         }
     }
 
@@ -140,6 +149,10 @@ impl AuditEvent {
             AuditEvent::Claimed(c) | AuditEvent::Unclaimed(c) => &c.person,
             AuditEvent::Snoozed(s) => &s.person,
             AuditEvent::Reassigned(r) => &r.person,
+            AuditEvent::GrantCreated(g) => &g.approver,
+            AuditEvent::GrantRevoked(g) => &g.revoker,
+            // The approver whose grant stood in for their approval of this call.
+            AuditEvent::GrantUsed(g) => &g.by,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
@@ -281,14 +294,32 @@ impl AuditEvent {
                 escalation: Some(&r.escalation),
                 ..none
             },
+            AuditEvent::GrantCreated(g) => AuditIndex {
+                agent: Some(&g.agent),
+                tool: Some(&g.tool),
+                ..none
+            },
+            AuditEvent::GrantRevoked(g) => AuditIndex {
+                agent: Some(&g.agent),
+                ..none
+            },
+            AuditEvent::GrantUsed(g) => AuditIndex {
+                agent: Some(&g.agent),
+                tool: Some(&g.tool),
+                action: Some(&g.action),
+                escalation: None,
+                verdict: None,
+            },
         }
     }
 }
 
+mod grants;
 mod handling;
 mod new;
 mod records;
 
+pub use grants::*;
 pub use handling::{Claimed, Extended, Reassigned, Snoozed};
 pub use records::*;
 

@@ -41,6 +41,7 @@ impl AuditEvent {
             submitted_at: Some(record.submitted_at),
             raised_by,
             idempotency_key: idempotency_key.map(str::to_string),
+            grant: None,
         }))
     }
 

@@ -46,6 +46,9 @@ pub struct ActionTaken {
     /// written before keys existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The standing grant that allowed the call instead of a review (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

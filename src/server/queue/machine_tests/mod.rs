@@ -44,6 +44,7 @@ pub(super) fn escalation() -> Escalation {
             effect: Effect::Review,
             reason: "refunds are reviewed".into(),
             condition: None,
+            grantable: false,
         },
         history: Vec::new(),
         agent_owner: Some("olga".into()),

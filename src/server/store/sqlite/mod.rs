@@ -3,6 +3,7 @@
 //! thread, and a few read connections.
 
 mod commit;
+mod grants;
 mod history;
 mod keys;
 mod ops;

@@ -65,6 +65,14 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             )?;
             Ok((Reply::Done, vec![]))
         }
+        Op::GrantCreated { grant, signature } => {
+            super::grants::create(tx, grant, signature)?;
+            Ok((Reply::Done, vec![]))
+        }
+        Op::GrantRevoked { grant, signature } => {
+            super::grants::revoke(tx, grant, signature)?;
+            Ok((Reply::Done, vec![]))
+        }
         Op::Audit => Ok((Reply::Done, vec![])),
         Op::DenyUnreadable => deny_unreadable(tx),
     }
@@ -103,6 +111,7 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         escalation,
         flagged,
         key,
+        grant,
     } = write;
     let mut reply = Reply::Done;
     let mut implied = Vec::new();
@@ -118,8 +127,8 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         reply = Reply::Escalation(Box::new(esc));
     }
     tx.prepare_cached(
-        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at, grant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         record.id,
@@ -131,8 +140,12 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         reason,
         esc_id,
         json("an action", record)?,
-        record.submitted_at.to_rfc3339()
+        record.submitted_at.to_rfc3339(),
+        grant
     ])?;
+    if let Some(grant) = grant {
+        super::grants::used(tx, grant, record.submitted_at)?;
+    }
     if let Some(f) = flagged {
         tx.prepare_cached(
             "INSERT INTO flagged (action, reviewed, body, at) VALUES (?1, 0, ?2, ?3)",

@@ -117,10 +117,11 @@ pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAc
         String,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let row: Option<Row> = conn
         .query_row(
-            "SELECT a.agent, a.effect, a.rule, a.reason, a.escalation, e.state
+            "SELECT a.agent, a.effect, a.rule, a.reason, a.escalation, e.state, a.grant_id
              FROM actions a LEFT JOIN escalations e ON e.id = a.escalation WHERE a.id = ?1",
             [id],
             |r| {
@@ -131,11 +132,12 @@ pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAc
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((agent, effect_text, rule, reason, escalation, esc_state)) = row else {
+    let Some((agent, effect_text, rule, reason, escalation, esc_state, grant)) = row else {
         return Ok(None);
     };
     if let (Some(esc), Some("unreadable")) = (&escalation, esc_state.as_deref()) {
@@ -147,6 +149,7 @@ pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAc
                 "escalation {esc} could not be read when the server started, so it was denied"
             ),
             escalation: None,
+            grant: None,
         }));
     }
     Ok(Some(StoredAction {
@@ -155,6 +158,7 @@ pub(super) fn load_action(conn: &Connection, id: &str) -> Result<Option<StoredAc
         rule,
         reason,
         escalation,
+        grant,
     }))
 }
 
@@ -315,7 +319,7 @@ pub(super) fn recent_activity(
     limit: u32,
 ) -> Result<Vec<ActionSummary>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT id, agent, tool, session, effect, rule, reason, at FROM actions ORDER BY seq DESC LIMIT ?1",
+        "SELECT id, agent, tool, session, effect, rule, reason, at, grant_id FROM actions ORDER BY seq DESC LIMIT ?1",
     )?;
     type Row = (
         String,
@@ -326,6 +330,7 @@ pub(super) fn recent_activity(
         Option<String>,
         String,
         String,
+        Option<String>,
     );
     let rows = stmt
         .query_map([limit], |r| {
@@ -338,11 +343,12 @@ pub(super) fn recent_activity(
                 r.get(5)?,
                 r.get(6)?,
                 r.get(7)?,
+                r.get(8)?,
             ))
         })?
         .collect::<Result<Vec<Row>, _>>()?;
     rows.into_iter()
-        .map(|(id, agent, tool, session, eff, rule, reason, at)| {
+        .map(|(id, agent, tool, session, eff, rule, reason, at, grant)| {
             Ok(ActionSummary {
                 effect: effect("actions", &id, &eff)?,
                 at: time("actions", &id, &at)?,
@@ -352,6 +358,7 @@ pub(super) fn recent_activity(
                 session,
                 rule,
                 reason,
+                grant,
             })
         })
         .collect()

@@ -63,6 +63,9 @@ impl Reads for SqliteReader {
     fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         audit_records(&self.conn, q)
     }
+    fn grants(&self) -> Result<Vec<crate::protocol::Grant>, StoreError> {
+        super::grants::read_all(&self.conn)
+    }
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError> {
         Ok(latest_anchor(&self.conn)?)
     }

@@ -8,6 +8,8 @@
 //!   columns instead of JSON.
 //! - 3: `idempotency_keys`: an agent's `Idempotency-Key` and the action it named, written in the
 //!   same transaction as the action, kept for a day.
+//! - 4: `grants` (standing grants, their revocation and use count) and `actions.grant_id`, the
+//!   grant that allowed a call.
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -105,8 +107,22 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
 "#;
 
+/// Version 4. `body` is the grant as created (and, once revoked, with its revocation);
+/// `uses` and `last_used_at` change with every call it allows, in that call's transaction.
+const V4: &str = r#"
+CREATE TABLE grants (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    uses INTEGER NOT NULL DEFAULT 0,
+    last_used_at TEXT
+);
+ALTER TABLE actions ADD COLUMN grant_id TEXT;
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)

@@ -1,0 +1,205 @@
+//! `gavel grant`, `gavel grants`, `gavel revoke` as a person runs them, against a real server.
+
+mod common;
+
+use common::Env;
+use gavel::protocol::{Grant, Verdict};
+use serde_json::json;
+
+const POLICY: &str = r#"
+[[rule]]
+id = "refund-large"
+tools = ["stripe.refund"]
+when = "args.amount > 1000.0"
+effect = "review"
+reason = "Refunds above $1,000 need a finance approver"
+approvers = "finance"
+timeout = "10m"
+grantable = true
+
+[[rule]]
+id = "email-external"
+tools = ["email.send"]
+effect = "review"
+reason = "Outbound email is read first"
+approvers = "comms"
+timeout = "10m"
+"#;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_grants_lists_and_revokes_from_the_command_line() {
+    let env = Env::start(POLICY).await;
+    let out = env
+        .run_as(
+            "carol",
+            &[
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--when",
+                "args.currency == 'usd'",
+                "--for",
+                "1h",
+                "--reason",
+                "incident 4411 refunds",
+            ],
+        )
+        .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with("granted grt_")
+            && stdout.contains("refund-bot may call stripe.refund when args.currency == 'usd'"),
+        "{stdout}"
+    );
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':');
+
+    let allowed = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 2000.0, "currency": "usd"}),
+            "s",
+        )
+        .await;
+    assert_eq!(
+        (allowed.verdict, allowed.grant.as_deref()),
+        (Verdict::Allow, Some(id))
+    );
+
+    let out = env.run_as("erin", &["grants"]).await;
+    let listed = text(&out.stdout);
+    assert!(out.status.success());
+    let line = listed.lines().next().unwrap();
+    let cols: Vec<&str> = line.split('\t').collect();
+    assert_eq!(
+        (cols[0], cols[1], cols[2], cols[3], cols[4], cols[6], cols[7]),
+        (
+            id,
+            "refund-bot",
+            "stripe.refund",
+            "args.currency == 'usd'",
+            "carol",
+            "1 uses",
+            "live"
+        ),
+        "{listed}"
+    );
+    let out = env.run_as("erin", &["grants", "--json"]).await;
+    let grants: Vec<Grant> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((grants.len(), grants[0].uses), (1, 1));
+
+    // Not the signer, not an operator: refused, one line, non-zero.
+    let out = env
+        .run_as("bob", &["revoke", id, "--reason", "mine now"])
+        .await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not_revoker"), "{err}");
+
+    let out = env
+        .run_as("carol", &["revoke", id, "--reason", "incident closed"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("revoked {id}")));
+    let after = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 2000.0, "currency": "usd"}),
+            "s2",
+        )
+        .await;
+    assert_eq!(after.verdict, Verdict::Pending);
+    let out = env.run_as("erin", &["grants"]).await;
+    assert_eq!(text(&out.stdout), "");
+    let out = env.run_as("erin", &["grants", "--all"]).await;
+    assert!(text(&out.stdout).contains("revoked by carol"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_bad_input_are_one_clear_line() {
+    let env = Env::start(POLICY).await;
+    let cases: [(&str, Vec<&str>, &str); 4] = [
+        (
+            "bob",
+            vec![
+                "grant",
+                "--agent",
+                "mailer",
+                "--tool",
+                "email.send",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
+            "not_grantable",
+        ),
+        (
+            "dave",
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
+            "not_eligible",
+        ),
+        (
+            "carol",
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--for",
+                "8d",
+                "--reason",
+                "r",
+            ],
+            "--for",
+        ),
+        (
+            "carol",
+            vec![
+                "grant",
+                "--agent",
+                "refund-bot",
+                "--tool",
+                "stripe.refund",
+                "--when",
+                "args.amount >",
+                "--for",
+                "1h",
+                "--reason",
+                "r",
+            ],
+            "bad_condition",
+        ),
+    ];
+    for (who, words, says) in cases {
+        let out = env.run_as(who, &words).await;
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{words:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("gavel: ") && err.contains(says), "{err}");
+    }
+}
