@@ -9,29 +9,12 @@ use super::dialog::Dialog;
 use super::query_form::{parse_when, wire_time, FormKind, QueryForm, WHEN_HINT};
 use super::state::{Level, Request, State, View};
 
+pub use super::lookups::AuditState;
+
 /// Records asked for per page.
 pub const AUDIT_PAGE: usize = 200;
 /// Most records the view holds; past it, narrowing the filter is the way on.
 pub const AUDIT_CAP: usize = 20_000;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AuditState {
-    /// The filters as typed (agent, kind, since, until).
-    pub agent: String,
-    pub kind: String,
-    pub since: String,
-    pub until: String,
-    /// The filters as sent (names and values), for the next pages.
-    pub sent: Vec<(&'static str, String)>,
-    pub records: Vec<AuditRecord>,
-    /// The last page was full: the server may hold more.
-    pub more: bool,
-    /// The request whose page is awaited; answers to any other are stale.
-    pub loading: Option<u64>,
-    pub error: Option<String>,
-    /// A query has been run since the view was first opened.
-    pub ran: bool,
-}
 
 /// Whether I may read the audit log (the server checks too).
 pub fn may_audit(s: &State) -> bool {

@@ -7,61 +7,22 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::protocol::{inert, Escalation, EscalationState, Vote};
 
+use super::asks::{fetch, quit};
 use super::command::Command;
 use super::dialog::Dialog;
-use super::dialog_keys::quit;
 use super::event::{Reply, RequestError};
 use super::fields::edit_text;
 use super::keymap::Action;
-use super::replies::fetch;
 use super::selection::move_to;
 use super::server_events::{keep_whole, upsert};
 use super::state::{Level, Request, State, View};
 use super::text_field::TextField;
 use super::words::state_word;
 
+pub use super::batch_form::{BatchDraft, BatchItem, ItemStatus};
+
 /// Rows a page key scrolls the batch list by.
 const PAGE: u16 = 10;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchDraft {
-    pub vote: Vote,
-    /// What a deny-all covers ("agent refund-bot"); `None` for a batch of marked rows.
-    pub scope: Option<String>,
-    pub items: Vec<BatchItem>,
-    pub reason: TextField,
-    pub scroll: u16,
-    /// Once sent, the dialog shows each item's result and Enter or Esc closes it.
-    pub sent: bool,
-    /// Arguments arrived for an item since the last Enter: it must be read before signing.
-    pub changed: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchItem {
-    pub escalation: Escalation,
-    pub status: ItemStatus,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ItemStatus {
-    /// Will be signed and sent on confirm.
-    Ready,
-    /// I may not cast this vote on it: shown as such, never sent.
-    NotYours(String),
-    /// Resolved before it was sent: not sent.
-    Gone(String),
-    Sending(u64),
-    Accepted(String),
-    Refused(String),
-}
-
-impl BatchDraft {
-    pub fn count(&self, pred: impl Fn(&ItemStatus) -> bool) -> usize {
-        self.items.iter().filter(|i| pred(&i.status)).count()
-    }
-}
 
 /// Marks or unmarks the selected queue row, then moves down so the next one can be marked.
 pub(super) fn toggle_mark(s: &mut State) {

@@ -3,7 +3,7 @@
 
 use crate::protocol::{Escalation, FlagVerdict, FlaggedAction, Vote};
 
-pub use super::batch::BatchDraft;
+pub use super::batch_form::BatchDraft;
 pub use super::query_form::QueryForm;
 pub use super::text_field::TextField;
 

@@ -5,6 +5,7 @@ use crossterm::event::KeyEvent;
 
 use crate::protocol::{inert, FlagVerdict, Role, Vote};
 
+pub(super) use super::asks::quit;
 use super::command::Command;
 use super::dialog::{DecisionDraft, Dialog, FlipDraft, ReviewDraft, TextField};
 use super::fields::{edit_field, next_field};
@@ -195,15 +196,6 @@ pub(super) fn on_dialog_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
             }
         }
         _ => edit_field(dialog, &k),
-    }
-}
-
-pub(super) fn quit(s: &mut State, fx: &mut Vec<Command>) {
-    if s.half_typed() {
-        s.pending_quit = true;
-    } else {
-        s.quit = true;
-        fx.push(Command::Quit);
     }
 }
 

@@ -12,39 +12,12 @@ use super::dialog::Dialog;
 use super::query_form::{parse_when, wire_time, FormKind, QueryForm, WHEN_HINT};
 use super::state::{Request, State, View};
 
+pub use super::lookups::HistorySearch;
+
 /// Escalations asked for per page.
 pub const HISTORY_PAGE: usize = 100;
 /// Most results a search holds; past it, narrowing the search is the way on.
 pub const SEARCH_CAP: usize = 5_000;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HistorySearch {
-    /// The fields as typed, to edit the search again.
-    pub typed: Vec<(&'static str, String)>,
-    /// The filters as sent.
-    pub sent: Vec<(&'static str, String)>,
-    pub results: VecDeque<Escalation>,
-    /// The cursor of the next page, when the server has more.
-    pub next: Option<String>,
-    pub loading: Option<u64>,
-    pub error: Option<String>,
-}
-
-impl HistorySearch {
-    /// The search in a few words, for the view's title.
-    pub fn describe(&self) -> String {
-        if self.sent.is_empty() {
-            return "everything".into();
-        }
-        let typed: Vec<String> = self
-            .typed
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", inert(v)))
-            .collect();
-        typed.join(" ")
-    }
-}
 
 impl State {
     /// What the History view lists: a server search's results while one is shown, else the

@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(km.key_for(Section::Queue, Action::Approve), "y");
         assert_eq!(km.key_for(Section::Queue, Action::Down), "j");
         // Dialogs do not fall back to the global keys, and neither do their hints.
-        assert_eq!(km.key_for(Section::Dialog, Action::Down), "(unbound)");
+        assert_eq!(km.key_for(Section::Dialog, Action::NextView), "(unbound)");
         assert_eq!(km.key_for(Section::Dialog, Action::Quit), "Ctrl-c");
     }
 

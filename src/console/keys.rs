@@ -96,6 +96,8 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
                 s.message = None;
             }
         }
+        // In the Audit view the filter is the server-side query.
+        Action::Filter if s.view == View::Audit => audit_query::open_form(s),
         Action::Filter => s.filter_editing = true,
         Action::Help => {
             s.dialog = Some(Dialog::Help);

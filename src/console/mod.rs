@@ -5,8 +5,10 @@
 //! the keyboard and the clock are tasks that send typed events into one loop, which never awaits
 //! I/O and redraws only when something changed.
 
+mod asks;
 pub mod audit_query;
 pub mod batch;
+pub mod batch_form;
 pub mod command;
 pub mod dialog;
 mod dialog_keys;
@@ -21,6 +23,7 @@ mod key_names;
 pub mod keymap;
 pub mod keymap_file;
 mod keys;
+pub mod lookups;
 mod mouse;
 pub mod net;
 pub mod notify;

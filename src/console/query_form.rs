@@ -7,7 +7,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::protocol::Timestamp;
 
-use super::fields::edit_text;
 use super::text_field::TextField;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +71,9 @@ impl QueryForm {
         match k.code {
             KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.focus = (self.focus + n - 1) % n,
-            _ => edit_text(self.focused_mut(), k),
+            _ => {
+                self.focused_mut().key(k, crate::protocol::MAX_TEXT_LEN);
+            }
         }
     }
 }

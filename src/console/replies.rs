@@ -3,6 +3,7 @@
 
 use crate::protocol::{inert, Escalation, EscalationState, Vote};
 
+pub(super) use super::asks::fetch;
 use super::command::Command;
 use super::event::{Reply, RequestError};
 use super::grant_keys::{on_grant_refused, on_grant_reply};
@@ -156,26 +157,6 @@ pub(super) fn fetch_whole_if_needed(s: &mut State, fx: &mut Vec<Command>) {
     }
     let id = e.id.clone();
     fetch(s, id, fx);
-}
-
-/// Asks the server for the whole escalation.
-pub(super) fn fetch(s: &mut State, escalation: String, fx: &mut Vec<Command>) {
-    if s.fetches.get(&escalation) == Some(&Fetch::InFlight) {
-        return;
-    }
-    s.fetches.insert(escalation.clone(), Fetch::InFlight);
-    let request = s.next_request;
-    s.next_request += 1;
-    s.in_flight.insert(
-        request,
-        Request::Fetch {
-            escalation: escalation.clone(),
-        },
-    );
-    fx.push(Command::Fetch {
-        request,
-        escalation,
-    });
 }
 
 /// The whole escalation arrived: it replaces the stream's copy wherever that is shown, if it is

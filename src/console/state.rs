@@ -8,10 +8,10 @@ use crate::protocol::{
     KillSwitch, NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
-use super::audit_query::AuditState;
 use super::dialog::{DecisionDraft, Dialog};
-use super::history_search::HistorySearch;
 use super::keymap::Keymap;
+use super::lookups::AuditState;
+use super::lookups::HistorySearch;
 use super::text_field::TextField;
 use super::theme::Theme;
 use super::zone::Zone;

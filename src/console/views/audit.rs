@@ -15,7 +15,7 @@ use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
 use super::detail::render_lines;
 use super::format::{clip, title_note, when};
-use super::json_lines;
+use super::json::json_lines;
 use super::layout::window;
 use super::lists::render_table;
 

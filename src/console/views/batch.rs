@@ -10,11 +10,11 @@ use ratatui::Frame;
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{inert, Vote};
 
-use super::super::batch::{BatchDraft, BatchItem, ItemStatus};
+use super::super::batch_form::{BatchDraft, BatchItem, ItemStatus};
 use super::super::state::State;
 use super::super::theme::Theme;
 use super::format::{countdown, size_text, urgency_style};
-use super::json_lines;
+use super::json::json_lines;
 use super::layout::{centered, wrapped_rows};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State, d: &BatchDraft) {

@@ -2,11 +2,12 @@
 //! drawn reversed, each part shown inert (a hostile paste cannot style the screen).
 
 use ratatui::style::{Modifier, Style};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 
 use crate::protocol::inert;
 
-use super::super::dialog::TextField;
+use super::super::text_field::TextField;
+use super::super::theme::Theme;
 
 pub fn spans(field: &TextField, focused: bool, style: Style) -> Vec<Span<'static>> {
     let text = field.value();
@@ -29,4 +30,14 @@ pub fn spans(field: &TextField, focused: bool, style: Style) -> Vec<Span<'static
         ),
         Span::styled(inert(chars.as_str()).into_owned(), style),
     ]
+}
+
+/// A text field; the focused one shows its cursor as a reversed cell where the next character
+/// goes, so Home, End and the arrows are visible as they move it.
+pub fn input(t: &Theme, field: &TextField, focused: bool) -> Line<'static> {
+    Line::from(
+        std::iter::once(Span::styled("> ", t.accent()))
+            .chain(spans(field, focused, t.selected()))
+            .collect::<Vec<_>>(),
+    )
 }

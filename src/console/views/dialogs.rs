@@ -4,18 +4,17 @@
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::protocol::canonical::short_digest;
 use crate::protocol::{inert, Escalation, FlagVerdict, Vote};
 
-use super::super::dialog::{Dialog, TextField};
+use super::super::dialog::Dialog;
 use super::super::keymap::{Action, Section};
 use super::super::state::{Connection, Fetch, State};
-use super::super::theme::Theme;
+use super::cursor::input;
 use super::format::{countdown, size_text, urgency_style};
-use super::layout::{self, centered};
+use super::popup::{kv, popup};
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     if s.pending_quit {
@@ -279,13 +278,6 @@ fn titlecase(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("  {k:<11}"), t.muted()),
-        Span::raw(v),
-    ])
-}
-
 /// "Enter send · Esc cancel", in the keys the keymap has.
 fn send_or_cancel(s: &State) -> Line<'static> {
     let key = |a| s.keymap.key_for(Section::Dialog, a);
@@ -303,44 +295,6 @@ fn send_or_cancel(s: &State) -> Line<'static> {
 fn closes(s: &State) -> String {
     let key = |a| s.keymap.key_for(Section::Dialog, a);
     format!("{} or {}", key(Action::Cancel), key(Action::Confirm))
-}
-
-/// A text field; the focused one shows its cursor as a reversed cell where the next character
-/// goes, so Home, End and the arrows are visible as they move it.
-pub(super) fn input(t: &Theme, field: &TextField, focused: bool) -> Line<'static> {
-    Line::from(
-        std::iter::once(Span::styled("> ", t.accent()))
-            .chain(super::cursor::spans(field, focused, t.selected()))
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// Lines wrap: the rows they take inside a bordered box `width` wide, so nothing is cut off.
-fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
-    layout::wrapped_rows(lines, width.saturating_sub(2) as usize) as u16
-}
-
-pub(super) fn popup(
-    f: &mut Frame,
-    area: Rect,
-    s: &State,
-    title: &str,
-    lines: Vec<Line<'static>>,
-    width: u16,
-) {
-    let t = &s.theme;
-    let r = centered(area, width, wrapped_rows(&lines, width.min(area.width)) + 2);
-    f.render_widget(Clear, r);
-    let p = Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .style(t.base())
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(t.fg(t.accent))
-                .title(Span::styled(title.to_string(), t.accent())),
-        );
-    f.render_widget(p, r);
 }
 
 /// Why a decision dialog may not sign on its copy, if so: its arguments were left out.

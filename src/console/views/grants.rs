@@ -12,11 +12,11 @@ use super::super::dialog::DecisionDraft;
 use super::super::grant_form::{GrantFocus, RevokeDraft};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
-use super::super::theme::Theme;
-use super::dialogs::input;
+use super::cursor::input;
 use super::format::{clip, duration_text, title_note};
 use super::layout::window;
 use super::lists::render_table;
+use super::popup::kv;
 
 pub fn render(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
@@ -168,11 +168,4 @@ pub fn revoke_lines(s: &State, r: &RevokeDraft) -> Vec<Line<'static>> {
         t.accent(),
     )));
     lines
-}
-
-fn kv(t: &Theme, k: &str, v: String) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("  {k:<11}"), t.muted()),
-        Span::raw(v),
-    ])
 }

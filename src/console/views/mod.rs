@@ -16,6 +16,7 @@ mod json;
 mod killswitch;
 mod layout;
 mod lists;
+mod popup;
 pub mod prior;
 mod queue;
 mod status;

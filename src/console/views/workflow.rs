@@ -13,8 +13,9 @@ use super::super::dialog::Dialog;
 use super::super::handling::{HandlingDraft, HandlingKind, SNOOZE_CHOICES};
 use super::super::state::State;
 use super::super::theme::Theme;
-use super::dialogs::{input, kv, popup};
+use super::cursor::input;
 use super::format::{countdown, urgency_style, when_zoned};
+use super::popup::{kv, popup};
 
 fn secs(n: u64) -> String {
     crate::duration::format(std::time::Duration::from_secs(n))

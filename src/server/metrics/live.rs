@@ -12,12 +12,17 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::server::killswitch::KillSwitches;
-use crate::server::queue::Queue;
 use crate::server::store::StoreStats;
+
+/// How many escalations are pending and when the oldest was created: the queue answers it
+/// (the queue reports to the metrics, so the metrics reach it through this, not by name).
+pub(crate) trait PendingSummary: Send + Sync {
+    fn pending_summary(&self) -> (usize, Option<chrono::DateTime<Utc>>);
+}
 
 /// The parts a scrape reads.
 pub(crate) struct Live {
-    pub queue: Arc<Queue>,
+    pub queue: Arc<dyn PendingSummary>,
     pub kill: Arc<KillSwitches>,
     pub store: Arc<StoreStats>,
 }

@@ -12,6 +12,6 @@ mod registry;
 mod render;
 
 pub(crate) use families::Metrics;
-pub(crate) use live::Live;
+pub(crate) use live::{Live, PendingSummary};
 pub(crate) use registry::registry;
 pub(crate) use render::{render, Format};

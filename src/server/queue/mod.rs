@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, watch, OwnedMutexGuard, RwLock, RwLockReadGuard};
 use super::audit::AuditEvent;
 use super::error::ApiError;
 use super::killswitch::{kill_reason, KillSwitches};
-use super::metrics::Metrics;
+use super::metrics::{Metrics, PendingSummary};
 use super::store::{self, ExpiryPlan, Op, Store, StoreError};
 use crate::protocol::{ActionOutcome, Escalation, ServerMessage, Timestamp};
 use deadlines::Deadlines;
@@ -96,14 +96,6 @@ impl Queue {
         let mut v: Vec<Escalation> = self.slots().values().map(|s| s.esc.clone()).collect();
         v.sort_by(|a, b| a.deadline.cmp(&b.deadline).then_with(|| a.id.cmp(&b.id)));
         v
-    }
-
-    /// How many escalations are pending and when the oldest was created, for a scrape: one
-    /// pass over the map in memory.
-    pub fn pending_summary(&self) -> (usize, Option<Timestamp>) {
-        let slots = self.slots();
-        let oldest = slots.values().map(|s| s.esc.created_at).min();
-        (slots.len(), oldest)
     }
 
     /// The pending escalation of `agent` with `digest`: the same call, under the same policy,
@@ -273,5 +265,15 @@ impl Queue {
     /// elsewhere cannot leave it half-changed: its poison is ignored.
     fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl PendingSummary for Queue {
+    /// How many escalations are pending and when the oldest was created, for a scrape: one
+    /// pass over the map in memory.
+    fn pending_summary(&self) -> (usize, Option<Timestamp>) {
+        let slots = self.slots();
+        let oldest = slots.values().map(|s| s.esc.created_at).min();
+        (slots.len(), oldest)
     }
 }
