@@ -44,7 +44,11 @@ fn a_rebind_changes_the_hints_in_the_views() {
     assert!(!after.contains("a approve"), "{after}");
     // The key really does what the hint says.
     key(&mut s, KeyCode::Char('n'));
-    assert!(matches!(s.dialog, Some(Dialog::Decision(_))));
+    assert!(
+        matches!(s.dialog, Some(Dialog::Decision(_))),
+        "{:?}",
+        s.dialog
+    );
     let dialog = screen(&s, 160, 50);
     assert!(dialog.contains("Ctrl-s send · Esc cancel"), "{dialog}");
     key(&mut s, KeyCode::Esc);
@@ -52,7 +56,7 @@ fn a_rebind_changes_the_hints_in_the_views() {
     key(&mut s, KeyCode::Tab);
     let switches = screen(&s, 160, 50);
     assert!(
-        switches.contains("t toggle · ! stop everything"),
+        switches.contains("t flip · ! stop everything"),
         "{switches}"
     );
     key(&mut s, KeyCode::BackTab);

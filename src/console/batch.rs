@@ -12,7 +12,7 @@ use super::command::Command;
 use super::dialog::Dialog;
 use super::event::{Reply, RequestError};
 use super::fields::edit_text;
-use super::keymap::Action;
+use super::keymap::{Action, Section};
 use super::selection::move_to;
 use super::server_events::{keep_whole, upsert};
 use super::state::{Level, Request, State, View};
@@ -40,8 +40,10 @@ pub(super) fn toggle_mark(s: &mut State) {
         s.say(
             Level::Info,
             format!(
-                "{} marked: a approves, d denies them all (each shown, each signed)",
-                s.marks.len()
+                "{} marked: {} approves, {} denies them all (each shown, each signed)",
+                s.marks.len(),
+                s.keymap.key_for(Section::Queue, Action::Approve),
+                s.keymap.key_for(Section::Queue, Action::Deny)
             ),
         );
     }

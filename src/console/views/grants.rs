@@ -128,12 +128,26 @@ pub fn decision_lines(s: &State, d: &DecisionDraft) -> Vec<Line<'static>> {
 
 /// The dialog's key hint line.
 pub fn decision_keys(s: &State, d: &DecisionDraft) -> String {
+    let key = |a| s.keymap.key_for(Section::Dialog, a);
     match &d.grant {
         Some(g) if g.on => format!(
-            "Enter send both · Tab next field · {} no grant · Esc cancel",
-            s.keymap.key_for(Section::Dialog, Action::Grant)
+            "{} send both · {} next field · {} no grant · {} cancel",
+            key(Action::Confirm),
+            key(Action::NextField),
+            key(Action::Grant),
+            key(Action::Cancel)
         ),
-        _ => "Enter send · Esc cancel".into(),
+        Some(_) => format!(
+            "{} send · {} also allow calls like this · {} cancel",
+            key(Action::Confirm),
+            key(Action::Grant),
+            key(Action::Cancel)
+        ),
+        None => format!(
+            "{} send · {} cancel",
+            key(Action::Confirm),
+            key(Action::Cancel)
+        ),
     }
 }
 

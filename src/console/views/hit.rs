@@ -5,7 +5,7 @@ use ratatui::layout::{Position, Rect};
 
 use super::super::state::{State, View};
 use super::layout::{areas, width, window};
-use super::status::{tab_text, TABS_LEAD};
+use super::status::tab_texts;
 use super::{audit, lists, queue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
     let at = Position::new(x, y);
     let [tabs, main, _, _] = areas(Rect::new(0, 0, screen.0, screen.1));
     if tabs.contains(at) {
-        return tab_at(s, x);
+        return tab_at(s, x, screen.0);
     }
     if !main.contains(at) {
         return Target::Nothing;
@@ -80,10 +80,11 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
     }
 }
 
-fn tab_at(s: &State, x: u16) -> Target {
-    let mut left = width(TABS_LEAD);
-    for v in View::ALL {
-        let w = width(&tab_text(s, v));
+fn tab_at(s: &State, x: u16, cols: u16) -> Target {
+    let (lead, tabs) = tab_texts(s, cols);
+    let mut left = width(lead);
+    for (v, text) in tabs {
+        let w = width(&text);
         if (left..left + w).contains(&(x as usize)) {
             return Target::Tab(v);
         }

@@ -12,20 +12,28 @@ use super::super::keymap::Action;
 use super::super::state::{Connection, Level, State, View};
 use super::format::{clip_line, when};
 use super::hint::key;
+use super::layout::width;
 
-/// What the tab bar starts with, before the views' tabs.
-pub const TABS_LEAD: &str = " gavel ";
+/// What the tab bar starts with, before the views' tabs (left out when room is short).
+const TABS_LEAD: &str = " gavel ";
 
-/// A view's tab as the tab bar shows it (its clicks are measured against the same text).
-pub fn tab_text(s: &State, v: View) -> String {
+/// One view's tab: full (`Kill switches (1 on)`) or short (`Switches (1)`).
+fn tab_label(s: &State, v: View, short: bool) -> String {
     let count = match v {
         View::Queue => format!(" ({})", s.pending.len()),
         View::Flagged => format!(" ({})", s.unreviewed_flags()),
-        View::KillSwitches => {
-            if s.global_stopped() {
-                " (■ GLOBAL)".into()
+        View::KillSwitches if s.global_stopped() => {
+            if short {
+                " (■)".into()
             } else {
-                let on = s.killswitches.values().filter(|k| k.on).count();
+                " (■ GLOBAL)".into()
+            }
+        }
+        View::KillSwitches => {
+            let on = s.killswitches.values().filter(|k| k.on).count();
+            if short {
+                format!(" ({on})")
+            } else {
                 format!(" ({on} on)")
             }
         }
@@ -35,14 +43,40 @@ pub fn tab_text(s: &State, v: View) -> String {
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };
-    format!(" {}{} ", v.title(), count)
+    let title = match v {
+        View::KillSwitches if short => "Switches",
+        v => v.title(),
+    };
+    format!(" {title}{count} ")
+}
+
+/// Whether the tab bar needs its short form in `cols` columns: every tab, the one on screen
+/// included, stays readable rather than cut off at the right.
+fn short_tabs(s: &State, cols: u16) -> bool {
+    let full: usize = View::ALL
+        .iter()
+        .map(|&v| width(&tab_label(s, v, false)) + 1)
+        .sum();
+    width(TABS_LEAD) + full > cols as usize
+}
+
+/// The tab bar's lead and each view's tab as drawn in `cols` columns (clicks are measured
+/// against the same texts).
+pub fn tab_texts(s: &State, cols: u16) -> (&'static str, Vec<(View, String)>) {
+    let short = short_tabs(s, cols);
+    let lead = if short { "" } else { TABS_LEAD };
+    let tabs = View::ALL
+        .iter()
+        .map(|&v| (v, tab_label(s, v, short)))
+        .collect();
+    (lead, tabs)
 }
 
 pub fn tabs(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
-    let mut spans = vec![Span::styled(TABS_LEAD, t.accent())];
-    for v in View::ALL {
-        let text = tab_text(s, v);
+    let (lead, tabs) = tab_texts(s, area.width);
+    let mut spans = vec![Span::styled(lead, t.accent())];
+    for (v, text) in tabs {
         if v == s.view {
             spans.push(Span::styled(text, t.selected()));
         } else {

@@ -11,6 +11,7 @@ use crate::protocol::{inert, Escalation, EscalationState};
 
 use super::super::dialog::Dialog;
 use super::super::handling::{HandlingDraft, HandlingKind, SNOOZE_CHOICES};
+use super::super::keymap::{Action, Section};
 use super::super::state::State;
 use super::super::theme::Theme;
 use super::cursor::input;
@@ -93,7 +94,11 @@ pub fn detail_lines(s: &State, e: &Escalation, out: &mut Vec<Line<'static>>) {
         out.push(Line::from(vec![
             label("Snoozed"),
             Span::styled(
-                format!("by you until {} (z wakes it)", when_zoned(s, until)),
+                format!(
+                    "by you until {} ({} wakes it)",
+                    when_zoned(s, until),
+                    s.keymap.key_for(Section::Queue, Action::Snooze)
+                ),
                 t.muted(),
             ),
         ]));
