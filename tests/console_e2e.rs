@@ -66,11 +66,7 @@ async fn deny_with_reason_reaches_the_agent() {
     let out = refund(&env, 2400.0).await;
     let esc = out.escalation.clone().unwrap();
     let waiting = wait_final(&env, "refund-bot", &out.id);
-    c.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut c, &esc).await;
     select(&mut c, &esc);
     c.press(KeyCode::Char('d'));
     c.press(KeyCode::Enter); // no reason: refused locally, nothing sent
@@ -95,11 +91,7 @@ async fn a_refused_decision_shows_the_server_reason() {
     let mut c = console(&env).await;
     let out = refund(&env, 1800.0).await;
     let esc = out.escalation.clone().unwrap();
-    c.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut c, &esc).await;
     // What this console shows differs from what the server holds: the server must refuse.
     for e in c.state.pending.iter_mut().filter(|e| e.id == esc) {
         e.digest = format!("sha256:{}", "0".repeat(64));
@@ -134,11 +126,7 @@ async fn separation_of_duties_is_explained_and_nothing_is_sent() {
         )
         .await;
     let esc = out.escalation.clone().unwrap();
-    c.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut c, &esc).await;
     select(&mut c, &esc);
     c.press(KeyCode::Char('a'));
     match &c.state.dialog {
@@ -276,11 +264,7 @@ async fn hostile_arguments_arrive_inert_on_screen() {
     req.rationale = Some("\u{1b}[8mhidden\u{1b}[0m\r\nfake line".into());
     let out = env.submit("mailer", req).await;
     let esc = out.escalation.clone().unwrap();
-    c.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut c, &esc).await;
     select(&mut c, &esc);
     c.press(KeyCode::Enter);
     let mut term = Terminal::new(TestBackend::new(120, 60)).unwrap();
@@ -474,11 +458,7 @@ async fn a_claim_shows_on_another_console_and_a_vote_releases_it() {
     let out = refund(&env, 20000.0).await; // refund-huge: two approvals
     let esc = out.escalation.clone().unwrap();
     for c in [&mut carol, &mut bob] {
-        c.wait_for("the escalation", WAIT, |s| {
-            s.pending.iter().any(|e| e.id == esc)
-        })
-        .await
-        .unwrap();
+        shows_pending(c, &esc).await;
     }
     select(&mut carol, &esc);
     carol.press(KeyCode::Char('c'));
@@ -520,11 +500,7 @@ async fn a_snooze_hides_on_my_console_only_and_comes_back_before_the_deadline() 
     let out = refund(&env, 1500.0).await; // refund-large: 10 minutes
     let esc = out.escalation.clone().unwrap();
     for c in [&mut carol, &mut bob] {
-        c.wait_for("the escalation", WAIT, |s| {
-            s.pending.iter().any(|e| e.id == esc)
-        })
-        .await
-        .unwrap();
+        shows_pending(c, &esc).await;
     }
     select(&mut carol, &esc);
     carol.press(KeyCode::Char('z'));
@@ -579,11 +555,7 @@ async fn extend_then_reassign_from_the_console() {
         .act("deployer", "bank.transfer", json!({"to": "x"}), "s-e2e")
         .await;
     let esc = out.escalation.clone().unwrap();
-    dave.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut dave, &esc).await;
     let before = dave
         .state
         .pending

@@ -64,11 +64,7 @@ async fn an_edited_reason_reaches_the_server_exactly() {
     let out = refund(&env, 2400.0).await;
     let esc = out.escalation.clone().unwrap();
     let waiting = wait_final(&env, "refund-bot", &out.id);
-    c.wait_for("the escalation", WAIT, |s| {
-        s.pending.iter().any(|e| e.id == esc)
-    })
-    .await
-    .unwrap();
+    shows_pending(&mut c, &esc).await;
     select(&mut c, &esc);
     c.press(KeyCode::Char('d'));
     let reason = |c: &Driver| match &c.state.dialog {

@@ -58,6 +58,15 @@ pub async fn refund(env: &Env, amount: f64) -> ActionOutcome {
     out
 }
 
+/// Waits until the console lists `escalation` as pending.
+pub async fn shows_pending(d: &mut Driver, escalation: &str) {
+    d.wait_for("the escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == escalation)
+    })
+    .await
+    .unwrap();
+}
+
 /// Put the cursor on an escalation the way a person would: Home, then down.
 pub fn select(d: &mut Driver, escalation: &str) {
     let rows = d.state.queue_rows();
