@@ -158,6 +158,7 @@ mod tests {
             resolved_at: None,
             resolution_reason: None,
             decisions: Vec::new(),
+            budget: None,
             handling: Default::default(),
             elided: Vec::new(),
         }

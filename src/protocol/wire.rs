@@ -269,6 +269,9 @@ pub struct Escalation {
     pub resolution_reason: Option<String>,
     #[serde(default)]
     pub decisions: Vec<SignedDecision>,
+    /// Set on a budget escalation: the limit whose window it asks more room in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::governance::BudgetAsk>,
     /// Extensions, claim, snoozes and the secondary group (`protocol::handling`).
     #[serde(flatten)]
     pub handling: super::handling::Handling,

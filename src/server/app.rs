@@ -6,6 +6,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::arrivals::Arrivals;
 use super::flags::Flags;
+use super::governance::Governance;
 use super::grants::Grants;
 use super::killswitch::KillSwitches;
 use super::metrics::{registry, Live, Metrics};
@@ -26,6 +27,8 @@ pub(crate) struct App {
     pub flags: Flags,
     /// Standing grants: consulted for grantable reviews, created and revoked by people.
     pub grants: Grants,
+    /// Limits, breakers and the anomaly baseline: checked for every call before the rules.
+    pub governance: Governance,
     pub bus: broadcast::Sender<ServerMessage>,
     pub info: ServerInfo,
     pub metrics: Arc<Metrics>,
@@ -69,6 +72,7 @@ impl App {
             },
         );
         App {
+            governance: Governance::new(&policy),
             policy,
             roster,
             flags: Flags::new(store.clone(), bus.clone()),

@@ -7,6 +7,7 @@ pub mod datadir;
 mod enforce;
 mod error;
 mod flags;
+mod governance;
 mod grants;
 mod http;
 mod killswitch;
@@ -141,6 +142,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         policy, roster, store, switches, grants, info, shutdown,
     ));
     app.queue.restore().await?;
+    app.governance
+        .restore(&app.store, chrono::Utc::now())
+        .await?;
     let webhooks =
         webhooks::start(hooks, &cfg.data, &app.store, &app.bus, stop.subscribe()).await?;
 

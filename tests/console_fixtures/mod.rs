@@ -109,6 +109,7 @@ pub fn escalation(id: &str, agent: &str, tool: &str, deadline_in: i64) -> Escala
         resolved_at: None,
         resolution_reason: None,
         decisions: vec![],
+        budget: None,
         handling: Default::default(),
         elided: vec![],
     }

@@ -130,6 +130,7 @@ pub async fn submit(
         flagged,
         key,
         grant: grant.clone(),
+        governed: None,
     };
     let submitted_at = write.record.submitted_at;
     let reply = app

@@ -91,6 +91,7 @@ pub(super) fn escalation(
         resolved_at: None,
         resolution_reason: None,
         decisions: Vec::new(),
+        budget: None,
         handling: Handling {
             extend_allowed_secs: spec.extend.map_or(0, |d| d.as_secs()),
             escalate_to: match &spec.expiry {

@@ -16,6 +16,7 @@ mod killswitches;
 mod openapi;
 mod refusal;
 mod stream;
+mod usage;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -69,6 +70,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(history::search))
         .routes(routes!(grants::list, grants::create))
         .routes(routes!(grants::revoke))
+        .routes(routes!(usage::get))
 }
 
 pub fn router(app: Arc<App>) -> Router {

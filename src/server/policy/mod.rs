@@ -1,10 +1,12 @@
 //! `policy.toml`: ordered rules with CEL conditions, deny by default.
 
+mod breakers;
 mod condition;
 mod decision;
 pub mod functions;
 pub mod glob;
 mod grantable;
+mod limits;
 mod strict;
 
 use std::time::Duration;
@@ -18,17 +20,25 @@ use crate::config::{ConfigError, SourceFile};
 use crate::protocol::canonical::sha256_hex;
 use crate::protocol::{Effect, RuleRef};
 
+pub use breakers::{Anomaly, Breaker};
 use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
 use glob::{NameGlob, Segments};
 pub use grantable::GrantCondition;
+pub use limits::Limit;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     #[serde(default)]
     rule: Vec<RuleSpec>,
+    #[serde(default)]
+    limit: Vec<limits::LimitSpec>,
+    #[serde(default)]
+    breaker: Vec<breakers::BreakerSpec>,
+    #[serde(default)]
+    anomaly: Option<breakers::AnomalySpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,6 +149,12 @@ impl Rule {
 
 pub struct Policy {
     pub rules: Vec<Rule>,
+    /// Rate and cost envelopes (`[[limit]]`), checked before the rules.
+    pub limits: Vec<Limit>,
+    /// Circuit breakers (`[[breaker]]`), checked before the limits.
+    pub breakers: Vec<Breaker>,
+    /// Which unusual calls are flagged (`[anomaly]`).
+    pub anomaly: Anomaly,
     /// sha256 of the file, recorded in the audit log.
     pub digest: String,
     /// Short form of the digest, part of every action digest.
@@ -224,9 +240,15 @@ impl Policy {
                 reason: spec.reason,
             });
         }
+        let limits = limits::parse(src, roster, file.limit)?;
+        let breakers = breakers::parse(src, roster, file.breaker)?;
+        let anomaly = breakers::parse_anomaly(src, file.anomaly)?;
         let digest = sha256_hex(src.text.as_bytes());
         Ok(Policy {
             rules,
+            limits,
+            breakers,
+            anomaly,
             version: digest[..16].to_string(),
             digest,
         })

@@ -52,6 +52,10 @@ pub trait Reads: Send {
     fn grants(&self) -> Result<Vec<crate::protocol::Grant>, StoreError>;
     /// The newest signed checkpoint; `None` before the first record.
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError>;
+    /// Every call recorded at or after `since`, oldest first.
+    fn recent_actions(&self, since: Timestamp) -> Result<Vec<super::RecentAction>, StoreError>;
+    /// Every (agent, tool) pair ever called.
+    fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Resolved escalations matching `q`, newest first, and the cursor for the next page.
     fn resolved_history(
         &self,

@@ -127,6 +127,26 @@ pub struct ActionWrite {
     pub key: Option<KeyWrite>,
     /// The standing grant that allowed the call: its use is counted in the same transaction.
     pub grant: Option<String>,
+    /// The breaker or limit that decided the call (`breaker:ID`, `limit:ID`), if one did.
+    pub governed: Option<String>,
+}
+
+/// A recorded call as governance counts it (`recent_actions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentAction {
+    pub id: String,
+    pub agent: String,
+    pub session: String,
+    pub tool: String,
+    pub effect: Effect,
+    pub rule: Option<String>,
+    /// The breaker or limit that decided it, if one did.
+    pub governed: Option<String>,
+    /// Its estimate, or the actual cost once reported.
+    pub cost: Option<f64>,
+    /// How its escalation ended; `None` while pending or when it raised none.
+    pub resolution: Option<crate::protocol::Resolution>,
+    pub at: Timestamp,
 }
 
 /// An agent's `Idempotency-Key` as stored: the body it came with (`fingerprint`, SHA-256 of the
@@ -398,6 +418,14 @@ pub fn grants(r: &dyn Reads) -> Result<Vec<Grant>, StoreError> {
 }
 pub fn latest_anchor(r: &dyn Reads) -> Result<Option<Anchor>, StoreError> {
     r.latest_anchor()
+}
+/// Every call recorded at or after `since`, oldest first.
+pub fn recent_actions(r: &dyn Reads, since: Timestamp) -> Result<Vec<RecentAction>, StoreError> {
+    r.recent_actions(since)
+}
+/// Every (agent, tool) pair ever called.
+pub fn tools_called(r: &dyn Reads) -> Result<Vec<(String, String)>, StoreError> {
+    r.tools_called()
 }
 pub fn resolved_history(
     r: &dyn Reads,

@@ -80,6 +80,7 @@ fn escalation() -> Escalation {
         resolved_at: Some(at(30)),
         resolution_reason: Some("denied by carol: no".into()),
         decisions: vec![decision(Vote::Approve), decision(Vote::Deny)],
+        budget: None,
         handling: Default::default(),
         elided: vec![],
     }

@@ -59,6 +59,7 @@ pub(super) fn escalation() -> Escalation {
         resolved_at: None,
         resolution_reason: None,
         decisions: Vec::new(),
+        budget: None,
         handling: Default::default(),
         elided: Vec::new(),
     }

@@ -10,6 +10,7 @@ mod ops;
 mod read;
 mod reader;
 pub mod schema;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -112,6 +112,7 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         flagged,
         key,
         grant,
+        governed,
     } = write;
     let mut reply = Reply::Done;
     let mut implied = Vec::new();
@@ -127,8 +128,9 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         reply = Reply::Escalation(Box::new(esc));
     }
     tx.prepare_cached(
-        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at, grant_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at,
+                              grant_id, cost, governed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         record.id,
@@ -141,7 +143,9 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
         esc_id,
         json("an action", record)?,
         record.submitted_at.to_rfc3339(),
-        grant
+        grant,
+        record.cost,
+        governed
     ])?;
     if let Some(grant) = grant {
         super::grants::used(tx, grant, record.submitted_at)?;

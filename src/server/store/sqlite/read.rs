@@ -16,7 +16,7 @@ fn parse<T: DeserializeOwned>(table: &'static str, row: &str, text: &str) -> Res
     serde_json::from_str(text).map_err(|e| unreadable(table, row, e))
 }
 
-fn effect(table: &'static str, row: &str, text: &str) -> Result<Effect, StoreError> {
+pub(super) fn effect(table: &'static str, row: &str, text: &str) -> Result<Effect, StoreError> {
     match text {
         "allow" => Ok(Effect::Allow),
         "flag" => Ok(Effect::Flag),
@@ -26,7 +26,7 @@ fn effect(table: &'static str, row: &str, text: &str) -> Result<Effect, StoreErr
     }
 }
 
-fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreError> {
+pub(super) fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreError> {
     text.parse()
         .map_err(|e| unreadable(table, row, format!("time {text:?}: {e}")))
 }
@@ -92,7 +92,7 @@ pub(super) fn last_calls(
 
 /// How an escalation in state `text` ended; `None` while pending. One that could not be read
 /// when the server started was denied then.
-fn resolution(
+pub(super) fn resolution(
     table: &'static str,
     row: &str,
     text: &str,

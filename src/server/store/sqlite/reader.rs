@@ -69,6 +69,15 @@ impl Reads for SqliteReader {
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError> {
         Ok(latest_anchor(&self.conn)?)
     }
+    fn recent_actions(
+        &self,
+        since: crate::protocol::Timestamp,
+    ) -> Result<Vec<crate::server::store::RecentAction>, StoreError> {
+        super::usage::recent_actions(&self.conn, since)
+    }
+    fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError> {
+        super::usage::tools_called(&self.conn)
+    }
     fn resolved_history(
         &self,
         q: &crate::server::store::HistoryQuery,

@@ -10,6 +10,9 @@
 //!   same transaction as the action, kept for a day.
 //! - 4: `grants` (standing grants, their revocation and use count) and `actions.grant_id`, the
 //!   grant that allowed a call.
+//! - 5: `actions.cost` (the call's cost: its estimate, replaced by the actual cost when the
+//!   agent reports it) and `actions.governed` (the breaker or limit that decided the call), and
+//!   an index by time, so governance is rebuilt at start from the calls of its windows.
 
 use std::path::Path;
 
@@ -18,7 +21,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -121,8 +124,17 @@ CREATE TABLE grants (
 ALTER TABLE actions ADD COLUMN grant_id TEXT;
 "#;
 
+/// Version 5. The cost is backfilled from the records; earlier calls were decided by no
+/// breaker or limit.
+const V5: &str = r#"
+ALTER TABLE actions ADD COLUMN cost REAL;
+ALTER TABLE actions ADD COLUMN governed TEXT;
+UPDATE actions SET cost = json_extract(record, '$.cost') WHERE json_valid(record);
+CREATE INDEX actions_by_time ON actions (at);
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)

@@ -1,0 +1,63 @@
+//! Cost and rate governance at the enforcement point: the limits' use per agent and session
+//! (`ledger`), the circuit breakers (`breakers`) and the anomaly baseline (`anomaly`). Each
+//! keeps its state in memory, rebuilt at start from the calls of its windows (`restore`);
+//! what it decides is recorded with the call, so the store stays the one source of truth.
+
+mod anomaly;
+mod breakers;
+mod ledger;
+
+pub use anomaly::Baseline;
+pub use breakers::Breakers;
+pub use ledger::Ledger;
+
+use crate::protocol::{Timestamp, UsageReport};
+use crate::server::policy::Policy;
+use crate::server::store::{self, Store, StoreError};
+
+pub(crate) struct Governance {
+    pub ledger: Ledger,
+    pub breakers: Breakers,
+    pub anomaly: Baseline,
+}
+
+impl Governance {
+    pub fn new(policy: &Policy) -> Governance {
+        Governance {
+            ledger: Ledger::new(&policy.limits),
+            breakers: Breakers::new(&policy.breakers),
+            anomaly: Baseline::new(&policy.anomaly),
+        }
+    }
+
+    /// Rebuilds every part's state from the calls recorded in its windows.
+    pub async fn restore(&self, store: &Store, now: Timestamp) -> Result<(), StoreError> {
+        let since = [
+            self.ledger.lookback(now),
+            self.breakers.lookback(now),
+            self.anomaly.lookback(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(since) = since {
+            let calls = store.read(move |r| store::recent_actions(r, since)).await?;
+            self.ledger.restore(&calls, now);
+            self.breakers.restore(&calls, now);
+            self.anomaly.restore(&calls, now);
+        }
+        if self.anomaly.wants_tools_called() {
+            let pairs = store.read(store::tools_called).await?;
+            self.anomaly.restore_tools(pairs);
+        }
+        Ok(())
+    }
+
+    /// Every limit in use and every breaker not closed, for one agent or all.
+    pub fn report(&self, agent: Option<&str>, now: Timestamp) -> UsageReport {
+        UsageReport {
+            limits: self.ledger.report(agent, now),
+            breakers: self.breakers.report(agent, now),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The calls of a recent stretch of time, as governance counts them: limits, breakers and the
+//! anomaly baseline are rebuilt from these at start.
+
+use rusqlite::{params, Connection};
+
+use super::read::{effect, resolution, time};
+use crate::protocol::Timestamp;
+use crate::server::store::{RecentAction, StoreError};
+
+/// Every call recorded at or after `since`, oldest first.
+pub(super) fn recent_actions(
+    conn: &Connection,
+    since: Timestamp,
+) -> Result<Vec<RecentAction>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.agent, a.session, a.tool, a.effect, a.rule, a.governed, a.cost, a.at,
+                e.state
+         FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
+         WHERE a.at >= ?1 ORDER BY a.seq",
+    )?;
+    let rows = stmt.query_map(params![since.to_rfc3339()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, Option<f64>>(7)?,
+            r.get::<_, String>(8)?,
+            r.get::<_, Option<String>>(9)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, agent, session, tool, eff, rule, governed, cost, at, state) = row?;
+        out.push(RecentAction {
+            effect: effect("actions", &id, &eff)?,
+            at: time("actions", &id, &at)?,
+            resolution: match state {
+                Some(s) => resolution("escalations", &id, &s)?,
+                None => None,
+            },
+            id,
+            agent,
+            session,
+            tool,
+            rule,
+            governed,
+            cost,
+        });
+    }
+    Ok(out)
+}
+
+/// Every (agent, tool) pair ever called, for the anomaly baseline's "never called before".
+pub(super) fn tools_called(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT agent, tool FROM actions")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
