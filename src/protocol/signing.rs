@@ -29,6 +29,7 @@ pub enum Purpose {
     Reassign,
     Grant,
     GrantRevoke,
+    BreakerReset,
 }
 
 impl Purpose {
@@ -46,6 +47,7 @@ impl Purpose {
             Purpose::Reassign => "reassign",
             Purpose::Grant => "grant",
             Purpose::GrantRevoke => "grant-revoke",
+            Purpose::BreakerReset => "breaker-reset",
         }
     }
 }
@@ -76,6 +78,7 @@ impl AlwaysCanonical for super::handling::SnoozeBody {}
 impl AlwaysCanonical for super::handling::ReassignBody {}
 impl AlwaysCanonical for super::grants::GrantBody {}
 impl AlwaysCanonical for super::grants::GrantRevokeBody {}
+impl AlwaysCanonical for super::governance::BreakerResetBody {}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
