@@ -40,6 +40,7 @@ pub(super) async fn consult<'a>(
     let ruling = Ruling {
         outcome: Outcome::Granted { rule, grant },
         reason,
+        ..ruling
     };
     (ruling, Some(gate))
 }

@@ -52,7 +52,9 @@ pub async fn submit(
     if let (Some(original), Some(k)) = (earlier, &key) {
         return retry::replay(app, &record, &original, &k.key).await;
     }
-    let ruling = ruling::rule_on(&app.policy, &app.kill, &record, now);
+    // Kill switches, then breakers, then limits, then the rules (DESIGN, Flow step 2).
+    let ruling = ruling::killed(&app.kill, &record)
+        .unwrap_or_else(|| ruling::rule_on(&app.policy, &record, now));
     // Held until the call's use of a grant is durable: no revocation passes it meanwhile.
     let (ruling, _grant_gate) = granted::consult(app, agent, &record, ruling).await;
     let digest = record::digest(&record)?;
@@ -101,6 +103,7 @@ pub async fn submit(
         Outcome::Granted { grant, .. } => Some(grant),
         _ => None,
     };
+    let governed = ruling.governed.clone();
     let mut audit = vec![AuditEvent::action(
         &record,
         &digest,
@@ -116,6 +119,7 @@ pub async fn submit(
     if let (Some(g), Some(rule)) = (grant, &judged.rule) {
         audit.push(AuditEvent::grant_used(g, &record, rule));
     }
+    audit.extend(ruling.events.iter().cloned());
     let grant = grant.map(|g| g.id.clone());
     let mut summary = record::summary(&record, &judged);
     summary.grant = grant.clone();
@@ -130,7 +134,7 @@ pub async fn submit(
         flagged,
         key,
         grant: grant.clone(),
-        governed: None,
+        governed,
     };
     let submitted_at = write.record.submitted_at;
     let reply = app

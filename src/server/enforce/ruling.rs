@@ -1,7 +1,9 @@
 //! The ruling on a call: a kill switch that covers it, or else the policy's decision, with a
-//! review's deadline set.
+//! review's deadline set. Governance (breakers, limits, anomalies) turns rulings into stricter
+//! ones and says so in `governed` and `events`.
 
 use crate::protocol::{ActionRecord, Effect, Grant, Timestamp};
+use crate::server::audit::AuditEvent;
 use crate::server::killswitch::{kill_reason, KillSwitches};
 use crate::server::policy::{Decision, EvalInput, Policy, Review, Rule};
 
@@ -9,6 +11,11 @@ use crate::server::policy::{Decision, EvalInput, Policy, Review, Rule};
 pub(super) struct Ruling<'p> {
     pub outcome: Outcome<'p>,
     pub reason: String,
+    /// The breaker or limit that decided the call (`breaker:ID`, `limit:ID`), if one did.
+    pub governed: Option<String>,
+    /// Audit records the ruling brings besides the call's own (a limit hit, a breaker tripped),
+    /// written in the same transaction as the call.
+    pub events: Vec<AuditEvent>,
 }
 
 pub(super) enum Outcome<'p> {
@@ -34,7 +41,17 @@ pub(super) enum Outcome<'p> {
     },
 }
 
-impl Ruling<'_> {
+impl<'p> Ruling<'p> {
+    /// A ruling that no governance part touched.
+    pub fn new(outcome: Outcome<'p>, reason: String) -> Ruling<'p> {
+        Ruling {
+            outcome,
+            reason,
+            governed: None,
+            events: Vec::new(),
+        }
+    }
+
     pub fn effect(&self) -> Effect {
         match &self.outcome {
             Outcome::Allow { .. } | Outcome::Granted { .. } => Effect::Allow,
@@ -68,19 +85,18 @@ impl Ruling<'_> {
     }
 }
 
-/// Kill switches first, then the policy.
-pub(super) fn rule_on<'p>(
-    policy: &'p Policy,
-    kill: &KillSwitches,
-    record: &ActionRecord,
-    now: Timestamp,
-) -> Ruling<'p> {
-    if let Some(k) = kill.covering(&record.agent, &record.tool) {
-        return Ruling {
-            outcome: Outcome::Deny { rule: None },
-            reason: kill_reason(&k.scope, &k.reason),
-        };
-    }
+/// The kill switch that covers the call, as a deny: checked before anything else.
+pub(super) fn killed<'p>(kill: &KillSwitches, record: &ActionRecord) -> Option<Ruling<'p>> {
+    kill.covering(&record.agent, &record.tool).map(|k| {
+        Ruling::new(
+            Outcome::Deny { rule: None },
+            kill_reason(&k.scope, &k.reason),
+        )
+    })
+}
+
+/// The policy's rules on the call.
+pub(super) fn rule_on<'p>(policy: &'p Policy, record: &ActionRecord, now: Timestamp) -> Ruling<'p> {
     let decision = policy.evaluate(&eval_input(record));
     let reason = policy.reason(&decision);
     let rule = |i: usize| &policy.rules[i];
@@ -97,17 +113,17 @@ pub(super) fn rule_on<'p>(
                     deadline,
                 },
                 Err(e) => {
-                    return Ruling {
-                        outcome: Outcome::Deny { rule: None },
-                        reason: format!(
+                    return Ruling::new(
+                        Outcome::Deny { rule: None },
+                        format!(
                             "{reason}; its deadline cannot be set ({e}), so the call is denied"
                         ),
-                    }
+                    )
                 }
             }
         }
     };
-    Ruling { outcome, reason }
+    Ruling::new(outcome, reason)
 }
 
 /// What a policy condition can see of a call.
