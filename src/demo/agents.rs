@@ -71,13 +71,17 @@ pub struct Stats {
     pub withdrawn: AtomicU64,
     pub errors: AtomicU64,
     pub colleague_votes: AtomicU64,
+    /// The runaway crawler's calls, those held for a budget or the rules, and those denied.
+    pub runaway_calls: AtomicU64,
+    pub runaway_held: AtomicU64,
+    pub runaway_denied: AtomicU64,
 }
 
-fn bump(c: &AtomicU64) {
+pub(super) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-type Waiters = Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>;
+pub(super) type Waiters = Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>;
 
 pub fn rand_below(n: u64) -> u64 {
     let mut b = [0u8; 8];
@@ -89,7 +93,7 @@ fn pick<T>(items: &[T]) -> &T {
     &items[rand_below(items.len() as u64) as usize]
 }
 
-fn pause(p: &Pace) -> Duration {
+pub(super) fn pause(p: &Pace) -> Duration {
     let span = p.max.saturating_sub(p.min).as_millis() as u64;
     p.min + Duration::from_millis(rand_below(span + 1))
 }
@@ -111,6 +115,17 @@ impl Simulation {
         let mut first_in = Some(first_in);
         let mut tasks = Vec::new();
         for (agent, token) in &world.tokens {
+            if agent == super::runaway::RUNAWAY {
+                tasks.push(tokio::spawn(super::runaway::runaway_loop(
+                    client.clone(),
+                    token.clone(),
+                    go.clone(),
+                    pace,
+                    stats.clone(),
+                    waiters.clone(),
+                )));
+                continue;
+            }
             let start = if agent == FIRST_AGENT {
                 Start::First(first_in.take())
             } else {
@@ -323,7 +338,7 @@ async fn agent_loop(
 
 /// Waits for a held call's outcome until the agent's patience runs out, then withdraws it, as
 /// gavel's adapters do; the call's place among the agent's held calls is freed either way.
-async fn wait_or_withdraw(
+pub(super) async fn wait_or_withdraw(
     client: Client,
     token: String,
     action: String,

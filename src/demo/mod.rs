@@ -4,6 +4,7 @@
 //! everything. `--headless --duration 5s` runs without a terminal and prints a summary.
 
 pub mod agents;
+mod runaway;
 pub mod world;
 
 use std::path::PathBuf;
@@ -230,6 +231,27 @@ async fn headless(
             .as_ref()
             .map(|m| m.text.as_str())
             .unwrap_or("none made")
+    );
+    let usage = crate::client::Client::new(url)
+        .usage(&world.your_key()?, Some(runaway::RUNAWAY))
+        .await
+        .unwrap_or_default();
+    let breakers: Vec<String> = usage
+        .breakers
+        .iter()
+        .map(|b| format!("{} ({})", b.breaker, b.reason))
+        .collect();
+    println!(
+        "runaway {}: {} calls, {} held for review, {} denied; breakers open: {}",
+        runaway::RUNAWAY,
+        n(&st.runaway_calls),
+        n(&st.runaway_held),
+        n(&st.runaway_denied),
+        if breakers.is_empty() {
+            "none".to_string()
+        } else {
+            breakers.join("; ")
+        }
     );
     let live = s.connection == Connection::Live;
     println!(
