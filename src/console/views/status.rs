@@ -40,6 +40,10 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
         View::History => format!(" ({})", s.history.len()),
         View::Audit => String::new(),
         View::Grants => format!(" ({})", s.grant_rows().len()),
+        View::Budgets => match s.budgets.alerts() {
+            0 => format!(" ({})", s.budgets.limits().len()),
+            n => format!(" ({n}!)"),
+        },
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };
@@ -177,6 +181,12 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
             "│ no data yet ".to_string()
         }),
     ];
+    if s.budgets.alerts() > 0 {
+        spans.push(Span::styled(
+            format!("│ ⚠ {} budget alerts ", s.budgets.alerts()),
+            t.fg(t.warning).add_modifier(Modifier::BOLD),
+        ));
+    }
     if s.sending() > 0 {
         spans.push(Span::styled(
             format!("│ {} sending ", s.sending()),
