@@ -149,6 +149,7 @@ fn calls(l: &LimitUse) -> String {
 
 fn cost(l: &LimitUse) -> String {
     match l.max_cost {
+        None if l.cost == 0.0 => "-".into(),
         Some(max) => format!("{}/{}", money(l.cost), money(max + l.grace_cost)),
         None => money(l.cost),
     }

@@ -31,6 +31,8 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
             on_tick(s, now, &mut fx);
             // A snooze that ends brings its row back: the cursor stays on its item.
             super::selection::reselect(s, super::state::View::Queue);
+            // Calls seen, or a window or cooldown ended: the Budgets view reads again.
+            super::budgets::keep_fresh(s, &mut fx);
             return fx;
         }
         Event::NotifyUnavailable(why) => {

@@ -11,8 +11,9 @@ use super::super::state::State;
 use super::super::theme::Theme;
 use super::format::when_zoned;
 
-/// Cells of a share bar.
+/// Cells of a share bar, and of one on a narrow screen.
 pub const BAR: usize = 10;
+pub const BAR_NARROW: usize = 5;
 
 /// `$48.20`; a value that is not a finite number says so rather than printing `NaN`.
 pub fn money(v: f64) -> String {
@@ -32,9 +33,11 @@ pub fn calls_text(l: &LimitUse) -> String {
     }
 }
 
-/// `$48.20/$50.00`, `…+$10.00` with grace, `$48.20` with no maximum.
+/// `$48.20/$50.00`, `…+$10.00` with grace, `$48.20` with no maximum, `—` for a limit that
+/// counts only calls (and has no cost reported).
 pub fn cost_text(l: &LimitUse) -> String {
     match l.max_cost {
+        None if l.cost == 0.0 => "—".into(),
         Some(max) if l.grace_cost > 0.0 => {
             format!("{}/{}+{}", money(l.cost), money(max), money(l.grace_cost))
         }
@@ -52,14 +55,14 @@ pub fn percent(share: f64) -> String {
     }
 }
 
-/// `██████░░░░` for a share of 0.6: the bar stops at full past the limit.
-pub fn bar(share: f64) -> String {
+/// `██████░░░░` for a share of 0.6 in `cells`: the bar stops at full past the limit.
+pub fn bar(share: f64, cells: usize) -> String {
     let filled = if share.is_finite() {
-        ((share.clamp(0.0, 1.0) * BAR as f64).round() as usize).min(BAR)
+        ((share.clamp(0.0, 1.0) * cells as f64).round() as usize).min(cells)
     } else {
-        BAR
+        cells
     };
-    format!("{}{}", "█".repeat(filled), "░".repeat(BAR - filled))
+    format!("{}{}", "█".repeat(filled), "░".repeat(cells - filled))
 }
 
 /// The state's word (colour alone never carries it) and colour.
@@ -159,7 +162,7 @@ pub fn ask_lines(s: &State, e: &Escalation, out: &mut Vec<Line<'static>>) {
         Span::styled(format!("{:<14}", "Budget"), t.fg(t.warning)),
         Span::styled(word, style),
         Span::styled(
-            format!("  {} {}", bar(ask.usage.share), percent(ask.usage.share)),
+            format!("  {} {}", bar(ask.usage.share, BAR), percent(ask.usage.share)),
             style,
         ),
     ]));

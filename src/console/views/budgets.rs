@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Padding, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::protocol::{inert, BreakerState};
@@ -12,7 +12,7 @@ use crate::protocol::{inert, BreakerState};
 use super::super::budget_state::{BudgetRow, ResetDraft};
 use super::super::keymap::{Action, Section};
 use super::super::state::{State, View};
-use super::budget_text::{bar, calls_text, cost_text, percent, state_word, who};
+use super::budget_text::{bar, calls_text, cost_text, percent, state_word, who, BAR, BAR_NARROW};
 use super::cursor::input;
 use super::format::{title_note, when, when_zoned};
 use super::layout::Column;
@@ -41,12 +41,13 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     breakers_table(f, bottom, s, &breakers, sel.checked_sub(limits.len()));
 }
 
-/// The limits above, the breakers below; each takes what its rows need, the limits first.
+/// The limits above, the breakers below: the limits take what their rows need but leave the
+/// breakers theirs (up to half); the breakers get the rest.
 pub(super) fn split(area: Rect, limits: usize, breakers: usize) -> [Rect; 2] {
     let want_b = (breakers.max(1) as u16).saturating_add(3);
-    let b = want_b.min(area.height / 2).max(4);
+    let keep_b = want_b.min(area.height / 2);
     let want_l = (limits.max(2) as u16).saturating_add(3);
-    let l = want_l.max(area.height.saturating_sub(b));
+    let l = want_l.min(area.height.saturating_sub(keep_b)).max(5);
     Layout::vertical([Constraint::Length(l.min(area.height)), Constraint::Min(0)]).areas(area)
 }
 
@@ -68,9 +69,9 @@ fn empty_text(s: &State, what: &str) -> String {
 
 fn empty(f: &mut Frame, area: Rect, s: &State, title: String, hint: String, text: String) {
     let t = &s.theme;
-    let p = Paragraph::new(vec![Line::from(Span::styled(format!(" {text}"), t.muted()))])
-        .wrap(ratatui::widgets::Wrap { trim: false })
-        .block(block(s, title, hint, area.width));
+    let p = Paragraph::new(vec![Line::from(Span::styled(text, t.muted()))])
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .block(block(s, title, hint, area.width).padding(Padding::horizontal(1)));
     f.render_widget(p, area);
 }
 
@@ -108,6 +109,7 @@ fn limits_table(f: &mut Frame, area: Rect, s: &State, limits: &[usize], sel: Opt
     if limits.is_empty() {
         return empty(f, area, s, title, hint, empty_text(s, "limit"));
     }
+    let cells_of_bar = if area.width < 100 { BAR_NARROW } else { BAR };
     let cells = limits
         .iter()
         .map(|&i| {
@@ -117,7 +119,7 @@ fn limits_table(f: &mut Frame, area: Rect, s: &State, limits: &[usize], sel: Opt
                 Line::from(inert(&l.limit).into_owned()),
                 Line::from(who(l)),
                 Line::from(Span::styled(
-                    format!("{} {:>4}", bar(l.share), percent(l.share)),
+                    format!("{} {:>4}", bar(l.share, cells_of_bar), percent(l.share)),
                     style,
                 )),
                 Line::from(calls_text(l)),
@@ -127,13 +129,14 @@ fn limits_table(f: &mut Frame, area: Rect, s: &State, limits: &[usize], sel: Opt
             ]
         })
         .collect();
+    // The numbers and the state keep their width; names give way first.
     let cols = vec![
         Column::new(6, 20),
         Column::new(8, 32).weight(110),
-        Column::new(15, 16),
-        Column::new(5, 14),
-        Column::new(6, 24),
-        Column::new(4, 10),
+        Column::new(cells_of_bar + 5, cells_of_bar + 6),
+        Column::new(10, 14),
+        Column::new(13, 24),
+        Column::new(10, 10),
         Column::new(8, 19),
     ];
     let header = ["Limit", "Agent", "Use", "Calls", "Cost", "State", "Resets"];
