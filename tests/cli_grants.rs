@@ -228,7 +228,15 @@ async fn usage_prints_the_report_as_a_table_and_as_json() {
     let report: gavel::protocol::UsageReport =
         serde_json::from_value(v.clone()).expect("a UsageReport");
     for l in limits {
-        for field in ["limit", "per", "agent", "window_secs", "resets_at", "calls", "cost"] {
+        for field in [
+            "limit",
+            "per",
+            "agent",
+            "window_secs",
+            "resets_at",
+            "calls",
+            "cost",
+        ] {
             assert!(!l[field].is_null(), "{field} in {l}");
         }
         assert!(l["share"].as_f64().is_some_and(f64::is_finite), "{l}");
@@ -252,7 +260,9 @@ async fn usage_prints_the_report_as_a_table_and_as_json() {
         assert!(table.starts_with("LIMIT "), "{table}");
         for l in &report.limits {
             assert!(
-                table.lines().any(|x| x.contains(&l.agent) && x.contains(&l.calls.to_string())),
+                table
+                    .lines()
+                    .any(|x| x.contains(&l.agent) && x.contains(&l.calls.to_string())),
                 "{} of {} missing: {table}",
                 l.limit,
                 l.agent

@@ -72,7 +72,10 @@ fn budgets_view_shows_limits_as_bars_with_numbers_and_open_breakers() {
     let rows = s.budget_rows();
     assert_eq!(rows.len(), 6, "four limits, two breakers");
     let small = screen(&s, 80, 24);
-    assert!(small.contains("Budget(5!)"), "short tabs at 80 columns: {small}");
+    assert!(
+        small.contains("Budget(5!)"),
+        "short tabs at 80 columns: {small}"
+    );
     assert!(small.contains("83/100"), "{small}");
     assert!(small.contains("$48.20/$50.00"), "{small}");
     assert!(small.contains("100/100+20"), "grace is shown: {small}");
@@ -110,7 +113,10 @@ fn budgets_view_says_when_nothing_is_in_use_or_still_being_read() {
         },
     );
     let text = screen(&s, 120, 40);
-    assert!(text.contains("✗ not in the roster (unknown_signer)"), "{text}");
+    assert!(
+        text.contains("✗ not in the roster (unknown_signer)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -122,7 +128,10 @@ fn no_color_keeps_the_states_in_words() {
     let term = render(&s, 120, 40);
     let buf = term.backend().buffer();
     for c in buf.content() {
-        assert!(c.fg == Color::Reset && c.bg == Color::Reset, "a colour survived");
+        assert!(
+            c.fg == Color::Reset && c.bg == Color::Reset,
+            "a colour survived"
+        );
     }
     let text = buffer_text(buf);
     for word in ["⚠ warning", "✗ exceeded", "● open", "◐ half-open"] {
@@ -221,8 +230,7 @@ fn a_click_selects_a_limit_or_a_breaker_and_the_tab_opens_the_view() {
 fn select_breaker(s: &mut State, agent: &str) {
     key(s, KeyCode::Char('g'));
     for _ in 0..s.budget_rows().len() {
-        if let Some(gavel::console::budget_state::BudgetRow::Breaker(i)) = s.selected_budget_row()
-        {
+        if let Some(gavel::console::budget_state::BudgetRow::Breaker(i)) = s.selected_budget_row() {
             if s.budgets.breakers()[i].agent == agent {
                 return;
             }
@@ -238,7 +246,12 @@ fn an_operator_resets_a_breaker_with_a_reason() {
     // On a limit the reset key says where breakers are.
     let fx = press(&mut s, KeyCode::Char('R'));
     assert!(fx.is_empty() && s.dialog.is_none());
-    assert!(s.message.as_ref().unwrap().text.contains("select an open breaker"));
+    assert!(s
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("select an open breaker"));
     select_breaker(&mut s, "refund-bot");
     press(&mut s, KeyCode::Char('R'));
     assert!(matches!(s.dialog, Some(Dialog::BreakerReset(_))));
@@ -309,7 +322,8 @@ fn a_refused_reset_says_why_and_only_operators_get_the_dialog() {
     let m = s.message.clone().unwrap();
     assert_eq!(m.level, Level::Error);
     assert!(
-        m.text.starts_with("✗ breaker deny-streak of mailer was NOT reset: resetting")
+        m.text
+            .starts_with("✗ breaker deny-streak of mailer was NOT reset: resetting")
             && m.text.ends_with("(role_required)"),
         "{}",
         m.text
@@ -349,7 +363,10 @@ fn a_budget_escalation_is_tagged_in_the_queue_and_its_detail_shows_the_ask() {
                of limit hourly-spend; │ │ approving grants 20 more calls / $10.00 until \
                10:00:00 UTC";
     assert!(detail.contains(ask), "{text}");
-    assert!(detail.contains("Budget ✗ exceeded ██████████ 100%"), "{text}");
+    assert!(
+        detail.contains("Budget ✗ exceeded ██████████ 100%"),
+        "{text}"
+    );
     insta::assert_snapshot!("budget_escalation_queue_120x40", text);
     insta::assert_snapshot!("budget_escalation_queue_80x24", screen(&s, 80, 24));
     // Only the budget escalation is tagged.
@@ -401,9 +418,9 @@ async fn the_view_reads_a_real_server_and_a_reset_gets_its_answer() {
     d.type_text("e2e reset");
     d.press(KeyCode::Enter);
     d.wait_for("the reset's answer", WAIT, |s| {
-        s.message
-            .as_ref()
-            .is_some_and(|m| m.text.contains("breaker escalation-storm of refund-bot") && m.level != Level::Info)
+        s.message.as_ref().is_some_and(|m| {
+            m.text.contains("breaker escalation-storm of refund-bot") && m.level != Level::Info
+        })
     })
     .await
     .unwrap();

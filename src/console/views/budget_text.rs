@@ -162,7 +162,11 @@ pub fn ask_lines(s: &State, e: &Escalation, out: &mut Vec<Line<'static>>) {
         Span::styled(format!("{:<14}", "Budget"), t.fg(t.warning)),
         Span::styled(word, style),
         Span::styled(
-            format!("  {} {}", bar(ask.usage.share, BAR), percent(ask.usage.share)),
+            format!(
+                "  {} {}",
+                bar(ask.usage.share, BAR),
+                percent(ask.usage.share)
+            ),
             style,
         ),
     ]));
