@@ -56,14 +56,41 @@ fn press(s: &mut State, code: KeyCode) -> Vec<Command> {
 
 #[test]
 fn the_first_snapshot_reads_the_usage_once() {
-    let mut s = State::new("http://127.0.0.1:7878", "alice", t0());
-    assert!(s.budgets.loading.is_none());
-    let s2 = live_state();
-    assert!(s2.budgets.loading.is_some(), "asked once the state is in");
-    assert!(s2.budgets.report.is_none());
     // Before any state arrived, nothing is asked.
+    let mut s = State::new("http://127.0.0.1:7878", "alice", t0());
     let fx = update(&mut s, Event::Tick(at(5)));
-    assert!(!fx.iter().any(|c| matches!(c, Command::Usage { .. })));
+    assert_eq!(reads(&fx), 0, "{fx:?}");
+    assert!(s.budgets.loading.is_none());
+    let mut s = live_state();
+    assert!(s.budgets.loading.is_some(), "asked once the state is in");
+    assert!(s.budgets.report.is_none());
+    // Answered with nothing in use: no further reads without a reason.
+    answer(&mut s, UsageReport::default());
+    for secs in [1, 5, 60] {
+        let fx = update(&mut s, Event::Tick(at(secs)));
+        assert_eq!(reads(&fx), 0, "{fx:?}");
+    }
+    // A failed read is not retried in a loop for the same window end.
+    let mut s = live_state();
+    answer(&mut s, usage_report());
+    let fx = update(&mut s, Event::Tick(at(481)));
+    assert_eq!(reads(&fx), 1, "{fx:?}");
+    let request = s.budgets.loading.unwrap();
+    apply(
+        &mut s,
+        Event::Reply {
+            request,
+            result: Err(RequestError {
+                code: "unreachable".into(),
+                message: "cannot reach the server".into(),
+            }),
+        },
+    );
+    for secs in [484, 490, 600] {
+        let fx = update(&mut s, Event::Tick(at(secs)));
+        assert_eq!(reads(&fx), 0, "{fx:?}");
+    }
+    assert_eq!(s.budgets.limits().len(), 4, "the last good report stays");
 }
 
 #[test]
@@ -424,5 +451,5 @@ async fn the_view_reads_a_real_server_and_a_reset_gets_its_answer() {
     })
     .await
     .unwrap();
-    assert!(d.state.in_flight.is_empty() || d.state.sending() == 0);
+    assert_eq!(d.state.sending(), 0, "the reset is no longer in flight");
 }

@@ -34,9 +34,11 @@ pub(super) fn keep_fresh(s: &mut State, fx: &mut Vec<Command>) {
     }
 }
 
-/// A limit's window or an open breaker's cooldown ended since the report: it is out of date.
+/// A limit's window or an open breaker's cooldown ended since the last read was asked for:
+/// the report is out of date. (Measured from the ask, not the answer, so a read that failed is
+/// not retried in a loop for the same end.)
 fn window_ended(s: &State) -> bool {
-    let Some(at) = s.budgets.fetched_at else {
+    let Some(at) = s.budgets.asked_at else {
         return false;
     };
     let ended = |t| t > at && t <= s.now;

@@ -191,8 +191,9 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
         }),
     ];
     if s.budgets.alerts() > 0 {
+        let n = s.budgets.alerts();
         spans.push(Span::styled(
-            format!("│ ⚠ {} budget alerts ", s.budgets.alerts()),
+            format!("│ ⚠ {n} budget alert{} ", if n == 1 { "" } else { "s" }),
             t.fg(t.warning).add_modifier(Modifier::BOLD),
         ));
     }
