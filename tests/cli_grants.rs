@@ -1,4 +1,5 @@
-//! `gavel grant`, `gavel grants`, `gavel revoke` as a person runs them, against a real server.
+//! `gavel grant`, `gavel grants`, `gavel revoke` and `gavel usage` as a person runs them,
+//! against a real server.
 
 mod common;
 
@@ -202,4 +203,86 @@ async fn refusals_and_bad_input_are_one_clear_line() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("gavel: ") && err.contains(says), "{err}");
     }
+}
+
+/// `gavel usage` reads `GET /v1/usage`: as text, one line per limit (and its grace), then the
+/// breakers; as JSON, the server's report. Written to hold once limits and breakers fill the
+/// report: every limit and breaker in the JSON must appear in the table, with the fields the
+/// console reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_prints_the_report_as_a_table_and_as_json() {
+    let env = Env::start(POLICY).await;
+    env.act(
+        "refund-bot",
+        "stripe.refund",
+        json!({"amount": 20.0, "currency": "usd"}),
+        "sess-1",
+    )
+    .await;
+    let out = env.run_as("carol", &["usage", "--json"]).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("usage --json is JSON");
+    let limits = v["limits"].as_array().expect("limits is a list");
+    let breakers = v["breakers"].as_array().expect("breakers is a list");
+    let report: gavel::protocol::UsageReport =
+        serde_json::from_value(v.clone()).expect("a UsageReport");
+    for l in limits {
+        for field in [
+            "limit",
+            "per",
+            "agent",
+            "window_secs",
+            "resets_at",
+            "calls",
+            "cost",
+        ] {
+            assert!(!l[field].is_null(), "{field} in {l}");
+        }
+        assert!(l["share"].as_f64().is_some_and(f64::is_finite), "{l}");
+        assert!(["ok", "warning", "exceeded"].contains(&l["state"].as_str().unwrap_or("")));
+    }
+    for b in breakers {
+        for field in ["breaker", "agent", "state", "reason", "since", "until"] {
+            assert!(!b[field].is_null(), "{field} in {b}");
+        }
+    }
+
+    let out = env.run_as("carol", &["usage"]).await;
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{table}{}", text(&out.stderr));
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+    if report.limits.is_empty() {
+        assert!(table.starts_with("No limit is in use.\n"), "{table}");
+    } else {
+        assert!(table.starts_with("LIMIT "), "{table}");
+        for l in &report.limits {
+            assert!(
+                table
+                    .lines()
+                    .any(|x| x.contains(&l.agent) && x.contains(&l.calls.to_string())),
+                "{} of {} missing: {table}",
+                l.limit,
+                l.agent
+            );
+        }
+    }
+    if report.breakers.is_empty() {
+        assert!(table.ends_with("No breaker is open.\n"), "{table}");
+    } else {
+        for b in &report.breakers {
+            assert!(table.contains(&format!("why: {}", b.reason)), "{table}");
+        }
+    }
+
+    // One agent's use only.
+    let out = env
+        .run_as("carol", &["usage", "--agent", "refund-bot", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let one: gavel::protocol::UsageReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(one.limits.iter().all(|l| l.agent == "refund-bot"));
+    assert!(one.breakers.iter().all(|b| b.agent == "refund-bot"));
 }

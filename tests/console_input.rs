@@ -219,7 +219,11 @@ fn keys_typed_into_a_notice_never_reach_the_queue() {
     fx.extend(type_all(&mut s, "da fine reason, verified\n"));
     assert!(fx.is_empty(), "{fx:?}");
     assert!(s.dialog.is_none(), "Enter closed the notice, and only that");
-    assert!(s.in_flight.is_empty());
+    // Only the Budgets tab's read from the start is on its way.
+    assert!(s
+        .in_flight
+        .values()
+        .all(|r| matches!(r, gavel::console::state::Request::Usage)));
     assert_eq!(s.selected_escalation().unwrap().id, "esc-003");
 }
 
@@ -243,7 +247,11 @@ fn a_decision_closed_by_the_server_swallows_the_rest_of_the_typing() {
     insta::assert_snapshot!(screen(&s, 120, 30));
     let fx = type_all(&mut s, "licate charge, approve it anyway\n");
     assert!(fx.is_empty(), "{fx:?}");
-    assert!(s.dialog.is_none() && s.in_flight.is_empty());
+    assert!(s.dialog.is_none());
+    assert!(s
+        .in_flight
+        .values()
+        .all(|r| matches!(r, gavel::console::state::Request::Usage)));
 }
 
 #[test]

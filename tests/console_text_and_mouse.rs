@@ -191,10 +191,10 @@ async fn the_wheel_scrolls_lists_and_the_detail_and_tabs_switch_views() {
         let at = rows[0].find(name).unwrap();
         rows[0][..at].chars().count() as u16 + 2
     };
-    click(&mut c, tab(&rows, " History"), 0);
+    click(&mut c, tab(&rows, "Hist"), 0);
     assert_eq!(c.state.view, View::History);
     assert!(!c.state.detail_open);
-    click(&mut c, tab(&rows, " Queue"), 0);
+    click(&mut c, tab(&rows, "Queue"), 0);
     assert_eq!(c.state.view, View::Queue);
     // With a dialog open the mouse changes nothing beneath it.
     c.press(KeyCode::Char('d'));

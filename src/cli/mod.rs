@@ -7,6 +7,7 @@ mod handling;
 mod keys;
 mod people;
 mod serve;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Grants(grants::GrantsArgs),
     /// Revoke a standing grant (its signer or an operator)
     Revoke(grants::RevokeArgs),
+    /// Each limit's use per agent or session, and the breakers that are open
+    Usage(usage::UsageArgs),
     /// Audit log tools
     Audit {
         #[command(subcommand)]
@@ -125,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Grant(args) => runtime()?.block_on(grants::grant(args)),
         Command::Grants(args) => runtime()?.block_on(grants::grants(args)),
         Command::Revoke(args) => runtime()?.block_on(grants::revoke(args)),
+        Command::Usage(args) => runtime()?.block_on(usage::usage(args)),
         Command::Audit { command } => audit::run(command),
         Command::Hook {
             command: HookCommand::ClaudeCode(args),

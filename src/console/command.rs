@@ -58,6 +58,17 @@ pub enum Command {
         request: u64,
         query: String,
     },
+    /// `GET /v1/usage`: every limit's use and the open breakers, for the Budgets view.
+    Usage {
+        request: u64,
+    },
+    /// `POST /v1/breakers/reset`: an operator's signed reset of one breaker of an agent.
+    ResetBreaker {
+        request: u64,
+        agent: String,
+        breaker: String,
+        reason: String,
+    },
     Notify {
         title: String,
         body: String,

@@ -51,6 +51,8 @@ pub enum Dialog {
     /// Extend, snooze or reassign (`workflow`).
     Handling(super::handling::HandlingDraft),
     Revoke(super::grant_form::RevokeDraft),
+    /// An operator's reset of an open breaker, with a reason.
+    BreakerReset(super::budget_state::ResetDraft),
     /// Why the approve key did nothing.
     NotYours {
         escalation: String,

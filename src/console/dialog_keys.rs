@@ -331,6 +331,7 @@ fn confirm_dialog(s: &mut State, fx: &mut Vec<Command>) {
             FormKind::History => super::history_search::run_form(s, q, fx),
         },
         Some(Dialog::Revoke(r)) => grant_keys::confirm_revoke(s, r, fx),
+        Some(Dialog::BreakerReset(r)) => super::breaker_reset::confirm(s, r, fx),
         other => s.dialog = other,
     }
 }

@@ -59,6 +59,8 @@ pub enum Reply {
     History(HistoryPage),
     /// A standing grant as created or revoked.
     Grant(Box<crate::protocol::Grant>),
+    /// Limits in use and open breakers: a read, or what a breaker reset left.
+    Usage(crate::protocol::UsageReport),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

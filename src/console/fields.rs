@@ -39,6 +39,10 @@ fn focused(dialog: &mut Dialog) -> Option<(&mut TextField, usize)> {
             r.error = None;
             Some((&mut r.reason, crate::protocol::MAX_TEXT_LEN))
         }
+        Dialog::BreakerReset(r) => {
+            r.error = None;
+            Some((&mut r.reason, crate::protocol::MAX_TEXT_LEN))
+        }
         Dialog::Review(r) => {
             r.error = None;
             Some((&mut r.note, crate::protocol::MAX_TEXT_LEN))

@@ -52,6 +52,10 @@ pub enum Action {
     NextField,
     Grant,
     Revoke,
+    /// Go to the Budgets view.
+    Budgets,
+    /// Reset the selected breaker (operators).
+    Reset,
 }
 
 /// Where a binding applies.
@@ -65,10 +69,11 @@ pub enum Section {
     Dialog,
     Audit,
     Grants,
+    Budgets,
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
@@ -76,6 +81,7 @@ impl Section {
         Section::History,
         Section::Audit,
         Section::Grants,
+        Section::Budgets,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -88,6 +94,7 @@ impl Section {
             Section::Dialog => "dialog",
             Section::Audit => "audit",
             Section::Grants => "grants",
+            Section::Budgets => "budgets",
         }
     }
 }
@@ -138,6 +145,8 @@ struct KeymapFile {
     dialog: Vec<Entry>,
     #[serde(default)]
     audit: Vec<Entry>,
+    #[serde(default)]
+    budgets: Vec<Entry>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +180,7 @@ impl Keymap {
             (Section::Grants, file.grants),
             (Section::Dialog, file.dialog),
             (Section::Audit, file.audit),
+            (Section::Budgets, file.budgets),
         ];
         for (section, entries) in raw {
             let mut bindings = Vec::new();

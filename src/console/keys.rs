@@ -122,6 +122,7 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::DenyAll => batch::start_deny_all(s),
         Action::Search if s.view == View::Audit => audit_query::open_form(s),
         Action::Search => history_search::open_form(s),
+        Action::Refresh if s.view == View::Budgets => super::budgets::refresh(s, fx),
         Action::Refresh if audit_query::may_audit(s) => audit_query::restart(s, fx),
         Action::Refresh => {}
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),
@@ -129,6 +130,12 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Toggle => start_flip(s, None),
         Action::StopAll => start_flip(s, Some("global".into())),
         Action::Revoke => super::grant_keys::start_revoke(s),
+        Action::Budgets => {
+            s.view = View::Budgets;
+            s.detail_open = false;
+            s.detail_scroll = 0;
+        }
+        Action::Reset => super::breaker_reset::start(s),
         Action::Extend
         | Action::Claim
         | Action::Snooze

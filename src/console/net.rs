@@ -291,6 +291,25 @@ pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, co
                 };
                 (request, Box::pin(fut) as Call)
             }
+            Command::Usage { request } => {
+                let fut = async move { client.usage(&key, None).await.map(Reply::Usage) };
+                (request, Box::pin(fut) as Call)
+            }
+            Command::ResetBreaker {
+                request,
+                agent,
+                breaker,
+                reason,
+            } => {
+                tracing::info!(%agent, %breaker, "resetting a breaker");
+                let fut = async move {
+                    client
+                        .reset_breaker(&key, &agent, Some(&breaker), &reason)
+                        .await
+                        .map(Reply::Usage)
+                };
+                (request, Box::pin(fut) as Call)
+            }
             Command::Notify { .. } | Command::Bell | Command::Quit => return,
         };
         let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {

@@ -28,6 +28,16 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
             super::history_search::on_page(s, request, Ok(page))
         }
         (Request::History, Err(e)) => super::history_search::on_page(s, request, Err(why(e))),
+        (Request::Usage, Ok(Reply::Usage(report))) => {
+            super::budgets::on_report(s, request, Ok(report))
+        }
+        (Request::Usage, Err(e)) => super::budgets::on_report(s, request, Err(why(e))),
+        (Request::ResetBreaker { agent, breaker }, Ok(Reply::Usage(after))) => {
+            super::breaker_reset::on_reply(s, &agent, &breaker, Ok(after))
+        }
+        (Request::ResetBreaker { agent, breaker }, Err(e)) => {
+            super::breaker_reset::on_reply(s, &agent, &breaker, Err(why(e)))
+        }
         (Request::Decide { escalation, vote }, Ok(Reply::Decision(ack))) => {
             let e = *ack.escalation;
             let progress = match e.state {

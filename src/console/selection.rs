@@ -78,6 +78,15 @@ pub(super) fn reselect(s: &mut State, v: View) {
                 None => (0, None),
             }
         }
+        View::Budgets => {
+            let rows = s.budget_keys();
+            let item = key.and_then(|k| rows.iter().position(|x| x == k));
+            let shown: Vec<usize> = (0..rows.len()).collect();
+            match place(&shown, item, old) {
+                Some(p) => (p, Some(rows[p].clone())),
+                None => (0, None),
+            }
+        }
         View::KillSwitches => {
             let all = s.switch_scopes();
             let item = key.and_then(|k| all.iter().position(|x| x == k));
@@ -129,6 +138,7 @@ pub(super) fn move_to(s: &mut State, pos: usize) {
             .collect(),
         View::KillSwitches => s.switch_rows().into_iter().map(|r| r.scope).collect(),
         View::Grants => s.grant_rows().iter().map(|g| g.id.clone()).collect(),
+        View::Budgets => s.budget_keys(),
     };
     let pos = pos.min(keys.len().saturating_sub(1));
     s.selected[v.index()] = pos;

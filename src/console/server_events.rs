@@ -40,7 +40,13 @@ pub(super) fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Command>) 
             upsert(s, e);
         }
         ServerMessage::EscalationUpdated { escalation } => upsert(s, *escalation),
-        ServerMessage::EscalationResolved { escalation } => upsert(s, *escalation),
+        ServerMessage::EscalationResolved { escalation } => {
+            // An approved budget escalation adds grace to its limit.
+            if escalation.budget.is_some() {
+                super::budgets::calls_seen(s);
+            }
+            upsert(s, *escalation)
+        }
         ServerMessage::Flagged { flagged } => upsert_flag(s, *flagged),
         ServerMessage::FlagReviewed { flagged } => {
             close_review_under_you(s, &flagged);
@@ -49,7 +55,10 @@ pub(super) fn on_server(s: &mut State, m: ServerMessage, fx: &mut Vec<Command>) 
         ServerMessage::KillSwitchChanged { killswitch } => {
             s.killswitches.insert(killswitch.scope.clone(), killswitch);
         }
-        ServerMessage::Action { action } => push_activity(s, action),
+        ServerMessage::Action { action } => {
+            push_activity(s, action);
+            super::budgets::calls_seen(s);
+        }
         ServerMessage::GrantChanged { grant } => super::grant_keys::upsert_grant(s, *grant),
     }
 }

@@ -8,6 +8,7 @@ use crate::protocol::{
     KillSwitch, NotYours, PersonInfo, Scope, ServerInfo, Snapshot, Timestamp, Vote,
 };
 
+use super::budget_state::BudgetsState;
 use super::dialog::{DecisionDraft, Dialog};
 use super::keymap::Keymap;
 use super::lookups::AuditState;
@@ -31,16 +32,21 @@ pub enum View {
     History,
     Audit,
     Grants,
+    Budgets,
 }
 
+/// How many views there are (the per-view selection arrays' length).
+pub const VIEWS: usize = 7;
+
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; VIEWS] = [
         View::Queue,
         View::Flagged,
         View::KillSwitches,
         View::History,
         View::Audit,
         View::Grants,
+        View::Budgets,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -50,6 +56,7 @@ impl View {
             View::History => "History",
             View::Audit => "Audit",
             View::Grants => "Grants",
+            View::Budgets => "Budgets",
         }
     }
     pub fn index(self) -> usize {
@@ -113,6 +120,13 @@ pub enum Request {
     Revoke {
         grant: String,
     },
+    /// A read of `GET /v1/usage` for the Budgets view.
+    Usage,
+    /// An operator's reset of one breaker of an agent.
+    ResetBreaker {
+        agent: String,
+        breaker: String,
+    },
 }
 
 /// A fetch of a whole escalation that has not succeeded (yet).
@@ -162,10 +176,10 @@ pub struct State {
     pub grants_queued: BTreeMap<String, (crate::client::GrantRequest, bool)>,
     pub view: View,
     /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
-    pub selected: [usize; 6],
+    pub selected: [usize; VIEWS],
     /// What is selected in each view: an escalation id (queue, history), an action id
     /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
-    pub selected_key: [Option<String>; 6],
+    pub selected_key: [Option<String>; VIEWS],
     pub detail_open: bool,
     pub detail_scroll: u16,
     /// The earlier call whose full args the detail shows: (escalation id, index into its
@@ -220,6 +234,8 @@ pub struct State {
     pub help_scroll: u16,
     /// The terminal's size (columns, rows) once known: what a mouse click is measured against.
     pub screen: Option<(u16, u16)>,
+    /// Each limit's use and the open breakers, as last read from the server.
+    pub budgets: BudgetsState,
 }
 
 impl State {
@@ -240,7 +256,7 @@ impl State {
             grants: BTreeMap::new(),
             grants_queued: BTreeMap::new(),
             view: View::Queue,
-            selected: [0; 6],
+            selected: [0; VIEWS],
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
@@ -275,6 +291,7 @@ impl State {
             history_search: None,
             help_scroll: 0,
             screen: None,
+            budgets: BudgetsState::default(),
         }
     }
 
@@ -313,7 +330,12 @@ impl State {
     pub fn sending(&self) -> usize {
         self.in_flight
             .values()
-            .filter(|r| !matches!(r, Request::Fetch { .. } | Request::Audit | Request::History))
+            .filter(|r| {
+                !matches!(
+                    r,
+                    Request::Fetch { .. } | Request::Audit | Request::History | Request::Usage
+                )
+            })
             .count()
     }
 
@@ -339,6 +361,7 @@ impl State {
             Some(Dialog::Batch(b)) => !b.sent && !b.reason.is_empty(),
             Some(Dialog::Handling(h)) => !h.reason.is_empty(),
             Some(Dialog::Revoke(r)) => !r.reason.is_empty(),
+            Some(Dialog::BreakerReset(r)) => !r.reason.is_empty(),
             _ => self.stashed.is_some(),
         }
     }

@@ -31,6 +31,8 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
             on_tick(s, now, &mut fx);
             // A snooze that ends brings its row back: the cursor stays on its item.
             super::selection::reselect(s, super::state::View::Queue);
+            // Calls seen, or a window or cooldown ended: the Budgets view reads again.
+            super::budgets::keep_fresh(s, &mut fx);
             return fx;
         }
         Event::NotifyUnavailable(why) => {
@@ -45,6 +47,7 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     replies::fetch_whole_if_needed(s, &mut fx);
     audit_query::keep_loaded(s, &mut fx);
     history_search::keep_loaded(s, &mut fx);
+    super::budgets::keep_fresh(s, &mut fx);
     super::grant_keys::send_accepted(s, &mut fx);
     fx
 }

@@ -321,3 +321,122 @@ pub fn buffer_text(b: &Buffer) -> String {
     }
     out
 }
+
+/// One limit's use in the window that started 30 minutes before `t0`.
+pub fn limit_use(
+    limit: &str,
+    agent: &str,
+    session: Option<&str>,
+    calls: (u64, Option<u64>),
+    cost: (f64, Option<f64>),
+    state: LimitState,
+) -> LimitUse {
+    let share = [
+        calls.1.map(|m| calls.0 as f64 / m as f64),
+        cost.1.map(|m| cost.0 / m),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(0.0, f64::max);
+    LimitUse {
+        limit: limit.into(),
+        per: if session.is_some() {
+            LimitScope::Session
+        } else {
+            LimitScope::Agent
+        },
+        agent: agent.into(),
+        session: session.map(str::to_string),
+        window_secs: 3600,
+        window_start: at(-1800),
+        resets_at: at(1800),
+        calls: calls.0,
+        max_calls: calls.1,
+        cost: cost.0,
+        max_cost: cost.1,
+        grace_calls: 0,
+        grace_cost: 0.0,
+        warn_at: Some(0.8),
+        share,
+        state,
+    }
+}
+
+/// A report with a limit in each state (one with grace, one per session) and an open and a
+/// half-open breaker.
+pub fn usage_report() -> UsageReport {
+    let mut graced = limit_use(
+        "task-calls",
+        "db-agent",
+        Some("s-42"),
+        (100, Some(100)),
+        (0.0, None),
+        LimitState::Exceeded,
+    );
+    graced.grace_calls = 20;
+    graced.share = 100.0 / 120.0;
+    graced.state = LimitState::Warning;
+    UsageReport {
+        limits: vec![
+            limit_use(
+                "hourly-spend",
+                "refund-bot",
+                None,
+                (83, Some(100)),
+                (48.2, Some(50.0)),
+                LimitState::Warning,
+            ),
+            limit_use(
+                "hourly-spend",
+                "mailer",
+                None,
+                (12, Some(100)),
+                (3.5, Some(50.0)),
+                LimitState::Ok,
+            ),
+            limit_use(
+                "mail-rate",
+                "mailer",
+                None,
+                (61, Some(60)),
+                (0.0, None),
+                LimitState::Exceeded,
+            ),
+            graced,
+        ],
+        breakers: vec![
+            BreakerStatus {
+                breaker: "escalation-storm".into(),
+                agent: "refund-bot".into(),
+                state: BreakerState::Open,
+                reason: "6 escalations within 10m (max 5)".into(),
+                since: at(-120),
+                until: at(480),
+            },
+            BreakerStatus {
+                breaker: "deny-streak".into(),
+                agent: "mailer".into(),
+                state: BreakerState::HalfOpen,
+                reason: "4 denials in a row".into(),
+                since: at(-900),
+                until: at(-300),
+            },
+        ],
+    }
+}
+
+/// What a budget escalation of refund-bot's hourly spend asks.
+pub fn budget_ask() -> BudgetAsk {
+    BudgetAsk {
+        usage: limit_use(
+            "hourly-spend",
+            "refund-bot",
+            None,
+            (100, Some(100)),
+            (48.2, Some(50.0)),
+            LimitState::Exceeded,
+        ),
+        grace_calls: 20,
+        grace_cost: 10.0,
+    }
+}

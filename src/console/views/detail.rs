@@ -227,6 +227,7 @@ pub fn escalation_lines(s: &State, e: &Escalation) -> Vec<Line<'static>> {
         )),
     ]));
     super::workflow::detail_lines(s, e, &mut out);
+    super::budget_text::ask_lines(s, e, &mut out);
     out.push(Line::from(vec![
         label(t, "You sign"),
         Span::styled(format!("digest {}", short_digest(&e.digest)), t.accent()),

@@ -234,6 +234,14 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
             super::grants::revoke_lines(s, r),
             72,
         ),
+        Dialog::BreakerReset(r) => popup(
+            f,
+            area,
+            s,
+            " Reset breaker ",
+            super::budgets::reset_lines(s, r),
+            72,
+        ),
         Dialog::Review(r) => {
             let verb = match r.verdict {
                 FlagVerdict::Acknowledge => "Acknowledge",

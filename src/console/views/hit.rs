@@ -6,7 +6,7 @@ use ratatui::layout::{Position, Rect};
 use super::super::state::{State, View};
 use super::layout::{areas, width, window};
 use super::status::tab_texts;
-use super::{audit, lists, queue};
+use super::{audit, budgets, lists, queue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -52,6 +52,7 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
             let i = View::Grants.index();
             (main, None, s.grant_rows().len(), s.selected[i])
         }
+        View::Budgets => return budget_row_at(s, main, y),
         View::Audit => {
             let [_, list] = audit::split(main);
             let i = View::Audit.index();
@@ -75,6 +76,38 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
     let row = range.start + (y - body.y) as usize;
     if row < range.end {
         Target::Row(row)
+    } else {
+        Target::Nothing
+    }
+}
+
+/// A row of the Budgets view: its limits table above, its breakers table below, each shown
+/// from its first row unless the cursor is in it (as `budgets::render` draws them).
+fn budget_row_at(s: &State, main: Rect, y: u16) -> Target {
+    let rows = s.budget_rows();
+    let limits = rows
+        .iter()
+        .filter(|r| matches!(r, super::super::budget_state::BudgetRow::Limit(_)))
+        .count();
+    let breakers = rows.len() - limits;
+    let sel = s.selected[View::Budgets.index()];
+    let [top, bottom] = budgets::split(main, limits, breakers);
+    let (area, total, sel, first) = if top.contains(Position::new(top.x, y)) {
+        (top, limits, (sel < limits).then_some(sel), 0)
+    } else {
+        (bottom, breakers, sel.checked_sub(limits), limits)
+    };
+    let (body_y, height) = (area.y + 2, area.height.saturating_sub(3) as usize);
+    if y < body_y {
+        return Target::Nothing;
+    }
+    let range = match sel {
+        Some(sel) => window(total, sel, height),
+        None => 0..total.min(height),
+    };
+    let row = range.start + (y - body_y) as usize;
+    if row < range.end {
+        Target::Row(first + row)
     } else {
         Target::Nothing
     }

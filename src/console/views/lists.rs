@@ -225,7 +225,7 @@ pub fn history(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(Span::styled(word, style)),
                 Line::from(inert(&e.action.agent).into_owned()),
                 Line::from(inert(&e.action.tool).into_owned()),
-                Line::from(inert(&e.rule.id).into_owned()),
+                super::budget_text::rule_cell(t, e),
                 Line::from(took),
                 Line::from(if deciders.is_empty() {
                     "—".into()

@@ -3,6 +3,8 @@
 mod agent_wait;
 mod audit;
 mod batch;
+mod budget_text;
+mod budgets;
 mod cursor;
 mod detail;
 mod dialogs;
@@ -48,6 +50,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::History => lists::history(f, main, s),
         View::Audit => audit::render(f, main, s),
         View::Grants => grants::render(f, main, s),
+        View::Budgets => budgets::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

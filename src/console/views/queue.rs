@@ -101,7 +101,7 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
                 Line::from(left),
                 Line::from(inert(&e.action.agent).into_owned()),
                 Line::from(inert(&e.action.tool).into_owned()),
-                Line::from(inert(&e.rule.id).into_owned()),
+                super::budget_text::rule_cell(t, e),
                 Line::from(format!(
                     "{}/{}",
                     e.approvals_received(),

@@ -17,7 +17,7 @@ use super::layout::width;
 /// What the tab bar starts with, before the views' tabs (left out when room is short).
 const TABS_LEAD: &str = " gavel ";
 
-/// One view's tab: full (`Kill switches (1 on)`) or short (`Switches (1)`).
+/// One view's tab: full (`Kill switches (1 on)`) or short (`Kill(1)`).
 fn tab_label(s: &State, v: View, short: bool) -> String {
     let count = match v {
         View::Queue => format!(" ({})", s.pending.len()),
@@ -40,14 +40,27 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
         View::History => format!(" ({})", s.history.len()),
         View::Audit => String::new(),
         View::Grants => format!(" ({})", s.grant_rows().len()),
+        // Limits in use, or how many need a look (warning, exceeded, breakers open).
+        View::Budgets => match (&s.budgets.report, s.budgets.alerts()) {
+            (None, _) => String::new(),
+            (Some(r), 0) => format!(" ({})", r.limits.len()),
+            (Some(_), n) => format!(" ({n}!)"),
+        },
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };
-    let title = match v {
-        View::KillSwitches if short => "Switches",
-        v => v.title(),
-    };
-    format!(" {title}{count} ")
+    if short {
+        // Seven views and more: short names, counts close up, no padding (`Kill(1)`).
+        let title = match v {
+            View::Flagged => "Flags",
+            View::KillSwitches => "Kill",
+            View::History => "Hist",
+            View::Budgets => "Budget",
+            v => v.title(),
+        };
+        return format!("{title}{}", count.trim_start());
+    }
+    format!(" {}{count} ", v.title())
 }
 
 /// Whether the tab bar needs its short form in `cols` columns: every tab, the one on screen
@@ -177,6 +190,13 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
             "│ no data yet ".to_string()
         }),
     ];
+    if s.budgets.alerts() > 0 {
+        let n = s.budgets.alerts();
+        spans.push(Span::styled(
+            format!("│ ⚠ {n} budget alert{} ", if n == 1 { "" } else { "s" }),
+            t.fg(t.warning).add_modifier(Modifier::BOLD),
+        ));
+    }
     if s.sending() > 0 {
         spans.push(Span::styled(
             format!("│ {} sending ", s.sending()),
