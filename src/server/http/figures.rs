@@ -55,7 +55,8 @@ pub async fn get(
     query: Result<Query<FiguresQuery>, QueryRejection>,
 ) -> Result<Json<GovernanceFigures>, Refusal> {
     let figures = async {
-        let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
+        let Query(q) =
+            query.map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))?;
         let window = duration::parse(q.window.as_deref().unwrap_or("1h"), FIGURE_WINDOW)
             .map_err(|e| ApiError::bad_request("invalid_request", format!("window: {e}")))?;
         let to = chrono::Utc::now();

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crate::protocol::{
-    share, Effect, FigureBucket, GovernanceFigures, KillswitchBite, PersonFigures, Timestamp,
-    Vote, FIGURE_BUCKETS, MAX_FIGURE_FLIPS, MAX_FIGURE_PEOPLE,
+    share, Effect, FigureBucket, GovernanceFigures, KillswitchBite, PersonFigures, Timestamp, Vote,
+    FIGURE_BUCKETS, MAX_FIGURE_FLIPS, MAX_FIGURE_PEOPLE,
 };
 
 /// Times to decide (or to approve, per person) kept for the mean, median and p90: beyond this

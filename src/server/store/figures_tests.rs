@@ -27,7 +27,10 @@ fn calls_count_by_kind_and_bucket() {
     t.call(t0(), CallKind::Other(Effect::Allow));
     t.call(t0() + Duration::seconds(200), CallKind::PolicyDeny);
     t.call(t0() + Duration::seconds(201), CallKind::GovernanceDeny);
-    t.call(t0() + Duration::minutes(59), CallKind::Other(Effect::Review));
+    t.call(
+        t0() + Duration::minutes(59),
+        CallKind::Other(Effect::Review),
+    );
     t.call(t0() + Duration::minutes(60), CallKind::Other(Effect::Flag));
     let f = t.finish();
     assert_eq!((f.calls, f.policy_denies, f.governance_denies), (5, 1, 1));
@@ -65,7 +68,11 @@ fn people_ordered_by_approvals_with_median_and_rubber_stamp() {
     t.vote("slow", Vote::Deny, Some(10.0));
     t.vote("slow", Vote::Approve, Some(-4.0));
     let f = t.finish();
-    let names: Vec<_> = f.approvals_per_person.iter().map(|p| &p.person[..]).collect();
+    let names: Vec<_> = f
+        .approvals_per_person
+        .iter()
+        .map(|p| &p.person[..])
+        .collect();
     assert_eq!(names, ["fast", "slow"]);
     let fast = &f.approvals_per_person[0];
     assert_eq!(fast.median_secs_to_approve, Some(2.0));
@@ -80,10 +87,17 @@ fn people_ordered_by_approvals_with_median_and_rubber_stamp() {
 #[test]
 fn flips_latest_first_with_the_time_to_bite() {
     let mut t = FigureTally::new(t0(), t0() + Duration::hours(1));
-    t.flip("global".into(), t0() + Duration::seconds(10), Some(t0() + Duration::seconds(13)));
+    t.flip(
+        "global".into(),
+        t0() + Duration::seconds(10),
+        Some(t0() + Duration::seconds(13)),
+    );
     t.flip("tool:x".into(), t0() + Duration::seconds(20), None);
     let f = t.finish();
     assert_eq!(f.killswitch_to_first_deny[0].scope, "tool:x");
     assert_eq!(f.killswitch_to_first_deny[0].first_deny_after_secs, None);
-    assert_eq!(f.killswitch_to_first_deny[1].first_deny_after_secs, Some(3.0));
+    assert_eq!(
+        f.killswitch_to_first_deny[1].first_deny_after_secs,
+        Some(3.0)
+    );
 }

@@ -106,9 +106,10 @@ fn votes(
     ))?;
     let mut rows = stmt.query(params![action_time(from), action_time(to)])?;
     while let Some(r) = rows.next()? {
-        let (Some(person), Some(verdict)) =
-            (r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)
-        else {
+        let (Some(person), Some(verdict)) = (
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+        ) else {
             continue;
         };
         let verdict = match &verdict[..] {
@@ -163,9 +164,10 @@ fn flips(
         let flipped = time("audit", &seq.to_string(), &at)?;
         let prefix = kill_prefix(&scope);
         let deny = first_deny
-            .query_map(params![action_time(flipped), action_time(to), prefix], |r| {
-                r.get::<_, String>(0)
-            })?
+            .query_map(
+                params![action_time(flipped), action_time(to), prefix],
+                |r| r.get::<_, String>(0),
+            )?
             .next()
             .transpose()?
             .map(|t| time("actions", "first deny", &t))
