@@ -58,6 +58,11 @@ pub enum Command {
         request: u64,
         query: String,
     },
+    /// `GET /v1/governance?window=…`: the Metrics view's figures.
+    Figures {
+        request: u64,
+        window: String,
+    },
     Notify {
         title: String,
         body: String,

@@ -70,7 +70,8 @@ impl Driver {
                 | Command::Handle { .. }
                 | Command::Fetch { .. }
                 | Command::Audit { .. }
-                | Command::History { .. } => {
+                | Command::History { .. }
+                | Command::Figures { .. } => {
                     net::run_command(&self.client, &self.key, &self.tx, command)
                 }
                 Command::Notify { title, body } => {

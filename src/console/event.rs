@@ -59,6 +59,8 @@ pub enum Reply {
     History(HistoryPage),
     /// A standing grant as created or revoked.
     Grant(Box<crate::protocol::Grant>),
+    /// The Metrics view's governance figures.
+    Figures(Box<crate::protocol::GovernanceFigures>),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

@@ -52,6 +52,9 @@ pub enum Action {
     NextField,
     Grant,
     Revoke,
+    /// The Metrics view's window: the next shorter or longer one.
+    ShorterWindow,
+    LongerWindow,
 }
 
 /// Where a binding applies.
@@ -65,10 +68,11 @@ pub enum Section {
     Dialog,
     Audit,
     Grants,
+    Metrics,
 }
 
 impl Section {
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
@@ -76,6 +80,7 @@ impl Section {
         Section::History,
         Section::Audit,
         Section::Grants,
+        Section::Metrics,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -88,6 +93,7 @@ impl Section {
             Section::Dialog => "dialog",
             Section::Audit => "audit",
             Section::Grants => "grants",
+            Section::Metrics => "metrics",
         }
     }
 }
@@ -138,6 +144,8 @@ struct KeymapFile {
     dialog: Vec<Entry>,
     #[serde(default)]
     audit: Vec<Entry>,
+    #[serde(default)]
+    metrics: Vec<Entry>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +179,7 @@ impl Keymap {
             (Section::Grants, file.grants),
             (Section::Dialog, file.dialog),
             (Section::Audit, file.audit),
+            (Section::Metrics, file.metrics),
         ];
         for (section, entries) in raw {
             let mut bindings = Vec::new();

@@ -133,6 +133,7 @@ impl State {
             View::History => self.history_rows().len(),
             View::Audit => self.audit.records.len(),
             View::Grants => self.grant_rows().len(),
+            View::Metrics => 0,
         }
     }
 }

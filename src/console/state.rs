@@ -31,16 +31,18 @@ pub enum View {
     History,
     Audit,
     Grants,
+    Metrics,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Queue,
         View::Flagged,
         View::KillSwitches,
         View::History,
         View::Audit,
         View::Grants,
+        View::Metrics,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -50,6 +52,7 @@ impl View {
             View::History => "History",
             View::Audit => "Audit",
             View::Grants => "Grants",
+            View::Metrics => "Metrics",
         }
     }
     pub fn index(self) -> usize {
@@ -106,6 +109,8 @@ pub enum Request {
     Audit,
     /// A page of a history search on the server.
     History,
+    /// The Metrics view's governance figures.
+    Figures,
     /// A standing grant made from the approve dialog of `escalation`.
     Grant {
         escalation: String,
@@ -162,10 +167,10 @@ pub struct State {
     pub grants_queued: BTreeMap<String, (crate::client::GrantRequest, bool)>,
     pub view: View,
     /// Selection per view, as an index into that view's filtered rows (follows `selected_key`).
-    pub selected: [usize; 6],
+    pub selected: [usize; View::ALL.len()],
     /// What is selected in each view: an escalation id (queue, history), an action id
     /// (flagged), a scope (kill switches). The cursor follows the item, not the row number.
-    pub selected_key: [Option<String>; 6],
+    pub selected_key: [Option<String>; View::ALL.len()],
     pub detail_open: bool,
     pub detail_scroll: u16,
     /// The earlier call whose full args the detail shows: (escalation id, index into its
@@ -214,6 +219,8 @@ pub struct State {
     /// The deny-all prefix key was pressed: the next key says agent or session.
     pub deny_all_prefix: bool,
     pub audit: AuditState,
+    /// The Metrics view: its window and the figures last fetched.
+    pub figures: super::figures_state::FiguresState,
     /// A history search on the server; while set, the History view shows its results.
     pub history_search: Option<HistorySearch>,
     /// How far the help popup is scrolled, in rows.
@@ -240,7 +247,7 @@ impl State {
             grants: BTreeMap::new(),
             grants_queued: BTreeMap::new(),
             view: View::Queue,
-            selected: [0; 6],
+            selected: [0; View::ALL.len()],
             selected_key: Default::default(),
             detail_open: false,
             detail_scroll: 0,
@@ -272,6 +279,7 @@ impl State {
             marks: BTreeSet::new(),
             deny_all_prefix: false,
             audit: AuditState::default(),
+            figures: Default::default(),
             history_search: None,
             help_scroll: 0,
             screen: None,
@@ -313,7 +321,12 @@ impl State {
     pub fn sending(&self) -> usize {
         self.in_flight
             .values()
-            .filter(|r| !matches!(r, Request::Fetch { .. } | Request::Audit | Request::History))
+            .filter(|r| {
+                !matches!(
+                    r,
+                    Request::Fetch { .. } | Request::Audit | Request::History | Request::Figures
+                )
+            })
             .count()
     }
 

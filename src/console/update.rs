@@ -45,6 +45,7 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     replies::fetch_whole_if_needed(s, &mut fx);
     audit_query::keep_loaded(s, &mut fx);
     history_search::keep_loaded(s, &mut fx);
+    super::figures::keep_loaded(s, &mut fx);
     super::grant_keys::send_accepted(s, &mut fx);
     fx
 }

@@ -12,5 +12,6 @@ pub fn section_of(view: View) -> Section {
         View::History => Section::History,
         View::Audit => Section::Audit,
         View::Grants => Section::Grants,
+        View::Metrics => Section::Metrics,
     }
 }

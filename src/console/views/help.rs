@@ -26,6 +26,7 @@ fn title(section: Section) -> &'static str {
         Section::Dialog => "In a dialog",
         Section::Audit => "Audit",
         Section::Grants => "Grants",
+        Section::Metrics => "Metrics",
     }
 }
 

@@ -52,6 +52,7 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
             let i = View::Grants.index();
             (main, None, s.grant_rows().len(), s.selected[i])
         }
+        View::Metrics => return Target::Nothing,
         View::Audit => {
             let [_, list] = audit::split(main);
             let i = View::Audit.index();

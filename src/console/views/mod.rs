@@ -16,6 +16,7 @@ mod json;
 mod killswitch;
 mod layout;
 mod lists;
+mod metrics;
 mod popup;
 pub mod prior;
 mod queue;
@@ -48,6 +49,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::History => lists::history(f, main, s),
         View::Audit => audit::render(f, main, s),
         View::Grants => grants::render(f, main, s),
+        View::Metrics => metrics::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

@@ -40,6 +40,7 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
         View::History => format!(" ({})", s.history.len()),
         View::Audit => String::new(),
         View::Grants => format!(" ({})", s.grant_rows().len()),
+        View::Metrics => format!(" ({})", s.figures.window()),
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };
