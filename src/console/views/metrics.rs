@@ -80,7 +80,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
 fn percent(rate: Option<f64>) -> String {
     match rate {
         Some(r) if r.is_finite() => format!("{:>5.1}%", r * 100.0),
-        _ => "    –".into(),
+        _ => "     –".into(),
     }
 }
 
@@ -182,10 +182,16 @@ fn render_sparklines(f: &mut Frame, area: Rect, s: &State, g: &GovernanceFigures
         } else {
             data.iter().copied().max().unwrap_or(0).max(1)
         };
-        let width = (data.len() as u16).min(bars.width);
+        // Each bucket as wide as the room allows (up to three columns), so a trend reads.
+        let per = (bars.width as usize / data.len().max(1)).clamp(1, 3);
+        let wide: Vec<u64> = data
+            .iter()
+            .flat_map(|&n| std::iter::repeat_n(n, per))
+            .collect();
+        let width = (wide.len() as u16).min(bars.width);
         f.render_widget(
             Sparkline::default()
-                .data(&data)
+                .data(&wide)
                 .max(max)
                 .style(t.fg(colour)),
             Rect { width, ..bars },

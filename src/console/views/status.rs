@@ -17,11 +17,21 @@ use super::layout::width;
 /// What the tab bar starts with, before the views' tabs (left out when room is short).
 const TABS_LEAD: &str = " gavel ";
 
-/// One view's tab: full (`Kill switches (1 on)`) or short (`Switches (1)`).
-fn tab_label(s: &State, v: View, short: bool) -> String {
+/// How much a tab says: everything, the short titles, or (when even those would be cut) only
+/// the queue's count and the global stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TabForm {
+    Full,
+    Short,
+    Tight,
+}
+
+/// One view's tab: full (`Kill switches (1 on)`), short (`Switches (1)`) or tight (`Switches`).
+fn tab_label(s: &State, v: View, form: TabForm) -> String {
+    let short = form != TabForm::Full;
     let count = match v {
         View::Queue => format!(" ({})", s.pending.len()),
-        View::Flagged => format!(" ({})", s.unreviewed_flags()),
+        // The global stop is never left out: it is why nothing runs.
         View::KillSwitches if s.global_stopped() => {
             if short {
                 " (■)".into()
@@ -29,6 +39,8 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
                 " (■ GLOBAL)".into()
             }
         }
+        _ if form == TabForm::Tight => String::new(),
+        View::Flagged => format!(" ({})", s.unreviewed_flags()),
         View::KillSwitches => {
             let on = s.killswitches.values().filter(|k| k.on).count();
             if short {
@@ -43,7 +55,11 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
         View::Metrics => format!(" ({})", s.figures.window()),
     };
     // Before any state arrived, a count would claim an empty queue.
-    let count = if s.resynced { count } else { " (–)".into() };
+    let count = if s.resynced || count.is_empty() {
+        count
+    } else {
+        " (–)".into()
+    };
     let title = match v {
         View::KillSwitches if short => "Switches",
         v => v.title(),
@@ -51,24 +67,33 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
     format!(" {title}{count} ")
 }
 
-/// Whether the tab bar needs its short form in `cols` columns: every tab, the one on screen
+/// The fullest form of the tab bar that fits `cols` columns: every tab, the one on screen
 /// included, stays readable rather than cut off at the right.
-fn short_tabs(s: &State, cols: u16) -> bool {
-    let full: usize = View::ALL
-        .iter()
-        .map(|&v| width(&tab_label(s, v, false)) + 1)
-        .sum();
-    width(TABS_LEAD) + full > cols as usize
+fn tab_form(s: &State, cols: u16) -> TabForm {
+    let needs = |form: TabForm, lead: &str| {
+        let tabs: usize = View::ALL
+            .iter()
+            .map(|&v| width(&tab_label(s, v, form)) + 1)
+            .sum();
+        width(lead) + tabs
+    };
+    if needs(TabForm::Full, TABS_LEAD) <= cols as usize {
+        TabForm::Full
+    } else if needs(TabForm::Short, "") <= cols as usize {
+        TabForm::Short
+    } else {
+        TabForm::Tight
+    }
 }
 
 /// The tab bar's lead and each view's tab as drawn in `cols` columns (clicks are measured
 /// against the same texts).
 pub fn tab_texts(s: &State, cols: u16) -> (&'static str, Vec<(View, String)>) {
-    let short = short_tabs(s, cols);
-    let lead = if short { "" } else { TABS_LEAD };
+    let form = tab_form(s, cols);
+    let lead = if form == TabForm::Full { TABS_LEAD } else { "" };
     let tabs = View::ALL
         .iter()
-        .map(|&v| (v, tab_label(s, v, short)))
+        .map(|&v| (v, tab_label(s, v, form)))
         .collect();
     (lead, tabs)
 }
