@@ -14,7 +14,7 @@ use crate::protocol::{
 
 use super::super::keymap::Action;
 use super::super::state::State;
-use super::format::{clip, duration_text, when};
+use super::format::{clip, duration_text, title_note, when};
 use super::hint::key;
 
 /// Columns before a sparkline: its name and total.
@@ -30,6 +30,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
     if fs.loading.is_some() {
         title.push_str("· loading… ");
     }
+    title.push_str(&title_note(s));
     let hint = format!(
         " {} shorter · {} longer · {} refresh ",
         key(s, Action::ShorterWindow),
