@@ -199,7 +199,7 @@ impl FigureTally {
         people.truncate(MAX_FIGURE_PEOPLE);
         o.approvals_per_person = people;
         o.killswitch_to_first_deny
-            .sort_by(|a, b| b.flipped_at.cmp(&a.flipped_at));
+            .sort_by_key(|k| std::cmp::Reverse(k.flipped_at));
         self.out
     }
 }
