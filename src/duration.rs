@@ -44,6 +44,12 @@ pub const DEMO_RUN: Bounds = Bounds {
     max: Duration::from_secs(DAY),
 };
 
+/// The window of `GET /v1/governance`: a minute to 31 days.
+pub const FIGURE_WINDOW: Bounds = Bounds {
+    min: Duration::from_secs(60),
+    max: Duration::from_secs(31 * DAY),
+};
+
 /// Units, largest first; a duration names them in this order.
 const UNITS: [(&str, u128); 5] = [
     ("d", DAY as u128 * 1000),

@@ -17,6 +17,8 @@ mod config;
 mod deadlines;
 #[path = "server/decisions.rs"]
 mod decisions;
+#[path = "server/figures.rs"]
+mod figures;
 #[path = "server/grants.rs"]
 mod grants;
 #[path = "server/handling.rs"]

@@ -3,6 +3,7 @@
 //! system's roots and an optional private CA ([`tls`]), and never follows a redirect: an answer
 //! that points elsewhere is an error, so a call cannot be steered to another origin.
 
+mod figures;
 mod governance;
 mod grants;
 mod handling;

@@ -69,6 +69,11 @@ pub enum Command {
         breaker: String,
         reason: String,
     },
+    /// `GET /v1/governance?window=…`: the Metrics view's figures.
+    Figures {
+        request: u64,
+        window: String,
+    },
     Notify {
         title: String,
         body: String,

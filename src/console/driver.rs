@@ -72,7 +72,8 @@ impl Driver {
                 | Command::Audit { .. }
                 | Command::History { .. }
                 | Command::Usage { .. }
-                | Command::ResetBreaker { .. } => {
+                | Command::ResetBreaker { .. }
+                | Command::Figures { .. } => {
                     net::run_command(&self.client, &self.key, &self.tx, command)
                 }
                 Command::Notify { title, body } => {

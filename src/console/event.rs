@@ -61,6 +61,8 @@ pub enum Reply {
     Grant(Box<crate::protocol::Grant>),
     /// Limits in use and open breakers: a read, or what a breaker reset left.
     Usage(crate::protocol::UsageReport),
+    /// The Metrics view's governance figures.
+    Figures(Box<crate::protocol::GovernanceFigures>),
 }
 
 /// A refusal or failure of a REST call the console made, as the person should read it: the

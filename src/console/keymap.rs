@@ -56,6 +56,9 @@ pub enum Action {
     Budgets,
     /// Reset the selected breaker (operators).
     Reset,
+    /// The Metrics view's window: the next shorter or longer one.
+    ShorterWindow,
+    LongerWindow,
 }
 
 /// Where a binding applies.
@@ -70,10 +73,11 @@ pub enum Section {
     Audit,
     Grants,
     Budgets,
+    Metrics,
 }
 
 impl Section {
-    pub const ALL: [Section; 9] = [
+    pub const ALL: [Section; 10] = [
         Section::Global,
         Section::Queue,
         Section::Flagged,
@@ -82,6 +86,7 @@ impl Section {
         Section::Audit,
         Section::Grants,
         Section::Budgets,
+        Section::Metrics,
         Section::Dialog,
     ];
     pub fn name(self) -> &'static str {
@@ -95,6 +100,7 @@ impl Section {
             Section::Audit => "audit",
             Section::Grants => "grants",
             Section::Budgets => "budgets",
+            Section::Metrics => "metrics",
         }
     }
 }
@@ -147,6 +153,7 @@ struct KeymapFile {
     audit: Vec<Entry>,
     #[serde(default)]
     budgets: Vec<Entry>,
+    metrics: Vec<Entry>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +188,7 @@ impl Keymap {
             (Section::Dialog, file.dialog),
             (Section::Audit, file.audit),
             (Section::Budgets, file.budgets),
+            (Section::Metrics, file.metrics),
         ];
         for (section, entries) in raw {
             let mut bindings = Vec::new();

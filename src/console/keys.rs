@@ -123,6 +123,10 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Search if s.view == View::Audit => audit_query::open_form(s),
         Action::Search => history_search::open_form(s),
         Action::Refresh if s.view == View::Budgets => super::budgets::refresh(s, fx),
+        Action::Refresh if s.view == View::Metrics => super::figures::fetch(s, fx),
+        Action::ShorterWindow | Action::LongerWindow => {
+            super::figures::change_window(s, action, fx)
+        }
         Action::Refresh if audit_query::may_audit(s) => audit_query::restart(s, fx),
         Action::Refresh => {}
         Action::Acknowledge => start_review(s, FlagVerdict::Acknowledge),

@@ -18,6 +18,8 @@ mod dialog_keys;
 pub mod driver;
 pub mod event;
 mod fields;
+mod figures;
+pub mod figures_state;
 pub mod grant_form;
 mod grant_keys;
 pub mod handling;

@@ -310,6 +310,15 @@ pub fn run_command(client: &Client, key: &Arc<PersonKey>, tx: &Sender<Event>, co
                 };
                 (request, Box::pin(fut) as Call)
             }
+            Command::Figures { request, window } => {
+                let fut = async move {
+                    client
+                        .governance(&key, &window)
+                        .await
+                        .map(|f| Reply::Figures(Box::new(f)))
+                };
+                (request, Box::pin(fut) as Call)
+            }
             Command::Notify { .. } | Command::Bell | Command::Quit => return,
         };
         let result = match tokio::time::timeout(REQUEST_TIMEOUT, call).await {

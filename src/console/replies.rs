@@ -38,6 +38,8 @@ pub(super) fn on_reply(s: &mut State, request: u64, result: Result<Reply, Reques
         (Request::ResetBreaker { agent, breaker }, Err(e)) => {
             super::breaker_reset::on_reply(s, &agent, &breaker, Err(why(e)))
         }
+        (Request::Figures, Ok(Reply::Figures(f))) => super::figures::on_reply(s, request, Ok(*f)),
+        (Request::Figures, Err(e)) => super::figures::on_reply(s, request, Err(why(e))),
         (Request::Decide { escalation, vote }, Ok(Reply::Decision(ack))) => {
             let e = *ack.escalation;
             let progress = match e.state {

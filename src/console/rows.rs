@@ -134,6 +134,7 @@ impl State {
             View::Audit => self.audit.records.len(),
             View::Grants => self.grant_rows().len(),
             View::Budgets => self.budget_rows().len(),
+            View::Metrics => 0,
         }
     }
 }

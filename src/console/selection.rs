@@ -67,6 +67,7 @@ pub(super) fn reselect(s: &mut State, v: View) {
                 None => (0, None),
             }
         }
+        View::Metrics => (0, None),
         // Audit records only ever grow at the end: the row number is the item.
         View::Audit => (old.min(s.audit.records.len().saturating_sub(1)), None),
         View::Grants => {
@@ -139,6 +140,7 @@ pub(super) fn move_to(s: &mut State, pos: usize) {
         View::KillSwitches => s.switch_rows().into_iter().map(|r| r.scope).collect(),
         View::Grants => s.grant_rows().iter().map(|g| g.id.clone()).collect(),
         View::Budgets => s.budget_keys(),
+        View::Metrics => Vec::new(),
     };
     let pos = pos.min(keys.len().saturating_sub(1));
     s.selected[v.index()] = pos;

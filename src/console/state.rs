@@ -33,10 +33,11 @@ pub enum View {
     Audit,
     Grants,
     Budgets,
+    Metrics,
 }
 
 /// How many views there are (the per-view selection arrays' length).
-pub const VIEWS: usize = 7;
+pub const VIEWS: usize = 8;
 
 impl View {
     pub const ALL: [View; VIEWS] = [
@@ -47,6 +48,7 @@ impl View {
         View::Audit,
         View::Grants,
         View::Budgets,
+        View::Metrics,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -57,6 +59,7 @@ impl View {
             View::Audit => "Audit",
             View::Grants => "Grants",
             View::Budgets => "Budgets",
+            View::Metrics => "Metrics",
         }
     }
     pub fn index(self) -> usize {
@@ -113,6 +116,8 @@ pub enum Request {
     Audit,
     /// A page of a history search on the server.
     History,
+    /// The Metrics view's governance figures.
+    Figures,
     /// A standing grant made from the approve dialog of `escalation`.
     Grant {
         escalation: String,
@@ -228,6 +233,8 @@ pub struct State {
     /// The deny-all prefix key was pressed: the next key says agent or session.
     pub deny_all_prefix: bool,
     pub audit: AuditState,
+    /// The Metrics view: its window and the figures last fetched.
+    pub figures: super::figures_state::FiguresState,
     /// A history search on the server; while set, the History view shows its results.
     pub history_search: Option<HistorySearch>,
     /// How far the help popup is scrolled, in rows.
@@ -288,6 +295,7 @@ impl State {
             marks: BTreeSet::new(),
             deny_all_prefix: false,
             audit: AuditState::default(),
+            figures: Default::default(),
             history_search: None,
             help_scroll: 0,
             screen: None,
@@ -334,6 +342,7 @@ impl State {
                 !matches!(
                     r,
                     Request::Fetch { .. } | Request::Audit | Request::History | Request::Usage
+                        | Request::Figures
                 )
             })
             .count()

@@ -48,6 +48,7 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
     audit_query::keep_loaded(s, &mut fx);
     history_search::keep_loaded(s, &mut fx);
     super::budgets::keep_fresh(s, &mut fx);
+    super::figures::keep_loaded(s, &mut fx);
     super::grant_keys::send_accepted(s, &mut fx);
     fx
 }

@@ -13,5 +13,6 @@ pub fn section_of(view: View) -> Section {
         View::Audit => Section::Audit,
         View::Grants => Section::Grants,
         View::Budgets => Section::Budgets,
+        View::Metrics => Section::Metrics,
     }
 }

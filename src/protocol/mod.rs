@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod duties;
+pub mod figures;
 pub mod governance;
 pub mod grants;
 pub mod handling;
@@ -17,6 +18,7 @@ pub mod wire;
 
 pub use canonical::{action_digest, DigestInput};
 pub use duties::{may_approve, may_decide, ApprovalTerms, NotYours};
+pub use figures::*;
 pub use governance::*;
 pub use grants::*;
 pub use handling::*;

@@ -27,6 +27,7 @@ fn title(section: Section) -> &'static str {
         Section::Audit => "Audit",
         Section::Grants => "Grants",
         Section::Budgets => "Budgets",
+        Section::Metrics => "Metrics",
     }
 }
 

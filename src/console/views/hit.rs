@@ -53,6 +53,7 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
             (main, None, s.grant_rows().len(), s.selected[i])
         }
         View::Budgets => return budget_row_at(s, main, y),
+        View::Metrics => return Target::Nothing,
         View::Audit => {
             let [_, list] = audit::split(main);
             let i = View::Audit.index();

@@ -18,6 +18,7 @@ mod json;
 mod killswitch;
 mod layout;
 mod lists;
+mod metrics;
 mod popup;
 pub mod prior;
 mod queue;
@@ -51,6 +52,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::Audit => audit::render(f, main, s),
         View::Grants => grants::render(f, main, s),
         View::Budgets => budgets::render(f, main, s),
+        View::Metrics => metrics::render(f, main, s),
     }
     status::message(f, message, s);
     status::status_bar(f, status, s);

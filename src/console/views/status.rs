@@ -46,6 +46,7 @@ fn tab_label(s: &State, v: View, short: bool) -> String {
             (Some(r), 0) => format!(" ({})", r.limits.len()),
             (Some(_), n) => format!(" ({n}!)"),
         },
+        View::Metrics => format!(" ({})", s.figures.window()),
     };
     // Before any state arrived, a count would claim an empty queue.
     let count = if s.resynced { count } else { " (–)".into() };

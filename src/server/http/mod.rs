@@ -7,6 +7,7 @@ mod audit;
 mod credentials;
 mod escalations;
 mod extract;
+mod figures;
 mod flags;
 mod grants;
 mod handling;
@@ -71,6 +72,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(grants::list, grants::create))
         .routes(routes!(grants::revoke))
         .routes(routes!(usage::get))
+        .routes(routes!(figures::get))
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -61,4 +61,12 @@ pub trait Reads: Send {
         &self,
         q: &super::HistoryQuery,
     ) -> Result<(Vec<Escalation>, Option<String>), StoreError>;
+    /// The governance figures of `from..=to`; `kill_prefix(scope)` is how that kill switch's
+    /// deny reasons start.
+    fn governance_figures(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        kill_prefix: fn(&str) -> String,
+    ) -> Result<crate::protocol::GovernanceFigures, StoreError>;
 }

@@ -18,6 +18,7 @@
 mod backend;
 mod chain;
 mod error;
+pub mod figures;
 pub mod history;
 mod query;
 pub mod sqlite;
@@ -432,6 +433,16 @@ pub fn resolved_history(
     q: &HistoryQuery,
 ) -> Result<(Vec<Escalation>, Option<String>), StoreError> {
     r.resolved_history(q)
+}
+/// The governance figures of `from..=to` (`GET /v1/governance`); `kill_prefix(scope)` is how
+/// that kill switch's deny reasons start.
+pub fn governance_figures(
+    r: &dyn Reads,
+    from: Timestamp,
+    to: Timestamp,
+    kill_prefix: fn(&str) -> String,
+) -> Result<crate::protocol::GovernanceFigures, StoreError> {
+    r.governance_figures(from, to, kill_prefix)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! thread, and a few read connections.
 
 mod commit;
+mod figures;
 mod grants;
 mod history;
 mod keys;

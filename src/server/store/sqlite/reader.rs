@@ -84,4 +84,12 @@ impl Reads for SqliteReader {
     ) -> Result<(Vec<Escalation>, Option<String>), StoreError> {
         super::history::resolved_history(&self.conn, q)
     }
+    fn governance_figures(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        kill_prefix: fn(&str) -> String,
+    ) -> Result<crate::protocol::GovernanceFigures, StoreError> {
+        super::figures::governance_figures(&self.conn, from, to, kill_prefix)
+    }
 }
