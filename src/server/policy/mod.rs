@@ -26,7 +26,7 @@ pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
 use glob::{NameGlob, Segments};
 pub use grantable::GrantCondition;
-pub use limits::Limit;
+pub use limits::{Limit, OnExceed, MAX_COST};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
