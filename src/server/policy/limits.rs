@@ -102,7 +102,44 @@ impl std::fmt::Debug for Limit {
     }
 }
 
+impl Clone for Limit {
+    fn clone(&self) -> Limit {
+        Limit {
+            id: self.id.clone(),
+            agents: self.agents.clone(),
+            tools: self.tools.clone(),
+            per: self.per,
+            window: self.window,
+            max_calls: self.max_calls,
+            max_cost: self.max_cost,
+            warn_at: self.warn_at,
+            on_exceed: self.on_exceed.clone(),
+            // A limit's rule has no condition: nothing but plain data to copy.
+            rule: self.rule.as_ref().map(|r| Rule {
+                id: r.id.clone(),
+                tools: r.tools.clone(),
+                agents: r.agents.clone(),
+                condition: None,
+                program: None,
+                effect: r.effect.clone(),
+                reason: r.reason.clone(),
+            }),
+        }
+    }
+}
+
 impl Limit {
+    /// Grace an approved budget escalation adds: (calls, cost).
+    pub fn grace(&self) -> Option<(u64, f64)> {
+        match self.on_exceed {
+            OnExceed::Deny => None,
+            OnExceed::Review {
+                grace_calls,
+                grace_cost,
+            } => Some((grace_calls, grace_cost)),
+        }
+    }
+
     /// Whether the limit counts calls of `agent` to `tool`.
     pub fn covers(&self, agent: &str, tool: &str) -> bool {
         let (a, t) = (Segments::of(agent), Segments::of(tool));
