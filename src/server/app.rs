@@ -71,8 +71,11 @@ impl App {
                 store: store.stats.clone(),
             },
         );
+        let governance = Governance::new(&policy);
+        let ledger = governance.ledger.clone();
+        queue.on_closed(Box::new(move |esc| ledger.resolved(esc, chrono::Utc::now())));
         App {
-            governance: Governance::new(&policy),
+            governance,
             policy,
             roster,
             flags: Flags::new(store.clone(), bus.clone()),

@@ -11,7 +11,7 @@
 mod window;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::TimeZone;
 
@@ -43,16 +43,18 @@ struct State {
     pruned_at: i64,
 }
 
+/// Cheap to clone: clones share one state (the queue holds one to hear of resolutions).
+#[derive(Clone)]
 pub struct Ledger {
-    limits: Vec<Limit>,
-    state: Mutex<State>,
+    limits: Arc<Vec<Limit>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Ledger {
     pub fn new(limits: &[Limit]) -> Ledger {
         Ledger {
-            limits: limits.to_vec(),
-            state: Mutex::default(),
+            limits: Arc::new(limits.to_vec()),
+            state: Arc::default(),
         }
     }
 
@@ -254,7 +256,7 @@ impl Ledger {
             return;
         }
         st.pruned_at = t;
-        let limits = &self.limits;
+        let limits = &*self.limits;
         st.uses.retain(|k, _| {
             limits
                 .get(k.limit)
