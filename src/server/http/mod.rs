@@ -3,6 +3,7 @@
 //! the `refusal` middleware records every refusal with the request's method and path.
 
 mod actions;
+mod cost;
 mod audit;
 mod credentials;
 mod escalations;
@@ -54,6 +55,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(actions::submit))
         .routes(routes!(actions::get))
         .routes(routes!(actions::withdraw))
+        .routes(routes!(cost::report))
         .routes(routes!(stream::open))
         .routes(routes!(escalations::list))
         .routes(routes!(escalations::get))

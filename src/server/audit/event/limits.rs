@@ -88,12 +88,19 @@ impl AuditEvent {
         }))
     }
 
-    pub fn cost_reported(record: &ActionRecord, cost: f64) -> AuditEvent {
+    /// `estimate`: the cost the call had until now (its estimate, or an earlier report).
+    pub fn cost_reported(
+        action: &str,
+        agent: &str,
+        tool: &str,
+        estimate: Option<f64>,
+        cost: f64,
+    ) -> AuditEvent {
         AuditEvent::CostReported(CostReported {
-            action: record.id.clone(),
-            agent: record.agent.clone(),
-            tool: record.tool.clone(),
-            estimate: record.cost,
+            action: action.to_string(),
+            agent: agent.to_string(),
+            tool: tool.to_string(),
+            estimate,
             cost,
         })
     }
