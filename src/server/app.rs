@@ -73,7 +73,9 @@ impl App {
         );
         let governance = Governance::new(&policy);
         let ledger = governance.ledger.clone();
-        queue.on_closed(Box::new(move |esc| ledger.resolved(esc, chrono::Utc::now())));
+        queue.on_closed(Box::new(move |esc| {
+            ledger.resolved(esc, chrono::Utc::now())
+        }));
         App {
             governance,
             policy,

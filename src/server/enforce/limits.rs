@@ -124,11 +124,7 @@ fn apply<'a>(
                     review.get_or_insert(s);
                 }
             }
-        } else if s
-            .limit
-            .warn_at
-            .is_some_and(|w| after.share(s.limit) >= w)
-        {
+        } else if s.limit.warn_at.is_some_and(|w| after.share(s.limit) >= w) {
             warn.get_or_insert((s, after.share(s.limit)));
         }
     }
@@ -189,12 +185,7 @@ fn use_text(limit: &Limit, used: &LimitUse, cost: f64) -> String {
     parts.join(" and ")
 }
 
-fn deny<'a>(
-    ruling: Ruling<'a>,
-    record: &ActionRecord,
-    s: &Standing<'_>,
-    cost: f64,
-) -> Ruling<'a> {
+fn deny<'a>(ruling: Ruling<'a>, record: &ActionRecord, s: &Standing<'_>, cost: f64) -> Ruling<'a> {
     let used = s.used.report(s.limit, &s.key);
     let reason = format!(
         "limit \"{}\": {} in this {} window; frees up at {}",
@@ -247,10 +238,9 @@ fn budget<'a>(
         // The rules asked for a review themselves: theirs stands, with the budget ask added.
         Outcome::Review { .. } => (ruling.outcome, format!("{}; {ask}", ruling.reason)),
         _ => {
-            let (Some(rule), Some(spec)) = (
-                policy.limits[s.index].rule.as_ref(),
-                s.limit.review_spec(),
-            ) else {
+            let (Some(rule), Some(spec)) =
+                (policy.limits[s.index].rule.as_ref(), s.limit.review_spec())
+            else {
                 return deny(ruling, record, s, cost);
             };
             match crate::duration::deadline_after(now, spec.timeout) {

@@ -3,8 +3,8 @@
 //! the `refusal` middleware records every refusal with the request's method and path.
 
 mod actions;
-mod cost;
 mod audit;
+mod cost;
 mod credentials;
 mod escalations;
 mod extract;

@@ -113,10 +113,10 @@ fn bad_limits_are_refused_with_file_and_line() {
     for (tail, line, needle) in cases {
         refused(&format!("{head}{tail}"), *line, needle);
     }
+    refused(&format!("{GOOD}{GOOD}"), 8, "duplicate limit id");
     refused(
-        &format!("{GOOD}{GOOD}"),
-        8,
-        "duplicate limit id",
+        "[[limit]]\nid = \"\"\nwindow = \"1h\"\nmax_calls = 1\n",
+        2,
+        "empty",
     );
-    refused("[[limit]]\nid = \"\"\nwindow = \"1h\"\nmax_calls = 1\n", 2, "empty");
 }

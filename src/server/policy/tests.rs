@@ -249,8 +249,8 @@ fn strict_relations_everywhere() {
             on_behalf_of: None,
             cost: None,
             rationale: None,
-        now: None,
-        usage: None,
+            now: None,
+            usage: None,
         };
         condition::with_root(|root| c.eval(&condition::context(root, &input)))
     };

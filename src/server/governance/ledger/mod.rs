@@ -86,7 +86,9 @@ impl Ledger {
                 continue;
             }
             let cost = c.cost.unwrap_or(0.0);
-            self.count(&mut st, &c.id, &c.agent, &c.session, &c.tool, cost, c.at, now);
+            self.count(
+                &mut st, &c.id, &c.agent, &c.session, &c.tool, cost, c.at, now,
+            );
             if c.effect == Effect::Review && c.resolution == Some(Resolution::Approved) {
                 if let Some(id) = c.governed.as_deref().and_then(|g| g.strip_prefix("limit:")) {
                     self.grant(&mut st, id, &c.agent, &c.session, c.at, now);
@@ -131,7 +133,15 @@ impl Ledger {
     }
 
     /// Adds limit `id`'s grace to the window that holds `at`, if it is still current.
-    fn grant(&self, st: &mut State, id: &str, agent: &str, session: &str, at: Timestamp, now: Timestamp) {
+    fn grant(
+        &self,
+        st: &mut State,
+        id: &str,
+        agent: &str,
+        session: &str,
+        at: Timestamp,
+        now: Timestamp,
+    ) {
         let Some((i, l)) = self.limits.iter().enumerate().find(|(_, l)| l.id == id) else {
             return;
         };
@@ -210,7 +220,14 @@ impl Ledger {
         if let Some(ask) = &esc.budget {
             let mut st = self.state();
             let a = &esc.action;
-            self.grant(&mut st, &ask.usage.limit, &a.agent, &a.session, a.submitted_at, now);
+            self.grant(
+                &mut st,
+                &ask.usage.limit,
+                &a.agent,
+                &a.session,
+                a.submitted_at,
+                now,
+            );
         }
     }
 

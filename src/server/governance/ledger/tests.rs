@@ -38,7 +38,14 @@ fn t(h: u32, m: u32) -> Timestamp {
     Utc.with_ymd_and_hms(2026, 12, 6, h, m, 0).unwrap()
 }
 
-fn take(l: &Ledger, id: &str, session: &str, tool: &str, cost: f64, now: Timestamp) -> Vec<(String, Use)> {
+fn take(
+    l: &Ledger,
+    id: &str,
+    session: &str,
+    tool: &str,
+    cost: f64,
+    now: Timestamp,
+) -> Vec<(String, Use)> {
     l.admit(id, "refund-bot", session, tool, now, |s| {
         (
             s.iter().map(|s| (s.limit.id.clone(), s.used)).collect(),
@@ -56,7 +63,10 @@ fn calls_count_in_their_window_and_the_next_window_starts_from_zero() {
     assert_eq!(before[1].1.cost, 3.0);
     let r = l.report(Some("refund-bot"), t(10, 59));
     assert_eq!(r.len(), 2);
-    assert_eq!((r[0].limit.as_str(), r[0].calls, r[0].state), ("calls", 2, LimitState::Exceeded));
+    assert_eq!(
+        (r[0].limit.as_str(), r[0].calls, r[0].state),
+        ("calls", 2, LimitState::Exceeded)
+    );
     assert_eq!(r[0].resets_at, t(11, 0));
     assert_eq!((r[1].limit.as_str(), r[1].cost), ("spend", 7.0));
     assert_eq!(r[1].session.as_deref(), Some("s"));
@@ -116,7 +126,12 @@ fn restore_counts_what_was_not_denied_and_grants_approved_budget_grace() {
             call("a2", Effect::Deny, None, None),
             call("a3", Effect::Review, Some(Resolution::Denied), None),
             call("a4", Effect::Review, None, None),
-            call("a5", Effect::Review, Some(Resolution::Approved), Some("limit:spend")),
+            call(
+                "a5",
+                Effect::Review,
+                Some(Resolution::Approved),
+                Some("limit:spend"),
+            ),
         ],
         t(8, 45),
     );
