@@ -97,6 +97,33 @@ async fn past_max_calls_a_call_is_denied_naming_the_limit_and_when_it_frees_up_e
     assert_eq!(hits[0]["action"], denied.id.as_str());
     assert_eq!(hits[0]["on_exceed"], "deny");
 
+    let metrics = reqwest::get(format!("{}/metrics", env.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "# HELP gavel_budget_use_ratio ",
+        "# TYPE gavel_budget_use_ratio gauge",
+        "gavel_budget_use_ratio{limit=\"daily\",agent=\"refund-bot\"} 1",
+        "gavel_budget_calls{limit=\"daily\",agent=\"refund-bot\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+    let open = reqwest::Client::new()
+        .get(format!("{}/metrics", env.url()))
+        .header("accept", "application/openmetrics-text;version=1.0.0")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed = openmetrics_parser::openmetrics::parse_openmetrics(&open)
+        .unwrap_or_else(|e| panic!("{e}\n{open}"));
+    assert!(parsed.families.contains_key("gavel_budget_cost"));
+
     env.restart().await;
     let usage = env.client.usage(env.key("alice"), None).await.unwrap();
     assert_eq!(usage.limits[0].calls, 2, "the denied call never counted");

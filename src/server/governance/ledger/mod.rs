@@ -283,5 +283,11 @@ impl Ledger {
     }
 }
 
+impl crate::server::metrics::BudgetSummary for Ledger {
+    fn budget_uses(&self, now: Timestamp) -> Vec<LimitUse> {
+        self.report(None, now)
+    }
+}
+
 #[cfg(test)]
 mod tests;
