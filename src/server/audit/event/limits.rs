@@ -105,3 +105,72 @@ impl AuditEvent {
         })
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Each governance event with its actor and the body it is written with.
+    pub fn events() -> Vec<(AuditEvent, &'static str, Value)> {
+        let t = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+        let end = Utc.timestamp_opt(1_790_003_600, 0).unwrap();
+        vec![
+            (
+                AuditEvent::LimitExceeded(LimitExceeded {
+                    limit: "hourly".into(),
+                    action: "act_1".into(),
+                    agent: "bot".into(),
+                    tool: "stripe.refund".into(),
+                    session: "s".into(),
+                    on_exceed: "deny".into(),
+                    calls: 3,
+                    cost: 1.5,
+                    max_calls: Some(3),
+                    max_cost: None,
+                    grace_calls: 0,
+                    grace_cost: 0.0,
+                    window_start: t,
+                    resets_at: end,
+                }),
+                "server",
+                json!({"limit": "hourly", "action": "act_1", "agent": "bot",
+                       "tool": "stripe.refund", "session": "s", "on_exceed": "deny",
+                       "calls": 3, "cost": 1.5, "max_calls": 3, "max_cost": null,
+                       "grace_calls": 0, "grace_cost": 0.0, "window_start": t,
+                       "resets_at": end}),
+            ),
+            (
+                AuditEvent::GraceGranted(GraceGranted {
+                    limit: "hourly".into(),
+                    escalation: "esc_1".into(),
+                    action: "act_1".into(),
+                    agent: "bot".into(),
+                    session: None,
+                    grace_calls: 2,
+                    grace_cost: 0.0,
+                    window_start: t,
+                    resets_at: end,
+                }),
+                "server",
+                json!({"limit": "hourly", "escalation": "esc_1", "action": "act_1",
+                       "agent": "bot", "session": null, "grace_calls": 2, "grace_cost": 0.0,
+                       "window_start": t, "resets_at": end}),
+            ),
+            (
+                AuditEvent::CostReported(CostReported {
+                    action: "act_1".into(),
+                    agent: "bot".into(),
+                    tool: "stripe.refund".into(),
+                    estimate: Some(8.0),
+                    cost: 2.0,
+                }),
+                "bot",
+                json!({"action": "act_1", "agent": "bot", "tool": "stripe.refund",
+                       "estimate": 8.0, "cost": 2.0}),
+            ),
+        ]
+    }
+}
