@@ -34,6 +34,21 @@ async fn kinds(env: &Env, kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Stops the server and checks its audit log and state tables with `gavel audit verify`.
+async fn verified(env: &mut Env) {
+    env.stop().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["audit", "verify", "--data"])
+        .arg(&env.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn report_cost(env: &Env, agent: &str, id: &str, body: Value) -> (u16, Value) {
     let (status, body) = env
         .client
@@ -158,7 +173,7 @@ async fn a_per_session_envelope_counts_each_session_apart() {
 async fn a_reported_actual_cost_replaces_the_estimate_and_changes_the_outcome() {
     let policy =
         format!("{ALLOW_STRIPE}\n[[limit]]\nid = \"spend\"\nwindow = \"1d\"\nmax_cost = 10.0\n");
-    let env = Env::start(&policy).await;
+    let mut env = Env::start(&policy).await;
     let first = call(&env, "s", Some(8.0)).await;
     assert_eq!(first.verdict, Verdict::Allow);
     let over = call(&env, "s", Some(5.0)).await;
@@ -202,6 +217,7 @@ async fn a_reported_actual_cost_replaces_the_estimate_and_changes_the_outcome() 
         (reports[0]["estimate"].as_f64(), reports[0]["cost"].as_f64()),
         (Some(8.0), Some(2.0))
     );
+    verified(&mut env).await;
 }
 
 #[tokio::test]
@@ -334,6 +350,7 @@ async fn an_approved_budget_escalation_grants_grace_and_a_denied_one_does_not() 
     assert_eq!(kinds(&env, "grace_granted").await.len(), 1);
     assert_eq!(kinds(&env, "limit_exceeded").await.len(), 2);
     assert_eq!(call(&env, "s", None).await.verdict, Verdict::Pending);
+    verified(&mut env).await;
 }
 
 #[tokio::test]
