@@ -1,7 +1,7 @@
 //! What a `[[limit]]` table is refused for at start, each with the file:line of the mistake.
 
-use super::super::tests::parse;
 use super::*;
+use crate::server::policy::tests::parse;
 
 const GOOD: &str = "[[limit]]\nid = \"l\"\nagents = [\"refund-bot\"]\ntools = [\"stripe.*\"]\nwindow = \"1h\"\nmax_calls = 10\n";
 
@@ -118,5 +118,66 @@ fn bad_limits_are_refused_with_file_and_line() {
         "[[limit]]\nid = \"\"\nwindow = \"1h\"\nmax_calls = 1\n",
         2,
         "empty",
+    );
+}
+
+#[test]
+fn conditions_see_now_as_a_timestamp_and_usage_by_limit_id() {
+    use crate::server::policy::{condition, condition::Condition, EvalInput};
+    use chrono::TimeZone;
+    let usage = serde_json::json!({"spend": {"calls": 3, "cost": 20.5, "share": 0.41}});
+    let at = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 7, 10, 30, 0)
+        .unwrap(); // a Monday
+    let eval = |text: &str, usage: Option<&serde_json::Value>| {
+        let c = Condition::compile(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        let args = serde_json::json!({});
+        let input = EvalInput {
+            agent: "a",
+            tool: "t",
+            args: &args,
+            session: "s",
+            context: &args,
+            on_behalf_of: None,
+            cost: None,
+            rationale: None,
+            now: Some(at),
+            usage,
+        };
+        condition::with_root(|root| c.eval(&condition::context(root, &input)))
+    };
+    assert_eq!(
+        eval("now.getHours() >= 9 && now.getHours() < 17", None),
+        Ok(true)
+    );
+    assert_eq!(eval("now.getDayOfWeek() == 1", None), Ok(true));
+    assert_eq!(eval("now.getHours('Europe/Berlin') == 11", None), Ok(true));
+    assert_eq!(
+        eval("now > timestamp('2026-01-01T00:00:00Z')", None),
+        Ok(true)
+    );
+    assert_eq!(
+        eval(
+            "usage.spend.cost >= 20.0 && usage['spend'].calls == 3",
+            Some(&usage)
+        ),
+        Ok(true)
+    );
+    assert_eq!(eval("'other' in usage", Some(&usage)), Ok(false));
+    assert!(
+        eval("usage.other.cost > 1.0", Some(&usage)).is_err(),
+        "a limit not in the map fails"
+    );
+    assert!(
+        eval("usage.spend.cost > 1.0", None).is_err(),
+        "no usage: fails, never guesses"
+    );
+    // At start, `now` or `usage` alone is not a condition.
+    assert!(
+        parse("[[rule]]\nid = \"r\"\nwhen = \"now\"\neffect = \"deny\"\nreason = \"r\"\n").is_err()
+    );
+    assert!(
+        parse("[[rule]]\nid = \"r\"\nwhen = \"usage\"\neffect = \"deny\"\nreason = \"r\"\n")
+            .is_err()
     );
 }
