@@ -391,3 +391,70 @@ max_cost = 100.0
         "another session"
     );
 }
+
+#[tokio::test]
+async fn calls_at_once_never_take_the_last_unit_twice() {
+    let policy =
+        format!("{ALLOW_STRIPE}\n[[limit]]\nid = \"few\"\nwindow = \"1d\"\nmax_calls = 3\n");
+    let env = Env::start(&policy).await;
+    let calls = (0..12).map(|i| call(&env, if i % 2 == 0 { "a" } else { "b" }, None));
+    let outs = futures_util::future::join_all(calls).await;
+    let allowed = outs.iter().filter(|o| o.verdict == Verdict::Allow).count();
+    assert_eq!(
+        allowed,
+        3,
+        "{:?}",
+        outs.iter().map(|o| &o.reason).collect::<Vec<_>>()
+    );
+    let usage = env.client.usage(env.key("alice"), None).await.unwrap();
+    assert_eq!(usage.limits[0].calls, 3);
+}
+
+#[tokio::test]
+async fn a_rule_review_keeps_its_requirements_and_gains_the_budget_ask_and_a_rule_deny_stays() {
+    let policy = format!(
+        r#"
+[[rule]]
+id = "two-people"
+tools = ["stripe.refund"]
+when = "args.amount > 100.0"
+effect = "review"
+reason = "Large refunds need two finance approvers"
+approvers = "finance"
+approvals = 2
+timeout = "10m"
+
+[[rule]]
+id = "no-payouts"
+tools = ["stripe.payout"]
+effect = "deny"
+reason = "Never"
+{ALLOW_STRIPE}{BUDGET}"#
+    );
+    let env = Env::start(&policy).await;
+    assert_eq!(call(&env, "s", None).await.verdict, Verdict::Allow);
+    let big = env
+        .act("refund-bot", "stripe.refund", json!({"amount": 500.0}), "s")
+        .await;
+    assert_eq!(big.verdict, Verdict::Pending);
+    let esc = env.escalation(big.escalation.as_deref().unwrap()).await;
+    assert_eq!(
+        (esc.rule.id.as_str(), esc.approvals_required),
+        ("two-people", 2)
+    );
+    assert!(esc.budget.is_some(), "the budget ask is added");
+    assert!(
+        esc.rule.reason.contains("limit \"refund-budget\""),
+        "{}",
+        esc.rule.reason
+    );
+    let payout = env.act("refund-bot", "stripe.payout", json!({}), "s").await;
+    assert_eq!(
+        (payout.verdict, payout.rule.as_deref()),
+        (Verdict::Deny, Some("no-payouts"))
+    );
+    assert!(
+        kinds(&env, "limit_exceeded").await.len() == 1,
+        "a rule deny is no limit hit"
+    );
+}
