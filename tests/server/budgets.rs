@@ -458,3 +458,32 @@ reason = "Never"
         "a rule deny is no limit hit"
     );
 }
+
+#[tokio::test]
+async fn a_budget_escalation_held_across_a_restart_still_counts_and_its_approval_grants_grace() {
+    let mut env = Env::start(&format!("{ALLOW_STRIPE}{BUDGET}")).await;
+    assert_eq!(call(&env, "s", None).await.verdict, Verdict::Allow);
+    let held = call(&env, "s", None).await;
+    assert_eq!(held.verdict, Verdict::Pending);
+    env.restart().await;
+    let usage = env.client.usage(env.key("alice"), None).await.unwrap();
+    assert_eq!(usage.limits[0].calls, 2, "the pending review still counts");
+    let esc = env.escalation(held.escalation.as_deref().unwrap()).await;
+    assert!(
+        esc.budget.is_some(),
+        "the budget ask is stored with the escalation"
+    );
+    env.client
+        .decide(&Client::sign_decision(
+            env.key("alice"),
+            &esc,
+            Vote::Approve,
+            "ok",
+        ))
+        .await
+        .unwrap();
+    let usage = env.client.usage(env.key("alice"), None).await.unwrap();
+    assert_eq!((usage.limits[0].calls, usage.limits[0].grace_calls), (2, 2));
+    assert_eq!(usage.limits[0].state, LimitState::Ok);
+    assert_eq!(kinds(&env, "grace_granted").await.len(), 1);
+}
