@@ -87,6 +87,8 @@ fn bench(c: &mut Criterion) {
                     on_behalf_of: Some("bob"),
                     cost: None,
                     rationale: None,
+                    now: None,
+                    usage: None,
                 }))
             })
         });

@@ -142,3 +142,18 @@ pub struct SignedBreakerReset {
 pub struct CostReport {
     pub cost: f64,
 }
+
+/// The answer to a cost report: the cost now recorded for the call, and the agent's limits'
+/// use with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CostRecorded {
+    pub action: String,
+    pub cost: f64,
+    /// The cost the call had before (its estimate, or an earlier report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<f64>,
+    /// Whether a current window counted the call, so the limits' use changed with it.
+    pub counted: bool,
+    #[serde(default)]
+    pub limits: Vec<LimitUse>,
+}

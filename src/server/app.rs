@@ -9,7 +9,7 @@ use super::flags::Flags;
 use super::governance::Governance;
 use super::grants::Grants;
 use super::killswitch::KillSwitches;
-use super::metrics::{registry, Live, Metrics};
+use super::metrics::{registry, BudgetUse, Live, Metrics};
 use super::policy::Policy;
 use super::queue::Queue;
 use super::refusals::Refusals;
@@ -63,6 +63,11 @@ impl App {
             metrics.clone(),
             shutdown.clone(),
         );
+        let governance = Governance::new(&policy);
+        let ledger = governance.ledger.clone();
+        queue.on_closed(Box::new(move |esc| {
+            ledger.resolved(esc, chrono::Utc::now())
+        }));
         let registry = registry(
             &metrics,
             Live {
@@ -70,9 +75,10 @@ impl App {
                 kill: kill.clone(),
                 store: store.stats.clone(),
             },
+            BudgetUse(Arc::new(governance.ledger.clone())),
         );
         App {
-            governance: Governance::new(&policy),
+            governance,
             policy,
             roster,
             flags: Flags::new(store.clone(), bus.clone()),

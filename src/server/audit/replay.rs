@@ -161,6 +161,19 @@ impl Replay {
             | AuditEvent::Snoozed(_)
             | AuditEvent::Reassigned(_) => Ok(()),
             AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => Ok(()),
+            // Governance records change no state table the log implies: the limit's use is
+            // rebuilt from the calls, and a reported cost changes only `actions.cost`.
+            AuditEvent::LimitExceeded(_) | AuditEvent::GraceGranted(_) => Ok(()),
+            AuditEvent::CostReported(c) => {
+                if self.implied.actions.contains_key(&c.action) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "a `{kind}` record for action {}, which the log never recorded",
+                        c.action
+                    ))
+                }
+            }
             AuditEvent::Action(a) => self.action(a),
             AuditEvent::EscalationCreated(e) => {
                 let id = e.escalation.clone();

@@ -4,6 +4,7 @@
 //! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 
 mod granted;
+mod limits;
 mod record;
 mod retry;
 mod ruling;
@@ -53,10 +54,16 @@ pub async fn submit(
         return retry::replay(app, &record, &original, &k.key).await;
     }
     // Kill switches, then breakers, then limits, then the rules (DESIGN, Flow step 2).
-    let ruling = ruling::killed(&app.kill, &record)
-        .unwrap_or_else(|| ruling::rule_on(&app.policy, &record, now));
-    // Held until the call's use of a grant is durable: no revocation passes it meanwhile.
-    let (ruling, _grant_gate) = granted::consult(app, agent, &record, ruling).await;
+    let (ruling, limit_hold) = match ruling::killed(&app.kill, &record) {
+        Some(killed) => (killed, limits::Hold::nothing(app)),
+        None => limits::rule_on(app, &record, now),
+    };
+    // Held until the call's use of a grant is durable: no revocation passes it meanwhile. A
+    // ruling a limit or breaker made is not the rules' to waive, so no grant covers it.
+    let (ruling, _grant_gate) = match ruling.governed {
+        Some(_) => (ruling, None),
+        None => granted::consult(app, agent, &record, ruling).await,
+    };
     let digest = record::digest(&record)?;
     // A review of a call already pending attaches to it. Held until this one is queued, so two
     // identical calls at once make one escalation.
@@ -93,7 +100,9 @@ pub async fn submit(
             );
             esc.0.agent_deadline = wait_budget
                 .and_then(|secs| crate::protocol::agent_deadline(record.submitted_at, secs).ok());
-            esc.0.rule.grantable = app.policy.grantable_review(review).is_some();
+            esc.0.budget = ruling.budget.clone();
+            esc.0.rule.grantable =
+                app.policy.grantable_review(review).is_some() && ruling.budget.is_none();
             (Some(esc), None)
         }
         Outcome::Flag { rule } => (None, Some(record::flagged(&record, rule, &ruling.reason))),
@@ -142,6 +151,7 @@ pub async fn submit(
         .write(Op::Action(Box::new(write)), audit)
         .await
         .map_err(ApiError::storage)?;
+    limit_hold.keep(judged.effect);
     if let Some(id) = &grant {
         app.grants.used(id, submitted_at);
     }

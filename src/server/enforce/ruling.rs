@@ -2,7 +2,7 @@
 //! review's deadline set. Governance (breakers, limits, anomalies) turns rulings into stricter
 //! ones and says so in `governed` and `events`.
 
-use crate::protocol::{ActionRecord, Effect, Grant, Timestamp};
+use crate::protocol::{ActionRecord, BudgetAsk, Effect, Grant, Timestamp};
 use crate::server::audit::AuditEvent;
 use crate::server::killswitch::{kill_reason, KillSwitches};
 use crate::server::policy::{Decision, EvalInput, Policy, Review, Rule};
@@ -16,6 +16,8 @@ pub(super) struct Ruling<'p> {
     /// Audit records the ruling brings besides the call's own (a limit hit, a breaker tripped),
     /// written in the same transaction as the call.
     pub events: Vec<AuditEvent>,
+    /// On a review a limit raised or joined: the more room it asks for (a budget escalation).
+    pub budget: Option<BudgetAsk>,
 }
 
 pub(super) enum Outcome<'p> {
@@ -49,6 +51,7 @@ impl<'p> Ruling<'p> {
             reason,
             governed: None,
             events: Vec::new(),
+            budget: None,
         }
     }
 
@@ -95,9 +98,9 @@ pub(super) fn killed<'p>(kill: &KillSwitches, record: &ActionRecord) -> Option<R
     })
 }
 
-/// The policy's rules on the call.
-pub(super) fn rule_on<'p>(policy: &'p Policy, record: &ActionRecord, now: Timestamp) -> Ruling<'p> {
-    let decision = policy.evaluate(&eval_input(record));
+/// The policy's rules on the call, as `input` shows it to their conditions.
+pub(super) fn rule_on<'p>(policy: &'p Policy, input: &EvalInput<'_>, now: Timestamp) -> Ruling<'p> {
+    let decision = policy.evaluate(input);
     let reason = policy.reason(&decision);
     let rule = |i: usize| &policy.rules[i];
     let outcome = match decision {
@@ -137,5 +140,7 @@ pub(super) fn eval_input(r: &ActionRecord) -> EvalInput<'_> {
         on_behalf_of: r.on_behalf_of.as_deref(),
         cost: r.cost,
         rationale: r.rationale.as_deref(),
+        now: Some(r.submitted_at),
+        usage: None,
     }
 }

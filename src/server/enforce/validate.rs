@@ -16,10 +16,11 @@ pub(super) fn validate(req: &ActionRequest) -> Result<(), ApiError> {
         check_len("rationale", r, MAX_TEXT_LEN, false)?;
     }
     if let Some(c) = req.cost {
-        if !c.is_finite() || c < 0.0 {
+        let max = crate::server::policy::MAX_COST;
+        if !c.is_finite() || !(0.0..=max).contains(&c) {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "`cost` must be a non-negative number",
+                format!("`cost` must be a number from 0 to {max:e}"),
             ));
         }
     }

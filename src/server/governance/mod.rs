@@ -9,7 +9,7 @@ mod ledger;
 
 pub use anomaly::Baseline;
 pub use breakers::Breakers;
-pub use ledger::Ledger;
+pub use ledger::{Ledger, Standing};
 
 use crate::protocol::{Timestamp, UsageReport};
 use crate::server::policy::Policy;

@@ -4,6 +4,7 @@
 
 mod actions;
 mod audit;
+mod cost;
 mod credentials;
 mod escalations;
 mod extract;
@@ -55,6 +56,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(actions::submit))
         .routes(routes!(actions::get))
         .routes(routes!(actions::withdraw))
+        .routes(routes!(cost::report))
         .routes(routes!(stream::open))
         .routes(routes!(escalations::list))
         .routes(routes!(escalations::get))

@@ -6,11 +6,13 @@
 //! The allow path only bumps atomics and observes a histogram: no lock is held across an await,
 //! no label set is hashed (its counters are looked up once, at start).
 
+mod budget;
 mod families;
 mod live;
 mod registry;
 mod render;
 
+pub(crate) use budget::{BudgetSummary, BudgetUse};
 pub(crate) use families::Metrics;
 pub(crate) use live::{Live, PendingSummary};
 pub(crate) use registry::registry;

@@ -2,11 +2,12 @@
 
 use prometheus_client::registry::Registry;
 
+use super::budget::BudgetUse;
 use super::families::Metrics;
 use super::live::Live;
 
 /// The registry of `metrics`' families and the `live` ones, all named `gavel_…`.
-pub(crate) fn registry(metrics: &Metrics, live: Live) -> Registry {
+pub(crate) fn registry(metrics: &Metrics, live: Live, budget: BudgetUse) -> Registry {
     let mut r = Registry::with_prefix("gavel");
     // Counters get their `_total` suffix from the library. Units are in the names, without
     // `# UNIT` lines: not every OpenMetrics parser takes one on a histogram.
@@ -52,8 +53,10 @@ pub(crate) fn registry(metrics: &Metrics, live: Live) -> Registry {
          for)",
         metrics.in_flight.clone(),
     );
-    // Circuit breakers (`gavel_breakers_open`) and limits and budgets (`gavel_budget_…`) are
-    // registered here once they exist; nothing stands in for them until then.
+    // Circuit breakers (`gavel_breakers_open`) are registered here once they exist; nothing
+    // stands in for them until then.
     r.register_collector(Box::new(live));
+    // Limits and budgets: `gavel_budget_use_ratio`, `gavel_budget_calls`, `gavel_budget_cost`.
+    r.register_collector(Box::new(budget));
     r
 }

@@ -24,6 +24,8 @@ pub const CEL_VARIABLES: &[&str] = &[
     "on_behalf_of",
     "cost",
     "rationale",
+    "now",
+    "usage",
 ];
 
 /// Variables whose type is known: what a condition made of one of them alone would be.
@@ -34,6 +36,8 @@ const TYPED_VARIABLES: &[(&str, &str)] = &[
     ("on_behalf_of", "string"),
     ("rationale", "string"),
     ("cost", "double"),
+    ("now", "timestamp"),
+    ("usage", "map"),
 ];
 
 /// CEL's type names, which a condition may use as values (`type(args.x) == string`).
@@ -166,6 +170,14 @@ pub fn context<'r>(
     ctx.add_variable_from_value("on_behalf_of", input.on_behalf_of.unwrap_or("").to_string());
     ctx.add_variable_from_value("rationale", input.rationale.unwrap_or("").to_string());
     ctx.add_variable_from_value("cost", input.cost.unwrap_or(0.0));
+    // Absent, they are unknown to the condition: using one is an evaluation error, never a
+    // guess.
+    if let Some(now) = input.now {
+        ctx.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
+    }
+    if let Some(usage) = input.usage {
+        ctx.add_variable_from_value("usage", strict::from_json(usage));
+    }
     ctx
 }
 

@@ -406,3 +406,17 @@ fn the_demo_agents_calls_decide_as_the_demo_expects() {
         rule("refund-large")
     );
 }
+
+#[test]
+fn the_example_limit_is_a_per_session_refund_envelope_that_asks_finance() {
+    let p = example();
+    assert_eq!(p.limits.len(), 1);
+    let l = &p.limits[0];
+    assert_eq!(l.id, "refund-session-spend");
+    assert_eq!(l.per, crate::protocol::LimitScope::Session);
+    assert_eq!((l.max_cost, l.max_calls), (Some(5000.0), None));
+    assert!(l.covers("refund-bot", "stripe.refund"));
+    assert!(!l.covers("mailer", "stripe.refund"));
+    assert_eq!(l.review_spec().map(|s| s.group.as_str()), Some("finance"));
+    assert_eq!(l.grace(), Some((0, 1000.0)));
+}

@@ -26,7 +26,7 @@ pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
 use glob::{NameGlob, Segments};
 pub use grantable::GrantCondition;
-pub use limits::Limit;
+pub use limits::{Limit, OnExceed, MAX_COST};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +171,10 @@ pub struct EvalInput<'a> {
     pub on_behalf_of: Option<&'a str>,
     pub cost: Option<f64>,
     pub rationale: Option<&'a str>,
+    /// When the call is judged (CEL `now`, a timestamp).
+    pub now: Option<crate::protocol::Timestamp>,
+    /// CEL `usage`: each covering limit's use before this call, by limit id.
+    pub usage: Option<&'a Value>,
 }
 
 fn compile_globs(

@@ -31,6 +31,8 @@ pub(super) fn decide_in(p: &Policy, tool: &str, args: Value, context: Value) -> 
         on_behalf_of: None,
         cost: None,
         rationale: None,
+        now: None,
+        usage: None,
     })
 }
 
@@ -247,6 +249,8 @@ fn strict_relations_everywhere() {
             on_behalf_of: None,
             cost: None,
             rationale: None,
+            now: None,
+            usage: None,
         };
         condition::with_root(|root| c.eval(&condition::context(root, &input)))
     };

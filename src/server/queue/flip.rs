@@ -67,7 +67,7 @@ impl Queue {
         for esc in cancelled {
             self.deadlines.disarm(&esc.id, esc.deadline);
             self.remove(&esc);
-            self.metrics.resolved(&esc);
+            self.closed(&esc);
             ids.push(esc.id.clone());
             let _ = self.bus.send(ServerMessage::EscalationResolved {
                 escalation: Box::new(esc),

@@ -51,7 +51,13 @@ pub(crate) struct Queue {
     kill: Arc<KillSwitches>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
+    /// Told of every escalation that ends, once durable (the limits' ledger releases or
+    /// grants on it).
+    on_closed: std::sync::OnceLock<ClosedHook>,
 }
+
+/// What hears of each escalation that ended.
+pub(crate) type ClosedHook = Box<dyn Fn(&Escalation) + Send + Sync>;
 
 struct Slot {
     esc: Escalation,
@@ -86,9 +92,23 @@ impl Queue {
             kill,
             metrics,
             shutdown,
+            on_closed: std::sync::OnceLock::new(),
         });
         tokio::spawn(deadlines::run(queue.clone()));
         queue
+    }
+
+    /// Sets what hears of each escalation that ends; set once, at start.
+    pub fn on_closed(&self, hook: ClosedHook) {
+        let _ = self.on_closed.set(hook);
+    }
+
+    /// An escalation ended and that is durable: counted, and told to whoever listens.
+    fn closed(&self, esc: &Escalation) {
+        self.metrics.resolved(esc);
+        if let Some(hook) = self.on_closed.get() {
+            hook(esc);
+        }
     }
 
     /// Pending escalations, soonest deadline first.
@@ -141,7 +161,7 @@ impl Queue {
                     escalation: cancelled.clone(),
                 };
                 if self.store.write(op, audit).await.is_ok() {
-                    self.metrics.resolved(&cancelled);
+                    self.closed(&cancelled);
                     let outcome = outcome_of(&cancelled);
                     let _ = self.bus.send(ServerMessage::EscalationResolved {
                         escalation: Box::new(cancelled),
@@ -208,6 +228,9 @@ impl Queue {
     ) -> Result<Escalation, StoreError> {
         if let Step::Resolve(esc) = &step {
             audit.push(AuditEvent::escalation_resolved(esc));
+            if esc.state == crate::protocol::EscalationState::Approved {
+                audit.extend(AuditEvent::grace_granted(esc));
+            }
         }
         let escalation = step.escalation().clone();
         let op = match signature {
@@ -236,7 +259,7 @@ impl Queue {
             Step::Resolve(esc) => {
                 self.deadlines.disarm(&esc.id, turn.esc.deadline);
                 self.remove(&esc);
-                self.metrics.resolved(&esc);
+                self.closed(&esc);
                 let message = ServerMessage::EscalationResolved {
                     escalation: Box::new(esc.clone()),
                 };

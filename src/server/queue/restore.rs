@@ -21,7 +21,7 @@ impl Queue {
                         escalation: expired.clone(),
                     };
                     self.store.write(op, audit).await?;
-                    self.metrics.resolved(&expired);
+                    self.closed(&expired);
                     let _ = self.bus.send(ServerMessage::EscalationResolved {
                         escalation: Box::new(expired),
                     });

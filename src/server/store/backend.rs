@@ -54,6 +54,8 @@ pub trait Reads: Send {
     fn latest_anchor(&self) -> Result<Option<Anchor>, StoreError>;
     /// Every call recorded at or after `since`, oldest first.
     fn recent_actions(&self, since: Timestamp) -> Result<Vec<super::RecentAction>, StoreError>;
+    /// A recorded call's agent, tool, effect and cost.
+    fn costed_action(&self, id: &str) -> Result<Option<super::CostedAction>, StoreError>;
     /// Every (agent, tool) pair ever called.
     fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Resolved escalations matching `q`, newest first, and the cursor for the next page.

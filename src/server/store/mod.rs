@@ -92,6 +92,8 @@ pub enum Op {
     GrantCreated { grant: Grant, signature: String },
     /// A standing grant revoked (`grant` as revoked) by a signed request.
     GrantRevoked { grant: Grant, signature: String },
+    /// An agent's report of a call's actual cost: `actions.cost` replaced.
+    CostReported { action: String, cost: f64 },
     /// Audit records alone (server start, refusals).
     Audit,
     /// At start: every pending escalation whose row cannot be loaded is marked `unreadable`
@@ -110,6 +112,7 @@ impl Op {
             Op::FlagReview { .. } => "a flag review",
             Op::GrantCreated { .. } => "a grant",
             Op::GrantRevoked { .. } => "a grant revocation",
+            Op::CostReported { .. } => "a reported cost",
             Op::Audit => "audit records",
             Op::DenyUnreadable => "denying unreadable escalations",
         }
@@ -148,6 +151,17 @@ pub struct RecentAction {
     /// How its escalation ended; `None` while pending or when it raised none.
     pub resolution: Option<crate::protocol::Resolution>,
     pub at: Timestamp,
+}
+
+/// A recorded call as a cost report needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostedAction {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub effect: Effect,
+    /// Its estimate, or the actual cost reported before.
+    pub cost: Option<f64>,
 }
 
 /// An agent's `Idempotency-Key` as stored: the body it came with (`fingerprint`, SHA-256 of the
@@ -423,6 +437,10 @@ pub fn latest_anchor(r: &dyn Reads) -> Result<Option<Anchor>, StoreError> {
 /// Every call recorded at or after `since`, oldest first.
 pub fn recent_actions(r: &dyn Reads, since: Timestamp) -> Result<Vec<RecentAction>, StoreError> {
     r.recent_actions(since)
+}
+/// A recorded call's agent, tool, effect and cost; `None` if there is no such call.
+pub fn costed_action(r: &dyn Reads, id: &str) -> Result<Option<CostedAction>, StoreError> {
+    r.costed_action(id)
 }
 /// Every (agent, tool) pair ever called.
 pub fn tools_called(r: &dyn Reads) -> Result<Vec<(String, String)>, StoreError> {

@@ -37,6 +37,9 @@ pub enum AuditEvent {
     GrantCreated(GrantCreated),
     GrantRevoked(GrantRevoked),
     GrantUsed(GrantUsed),
+    LimitExceeded(LimitExceeded),
+    GraceGranted(GraceGranted),
+    CostReported(CostReported),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -84,7 +87,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 24] = [
         "server_start",
         "action",
         "escalation_created",
@@ -106,6 +109,9 @@ impl AuditEvent {
         "grant_created",
         "grant_revoked",
         "grant_used",
+        "limit_exceeded",
+        "grace_granted",
+        "cost_reported",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -131,6 +137,9 @@ impl AuditEvent {
             AuditEvent::GrantCreated(_) => "grant_created",
             AuditEvent::GrantRevoked(_) => "grant_revoked",
             AuditEvent::GrantUsed(_) => "grant_used",
+            AuditEvent::LimitExceeded(_) => "limit_exceeded",
+            AuditEvent::GraceGranted(_) => "grace_granted",
+            AuditEvent::CostReported(_) => "cost_reported",
         }
     }
 
@@ -153,11 +162,14 @@ impl AuditEvent {
             AuditEvent::GrantRevoked(g) => &g.revoker,
             // The approver whose grant stood in for their approval of this call.
             AuditEvent::GrantUsed(g) => &g.by,
+            AuditEvent::CostReported(c) => &c.agent,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
             | AuditEvent::EscalationUnreadable(_)
-            | AuditEvent::Refusals(_) => SERVER,
+            | AuditEvent::Refusals(_)
+            | AuditEvent::LimitExceeded(_)
+            | AuditEvent::GraceGranted(_) => SERVER,
         }
     }
 
@@ -310,17 +322,37 @@ impl AuditEvent {
                 escalation: None,
                 verdict: None,
             },
+            AuditEvent::LimitExceeded(l) => AuditIndex {
+                agent: Some(&l.agent),
+                tool: Some(&l.tool),
+                action: Some(&l.action),
+                ..none
+            },
+            AuditEvent::GraceGranted(g) => AuditIndex {
+                agent: Some(&g.agent),
+                action: Some(&g.action),
+                escalation: Some(&g.escalation),
+                ..none
+            },
+            AuditEvent::CostReported(c) => AuditIndex {
+                agent: Some(&c.agent),
+                tool: Some(&c.tool),
+                action: Some(&c.action),
+                ..none
+            },
         }
     }
 }
 
 mod grants;
 mod handling;
+mod limits;
 mod new;
 mod records;
 
 pub use grants::*;
 pub use handling::{Claimed, Extended, Reassigned, Snoozed};
+pub use limits::{CostReported, GraceGranted, LimitExceeded};
 pub use records::*;
 
 #[cfg(test)]

@@ -358,6 +358,7 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
     ]
     .into_iter()
     .chain(super::handling::tests::events())
+    .chain(super::limits::tests::events())
     .collect()
 }
 

@@ -73,6 +73,10 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             super::grants::revoke(tx, grant, signature)?;
             Ok((Reply::Done, vec![]))
         }
+        Op::CostReported { action, cost } => {
+            super::usage::set_cost(tx, action, *cost)?;
+            Ok((Reply::Done, vec![]))
+        }
         Op::Audit => Ok((Reply::Done, vec![])),
         Op::DenyUnreadable => deny_unreadable(tx),
     }

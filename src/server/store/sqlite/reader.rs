@@ -75,6 +75,12 @@ impl Reads for SqliteReader {
     ) -> Result<Vec<crate::server::store::RecentAction>, StoreError> {
         super::usage::recent_actions(&self.conn, since)
     }
+    fn costed_action(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::server::store::CostedAction>, StoreError> {
+        super::usage::costed_action(&self.conn, id)
+    }
     fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError> {
         super::usage::tools_called(&self.conn)
     }
