@@ -161,6 +161,9 @@ impl Replay {
             | AuditEvent::Snoozed(_)
             | AuditEvent::Reassigned(_) => Ok(()),
             AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => Ok(()),
+            // Breaker state lives in memory, rebuilt from these records; no table to compare.
+            AuditEvent::BreakerTripped(_) | AuditEvent::BreakerClosed(_) => Ok(()),
+            AuditEvent::BreakerReset(b) => self.use_signature(seq, kind, &b.signature),
             AuditEvent::Action(a) => self.action(a),
             AuditEvent::EscalationCreated(e) => {
                 let id = e.escalation.clone();

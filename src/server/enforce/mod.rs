@@ -3,6 +3,8 @@
 //! announced, and, for a review, queued. A retry is answered with the earlier action instead
 //! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 
+mod anomaly;
+mod breaker;
 mod granted;
 mod record;
 mod retry;
@@ -54,9 +56,13 @@ pub async fn submit(
     }
     // Kill switches, then breakers, then limits, then the rules (DESIGN, Flow step 2).
     let ruling = ruling::killed(&app.kill, &record)
+        .or_else(|| breaker::open(app, &record, now))
         .unwrap_or_else(|| ruling::rule_on(&app.policy, &record, now));
     // Held until the call's use of a grant is durable: no revocation passes it meanwhile.
     let (ruling, _grant_gate) = granted::consult(app, agent, &record, ruling).await;
+    // What the breakers and the anomaly baseline make of the judged call.
+    let ruling = breaker::judged(app, &record, ruling, now);
+    let ruling = anomaly::flag(app, &record, ruling, now);
     let digest = record::digest(&record)?;
     // A review of a call already pending attaches to it. Held until this one is queued, so two
     // identical calls at once make one escalation.
@@ -137,11 +143,13 @@ pub async fn submit(
         governed,
     };
     let submitted_at = write.record.submitted_at;
+    let call = breaker::recent(&write);
     let reply = app
         .store
         .write(Op::Action(Box::new(write)), audit)
         .await
         .map_err(ApiError::storage)?;
+    breaker::recorded(app, &call);
     if let Some(id) = &grant {
         app.grants.used(id, submitted_at);
     }

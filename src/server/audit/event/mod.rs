@@ -37,6 +37,9 @@ pub enum AuditEvent {
     GrantCreated(GrantCreated),
     GrantRevoked(GrantRevoked),
     GrantUsed(GrantUsed),
+    BreakerTripped(BreakerTripped),
+    BreakerClosed(BreakerClosed),
+    BreakerReset(BreakerReset),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -84,7 +87,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 24] = [
         "server_start",
         "action",
         "escalation_created",
@@ -106,6 +109,9 @@ impl AuditEvent {
         "grant_created",
         "grant_revoked",
         "grant_used",
+        "breaker_tripped",
+        "breaker_closed",
+        "breaker_reset",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -131,6 +137,9 @@ impl AuditEvent {
             AuditEvent::GrantCreated(_) => "grant_created",
             AuditEvent::GrantRevoked(_) => "grant_revoked",
             AuditEvent::GrantUsed(_) => "grant_used",
+            AuditEvent::BreakerTripped(_) => "breaker_tripped",
+            AuditEvent::BreakerClosed(_) => "breaker_closed",
+            AuditEvent::BreakerReset(_) => "breaker_reset",
         }
     }
 
@@ -153,11 +162,14 @@ impl AuditEvent {
             AuditEvent::GrantRevoked(g) => &g.revoker,
             // The approver whose grant stood in for their approval of this call.
             AuditEvent::GrantUsed(g) => &g.by,
+            AuditEvent::BreakerReset(b) => &b.operator,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
             | AuditEvent::EscalationUnreadable(_)
-            | AuditEvent::Refusals(_) => SERVER,
+            | AuditEvent::Refusals(_)
+            | AuditEvent::BreakerTripped(_)
+            | AuditEvent::BreakerClosed(_) => SERVER,
         }
     }
 
@@ -310,15 +322,31 @@ impl AuditEvent {
                 escalation: None,
                 verdict: None,
             },
+            AuditEvent::BreakerTripped(b) => AuditIndex {
+                agent: Some(&b.agent),
+                action: Some(&b.action),
+                ..none
+            },
+            AuditEvent::BreakerClosed(b) => AuditIndex {
+                agent: Some(&b.agent),
+                action: Some(&b.action),
+                ..none
+            },
+            AuditEvent::BreakerReset(b) => AuditIndex {
+                agent: Some(&b.agent),
+                ..none
+            },
         }
     }
 }
 
+mod breakers;
 mod grants;
 mod handling;
 mod new;
 mod records;
 
+pub use breakers::{BreakerClosed, BreakerReset, BreakerTripped};
 pub use grants::*;
 pub use handling::{Claimed, Extended, Reassigned, Snoozed};
 pub use records::*;
