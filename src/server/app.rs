@@ -63,16 +63,18 @@ impl App {
             metrics.clone(),
             shutdown.clone(),
         );
+        let governance = Governance::new(&policy);
         let registry = registry(
             &metrics,
             Live {
                 queue: queue.clone(),
+                breakers: Arc::new(governance.breakers.clone()),
                 kill: kill.clone(),
                 store: store.stats.clone(),
             },
         );
         App {
-            governance: Governance::new(&policy),
+            governance,
             policy,
             roster,
             flags: Flags::new(store.clone(), bus.clone()),

@@ -104,6 +104,8 @@ impl Track {
 
 struct Inner {
     list: Vec<Breaker>,
+    /// Held by an operator's reset from its checks to its write.
+    resets: tokio::sync::Mutex<()>,
     /// (breaker index, agent) → its track.
     tracks: Mutex<HashMap<(usize, String), Track>>,
 }
@@ -142,6 +144,7 @@ impl Breakers {
         Breakers {
             inner: Arc::new(Inner {
                 list: breakers.to_vec(),
+                resets: tokio::sync::Mutex::new(()),
                 tracks: Mutex::new(HashMap::new()),
             }),
         }
@@ -227,6 +230,11 @@ impl Breakers {
             .collect()
     }
 
+    /// One reset at a time, from its checks to its write.
+    pub async fn reset_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.resets.lock().await
+    }
+
     /// The ids of the agent's breakers a reset of `breaker` (or of every one) would close.
     pub fn resettable(&self, agent: &str, breaker: Option<&str>) -> Result<Vec<String>, ResetRefused> {
         if let Some(id) = breaker {
@@ -265,6 +273,12 @@ impl Breakers {
                 }
             }
         }
+    }
+}
+
+impl crate::server::metrics::OpenBreakers for Breakers {
+    fn open_breakers(&self) -> Vec<(String, u64)> {
+        self.open_counts()
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod actions;
 mod audit;
+mod breakers;
 mod credentials;
 mod escalations;
 mod extract;
@@ -71,6 +72,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(grants::list, grants::create))
         .routes(routes!(grants::revoke))
         .routes(routes!(usage::get))
+        .routes(routes!(breakers::reset))
 }
 
 pub fn router(app: Arc<App>) -> Router {

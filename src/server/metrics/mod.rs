@@ -12,6 +12,6 @@ mod registry;
 mod render;
 
 pub(crate) use families::Metrics;
-pub(crate) use live::{Live, PendingSummary};
+pub(crate) use live::{Live, OpenBreakers, PendingSummary};
 pub(crate) use registry::registry;
 pub(crate) use render::{render, Format};

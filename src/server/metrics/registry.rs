@@ -52,8 +52,8 @@ pub(crate) fn registry(metrics: &Metrics, live: Live) -> Registry {
          for)",
         metrics.in_flight.clone(),
     );
-    // Circuit breakers (`gavel_breakers_open`) and limits and budgets (`gavel_budget_…`) are
-    // registered here once they exist; nothing stands in for them until then.
+    // Circuit breakers (`gavel_breakers_open`) are read at scrape time by `live`. Limits and
+    // budgets (`gavel_budget_…`) are registered here once they exist.
     r.register_collector(Box::new(live));
     r
 }
