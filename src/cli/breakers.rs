@@ -29,10 +29,7 @@ pub struct ResetArgs {
 pub async fn run(command: BreakerCommand) -> anyhow::Result<ExitCode> {
     let BreakerCommand::Reset(args) = command;
     let Some(agent) = args.scope.strip_prefix("agent:").filter(|a| !a.is_empty()) else {
-        anyhow::bail!(
-            "scope must be agent:ID (got `{}`)",
-            inert(&args.scope)
-        );
+        anyhow::bail!("scope must be agent:ID (got `{}`)", inert(&args.scope));
     };
     if args.reason.trim().is_empty() {
         anyhow::bail!("a breaker reset needs a reason: --reason TEXT");

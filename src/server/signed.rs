@@ -8,7 +8,8 @@ use super::roster::{Person, Roster};
 use super::store::{self, Store};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
-    PublicKey, SignedBreakerReset, SignedDecision, SignedFlagReview, SignedKillSwitch, Timestamp, MAX_CLOCK_SKEW_SECS,
+    PublicKey, SignedBreakerReset, SignedDecision, SignedFlagReview, SignedKillSwitch, Timestamp,
+    MAX_CLOCK_SKEW_SECS,
 };
 
 /// A signed time that cannot be accepted. Both are `400`: the request is well signed but its

@@ -15,11 +15,7 @@ fn governed_by(breaker: &str) -> Option<String> {
 
 /// The open breaker that denies the call, if one does.
 pub(super) fn open<'p>(app: &App, record: &ActionRecord, now: Timestamp) -> Option<Ruling<'p>> {
-    match app
-        .governance
-        .breakers
-        .gate(&record.agent, &record.id, now)
-    {
+    match app.governance.breakers.gate(&record.agent, &record.id, now) {
         Gate::Deny { breaker, reason } => Some(Ruling {
             outcome: Outcome::Deny { rule: None },
             reason,

@@ -236,7 +236,11 @@ impl Breakers {
     }
 
     /// The ids of the agent's breakers a reset of `breaker` (or of every one) would close.
-    pub fn resettable(&self, agent: &str, breaker: Option<&str>) -> Result<Vec<String>, ResetRefused> {
+    pub fn resettable(
+        &self,
+        agent: &str,
+        breaker: Option<&str>,
+    ) -> Result<Vec<String>, ResetRefused> {
         if let Some(id) = breaker {
             if !self.inner.list.iter().any(|b| b.id == id) {
                 return Err(ResetRefused::UnknownBreaker(id.to_string()));

@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(w.last(s(1), Duration::from_secs(10)), (3, 2));
         assert_eq!(w.last(s(10), Duration::from_secs(10)), (2, 2));
         assert_eq!(w.last(s(11), Duration::from_secs(10)), (0, 0));
-        assert_eq!(w.before(s(11), Duration::from_secs(5), Duration::from_secs(10)), (3, 2));
+        assert_eq!(
+            w.before(s(11), Duration::from_secs(5), Duration::from_secs(10)),
+            (3, 2)
+        );
         // A flood lands in a bounded number of slots, and counts saturate instead of wrapping.
         let mut w = Window::new(Duration::from_secs(86_400), Duration::from_millis(1));
         for i in 0..5000 {

@@ -47,7 +47,10 @@ pub async fn reset(
     caller.answer(do_reset(&app, signed.0).await)
 }
 
-async fn do_reset(app: &App, signed: Verified<SignedBreakerReset>) -> Result<UsageReport, ApiError> {
+async fn do_reset(
+    app: &App,
+    signed: Verified<SignedBreakerReset>,
+) -> Result<UsageReport, ApiError> {
     let Verified {
         body: r,
         signer: operator,

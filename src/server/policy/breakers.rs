@@ -218,7 +218,10 @@ pub(super) fn parse(
         };
         let min_calls = match (&spec.min_calls, max_denied_share) {
             (Some(n), None) => {
-                return Err(err(n.span(), "min_calls only applies with max_denied_share"))
+                return Err(err(
+                    n.span(),
+                    "min_calls only applies with max_denied_share",
+                ))
             }
             (Some(n), Some(_)) => count(src, &entry, "min_calls", n)?,
             (None, _) => DEFAULT_MIN_CALLS,
@@ -284,7 +287,10 @@ pub(super) fn parse_anomaly(
             };
             if baseline < window {
                 let span = spec.baseline.as_ref().map_or(f.span(), |b| b.span());
-                return Err(err(span, "baseline must be at least as long as rate_window"));
+                return Err(err(
+                    span,
+                    "baseline must be at least as long as rate_window",
+                ));
             }
             let min_calls = spec
                 .min_calls

@@ -13,7 +13,10 @@ pub enum Gate {
     Pass,
     /// This call is the trial of the agent's half-open breakers.
     Trial,
-    Deny { breaker: String, reason: String },
+    Deny {
+        breaker: String,
+        reason: String,
+    },
 }
 
 /// A call as the rules (and grants and limits) judged it.
@@ -127,8 +130,12 @@ impl Breakers {
                 continue;
             }
             let again = match open.trigger {
-                Trigger::Escalations if call.review => "the trial call after the cooldown asked for review again",
-                Trigger::DeniedShare if call.policy_denied => "the trial call after the cooldown was denied again",
+                Trigger::Escalations if call.review => {
+                    "the trial call after the cooldown asked for review again"
+                }
+                Trigger::DeniedShare if call.policy_denied => {
+                    "the trial call after the cooldown was denied again"
+                }
                 _ => {
                     trial.closes = true;
                     events.push(closed_event(b, call.agent, call.action, now));

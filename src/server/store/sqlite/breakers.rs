@@ -31,9 +31,10 @@ pub(super) fn breaker_events(conn: &Connection) -> Result<Vec<AuditEvent>, Store
     for row in rows {
         let (seq, kind, actor, body) = row?;
         let seq = seq.to_string();
-        let body: Value =
-            serde_json::from_str(&body).map_err(|e| unreadable("audit", &seq, e))?;
-        out.push(AuditEvent::parse(&kind, &actor, &body).map_err(|e| unreadable("audit", &seq, e))?);
+        let body: Value = serde_json::from_str(&body).map_err(|e| unreadable("audit", &seq, e))?;
+        out.push(
+            AuditEvent::parse(&kind, &actor, &body).map_err(|e| unreadable("audit", &seq, e))?,
+        );
     }
     Ok(out)
 }
