@@ -406,3 +406,18 @@ fn the_demo_agents_calls_decide_as_the_demo_expects() {
         rule("refund-large")
     );
 }
+
+#[test]
+fn example_policy_guards_against_approval_fatigue() {
+    let p = example();
+    let [b] = p.breakers.as_slice() else {
+        panic!("one example breaker");
+    };
+    assert_eq!(
+        (b.id.as_str(), b.max_escalations, b.max_denied_share),
+        ("fatigue", Some(30), None)
+    );
+    assert_eq!(b.window, std::time::Duration::from_secs(600));
+    assert!(b.covers("refund-bot") && b.covers("deployer"));
+    assert!(!p.anomaly.enabled());
+}
