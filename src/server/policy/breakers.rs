@@ -314,5 +314,4 @@ pub(super) fn parse_anomaly(
 }
 
 #[cfg(test)]
-#[path = "breakers_tests.rs"]
 mod tests;

@@ -1,7 +1,7 @@
 //! `[[breaker]]` and `[anomaly]` as read at start: what is accepted, and every mistake refused
 //! with its file:line.
 
-use super::super::tests::parse;
+use crate::server::policy::tests::parse;
 use std::time::Duration;
 
 const RULE: &str = "[[rule]]\nid = \"r\"\neffect = \"allow\"\nreason = \"r\"\n";
