@@ -1,5 +1,6 @@
 //! The policy enforcement point: every agent tool call passes through `submit` — validated,
-//! judged (kill switches, then policy), recorded with its audit record in one durable write,
+//! judged (kill switches, open breakers, then policy; then the breakers' trips and trials and
+//! the anomaly flags), recorded with its audit record in one durable write,
 //! announced, and, for a review, queued. A retry is answered with the earlier action instead
 //! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 

@@ -94,11 +94,15 @@ where
 }
 
 /// `gavel_breakers_open{breaker="ID"}`: one sample per breaker in the policy, so a breaker that
-/// opens shows as a change, not as a new series; without breakers, the family has no samples.
+/// opens shows as a change, not as a new series. A policy without breakers has no such family
+/// (a family without samples is not one every parser takes).
 fn breakers_open(
     encoder: &mut DescriptorEncoder,
     open: Vec<(String, u64)>,
 ) -> Result<(), std::fmt::Error> {
+    if open.is_empty() {
+        return Ok(());
+    }
     let mut family = encoder.encode_descriptor(
         "breakers_open",
         "Agents each circuit breaker is open or half-open for now (their calls are denied).",
