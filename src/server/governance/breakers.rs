@@ -162,8 +162,13 @@ impl Breakers {
     }
 
     /// Counts a recorded call: its own trial closes a breaker; otherwise, while closed, a call
-    /// the policy judged counts for the share, and an escalation for the fatigue count.
+    /// the policy judged counts for the share. Its escalation was counted when it was judged.
     pub fn recorded(&self, call: &RecentAction) {
+        self.take(call, false);
+    }
+
+    /// `recorded`, and with `escalations` the call's escalation too (a call read back at start).
+    fn take(&self, call: &RecentAction, escalations: bool) {
         let mut tracks = self.inner.tracks();
         for (i, b) in self.inner.list.iter().enumerate() {
             if !b.covers(&call.agent) {
@@ -183,7 +188,7 @@ impl Breakers {
                 }
                 continue;
             }
-            count(b, track, call);
+            count(b, track, call, escalations);
         }
     }
 
@@ -287,21 +292,26 @@ impl crate::server::metrics::OpenBreakers for Breakers {
 }
 
 /// Counts one call of a closed breaker's agent.
-fn count(b: &Breaker, track: &mut Track, call: &RecentAction) {
+fn count(b: &Breaker, track: &mut Track, call: &RecentAction, escalations: bool) {
     if track.fresh_after.is_some_and(|f| call.at <= f) {
         return;
     }
-    if call.effect == Effect::Review {
-        if let Some(max) = b.max_escalations {
-            track.escalations.push_back(call.at);
-            while track.escalations.len() > max as usize {
-                track.escalations.pop_front();
-            }
-        }
+    if escalations && call.effect == Effect::Review {
+        push_escalation(b, track, call.at);
     }
     if b.max_denied_share.is_some() && call.governed.is_none() {
         let denied = u64::from(call.effect == Effect::Deny);
         track.share.add(call.at, 1, denied);
+    }
+}
+
+/// Keeps the last `max_escalations` escalation times: all a trip needs.
+fn push_escalation(b: &Breaker, track: &mut Track, at: Timestamp) {
+    if let Some(max) = b.max_escalations {
+        track.escalations.push_back(at);
+        while track.escalations.len() > max as usize {
+            track.escalations.pop_front();
+        }
     }
 }
 

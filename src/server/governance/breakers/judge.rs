@@ -2,7 +2,9 @@
 //! breaker denies, a half-open one takes the call as its trial), and after them (`judge`: the
 //! call that trips a breaker, and what a trial decides).
 
-use super::{closed_event, open_reason, trip, Breakers, Track, Trial, Trigger, TRIAL_HOLD};
+use super::{
+    closed_event, open_reason, push_escalation, trip, Breakers, Track, Trial, Trigger, TRIAL_HOLD,
+};
 use crate::protocol::Timestamp;
 use crate::server::audit::AuditEvent;
 use crate::server::policy::Breaker;
@@ -93,6 +95,8 @@ impl Breakers {
     /// After the rules: trips the breakers this call trips (the call that would be an
     /// escalation past `max_escalations` is denied), and decides the trials. `would_attach`
     /// says whether a review would join an escalation already pending (no new one is asked).
+    /// A review let through is counted here, before its write, so two at once cannot both be
+    /// the last one allowed (a write that then fails leaves it counted: stricter, never looser).
     pub fn judge(
         &self,
         call: &Judged<'_>,
@@ -102,6 +106,8 @@ impl Breakers {
         let mut tracks = self.inner.tracks();
         let mut verdict = Verdict::Unchanged;
         let mut events = Vec::new();
+        let mut attaches = None;
+        let mut would_attach = || *attaches.get_or_insert_with(&mut would_attach);
         for (i, b) in self.inner.list.iter().enumerate() {
             if !b.covers(call.agent) {
                 continue;
@@ -175,8 +181,10 @@ fn closed(
     {
         track.escalations.pop_front();
     }
-    if let Some(max) = b.max_escalations {
-        if call.review && track.escalations.len() >= max as usize && !would_attach() {
+    if let Some(max) = b.max_escalations.filter(|_| call.review && !would_attach()) {
+        if track.escalations.len() < max as usize {
+            push_escalation(b, track, now);
+        } else {
             let n = u64::from(max).saturating_add(1);
             let why = format!("{n} escalations within {window} (max {max})");
             let (open, e) = trip(b, call.agent, call.action, Trigger::Escalations, why, now);

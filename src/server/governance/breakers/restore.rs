@@ -67,7 +67,7 @@ impl Breakers {
     /// Counts the calls of the windows, oldest first, as if each had just been recorded.
     pub fn restore(&self, calls: &[RecentAction], _now: Timestamp) {
         for call in calls {
-            self.recorded(call);
+            self.take(call, true);
         }
     }
 }

@@ -199,3 +199,34 @@ fn a_reset_closes_and_counts_start_afresh_and_restore_replays_the_log() {
     // One denial after the close counts; a second trips.
     assert_eq!(submit(&restored, "d10", Effect::Deny, t(73)).2, 1);
 }
+
+#[test]
+fn reviews_count_when_judged_so_calls_at_once_cannot_pass_the_max_and_attached_ones_do_not() {
+    let b = breakers(FATIGUE);
+    // A review that joins a pending escalation asks nobody anything new.
+    for id in ["j1", "j2", "j3"] {
+        let (v, events) = b.judge(&judged(id, true, false), t(0), || true);
+        assert_eq!((v, events.len()), (Verdict::Unchanged, 0));
+    }
+    // Two reviews judged before either is recorded: the third is the one past the max.
+    assert_eq!(
+        b.judge(&judged("a1", true, false), t(1), || false).0,
+        Verdict::Unchanged
+    );
+    assert_eq!(
+        b.judge(&judged("a2", true, false), t(1), || false).0,
+        Verdict::Unchanged
+    );
+    let (v, events) = b.judge(&judged("a3", true, false), t(1), || false);
+    assert!(matches!(v, Verdict::Deny { .. }), "{v:?}");
+    assert!(
+        matches!(&events[0], AuditEvent::BreakerTripped(t) if t.reason == "3 escalations within 10m (max 2)")
+    );
+    // Recording them afterwards counts nothing twice: the breaker is open, counts afresh.
+    for id in ["a1", "a2"] {
+        b.recorded(&call(id, Effect::Review, t(1)));
+    }
+    b.reset("mailer", &["f".to_string()], t(2));
+    assert_eq!(submit(&b, "a4", Effect::Review, t(3)).1, Verdict::Unchanged);
+    assert_eq!(submit(&b, "a5", Effect::Review, t(3)).1, Verdict::Unchanged);
+}
