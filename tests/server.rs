@@ -11,6 +11,8 @@ mod anchors;
 mod audit;
 #[path = "server/audit_state.rs"]
 mod audit_state;
+#[path = "server/breakers.rs"]
+mod breakers;
 #[path = "server/budgets.rs"]
 mod budgets;
 #[path = "server/config.rs"]

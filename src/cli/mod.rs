@@ -2,6 +2,7 @@
 
 mod audit;
 mod audit_remote;
+mod breakers;
 mod grants;
 mod handling;
 mod keys;
@@ -44,6 +45,11 @@ pub enum Command {
     Extend(handling::ExtendArgs),
     /// Turn a kill switch on or off (global, agent:ID, tool:NAME)
     Kill(people::KillArgs),
+    /// Circuit breakers: `gavel breaker reset agent:ID --reason TEXT [--breaker ID]`
+    Breaker {
+        #[command(subcommand)]
+        command: breakers::BreakerCommand,
+    },
     /// Allow calls like one you would approve, for a while: a signed standing grant
     Grant(grants::GrantArgs),
     /// List standing grants (live ones; --all for every one)
@@ -125,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decide(args) => runtime()?.block_on(people::decide(args)),
         Command::Extend(args) => runtime()?.block_on(handling::extend(args)),
         Command::Kill(args) => runtime()?.block_on(people::kill(args)),
+        Command::Breaker { command } => runtime()?.block_on(breakers::run(command)),
         Command::Grant(args) => runtime()?.block_on(grants::grant(args)),
         Command::Grants(args) => runtime()?.block_on(grants::grants(args)),
         Command::Revoke(args) => runtime()?.block_on(grants::revoke(args)),

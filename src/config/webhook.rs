@@ -26,7 +26,7 @@ pub enum EventType {
     EscalationNearDeadline,
     #[serde(rename = "escalation.resolved")]
     EscalationResolved,
-    /// Defined now so configs can name it; sent once the server records breaker trips.
+    /// A circuit breaker opened for an agent (audit kind `breaker_tripped`).
     #[serde(rename = "breaker.tripped")]
     BreakerTripped,
     #[serde(rename = "killswitch.flipped")]

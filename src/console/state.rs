@@ -341,7 +341,10 @@ impl State {
             .filter(|r| {
                 !matches!(
                     r,
-                    Request::Fetch { .. } | Request::Audit | Request::History | Request::Usage
+                    Request::Fetch { .. }
+                        | Request::Audit
+                        | Request::History
+                        | Request::Usage
                         | Request::Figures
                 )
             })

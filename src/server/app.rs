@@ -72,6 +72,7 @@ impl App {
             &metrics,
             Live {
                 queue: queue.clone(),
+                breakers: Arc::new(governance.breakers.clone()),
                 kill: kill.clone(),
                 store: store.stats.clone(),
             },

@@ -8,7 +8,8 @@ use super::roster::{Person, Roster};
 use super::store::{self, Store};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
-    PublicKey, SignedDecision, SignedFlagReview, SignedKillSwitch, Timestamp, MAX_CLOCK_SKEW_SECS,
+    PublicKey, SignedBreakerReset, SignedDecision, SignedFlagReview, SignedKillSwitch, Timestamp,
+    MAX_CLOCK_SKEW_SECS,
 };
 
 /// A signed time that cannot be accepted. Both are `400`: the request is well signed but its
@@ -83,6 +84,19 @@ impl SignedBody for SignedKillSwitch {
     }
     fn verifies(&self, key: &PublicKey) -> bool {
         key.verify(Purpose::KillSwitch, &self.body, &self.signature)
+            .is_ok()
+    }
+}
+
+impl SignedBody for SignedBreakerReset {
+    fn signature(&self) -> &str {
+        &self.signature
+    }
+    fn signer(&self) -> &str {
+        &self.body.operator
+    }
+    fn verifies(&self, key: &PublicKey) -> bool {
+        key.verify(Purpose::BreakerReset, &self.body, &self.signature)
             .is_ok()
     }
 }

@@ -273,3 +273,33 @@ async fn deadlines_count_hand_overs_and_expiries_and_a_kill_switch_cancellations
     let decide = m.histogram("gavel_escalation_time_to_decide_seconds");
     assert_eq!(decide.count, Some(0));
 }
+
+#[tokio::test]
+async fn open_breakers_are_a_gauge_per_breaker_a_scrape_parses() {
+    let policy = format!(
+        "{POLICY}\n[[breaker]]\nid = \"shells\"\nagents = [\"deployer\"]\nwindow = \"10m\"\n\
+         max_denied_share = 0.5\nmin_calls = 2\ncooldown = \"1h\"\n\
+         [[breaker]]\nid = \"fatigue\"\nwindow = \"10m\"\nmax_escalations = 5\ncooldown = \"1h\"\n"
+    );
+    let env = Env::start(&policy).await;
+    let open = |s: &Scrape, breaker: &str| match s.value("gavel_breakers_open", &[breaker]) {
+        OpenMetricsValue::Gauge(g) => g.as_f64(),
+        other => panic!("not a gauge: {other:?}"),
+    };
+    let before = Scrape::of(&env).await;
+    assert_eq!(
+        (open(&before, "shells"), open(&before, "fatigue")),
+        (0.0, 0.0)
+    );
+    for _ in 0..2 {
+        let out = env.act("deployer", "shell.exec", json!({}), "s").await;
+        assert_eq!(out.verdict, Verdict::Deny);
+    }
+    let after = Scrape::of(&env).await;
+    assert_eq!(
+        (open(&after, "shells"), open(&after, "fatigue")),
+        (1.0, 0.0)
+    );
+    let text = scrape(&env, None, PROMETHEUS_TEXT).await;
+    parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}

@@ -200,3 +200,34 @@ async fn near_deadline_is_sent_once_even_across_a_restart() {
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_trip_is_paged_as_breaker_tripped() {
+    let rx = Receiver::start().await;
+    let policy = format!(
+        "{POLICY}\n[[breaker]]\nid = \"shells\"\nagents = [\"deployer\"]\nwindow = \"10m\"\n\
+         max_denied_share = 0.5\nmin_calls = 2\ncooldown = \"1h\"\n"
+    );
+    let mut env = Env::new(&policy);
+    configure(
+        &mut env,
+        &json_hook("ops", &rx.url("hook"), "events = [\"breaker.tripped\"]"),
+    );
+    env.boot().await;
+    for _ in 0..2 {
+        let out = env.act("deployer", "shell.exec", json!({}), "s").await;
+        assert_eq!(out.verdict, Verdict::Deny);
+    }
+    let tripped = rx.wait_for("the trip", of_type("breaker.tripped")).await;
+    let data = &tripped.json()["data"];
+    assert_eq!(
+        (&data["breaker"], &data["agent"]),
+        (&json!("shells"), &json!("deployer"))
+    );
+    assert_eq!(
+        data["reason"],
+        "2 of 2 calls denied within 10m (max share 0.5)"
+    );
+    assert!(verifies(SECRET, &tripped, &tripped.body));
+    env.stop().await;
+}

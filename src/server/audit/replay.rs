@@ -174,6 +174,9 @@ impl Replay {
                     ))
                 }
             }
+            // Breaker state lives in memory, rebuilt from these records; no table to compare.
+            AuditEvent::BreakerTripped(_) | AuditEvent::BreakerClosed(_) => Ok(()),
+            AuditEvent::BreakerReset(b) => self.use_signature(seq, kind, &b.signature),
             AuditEvent::Action(a) => self.action(a),
             AuditEvent::EscalationCreated(e) => {
                 let id = e.escalation.clone();

@@ -1,8 +1,11 @@
 //! The policy enforcement point: every agent tool call passes through `submit` — validated,
-//! judged (kill switches, then policy), recorded with its audit record in one durable write,
+//! judged (kill switches, open breakers, then policy; then the breakers' trips and trials and
+//! the anomaly flags), recorded with its audit record in one durable write,
 //! announced, and, for a review, queued. A retry is answered with the earlier action instead
 //! (`retry`): a repeated `Idempotency-Key`, or a review of a call whose escalation is pending.
 
+mod anomaly;
+mod breaker;
 mod granted;
 mod limits;
 mod record;
@@ -53,17 +56,21 @@ pub async fn submit(
     if let (Some(original), Some(k)) = (earlier, &key) {
         return retry::replay(app, &record, &original, &k.key).await;
     }
-    // Kill switches, then breakers, then limits, then the rules (DESIGN, Flow step 2).
-    let (ruling, limit_hold) = match ruling::killed(&app.kill, &record) {
-        Some(killed) => (killed, limits::Hold::nothing(app)),
-        None => limits::rule_on(app, &record, now),
-    };
+    // Kill switches, then open breakers, then the limits and the rules (DESIGN, Flow step 2).
+    let (ruling, limit_hold) =
+        match ruling::killed(&app.kill, &record).or_else(|| breaker::open(app, &record, now)) {
+            Some(stopped) => (stopped, limits::Hold::nothing(app)),
+            None => limits::rule_on(app, &record, now),
+        };
     // Held until the call's use of a grant is durable: no revocation passes it meanwhile. A
     // ruling a limit or breaker made is not the rules' to waive, so no grant covers it.
     let (ruling, _grant_gate) = match ruling.governed {
         Some(_) => (ruling, None),
         None => granted::consult(app, agent, &record, ruling).await,
     };
+    // What the breakers and the anomaly baseline make of the judged call.
+    let ruling = breaker::judged(app, &record, ruling, now);
+    let ruling = anomaly::flag(app, &record, ruling, now);
     let digest = record::digest(&record)?;
     // A review of a call already pending attaches to it. Held until this one is queued, so two
     // identical calls at once make one escalation.
@@ -146,12 +153,14 @@ pub async fn submit(
         governed,
     };
     let submitted_at = write.record.submitted_at;
+    let call = breaker::recent(&write);
     let reply = app
         .store
         .write(Op::Action(Box::new(write)), audit)
         .await
         .map_err(ApiError::storage)?;
     limit_hold.keep(judged.effect);
+    breaker::recorded(app, &call);
     if let Some(id) = &grant {
         app.grants.used(id, submitted_at);
     }

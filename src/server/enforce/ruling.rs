@@ -88,10 +88,13 @@ impl<'p> Ruling<'p> {
     }
 }
 
-/// The kill switch that covers the call, as a deny: checked before anything else.
+/// The kill switch that covers the call, as a deny: checked before anything else. It is
+/// `governed` by `killswitch:SCOPE`, so governance (a breaker's denied share) never counts it
+/// as the policy's denial, at run time or when rebuilt from the store.
 pub(super) fn killed<'p>(kill: &KillSwitches, record: &ActionRecord) -> Option<Ruling<'p>> {
-    kill.covering(&record.agent, &record.tool).map(|k| {
-        Ruling::new(
+    kill.covering(&record.agent, &record.tool).map(|k| Ruling {
+        governed: Some(format!("killswitch:{}", k.scope)),
+        ..Ruling::new(
             Outcome::Deny { rule: None },
             kill_reason(&k.scope, &k.reason),
         )

@@ -4,8 +4,9 @@
 //! what it decides is recorded with the call, so the store stays the one source of truth.
 
 mod anomaly;
-mod breakers;
+pub mod breakers;
 mod ledger;
+mod window;
 
 pub use anomaly::Baseline;
 pub use breakers::Breakers;
@@ -32,6 +33,11 @@ impl Governance {
 
     /// Rebuilds every part's state from the calls recorded in its windows.
     pub async fn restore(&self, store: &Store, now: Timestamp) -> Result<(), StoreError> {
+        // Open breakers first: the counts of a breaker start after its last trip or close.
+        if self.breakers.enabled() {
+            let events = store.read(store::breaker_events).await?;
+            self.breakers.restore_events(&events);
+        }
         let since = [
             self.ledger.lookback(now),
             self.breakers.lookback(now),

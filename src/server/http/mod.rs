@@ -4,6 +4,7 @@
 
 mod actions;
 mod audit;
+mod breakers;
 mod cost;
 mod credentials;
 mod escalations;
@@ -75,6 +76,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(grants::revoke))
         .routes(routes!(usage::get))
         .routes(routes!(figures::get))
+        .routes(routes!(breakers::reset))
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -20,9 +20,16 @@ pub(crate) trait PendingSummary: Send + Sync {
     fn pending_summary(&self) -> (usize, Option<chrono::DateTime<Utc>>);
 }
 
+/// How many agents each breaker of the policy is open (or half-open) for, every breaker listed:
+/// governance answers it.
+pub(crate) trait OpenBreakers: Send + Sync {
+    fn open_breakers(&self) -> Vec<(String, u64)>;
+}
+
 /// The parts a scrape reads.
 pub(crate) struct Live {
     pub queue: Arc<dyn PendingSummary>,
+    pub breakers: Arc<dyn OpenBreakers>,
     pub kill: Arc<KillSwitches>,
     pub store: Arc<StoreStats>,
 }
@@ -57,6 +64,7 @@ impl Collector for Live {
             "Kill switches that are on (global, agent or tool).",
             ConstGauge::new(self.kill.on_count() as i64),
         )?;
+        breakers_open(&mut encoder, self.breakers.open_breakers())?;
         counter(
             &mut encoder,
             "store_commits",
@@ -83,6 +91,30 @@ where
 {
     let metric = encoder.encode_descriptor(name, help, None, value.metric_type())?;
     value.encode(metric)
+}
+
+/// `gavel_breakers_open{breaker="ID"}`: one sample per breaker in the policy, so a breaker that
+/// opens shows as a change, not as a new series. A policy without breakers has no such family
+/// (a family without samples is not one every parser takes).
+fn breakers_open(
+    encoder: &mut DescriptorEncoder,
+    open: Vec<(String, u64)>,
+) -> Result<(), std::fmt::Error> {
+    if open.is_empty() {
+        return Ok(());
+    }
+    let mut family = encoder.encode_descriptor(
+        "breakers_open",
+        "Agents each circuit breaker is open or half-open for now (their calls are denied).",
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for (breaker, n) in open {
+        let labels = [("breaker", breaker)];
+        let sample = family.encode_family(&labels)?;
+        ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX)).encode(sample)?;
+    }
+    Ok(())
 }
 
 fn counter(

@@ -14,6 +14,6 @@ mod render;
 
 pub(crate) use budget::{BudgetSummary, BudgetUse};
 pub(crate) use families::Metrics;
-pub(crate) use live::{Live, PendingSummary};
+pub(crate) use live::{Live, OpenBreakers, PendingSummary};
 pub(crate) use registry::registry;
 pub(crate) use render::{render, Format};

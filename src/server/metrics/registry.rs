@@ -53,8 +53,7 @@ pub(crate) fn registry(metrics: &Metrics, live: Live, budget: BudgetUse) -> Regi
          for)",
         metrics.in_flight.clone(),
     );
-    // Circuit breakers (`gavel_breakers_open`) are registered here once they exist; nothing
-    // stands in for them until then.
+    // Circuit breakers (`gavel_breakers_open`) are read at scrape time by `live`.
     r.register_collector(Box::new(live));
     // Limits and budgets: `gavel_budget_use_ratio`, `gavel_budget_calls`, `gavel_budget_cost`.
     r.register_collector(Box::new(budget));

@@ -293,7 +293,10 @@ fn every_example_policy_in_the_docs_loads_against_the_example_roster() {
         let mut blocks = 0;
         for block in text.split("```toml").skip(1) {
             let block = block.split("```").next().unwrap_or("");
-            if !block.contains("[[rule]]") {
+            if !["[[rule]]", "[[breaker]]", "[anomaly]"]
+                .iter()
+                .any(|t| block.contains(t))
+            {
                 continue;
             }
             blocks += 1;
@@ -419,4 +422,19 @@ fn the_example_limit_is_a_per_session_refund_envelope_that_asks_finance() {
     assert!(!l.covers("mailer", "stripe.refund"));
     assert_eq!(l.review_spec().map(|s| s.group.as_str()), Some("finance"));
     assert_eq!(l.grace(), Some((0, 1000.0)));
+}
+
+#[test]
+fn example_policy_guards_against_approval_fatigue() {
+    let p = example();
+    let [b] = p.breakers.as_slice() else {
+        panic!("one example breaker");
+    };
+    assert_eq!(
+        (b.id.as_str(), b.max_escalations, b.max_denied_share),
+        ("fatigue", Some(30), None)
+    );
+    assert_eq!(b.window, std::time::Duration::from_secs(600));
+    assert!(b.covers("refund-bot") && b.covers("deployer"));
+    assert!(!p.anomaly.enabled());
 }

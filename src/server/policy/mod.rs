@@ -20,7 +20,7 @@ use crate::config::{ConfigError, SourceFile};
 use crate::protocol::canonical::sha256_hex;
 use crate::protocol::{Effect, RuleRef};
 
-pub use breakers::{Anomaly, Breaker};
+pub use breakers::{Anomaly, Breaker, RateAnomaly};
 use condition::Condition;
 pub use condition::CEL_VARIABLES;
 pub use decision::{Decision, DenyCause, Review};
@@ -246,7 +246,7 @@ impl Policy {
         }
         let limits = limits::parse(src, roster, file.limit)?;
         let breakers = breakers::parse(src, roster, file.breaker)?;
-        let anomaly = breakers::parse_anomaly(src, file.anomaly)?;
+        let anomaly = breakers::parse_anomaly(src, roster, file.anomaly)?;
         let digest = sha256_hex(src.text.as_bytes());
         Ok(Policy {
             rules,

@@ -58,6 +58,8 @@ pub trait Reads: Send {
     fn costed_action(&self, id: &str) -> Result<Option<super::CostedAction>, StoreError>;
     /// Every (agent, tool) pair ever called.
     fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The breaker records from each agent's latest trip of each breaker on, oldest first.
+    fn breaker_events(&self) -> Result<Vec<crate::server::audit::AuditEvent>, StoreError>;
     /// Resolved escalations matching `q`, newest first, and the cursor for the next page.
     fn resolved_history(
         &self,

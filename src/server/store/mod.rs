@@ -88,6 +88,9 @@ pub enum Op {
         flagged: FlaggedAction,
         signature: String,
     },
+    /// An operator's signed breaker reset: its signature used once (the reset itself is its
+    /// audit record; breaker state lives in memory).
+    BreakerReset { signature: String },
     /// A standing grant, created by a signed request (its signature used once).
     GrantCreated { grant: Grant, signature: String },
     /// A standing grant revoked (`grant` as revoked) by a signed request.
@@ -113,6 +116,7 @@ impl Op {
             Op::GrantCreated { .. } => "a grant",
             Op::GrantRevoked { .. } => "a grant revocation",
             Op::CostReported { .. } => "a reported cost",
+            Op::BreakerReset { .. } => "a breaker reset",
             Op::Audit => "audit records",
             Op::DenyUnreadable => "denying unreadable escalations",
         }
@@ -131,7 +135,8 @@ pub struct ActionWrite {
     pub key: Option<KeyWrite>,
     /// The standing grant that allowed the call: its use is counted in the same transaction.
     pub grant: Option<String>,
-    /// The breaker or limit that decided the call (`breaker:ID`, `limit:ID`), if one did.
+    /// The breaker, limit or kill switch that decided the call (`breaker:ID`, `limit:ID`,
+    /// `killswitch:SCOPE`), if one did.
     pub governed: Option<String>,
 }
 
@@ -445,6 +450,10 @@ pub fn costed_action(r: &dyn Reads, id: &str) -> Result<Option<CostedAction>, St
 /// Every (agent, tool) pair ever called.
 pub fn tools_called(r: &dyn Reads) -> Result<Vec<(String, String)>, StoreError> {
     r.tools_called()
+}
+/// The breaker records from each agent's latest trip of each breaker on, oldest first.
+pub fn breaker_events(r: &dyn Reads) -> Result<Vec<AuditEvent>, StoreError> {
+    r.breaker_events()
 }
 pub fn resolved_history(
     r: &dyn Reads,

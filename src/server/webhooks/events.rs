@@ -91,8 +91,8 @@ fn resolution_name(r: Option<Resolution>) -> &'static str {
     }
 }
 
-/// The audit kind a breaker trip will be recorded as. Breakers are not built yet: the event
-/// name exists, and a record of this kind maps to it by the fields named here.
+/// The audit kind a breaker trip is recorded as (`audit::BreakerTripped`); a record of this
+/// kind maps to the event by the fields named here.
 pub const BREAKER_TRIPPED_KIND: &str = "breaker_tripped";
 
 /// The event a record stands for, if any. Kinds without one (actions, votes, refusals…) and

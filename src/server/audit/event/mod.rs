@@ -40,6 +40,9 @@ pub enum AuditEvent {
     LimitExceeded(LimitExceeded),
     GraceGranted(GraceGranted),
     CostReported(CostReported),
+    BreakerTripped(BreakerTripped),
+    BreakerClosed(BreakerClosed),
+    BreakerReset(BreakerReset),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -87,7 +90,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 24] = [
+    pub const KINDS: [&'static str; 27] = [
         "server_start",
         "action",
         "escalation_created",
@@ -112,6 +115,9 @@ impl AuditEvent {
         "limit_exceeded",
         "grace_granted",
         "cost_reported",
+        "breaker_tripped",
+        "breaker_closed",
+        "breaker_reset",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -140,6 +146,9 @@ impl AuditEvent {
             AuditEvent::LimitExceeded(_) => "limit_exceeded",
             AuditEvent::GraceGranted(_) => "grace_granted",
             AuditEvent::CostReported(_) => "cost_reported",
+            AuditEvent::BreakerTripped(_) => "breaker_tripped",
+            AuditEvent::BreakerClosed(_) => "breaker_closed",
+            AuditEvent::BreakerReset(_) => "breaker_reset",
         }
     }
 
@@ -163,6 +172,7 @@ impl AuditEvent {
             // The approver whose grant stood in for their approval of this call.
             AuditEvent::GrantUsed(g) => &g.by,
             AuditEvent::CostReported(c) => &c.agent,
+            AuditEvent::BreakerReset(b) => &b.operator,
             AuditEvent::ServerStart(_)
             | AuditEvent::EscalationHandedOver(_)
             | AuditEvent::EscalationResolved(_)
@@ -170,6 +180,7 @@ impl AuditEvent {
             | AuditEvent::Refusals(_)
             | AuditEvent::LimitExceeded(_)
             | AuditEvent::GraceGranted(_) => SERVER,
+            AuditEvent::BreakerTripped(_) | AuditEvent::BreakerClosed(_) => SERVER,
         }
     }
 
@@ -340,16 +351,32 @@ impl AuditEvent {
                 action: Some(&c.action),
                 ..none
             },
+            AuditEvent::BreakerTripped(b) => AuditIndex {
+                agent: Some(&b.agent),
+                action: Some(&b.action),
+                ..none
+            },
+            AuditEvent::BreakerClosed(b) => AuditIndex {
+                agent: Some(&b.agent),
+                action: Some(&b.action),
+                ..none
+            },
+            AuditEvent::BreakerReset(b) => AuditIndex {
+                agent: Some(&b.agent),
+                ..none
+            },
         }
     }
 }
 
+mod breakers;
 mod grants;
 mod handling;
 mod limits;
 mod new;
 mod records;
 
+pub use breakers::{BreakerClosed, BreakerReset, BreakerTripped};
 pub use grants::*;
 pub use handling::{Claimed, Extended, Reassigned, Snoozed};
 pub use limits::{CostReported, GraceGranted, LimitExceeded};

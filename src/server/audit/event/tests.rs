@@ -359,6 +359,7 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
     .into_iter()
     .chain(super::handling::tests::events())
     .chain(super::limits::tests::events())
+    .chain(super::breakers::tests::events())
     .collect()
 }
 

@@ -2,6 +2,7 @@
 //! anyone is answered, even across power loss), one write connection owned by the writer
 //! thread, and a few read connections.
 
+mod breakers;
 mod commit;
 mod figures;
 mod grants;

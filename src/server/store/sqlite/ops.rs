@@ -77,6 +77,13 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             super::usage::set_cost(tx, action, *cost)?;
             Ok((Reply::Done, vec![]))
         }
+        Op::BreakerReset { signature } => {
+            tx.execute(
+                "INSERT INTO used_signatures (signature) VALUES (?1)",
+                [signature],
+            )?;
+            Ok((Reply::Done, vec![]))
+        }
         Op::Audit => Ok((Reply::Done, vec![])),
         Op::DenyUnreadable => deny_unreadable(tx),
     }

@@ -84,6 +84,9 @@ impl Reads for SqliteReader {
     fn tools_called(&self) -> Result<Vec<(String, String)>, StoreError> {
         super::usage::tools_called(&self.conn)
     }
+    fn breaker_events(&self) -> Result<Vec<crate::server::audit::AuditEvent>, StoreError> {
+        super::breakers::breaker_events(&self.conn)
+    }
     fn resolved_history(
         &self,
         q: &crate::server::store::HistoryQuery,
