@@ -153,6 +153,7 @@ struct KeymapFile {
     audit: Vec<Entry>,
     #[serde(default)]
     budgets: Vec<Entry>,
+    #[serde(default)]
     metrics: Vec<Entry>,
 }
 
