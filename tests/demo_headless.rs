@@ -54,7 +54,7 @@ fn the_demo_opens_on_a_decidable_escalation_and_its_queue_stays_bounded() {
     let agents = number_after(bounded, "per agent,");
     assert_eq!(
         (per_agent, agents),
-        (gavel::demo::agents::MAX_HELD_PER_AGENT as u64, 4)
+        (gavel::demo::agents::MAX_HELD_PER_AGENT as u64, 5)
     );
     assert!(most >= 1 && most <= per_agent * agents, "{stdout}");
     assert!(
@@ -62,4 +62,13 @@ fn the_demo_opens_on_a_decidable_escalation_and_its_queue_stays_bounded() {
         "agents gave up on calls nobody decided:\n{stdout}"
     );
     assert!(stdout.contains("your decision: ✓"), "{stdout}");
+    // The runaway crawler spends its hourly envelope, asks for more (a budget escalation, held
+    // for review), and, asking again and again, trips its fatigue breaker.
+    let runaway = line(&stdout, "runaway crawler: ");
+    assert!(number_after(runaway, "calls,") >= 1, "held: {stdout}");
+    assert!(number_after(runaway, "review,") >= 1, "denied: {stdout}");
+    assert!(
+        runaway.contains("breakers open: crawler-fatigue ("),
+        "the breaker tripped:\n{stdout}"
+    );
 }

@@ -66,7 +66,9 @@ pub(super) async fn runaway_loop(
     let _ = tokio::time::timeout(Duration::from_secs(5), go.wait_for(|v| *v)).await;
     // One held call at a time: it waits for your answer on its budget before looping on.
     let held = Arc::new(tokio::sync::Semaphore::new(1));
-    let budget = crate::protocol::budget_secs(pace.patience);
+    // A looping agent does not wait long for an answer.
+    let patience = pace.patience / 4;
+    let budget = crate::protocol::budget_secs(patience);
     for step in 0.. {
         let Ok(permit) = held.clone().acquire_owned().await else {
             return;
@@ -96,7 +98,7 @@ pub(super) async fn runaway_loop(
                             client.clone(),
                             token.clone(),
                             out.id,
-                            pace.patience,
+                            patience,
                             stats.clone(),
                             permit,
                         ));

@@ -22,11 +22,13 @@ pub const OWNER: &str = "dana";
 
 /// Agent id, owner, the people it acts for. You own db-agent, so `separate_owner` rules refuse
 /// you there; refund-bot sometimes acts for you, and then only someone else may approve.
-pub const AGENTS: [(&str, &str, &[&str]); 4] = [
+pub const AGENTS: [(&str, &str, &[&str]); 5] = [
     ("refund-bot", OWNER, &[OWNER, YOU]),
     ("mailer", OWNER, &[OWNER]),
     ("db-agent", YOU, &[]),
     ("deployer", OWNER, &[OWNER]),
+    // The runaway (`demo::runaway`).
+    ("crawler", OWNER, &[]),
 ];
 
 pub struct World {

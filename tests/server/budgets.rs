@@ -487,3 +487,59 @@ async fn a_budget_escalation_held_across_a_restart_still_counts_and_its_approval
     assert_eq!(usage.limits[0].state, LimitState::Ok);
     assert_eq!(kinds(&env, "grace_granted").await.len(), 1);
 }
+
+/// Approval fatigue counts budget escalations: an agent that keeps asking for more room is
+/// asking people, like one that keeps raising reviews, and its breaker stops it.
+#[tokio::test]
+async fn budget_escalations_count_toward_the_approval_fatigue_breaker() {
+    let policy = format!(
+        r#"{ALLOW_STRIPE}
+[[limit]]
+id = "one-a-day"
+agents = ["refund-bot"]
+tools = ["stripe.*"]
+window = "1d"
+max_calls = 1
+on_exceed = "review"
+grace_calls = 1
+approvers = "finance"
+timeout = "10m"
+
+[[breaker]]
+id = "asks-too-often"
+agents = ["refund-bot"]
+window = "10m"
+max_escalations = 2
+cooldown = "1h"
+"#
+    );
+    let env = Env::start(&policy).await;
+    assert_eq!(call(&env, "s1", None).await.verdict, Verdict::Allow);
+    // Separate sessions, so no call joins another's pending escalation.
+    for session in ["s2", "s3"] {
+        let held = call(&env, session, None).await;
+        assert_eq!(held.verdict, Verdict::Pending, "{held:?}");
+        assert_eq!(held.rule.as_deref(), Some("one-a-day"));
+    }
+    let tripped = call(&env, "s4", None).await;
+    assert_eq!(tripped.verdict, Verdict::Deny, "{tripped:?}");
+    assert!(
+        tripped.reason.contains("asks-too-often"),
+        "{}",
+        tripped.reason
+    );
+    let report = env
+        .client
+        .usage(env.key("grace"), Some("refund-bot"))
+        .await
+        .unwrap();
+    assert_eq!(
+        report
+            .breakers
+            .iter()
+            .map(|b| b.breaker.as_str())
+            .collect::<Vec<_>>(),
+        ["asks-too-often"]
+    );
+    assert_eq!(kinds(&env, "breaker_tripped").await.len(), 1);
+}

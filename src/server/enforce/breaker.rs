@@ -49,7 +49,9 @@ pub(super) fn judged<'p>(
         action: &record.id,
         review: matches!(ruling.outcome, Outcome::Review { .. }),
         policy_denied: matches!(ruling.outcome, Outcome::Deny { .. }) && ruling.governed.is_none(),
-        governed: ruling.governed.is_some(),
+        // A budget escalation asks a person like any other review: approval fatigue counts
+        // it. A limit's deny says nothing of how the agent behaves under the rules.
+        governed: ruling.governed.is_some() && !matches!(ruling.outcome, Outcome::Review { .. }),
     };
     // A review that joins an escalation already pending asks nobody anything new.
     let would_attach = || {

@@ -413,9 +413,11 @@ fn the_demo_agents_calls_decide_as_the_demo_expects() {
 #[test]
 fn the_example_limit_is_a_per_session_refund_envelope_that_asks_finance() {
     let p = example();
-    assert_eq!(p.limits.len(), 1);
-    let l = &p.limits[0];
-    assert_eq!(l.id, "refund-session-spend");
+    let l = p
+        .limits
+        .iter()
+        .find(|l| l.id == "refund-session-spend")
+        .expect("the refund envelope");
     assert_eq!(l.per, crate::protocol::LimitScope::Session);
     assert_eq!((l.max_cost, l.max_calls), (Some(5000.0), None));
     assert!(l.covers("refund-bot", "stripe.refund"));
@@ -427,9 +429,11 @@ fn the_example_limit_is_a_per_session_refund_envelope_that_asks_finance() {
 #[test]
 fn example_policy_guards_against_approval_fatigue() {
     let p = example();
-    let [b] = p.breakers.as_slice() else {
-        panic!("one example breaker");
-    };
+    let b = p
+        .breakers
+        .iter()
+        .find(|b| b.id == "fatigue")
+        .expect("the fatigue breaker");
     assert_eq!(
         (b.id.as_str(), b.max_escalations, b.max_denied_share),
         ("fatigue", Some(30), None)
@@ -437,4 +441,47 @@ fn example_policy_guards_against_approval_fatigue() {
     assert_eq!(b.window, std::time::Duration::from_secs(600));
     assert!(b.covers("refund-bot") && b.covers("deployer"));
     assert!(!p.anomaly.enabled());
+}
+
+#[test]
+fn the_example_crawler_is_enveloped_per_hour_and_stopped_when_it_keeps_asking() {
+    let p = example();
+    let l = p
+        .limits
+        .iter()
+        .find(|l| l.id == "crawler-hourly-spend")
+        .expect("the crawler's envelope");
+    assert_eq!(l.window, std::time::Duration::from_secs(3600));
+    assert_eq!((l.max_cost, l.warn_at), (Some(5.0), Some(0.6)));
+    assert!(l.covers("crawler", "web.fetch") && !l.covers("refund-bot", "web.fetch"));
+    assert_eq!(l.review_spec().map(|s| s.group.as_str()), Some("sre"));
+    assert_eq!(l.grace(), Some((0, 2.0)));
+    let b = p
+        .breakers
+        .iter()
+        .find(|b| b.id == "crawler-fatigue")
+        .expect("the crawler's breaker");
+    assert_eq!(b.max_escalations, Some(2));
+    assert!(b.covers("crawler") && !b.covers("refund-bot"));
+    // Only the public docs are fetched without asking.
+    for (url, allowed) in [
+        ("https://docs.example.com/guide/page-1", true),
+        ("https://docs.example.com.evil.test/x", false),
+        ("http://docs.example.com/guide", false),
+    ] {
+        let args = json!({ "url": url });
+        let d = p.evaluate(&EvalInput {
+            agent: "crawler",
+            tool: "web.fetch",
+            args: &args,
+            session: "s",
+            context: &json!({}),
+            on_behalf_of: None,
+            cost: Some(0.25),
+            rationale: None,
+            now: None,
+            usage: None,
+        });
+        assert_eq!(d.effect() == Effect::Allow, allowed, "{url}: {d:?}");
+    }
 }

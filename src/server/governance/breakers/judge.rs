@@ -29,7 +29,8 @@ pub struct Judged<'a> {
     pub review: bool,
     /// The policy's rules denied it.
     pub policy_denied: bool,
-    /// A limit decided it: it says nothing of how the agent behaves under the rules.
+    /// A limit denied it: it says nothing of how the agent behaves under the rules. (A budget
+    /// escalation is a review like any other.)
     pub governed: bool,
 }
 
