@@ -1,11 +1,17 @@
 //! Cost and rate governance over the API: the limits' use and open breakers (a signed read),
-//! and an operator's breaker reset (signed, purpose `breaker-reset`).
+//! an operator's breaker reset (signed, purpose `breaker-reset`), and an agent's report of what
+//! a finished call actually cost (agent token).
+
+use std::time::Duration;
 
 use reqwest::Method;
 
 use super::{Client, ClientError};
 use crate::protocol::signing::Purpose;
-use crate::protocol::{now_rfc3339, BreakerResetBody, PersonKey, SignedBreakerReset, UsageReport};
+use crate::protocol::{
+    now_rfc3339, BreakerResetBody, CostRecorded, CostReport, PersonKey, SignedBreakerReset,
+    UsageReport,
+};
 
 impl Client {
     /// `GET /v1/usage`, for one agent or all.
@@ -57,6 +63,29 @@ impl Client {
             .http
             .post(format!("{}/v1/breakers/reset", self.base))
             .json(&signed);
+        self.send(req).await
+    }
+
+    /// `POST /v1/actions/{id}/cost` as the agent that made the call: its actual cost replaces
+    /// the estimate in the limits that counted it. A cost that is negative or not finite is
+    /// refused here, before anything is sent (JSON cannot carry it faithfully).
+    pub async fn report_cost(
+        &self,
+        token: &str,
+        id: &str,
+        cost: f64,
+    ) -> Result<CostRecorded, ClientError> {
+        if !cost.is_finite() || cost < 0.0 {
+            return Err(ClientError::Config(format!(
+                "a call's cost must be a finite number of 0 or more, not {cost}"
+            )));
+        }
+        let req = self
+            .http
+            .post(format!("{}/v1/actions/{id}/cost", self.base))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(5))
+            .json(&CostReport { cost });
         self.send(req).await
     }
 }

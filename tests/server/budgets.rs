@@ -184,13 +184,38 @@ async fn a_reported_actual_cost_replaces_the_estimate_and_changes_the_outcome() 
         over.reason
     );
 
-    let (status, body) = report_cost(&env, "refund-bot", &first.id, json!({"cost": 2.0})).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["cost"], 2.0);
-    assert_eq!(body["previous"], 8.0);
-    assert_eq!(body["counted"], true);
-    assert_eq!(body["limits"][0]["cost"], 2.0);
+    // Through the agent-side client, as an adapter reports it.
+    let recorded = env
+        .client
+        .report_cost(env.token("refund-bot"), &first.id, 2.0)
+        .await
+        .unwrap();
+    assert_eq!(recorded.action, first.id);
+    assert_eq!(recorded.cost, 2.0);
+    assert_eq!(recorded.previous, Some(8.0));
+    assert!(recorded.counted);
+    assert_eq!(recorded.limits.len(), 1);
+    assert_eq!(
+        (recorded.limits[0].limit.as_str(), recorded.limits[0].cost),
+        ("spend", 2.0)
+    );
     assert_eq!(call(&env, "s", Some(5.0)).await.verdict, Verdict::Allow);
+    // The client refuses what JSON cannot carry before sending; the server's answers to
+    // another agent and to a denied call come back as API errors with their codes.
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let err = env
+            .client
+            .report_cost(env.token("refund-bot"), &first.id, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "config", "{bad}: {err}");
+    }
+    let err = env
+        .client
+        .report_cost(env.token("mailer"), &first.id, 1.0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
 
     // Only the agent that made the call may report, and only a sane cost.
     let (status, _) = report_cost(&env, "mailer", &first.id, json!({"cost": 1.0})).await;
