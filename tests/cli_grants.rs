@@ -286,3 +286,114 @@ async fn usage_prints_the_report_as_a_table_and_as_json() {
     assert!(one.limits.iter().all(|l| l.agent == "refund-bot"));
     assert!(one.breakers.iter().all(|b| b.agent == "refund-bot"));
 }
+
+const LIMITED: &str = r#"
+[[rule]]
+id = "stripe"
+tools = ["stripe.*"]
+effect = "allow"
+reason = "Payments are routine"
+
+[[limit]]
+id = "daily"
+agents = ["refund-bot"]
+tools = ["stripe.*"]
+window = "1d"
+max_calls = 3
+max_cost = 100.0
+warn_at = 0.5
+"#;
+
+/// A real `[[limit]]` and real calls: the row names the limit and the agent and shows the calls
+/// against the maximum, the cost, the share and the state; `--json` carries the same numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_shows_a_real_limit_in_use_as_a_row_and_as_numbers() {
+    let env = Env::start(LIMITED).await;
+    for cost in [20.0, 25.5] {
+        let mut req = common::request("stripe.refund", json!({"amount": 1.0}), "sess-1");
+        req.cost = Some(cost);
+        assert_eq!(env.submit("refund-bot", req).await.verdict, Verdict::Allow);
+    }
+
+    let out = env
+        .run_as("carol", &["usage", "--agent", "refund-bot", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let limits = v["limits"].as_array().expect("limits is a list");
+    assert_eq!(limits.len(), 1, "{v}");
+    let l = &limits[0];
+    assert_eq!(l["limit"], "daily");
+    assert_eq!(l["per"], "agent");
+    assert_eq!(l["agent"], "refund-bot");
+    assert_eq!(l["window_secs"], 86_400);
+    assert_eq!(l["calls"], 2);
+    assert_eq!(l["max_calls"], 3);
+    assert_eq!(l["cost"], 45.5);
+    assert_eq!(l["max_cost"], 100.0);
+    assert_eq!(l["warn_at"], 0.5);
+    assert_eq!(l["grace_calls"], 0);
+    // Two of three calls is the larger share: past warn_at, not yet at the limit.
+    let share = l["share"].as_f64().unwrap();
+    assert!((share - 2.0 / 3.0).abs() < 1e-9, "{share}");
+    assert_eq!(l["state"], "warning");
+    assert_eq!(v["breakers"], json!([]));
+
+    let out = env.run_as("carol", &["usage"]).await;
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{table}{}", text(&out.stderr));
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LIMIT", "AGENT", "CALLS", "COST", "SHARE", "STATE", "RESETS"],
+        "{table}"
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..6],
+        [
+            "daily",
+            "refund-bot",
+            "2/3",
+            "$45.50/$100.00",
+            "67%",
+            "warning"
+        ],
+        "{table}"
+    );
+    assert!(table.ends_with("No breaker is open.\n"), "{table}");
+
+    // The third call reaches the maximum; the fourth is over it and denied, naming the limit.
+    env.act(
+        "refund-bot",
+        "stripe.refund",
+        json!({"amount": 1.0}),
+        "sess-1",
+    )
+    .await;
+    let over = env
+        .act(
+            "refund-bot",
+            "stripe.refund",
+            json!({"amount": 1.0}),
+            "sess-1",
+        )
+        .await;
+    assert_eq!(over.verdict, Verdict::Deny, "{}", over.reason);
+    let out = env.run_as("carol", &["usage"]).await;
+    let table = text(&out.stdout);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..6],
+        [
+            "daily",
+            "refund-bot",
+            "3/3",
+            "$45.50/$100.00",
+            "100%",
+            "EXCEEDED"
+        ],
+        "{table}"
+    );
+}
