@@ -24,8 +24,8 @@ def python_blocks(path: Path, section: str | None = None) -> list[str]:
 
 
 @pytest.mark.parametrize("path,section,count", [
-    (REPO / "docs" / "ADAPTERS.md", "Python agents", 2),
-    (REPO / "clients" / "python" / "README.md", None, 5),
+    (REPO / "docs" / "ADAPTERS.md", "Python agents", 3),
+    (REPO / "clients" / "python" / "README.md", None, 6),
 ])
 def test_the_documented_python_compiles(path: Path, section: str | None, count: int) -> None:
     blocks = python_blocks(path, section)

@@ -9,6 +9,7 @@ from ._version import __version__
 from .aclient import AsyncClient
 from .calls import aguard, guard
 from .client import Client
+from .cost import CostRecorded, LimitUse
 from .decorator import guarded
 from .errors import (
     Denied,
@@ -24,9 +25,9 @@ from .outcome import Decision, Outcome, Review
 from .signatures import action_digest, parse_public_key, verify_approval
 
 __all__ = [
-    "AsyncClient", "Client", "Decision", "Denied", "GavelUnavailable", "InvalidCall",
-    "NotAllowed", "Outcome", "ProtocolError", "Refused", "Review", "TimedOut",
-    "UnverifiedApproval",
+    "AsyncClient", "Client", "CostRecorded", "Decision", "Denied", "GavelUnavailable",
+    "InvalidCall", "LimitUse", "NotAllowed", "Outcome", "ProtocolError", "Refused", "Review",
+    "TimedOut", "UnverifiedApproval",
     "__version__", "action_digest", "aguard", "guard", "guarded", "parse_public_key",
     "verify_approval",
 ]

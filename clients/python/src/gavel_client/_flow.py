@@ -33,6 +33,8 @@ RETRY_PAUSE = 1.0
 #: Time to connect, and for a request's answer beyond the long-poll's own wait.
 CONNECT_TIMEOUT = 10.0
 ANSWER_SLACK = 15.0
+#: How long a cost report may take at most (the server answers in milliseconds).
+REPORT_TIMEOUT = 10.0
 #: How long submitting a call may take at most (the server answers in milliseconds).
 SUBMIT_TIMEOUT = 30.0
 
@@ -89,6 +91,11 @@ def action_body(tool: str, args: Mapping[str, Any] | None, session: str,
 def read_answer(status: int, content: bytes, headers: Mapping[str, str],
                 expect_id: str | None = None) -> Outcome:
     """An HTTP answer → an outcome, or the error it is. Never an outcome from an error."""
+    return parse_outcome(read_json(status, content, headers), expect_id=expect_id)
+
+
+def read_json(status: int, content: bytes, headers: Mapping[str, str]) -> object:
+    """An HTTP answer → its JSON when it is a 200, else the error it is."""
     if 300 <= status < 400:
         raise ProtocolError(f"gavel answered a redirect ({status}); clients never follow one")
     if status >= 400:
@@ -104,7 +111,7 @@ def read_answer(status: int, content: bytes, headers: Mapping[str, str],
         raw = json.loads(content)
     except (ValueError, UnicodeDecodeError) as e:
         raise ProtocolError(f"gavel's answer is not JSON: {e}") from e
-    return parse_outcome(raw, expect_id=expect_id)
+    return raw
 
 
 def _error_body(content: bytes) -> tuple[str, str]:

@@ -29,6 +29,10 @@ class paths:
     def withdraw(action_id: str) -> str:
         return f"/v1/actions/{quote(action_id, safe='')}/withdraw"
 
+    @staticmethod
+    def cost(action_id: str) -> str:
+        return f"/v1/actions/{quote(action_id, safe='')}/cost"
+
 
 def auth_headers(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}", "accept": "application/json",

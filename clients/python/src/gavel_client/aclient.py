@@ -19,8 +19,9 @@ from . import _flow
 from ._flow import Budget, RetryLater, Verifier, Wait
 from ._http import Exchange, Unreachable, auth_headers, http_error, paths
 from ._settings import resolve, tls_context
-from .errors import NotAllowed, TimedOut
-from .outcome import Outcome
+from .cost import CostRecorded, cost_body, parse_cost_recorded
+from .errors import GavelUnavailable, NotAllowed, TimedOut
+from .outcome import Outcome, parse_outcome
 from .signatures import parse_keys
 
 
@@ -156,8 +157,34 @@ class AsyncClient:
         return await self._call("POST", paths.withdraw(action_id), None, self._headers,
                                 timeout, action_id)
 
+    async def report_cost(self, action_id: str, cost: float, *,
+                          timeout: float = _flow.REPORT_TIMEOUT) -> CostRecorded:
+        """``POST /v1/actions/{id}/cost``: what a call that ran actually cost, in the units of
+        the policy's ``max_cost``. It replaces the ``cost=`` estimate the call was judged with
+        in every limit that counted it, so the next calls are judged on what was spent.
+
+        Returns the :class:`~gavel_client.CostRecorded` (the cost, the estimate it replaced,
+        and the agent's limits' use now). A cost that is not a finite number of 0 or more raises
+        :class:`~gavel_client.InvalidCall` before anything is sent; a refusal (another agent's
+        or an unknown action: ``not_found``; a denied call, which never ran:
+        ``action_denied``; a cost above gavel's bound: ``invalid_request``) raises
+        :class:`~gavel_client.Refused`, and no answer :class:`~gavel_client.GavelUnavailable`.
+        """
+        body = cost_body(cost)
+        headers = {**self._headers, "content-type": "application/json"}
+        try:
+            raw = await self._send("POST", paths.cost(action_id), body, headers, timeout)
+        except RetryLater as e:
+            raise GavelUnavailable(f"gavel is restarting; the cost was not recorded ({e})") from e
+        return parse_cost_recorded(raw, expect_id=action_id)
+
     async def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
                     timeout: float, expect_id: str | None) -> Outcome:
+        raw = await self._send(method, path, body, headers, timeout)
+        return parse_outcome(raw, expect_id=expect_id)
+
+    async def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
+                    timeout: float) -> object:
         last: Exception | None = None
         for url in self._exchange.order():
             try:
@@ -169,5 +196,5 @@ class AsyncClient:
             except httpx.HTTPError as e:
                 raise http_error(e, url, timeout) from e
             self._exchange.answered(url)
-            return _flow.read_answer(r.status_code, r.content, r.headers, expect_id)
+            return _flow.read_json(r.status_code, r.content, r.headers)
         raise self._exchange.unreachable(last)
