@@ -2,7 +2,9 @@
 //! numbers, open breakers, the empty state, the tab's warning count, refreshes (on entering,
 //! on the key, after calls at most every 2s), an operator's breaker reset with a reason, and a
 //! budget escalation tagged in the queue with its ask in the detail. Snapshots at 80×24 and
-//! 120×40 on a fixed clock; the last tests run against a real server.
+//! 120×40 on a fixed clock; the last tests run against a real server: a breaker that really
+//! trips, refused to a non-operator and reset by an operator, and a budget escalation from a
+//! real `[[limit]]` approved from the queue so the held call runs with the grace.
 
 mod common;
 mod console_fixtures;
@@ -453,4 +455,275 @@ async fn the_view_reads_a_real_server_and_a_reset_gets_its_answer() {
     .await
     .unwrap();
     assert_eq!(d.state.sending(), 0, "the reset is no longer in flight");
+}
+
+/// A person's console against `env`, live and with their profile read.
+async fn console_as(env: &common::Env, who: &str) -> gavel::console::driver::Driver {
+    let state = State::new(&env.url(), who, chrono::Utc::now());
+    let key = PersonKey::read(&env.key_file(who)).unwrap();
+    let mut d = gavel::console::driver::Driver::start(&env.url(), key, state);
+    d.wait_for("a live stream", WAIT, |s| {
+        s.connection == Connection::Live && s.me.is_some()
+    })
+    .await
+    .unwrap();
+    d
+}
+
+/// The screen's words, one space apart, without the frames' bars: wrapped text reads whole.
+fn words(s: &State) -> String {
+    screen(s, 120, 40)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const FATIGUE: &str = r#"
+[[rule]]
+id = "email"
+tools = ["email.send"]
+effect = "review"
+reason = "Outbound email is read first"
+approvers = "comms"
+timeout = "10m"
+
+[[breaker]]
+id = "fatigue"
+agents = ["mailer"]
+window = "10m"
+max_escalations = 1
+cooldown = "1h"
+"#;
+
+/// A real breaker trips on the server (mailer's second review within the window); the console
+/// shows it in the Budgets view. A non-operator gets no dialog, and a forged dialog's signed
+/// reset is refused by the server; the operator's reset is accepted, said so on the message
+/// line, and the breaker is gone after the re-read, and from the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_breaker_trips_and_an_operator_resets_it_from_the_console() {
+    let env = common::Env::start(FATIGUE).await;
+    assert_eq!(
+        env.act("mailer", "email.send", json_mail(0), "s")
+            .await
+            .verdict,
+        Verdict::Pending
+    );
+    let tripped = env.act("mailer", "email.send", json_mail(1), "s").await;
+    assert_eq!(tripped.verdict, Verdict::Deny);
+    assert!(
+        tripped
+            .reason
+            .contains("breaker \"fatigue\" is open for mailer"),
+        "{}",
+        tripped.reason
+    );
+
+    // carol is an approver, not an operator.
+    let mut c = console_as(&env, "carol").await;
+    c.press(KeyCode::Char('B'));
+    c.wait_for("the open breaker", WAIT, |s| {
+        s.budgets.loading.is_none() && s.budgets.breakers().iter().any(|b| b.agent == "mailer")
+    })
+    .await
+    .unwrap();
+    select_breaker(&mut c.state, "mailer");
+    c.press(KeyCode::Char('R'));
+    match &c.state.dialog {
+        Some(Dialog::NotYours { why, .. }) => assert!(why.contains("operator role"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.state.sending(), 0, "nothing was sent");
+    // Even with the role claimed locally, the server checks the roster and refuses.
+    c.state.dialog = None;
+    c.state.me.as_mut().unwrap().roles.push(Role::Operator);
+    c.press(KeyCode::Char('R'));
+    assert!(matches!(c.state.dialog, Some(Dialog::BreakerReset(_))));
+    c.type_text("not mine to reset");
+    c.press(KeyCode::Enter);
+    c.wait_for("the refusal", WAIT, |s| {
+        s.message
+            .as_ref()
+            .is_some_and(|m| m.level != Level::Info && m.text.contains("breaker fatigue of mailer"))
+    })
+    .await
+    .unwrap();
+    let m = c.state.message.clone().unwrap();
+    assert!(
+        m.text
+            .starts_with("✗ breaker fatigue of mailer was NOT reset")
+            && m.text.ends_with("(not_operator)"),
+        "{}",
+        m.text
+    );
+    let usage = env.client.usage(env.key("grace"), None).await.unwrap();
+    assert_eq!(usage.breakers.len(), 1, "still open: {usage:?}");
+
+    // alice is an operator.
+    let mut d = console_as(&env, "alice").await;
+    d.press(KeyCode::Char('B'));
+    d.wait_for("the open breaker", WAIT, |s| {
+        s.budgets.loading.is_none() && s.budgets.breakers().iter().any(|b| b.agent == "mailer")
+    })
+    .await
+    .unwrap();
+    let text = words(&d.state);
+    for shown in ["mailer", "fatigue", "2 escalations within 10m (max 1)"] {
+        assert!(text.contains(shown), "{shown} not in {text}");
+    }
+    select_breaker(&mut d.state, "mailer");
+    d.press(KeyCode::Char('R'));
+    assert!(matches!(d.state.dialog, Some(Dialog::BreakerReset(_))));
+    d.type_text("reviewed the outbox: a real campaign");
+    d.press(KeyCode::Enter);
+    d.wait_for("the server's acceptance", WAIT, |s| {
+        s.message
+            .as_ref()
+            .is_some_and(|m| m.level != Level::Info && m.text.contains("breaker fatigue of mailer"))
+    })
+    .await
+    .unwrap();
+    let m = d.state.message.clone().unwrap();
+    assert_eq!(
+        (m.level, m.text.as_str()),
+        (Level::Success, "✓ breaker fatigue of mailer reset")
+    );
+    d.wait_for("the re-read", WAIT, |s| {
+        s.budgets.loading.is_none() && s.budgets.breakers().is_empty()
+    })
+    .await
+    .unwrap();
+    assert!(
+        words(&d.state).contains("No breaker is open"),
+        "{}",
+        screen(&d.state, 120, 40)
+    );
+    // On the server too: closed, and the reset is audited with its operator and reason.
+    let usage = env.client.usage(env.key("grace"), None).await.unwrap();
+    assert!(usage.breakers.is_empty(), "{usage:?}");
+    let resets: Vec<_> = env
+        .client
+        .audit(env.key("grace"), "kind=breaker_reset")
+        .await
+        .unwrap();
+    assert_eq!(resets.len(), 1, "{resets:?}");
+    assert_eq!(resets[0].body["operator"], "alice");
+    assert_eq!(
+        resets[0].body["reason"],
+        "reviewed the outbox: a real campaign"
+    );
+    assert_eq!(
+        env.act("mailer", "email.send", json_mail(2), "s")
+            .await
+            .verdict,
+        Verdict::Pending,
+        "the agent is judged by the rules again"
+    );
+}
+
+fn json_mail(n: u32) -> serde_json::Value {
+    serde_json::json!({ "to": format!("x{n}@example.com") })
+}
+
+const BUDGET: &str = r#"
+[[rule]]
+id = "stripe"
+tools = ["stripe.*"]
+effect = "allow"
+reason = "Payments are routine"
+
+[[limit]]
+id = "refund-budget"
+agents = ["refund-bot"]
+tools = ["stripe.*"]
+window = "1d"
+max_calls = 1
+on_exceed = "review"
+grace_calls = 2
+approvers = "finance"
+timeout = "5m"
+"#;
+
+/// A call past a `[[limit]]` with `on_exceed = "review"` is held as a budget escalation: the
+/// queue row is tagged `budget`, the detail shows the ask, and approving it with `a` and a
+/// reason lets the held call run and adds the grace in `GET /v1/usage`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_escalation_from_a_real_limit_is_approved_from_the_queue() {
+    let env = common::Env::start(BUDGET).await;
+    let mut c = console_as(&env, "carol").await;
+    let refund = || common::request("stripe.refund", serde_json::json!({"amount": 5.0}), "s");
+    assert_eq!(
+        env.submit("refund-bot", refund()).await.verdict,
+        Verdict::Allow
+    );
+    let held = env.submit("refund-bot", refund()).await;
+    assert_eq!(held.verdict, Verdict::Pending, "{}", held.reason);
+    let esc = held.escalation.clone().unwrap();
+    c.wait_for("the budget escalation", WAIT, |s| {
+        s.pending.iter().any(|e| e.id == esc && e.budget.is_some())
+    })
+    .await
+    .unwrap();
+    while c.state.selected_escalation().map(|e| e.id.as_str()) != Some(esc.as_str()) {
+        c.press(KeyCode::Char('j'));
+    }
+    let text = words(&c.state);
+    assert!(text.contains("budget refund-budget"), "{text}");
+    assert!(
+        text.contains(
+            "refund-bot made 1 of 1 calls this 1d window of limit refund-budget; approving \
+             grants 2 more calls until"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Budget ✗ exceeded"), "{text}");
+
+    c.press(KeyCode::Char('a'));
+    c.type_text("month-end refunds, expected");
+    c.press(KeyCode::Enter);
+    c.wait_for("the decision's answer", WAIT, |s| {
+        s.in_flight.is_empty() && s.message.as_ref().is_some_and(|m| m.level != Level::Info)
+    })
+    .await
+    .unwrap();
+    let m = c.state.message.clone().unwrap();
+    assert_eq!(m.level, Level::Success, "{}", m.text);
+    assert!(
+        m.text
+            .starts_with(&format!("✓ your approval of {esc} was accepted")),
+        "{}",
+        m.text
+    );
+
+    // The held call runs: the agent's poll turns to allow.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let outcome = loop {
+        let out = env.poll("refund-bot", &held.id).await.unwrap();
+        if out.verdict != Verdict::Pending || tokio::time::Instant::now() >= deadline {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (outcome.verdict, outcome.resolution),
+        (Verdict::Allow, Some(Resolution::Approved)),
+        "{}",
+        outcome.reason
+    );
+    let usage = env
+        .client
+        .usage(env.key("carol"), Some("refund-bot"))
+        .await
+        .unwrap();
+    let [l] = usage.limits.as_slice() else {
+        panic!("{usage:?}")
+    };
+    assert_eq!(l.limit, "refund-budget");
+    assert_eq!((l.calls, l.max_calls, l.grace_calls), (2, Some(1), 2));
+    assert_eq!(l.state, LimitState::Ok, "2 of 3 with the grace");
+    // The grace is room: the next call runs without asking anyone.
+    assert_eq!(
+        env.submit("refund-bot", refund()).await.verdict,
+        Verdict::Allow
+    );
 }
