@@ -4,6 +4,8 @@
 //!
 //! cargo bench --bench load                      # defaults: rates 500,1000,2000 for 5 s; 64 workers
 //! cargo bench --bench load -- --rates 1000 --seconds 10 --workers 128
+//! cargo bench --bench load -- --governed          # the same calls under limits, breakers and
+//!                                                 # anomaly flags that never trip
 //!
 //! The server runs in this process on a real loopback port with a real SQLite file; the load
 //! generator shares the machine, so saturation figures are a floor.
@@ -27,7 +29,39 @@ effect = "allow"
 reason = "reads"
 "#;
 
+/// Governance on the same calls, never tripped: what limits, a breaker and the new-tool
+/// baseline add to the allow path (lookups, not writes).
+const GOVERNANCE: &str = r#"
+[[limit]]
+id = "reads-per-session"
+agents = ["refund-bot"]
+tools = ["orders.*"]
+per = "session"
+window = "1h"
+max_calls = 1000000000
+max_cost = 1000000000.0
+warn_at = 0.99
+
+[[limit]]
+id = "reads-per-agent"
+tools = ["orders.*"]
+window = "1d"
+max_calls = 1000000000
+
+[[breaker]]
+id = "fatigue"
+window = "10m"
+max_escalations = 1000
+max_denied_share = 0.9
+min_calls = 100
+cooldown = "1m"
+
+[anomaly]
+new_tool = true
+"#;
+
 struct Args {
+    governed: bool,
     rates: Vec<u64>,
     seconds: u64,
     workers: usize,
@@ -35,6 +69,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut a = Args {
+        governed: false,
         rates: vec![500, 1000, 2000],
         seconds: 5,
         workers: 64,
@@ -44,6 +79,11 @@ fn parse_args() -> Args {
     while i < argv.len() {
         let next = argv.get(i + 1).cloned().unwrap_or_default();
         match argv[i].as_str() {
+            "--governed" => {
+                a.governed = true;
+                i += 1;
+                continue;
+            }
             "--rates" => a.rates = next.split(',').filter_map(|r| r.parse().ok()).collect(),
             "--seconds" => a.seconds = next.parse().unwrap_or(a.seconds),
             "--workers" => a.workers = next.parse().unwrap_or(a.workers),
@@ -156,7 +196,12 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let env = Arc::new(common::Env::start(POLICY).await);
+        let policy = if args.governed {
+            format!("{POLICY}{GOVERNANCE}")
+        } else {
+            POLICY.to_string()
+        };
+        let env = Arc::new(common::Env::start(&policy).await);
         let client = Client::new(&env.url());
         let token = env.token("refund-bot").to_string();
         // Warm up connections and the page cache.
@@ -164,7 +209,12 @@ fn main() {
             one(&client, &token, i).await;
         }
         println!(
-            "gavel load: allow path over loopback, SQLite synchronous=FULL, {} cores",
+            "gavel load: allow path over loopback, SQLite synchronous=FULL, {}{} cores",
+            if args.governed {
+                "under two limits, a breaker and the new-tool baseline, "
+            } else {
+                ""
+            },
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)

@@ -344,7 +344,7 @@ fn a_refused_reset_says_why_and_only_operators_get_the_dialog() {
         Event::Reply {
             request: *request,
             result: Err(RequestError {
-                code: "role_required".into(),
+                code: "not_operator".into(),
                 message: "resetting a breaker needs the operator role".into(),
             }),
         },
@@ -354,7 +354,7 @@ fn a_refused_reset_says_why_and_only_operators_get_the_dialog() {
     assert!(
         m.text
             .starts_with("✗ breaker deny-streak of mailer was NOT reset: resetting")
-            && m.text.ends_with("(role_required)"),
+            && m.text.ends_with("(not_operator)"),
         "{}",
         m.text
     );

@@ -308,17 +308,12 @@ async fn agent_loop(
                     Verdict::Deny => bump(&stats.denied),
                     Verdict::Pending => {
                         bump(&stats.escalated);
-                        let waiter = tokio::spawn(wait_or_withdraw(
-                            client.clone(),
-                            agent.token.clone(),
-                            out.id,
-                            pace.patience,
-                            stats.clone(),
-                            permit,
-                        ));
-                        let mut w = waiters.lock().unwrap_or_else(|e| e.into_inner());
-                        w.retain(|h| !h.is_finished());
-                        w.push(waiter.abort_handle());
+                        let held = Held {
+                            token: agent.token.clone(),
+                            action: out.id,
+                            patience: pace.patience,
+                        };
+                        wait_in_background(&client, held, &stats, permit, &waiters);
                     }
                 }
             }
@@ -336,16 +331,46 @@ async fn agent_loop(
     }
 }
 
+/// A call the server holds for review, and how long its agent waits for it.
+pub(super) struct Held {
+    pub token: String,
+    pub action: String,
+    pub patience: Duration,
+}
+
+/// Waits for `held` in a task of its own, stopped with the simulation; `permit` is the call's
+/// place among the agent's held calls.
+pub(super) fn wait_in_background(
+    client: &Client,
+    held: Held,
+    stats: &Arc<Stats>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    waiters: &Waiters,
+) {
+    let waiter = tokio::spawn(wait_or_withdraw(
+        client.clone(),
+        held,
+        stats.clone(),
+        permit,
+    ));
+    let mut w = waiters.lock().unwrap_or_else(|e| e.into_inner());
+    w.retain(|h| !h.is_finished());
+    w.push(waiter.abort_handle());
+}
+
 /// Waits for a held call's outcome until the agent's patience runs out, then withdraws it, as
 /// gavel's adapters do; the call's place among the agent's held calls is freed either way.
-pub(super) async fn wait_or_withdraw(
+async fn wait_or_withdraw(
     client: Client,
-    token: String,
-    action: String,
-    patience: Duration,
+    held: Held,
     stats: Arc<Stats>,
-    _held: tokio::sync::OwnedSemaphorePermit,
+    _place: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let Held {
+        token,
+        action,
+        patience,
+    } = held;
     let until = tokio::time::Instant::now() + patience;
     let out = match client.wait_final(&token, &action, until).await {
         Ok(o) if o.verdict == Verdict::Pending => client.withdraw(&token, &action).await,

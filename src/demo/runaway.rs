@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::agents::{bump, pause, wait_or_withdraw, Pace, Stats, Waiters};
+use super::agents::{bump, pause, wait_in_background, Held, Pace, Stats, Waiters};
 use crate::client::Client;
 use crate::protocol::{ActionRequest, Verdict};
 
@@ -94,17 +94,12 @@ pub(super) async fn runaway_loop(
                     Verdict::Pending => {
                         bump(&stats.escalated);
                         bump(&stats.runaway_held);
-                        let waiter = tokio::spawn(wait_or_withdraw(
-                            client.clone(),
-                            token.clone(),
-                            out.id,
+                        let held = Held {
+                            token: token.clone(),
+                            action: out.id,
                             patience,
-                            stats.clone(),
-                            permit,
-                        ));
-                        let mut w = waiters.lock().unwrap_or_else(|e| e.into_inner());
-                        w.retain(|h| !h.is_finished());
-                        w.push(waiter.abort_handle());
+                        };
+                        wait_in_background(&client, held, &stats, permit, &waiters);
                     }
                 }
             }
