@@ -195,7 +195,7 @@ fn the_shipped_examples_load() {
     )
     .unwrap();
     assert!(policy.rules.len() >= 10);
-    assert_eq!(roster.agents.len(), 4);
+    assert_eq!(roster.agents.len(), 5);
 }
 
 /// A `[[person]]` entry (6 lines with the blank one after it; `key` is on its third line).
