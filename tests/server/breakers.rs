@@ -74,14 +74,14 @@ async fn wait_past(until: chrono::DateTime<chrono::Utc>) {
     tokio::time::sleep(left + Duration::from_millis(50)).await;
 }
 
+/// The verdict on one of deployer's calls, in session `s`.
+async fn deployer(env: &Env, tool: &str) -> Verdict {
+    env.act("deployer", tool, json!({}), "s").await.verdict
+}
+
 /// deployer: one allowed call and three denied ones trip `denials` on the fourth.
 async fn trip_denials(env: &Env) {
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
     for _ in 0..3 {
         let out = env.act("deployer", "shell.exec", json!({}), "s").await;
         assert_eq!(out.rule.as_deref(), Some("no-shell"), "{}", out.reason);
@@ -199,42 +199,17 @@ async fn a_denied_share_trips_once_min_calls_are_counted_and_survives_a_restart(
         .await
         .unwrap();
     for _ in 0..5 {
-        assert_eq!(
-            env.act("deployer", "orders.get", json!({}), "s")
-                .await
-                .verdict,
-            Verdict::Deny
-        );
+        assert_eq!(deployer(&env, "orders.get").await, Verdict::Deny);
     }
     env.client
         .flip(env.key("alice"), "agent:deployer", false, "done")
         .await
         .unwrap();
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
     // 1 allowed, then denials: 2 of 3 is below min_calls, 3 of 4 trips.
-    assert_eq!(
-        env.act("deployer", "shell.exec", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Deny
-    );
-    assert_eq!(
-        env.act("deployer", "shell.exec", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Deny
-    );
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "shell.exec").await, Verdict::Deny);
+    assert_eq!(deployer(&env, "shell.exec").await, Verdict::Deny);
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
     let tripping = env.act("deployer", "shell.exec", json!({}), "s").await;
     assert_eq!(tripping.rule.as_deref(), Some("no-shell"));
     let out = env.act("deployer", "orders.get", json!({}), "s").await;
@@ -288,12 +263,7 @@ async fn only_an_operator_resets_a_breaker_once_per_signature_and_it_is_audited(
     };
     assert_eq!(refused("alice", "deployer", None).await, "not_open");
     trip_denials(&env).await;
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Deny
-    );
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Deny);
     assert_eq!(refused("carol", "deployer", None).await, "not_operator");
     assert_eq!(refused("alice", "ghost", None).await, "unknown_agent_scope");
     assert_eq!(
@@ -320,25 +290,10 @@ async fn only_an_operator_resets_a_breaker_once_per_signature_and_it_is_audited(
     let (status, body) = post().await;
     assert_eq!(status.as_u16(), 200, "{body}");
     assert_eq!(body["breakers"], json!([]));
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
     // A denial right after the reset does not trip it again: the counts started afresh.
-    assert_eq!(
-        env.act("deployer", "shell.exec", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Deny
-    );
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "shell.exec").await, Verdict::Deny);
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
 
     trip_denials(&env).await;
     let (status, body) = post().await;
@@ -391,12 +346,7 @@ async fn only_an_operator_resets_a_breaker_once_per_signature_and_it_is_audited(
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(said.contains("no breaker is open for deployer"), "{said}");
-    assert_eq!(
-        env.act("deployer", "orders.get", json!({}), "s")
-            .await
-            .verdict,
-        Verdict::Allow
-    );
+    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
     assert_eq!(audit_kinds(&env, "breaker_reset").await.len(), 2);
     let out = env
         .run_as("alice", &["breaker", "reset", "deployer", "--reason", "x"])
