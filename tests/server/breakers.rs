@@ -81,7 +81,7 @@ async fn deployer(env: &Env, tool: &str) -> Verdict {
 
 /// deployer: one allowed call and three denied ones trip `denials` on the fourth.
 async fn trip_denials(env: &Env) {
-    assert_eq!(deployer(&env, "orders.get").await, Verdict::Allow);
+    assert_eq!(deployer(env, "orders.get").await, Verdict::Allow);
     for _ in 0..3 {
         let out = env.act("deployer", "shell.exec", json!({}), "s").await;
         assert_eq!(out.rule.as_deref(), Some("no-shell"), "{}", out.reason);
