@@ -727,3 +727,13 @@ async fn a_budget_escalation_from_a_real_limit_is_approved_from_the_queue() {
         Verdict::Allow
     );
 }
+
+/// A report the server cut to its fullest uses says how many more there are.
+#[test]
+fn a_cut_report_says_how_many_uses_it_left_out() {
+    let mut report = usage_report();
+    report.omitted = 37;
+    let s = budgets(report);
+    let big = screen(&s, 120, 40);
+    assert!(big.contains("Limits 4 (the fullest; 37 more)"), "{big}");
+}

@@ -68,6 +68,12 @@ pub fn text(r: &UsageReport, now: Timestamp) -> String {
             out.push_str(&note);
         }
     }
+    if r.omitted > 0 {
+        out.push_str(&format!(
+            "({} more limits in use are not listed: these are the fullest)\n",
+            r.omitted
+        ));
+    }
     if r.breakers.is_empty() {
         out.push_str("No breaker is open.\n");
         return out;
@@ -231,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_reads_at_80_columns_with_grace_and_breakers() {
+    fn the_table_reads_at_80_columns_with_grace_omitted_uses_and_breakers() {
         let now = Utc.with_ymd_and_hms(2026, 12, 6, 14, 30, 0).unwrap();
         let mut graced = limit("hourly-spend", None, 83, 48.2, LimitState::Warning);
         graced.grace_calls = 20;
@@ -248,6 +254,7 @@ mod tests {
                     LimitState::Exceeded,
                 ),
             ],
+            omitted: 7,
             breakers: vec![BreakerStatus {
                 breaker: "escalation-storm".into(),
                 agent: "refund-bot".into(),
@@ -263,6 +270,7 @@ LIMIT        AGENT            CALLS   COST          SHARE STATE    RESETS
 hourly-spend refund-bot       83/120  $48.20/$60.00 80%   warning  15:00:00Z
   (maxima include +20 calls, +$10.00 of grace approved this window)
 per-task-a-… refund-bot/sess… 100/100 $50.00/$50.00 100%  EXCEEDED 15:00:00Z
+(7 more limits in use are not listed: these are the fullest)
 
 AGENT      BREAKER          STATE SINCE     UNTIL
 refund-bot escalation-storm open  14:28:00Z 12-07 14:30Z

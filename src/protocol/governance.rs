@@ -90,13 +90,26 @@ pub struct BreakerStatus {
     pub until: Timestamp,
 }
 
-/// `GET /v1/usage`: every limit in use and every breaker not closed.
+/// Most limit uses one `GET /v1/usage` answer lists: sessions are the agent's to name, so a
+/// per-session limit could otherwise make the answer (and every console reading it) as large
+/// as an agent likes. The fullest are listed.
+pub const MAX_USAGE_ROWS: usize = 500;
+
+/// `GET /v1/usage`: every limit in use (the fullest [`MAX_USAGE_ROWS`]) and every breaker not
+/// closed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct UsageReport {
     #[serde(default)]
     pub limits: Vec<LimitUse>,
+    /// Limit uses left out to keep the answer bounded (the least used ones).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: u64,
     #[serde(default)]
     pub breakers: Vec<BreakerStatus>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a budget escalation asks: more room in one limit's window. Approved, the grace is

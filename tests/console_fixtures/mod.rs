@@ -377,6 +377,7 @@ pub fn usage_report() -> UsageReport {
     graced.share = 100.0 / 120.0;
     graced.state = LimitState::Warning;
     UsageReport {
+        omitted: 0,
         limits: vec![
             limit_use(
                 "hourly-spend",

@@ -568,3 +568,33 @@ cooldown = "1h"
     );
     assert_eq!(kinds(&env, "breaker_tripped").await.len(), 1);
 }
+
+/// Sessions are the agent's to name: a per-session limit must not make `GET /v1/usage` as long
+/// as an agent likes. The answer lists the fullest uses and says how many it left out.
+#[tokio::test]
+async fn usage_lists_the_fullest_limit_uses_and_counts_the_rest() {
+    let policy = format!(
+        "{ALLOW_STRIPE}\n[[limit]]\nid = \"per-task\"\nagents = [\"refund-bot\"]\nper = \"session\"\nwindow = \"1d\"\nmax_calls = 2\n"
+    );
+    let env = Env::start(&policy).await;
+    let extra = 2;
+    for i in 0..gavel::protocol::MAX_USAGE_ROWS + extra - 1 {
+        assert_eq!(
+            call(&env, &format!("task-{i}"), None).await.verdict,
+            Verdict::Allow
+        );
+    }
+    // The one session at its maximum is among the listed however the rest sort.
+    for _ in 0..2 {
+        assert_eq!(call(&env, "busy", None).await.verdict, Verdict::Allow);
+    }
+    let report = env.client.usage(env.key("grace"), None).await.unwrap();
+    assert_eq!(report.limits.len(), gavel::protocol::MAX_USAGE_ROWS);
+    assert_eq!(report.omitted, extra as u64);
+    let busy = report
+        .limits
+        .iter()
+        .find(|l| l.session.as_deref() == Some("busy"))
+        .expect("the fullest use is listed");
+    assert_eq!((busy.calls, busy.state), (2, LimitState::Exceeded));
+}

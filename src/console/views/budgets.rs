@@ -79,6 +79,9 @@ fn limits_title(s: &State, n: usize) -> String {
     let b = &s.budgets;
     let count = |st| b.limits().iter().filter(|l| l.state == st).count();
     let mut title = format!(" Limits {n}");
+    if let Some(r) = b.report.as_ref().filter(|r| r.omitted > 0) {
+        title += &format!(" (the fullest; {} more)", r.omitted);
+    }
     let warn = count(crate::protocol::LimitState::Warning);
     let over = count(crate::protocol::LimitState::Exceeded);
     if warn > 0 {

@@ -12,7 +12,7 @@ pub use anomaly::Baseline;
 pub use breakers::Breakers;
 pub use ledger::{Ledger, Standing};
 
-use crate::protocol::{Timestamp, UsageReport};
+use crate::protocol::{Timestamp, UsageReport, MAX_USAGE_ROWS};
 use crate::server::policy::Policy;
 use crate::server::store::{self, Store, StoreError};
 
@@ -59,10 +59,13 @@ impl Governance {
         Ok(())
     }
 
-    /// Every limit in use and every breaker not closed, for one agent or all.
+    /// Every limit in use (the fullest `MAX_USAGE_ROWS`) and every breaker not closed, for
+    /// one agent or all.
     pub fn report(&self, agent: Option<&str>, now: Timestamp) -> UsageReport {
+        let (limits, omitted) = self.ledger.uses(agent, now, MAX_USAGE_ROWS);
         UsageReport {
-            limits: self.ledger.report(agent, now),
+            limits,
+            omitted,
             breakers: self.breakers.report(agent, now),
         }
     }

@@ -251,6 +251,12 @@ impl Ledger {
 
     /// Every limit in use in its current window, for one agent or all.
     pub fn report(&self, agent: Option<&str>, now: Timestamp) -> Vec<LimitUse> {
+        self.uses(agent, now, usize::MAX).0
+    }
+
+    /// The limits in use in their current windows, in key order: at most `most`, the fullest
+    /// kept, and how many were left out.
+    pub fn uses(&self, agent: Option<&str>, now: Timestamp, most: usize) -> (Vec<LimitUse>, u64) {
         let st = self.state();
         let t = now.timestamp();
         let mut out: Vec<(&Key, LimitUse)> = st
@@ -262,8 +268,13 @@ impl Ledger {
                 (k.start <= t && window::window_end(l, k.start) > t).then(|| (k, u.report(l, k)))
             })
             .collect();
+        let omitted = out.len().saturating_sub(most);
+        if omitted > 0 {
+            out.sort_by(|a, b| b.1.share.total_cmp(&a.1.share));
+            out.truncate(most);
+        }
         out.sort_by(|a, b| a.0.cmp(b.0));
-        out.into_iter().map(|(_, u)| u).collect()
+        (out.into_iter().map(|(_, u)| u).collect(), omitted as u64)
     }
 
     /// Drops ended windows and the calls only they held, at most once a second.
