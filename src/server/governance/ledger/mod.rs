@@ -159,7 +159,8 @@ impl Ledger {
 
     /// Judges a call against the limits that cover it: `judge` sees their use before the call
     /// and says whether the call counts, and at what cost. Counting happens under the same
-    /// lock, so the next call sees it.
+    /// lock, so the next call sees it. A call no limit covers is judged without the lock, so
+    /// calls outside every envelope never wait on each other here.
     #[allow(clippy::too_many_arguments)]
     pub fn admit<R>(
         &self,
@@ -170,6 +171,9 @@ impl Ledger {
         now: Timestamp,
         judge: impl FnOnce(&[Standing<'_>]) -> (R, Option<f64>),
     ) -> R {
+        if !self.limits.iter().any(|l| l.covers(agent, tool)) {
+            return judge(&[]).0;
+        }
         let mut st = self.state();
         self.prune(&mut st, now);
         let standing: Vec<Standing<'_>> = self
