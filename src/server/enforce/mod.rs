@@ -153,14 +153,19 @@ pub async fn submit(
         governed,
     };
     let submitted_at = write.record.submitted_at;
-    let call = breaker::recent(&write);
+    let call = app
+        .governance
+        .counts_calls()
+        .then(|| breaker::recent(&write));
     let reply = app
         .store
         .write(Op::Action(Box::new(write)), audit)
         .await
         .map_err(ApiError::storage)?;
     limit_hold.keep(judged.effect);
-    breaker::recorded(app, &call);
+    if let Some(call) = &call {
+        breaker::recorded(app, call);
+    }
     if let Some(id) = &grant {
         app.grants.used(id, submitted_at);
     }

@@ -67,6 +67,11 @@ impl Baseline {
     }
 
     /// Whether the baseline needs every (agent, tool) pair ever called.
+    /// Whether anything is flagged as unusual at all.
+    pub fn enabled(&self) -> bool {
+        self.anomaly.enabled()
+    }
+
     pub fn wants_tools_called(&self) -> bool {
         self.anomaly.new_tool
     }

@@ -59,6 +59,12 @@ impl Governance {
         Ok(())
     }
 
+    /// Whether the breakers or the anomaly baseline count recorded calls: without either, a
+    /// call need not be described to them at all.
+    pub fn counts_calls(&self) -> bool {
+        self.breakers.enabled() || self.anomaly.enabled()
+    }
+
     /// Every limit in use (the fullest `MAX_USAGE_ROWS`) and every breaker not closed, for
     /// one agent or all.
     pub fn report(&self, agent: Option<&str>, now: Timestamp) -> UsageReport {
