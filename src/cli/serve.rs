@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::config::ConfigFile;
+use crate::server::store::postgres::redacted;
 use crate::server::{start, ServerConfig, TlsFiles};
 
 /// Flags win over their `GAVEL_*` environment variables, which win over the config file.
@@ -16,6 +17,10 @@ pub struct ServeArgs {
     /// Data directory (SQLite store, server key)
     #[arg(long, env = "GAVEL_DATA")]
     pub data: Option<PathBuf>,
+    /// Keep the records in PostgreSQL (`postgres://…`), shared by every replica, instead of
+    /// the SQLite file in --data (which still holds the server key)
+    #[arg(long, env = "GAVEL_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Policy file (TOML)
     #[arg(long, env = "GAVEL_POLICY")]
     pub policy: Option<PathBuf>,
@@ -38,7 +43,8 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// A gavel.toml whose top-level keys give listen, data, policy, roster, tls_cert and tls_key,
+    /// A gavel.toml whose top-level keys give listen, data, store, policy, roster, tls_cert and
+    /// tls_key,
     /// and whose `[[webhook]]` tables page on-call people
     #[arg(long, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
@@ -65,6 +71,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServerConfig> {
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:7878".parse().expect("valid address")),
         data: args.data.or(file.data).ok_or_else(|| need("data"))?,
+        store: args.store.or(file.store),
         policy: args.policy.or(file.policy).ok_or_else(|| need("policy"))?,
         roster: args.roster.or(file.roster).ok_or_else(|| need("roster"))?,
         tls,
@@ -84,10 +91,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = resolve(args)?;
     let mut signals = Signals::new().context("listening for shutdown signals")?;
     let mut server = start(cfg.clone()).await?;
+    let records = match &cfg.store {
+        Some(url) => format!("store {}, key in {}", redacted(url), cfg.data.display()),
+        None => format!("data {}", cfg.data.display()),
+    };
     eprintln!(
-        "gavel serving on {} (data {}, policy {}, roster {})",
+        "gavel serving on {} ({records}, policy {}, roster {})",
         server.url(),
-        cfg.data.display(),
         cfg.policy.display(),
         cfg.roster.display()
     );

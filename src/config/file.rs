@@ -22,6 +22,8 @@ use super::{ConfigError, SourceFile, ENV_CONFIG};
 pub struct ConfigFile {
     pub listen: Option<SocketAddr>,
     pub data: Option<PathBuf>,
+    /// `postgres://…`: the records live in PostgreSQL, shared by every replica.
+    pub store: Option<String>,
     pub policy: Option<PathBuf>,
     pub roster: Option<PathBuf>,
     /// PEM certificate chain and private key: the server speaks HTTPS itself.

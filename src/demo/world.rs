@@ -93,6 +93,7 @@ impl World {
             config: ServerConfig {
                 listen,
                 data: dir.join("data"),
+                store: None,
                 policy,
                 roster: roster_path,
                 tls: None,

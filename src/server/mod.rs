@@ -53,6 +53,9 @@ pub use tls::TlsFiles;
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data: PathBuf,
+    /// `postgres://…`: the records live there, shared with other replicas; `None` keeps them
+    /// in SQLite in `data`. The data dir holds the server key either way.
+    pub store: Option<String>,
     pub policy: PathBuf,
     pub roster: PathBuf,
     /// Serve HTTPS with this certificate and key.
@@ -102,6 +105,14 @@ impl RunningServer {
     }
 }
 
+/// This process among the replicas sharing a store: its pid and a random tag, so a restarted
+/// replica is a new one.
+fn replica_id() -> String {
+    let mut tag = [0u8; 4];
+    getrandom::fill(&mut tag).expect("the OS random source");
+    format!("{}-{}", std::process::id(), hex::encode(tag))
+}
+
 fn server_key(data: &Path) -> anyhow::Result<PersonKey> {
     let path = data.join("server.key");
     if path.exists() {
@@ -125,8 +136,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut lock = DataDirLock::acquire(&cfg.data)?;
     let key = server_key(&cfg.data)?;
     let public_key = key.public().to_string();
-    let store = Store::open(&cfg.data, key)
-        .with_context(|| format!("opening the store in {}", cfg.data.display()))?;
+    let store = match &cfg.store {
+        None => Store::open(&cfg.data, key)
+            .with_context(|| format!("opening the store in {}", cfg.data.display()))?,
+        Some(url) => Store::open_postgres(url, key, &replica_id())
+            .with_context(|| format!("opening the store at {}", store::postgres::redacted(url)))?,
+    };
 
     let (stop, shutdown) = watch::channel(false);
     let info = ServerInfo {

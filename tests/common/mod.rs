@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod postgres;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -121,6 +122,8 @@ escalate_to = "backup"
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
+    /// `postgres://…` when the server keeps its records there (`GAVEL_TEST_STORE=postgres`).
+    pub store: Option<String>,
     pub policy: PathBuf,
     pub roster: PathBuf,
     pub keys: HashMap<String, PersonKey>,
@@ -176,6 +179,7 @@ impl Env {
         std::fs::write(&roster_path, roster_toml(&keys, &tokens)).unwrap();
         Env {
             data: dir.path().join("data"),
+            store: postgres::harness_store(),
             policy: policy_path,
             roster: roster_path,
             dir,
@@ -199,6 +203,7 @@ impl Env {
         ServerConfig {
             listen: self.addr,
             data: self.data.clone(),
+            store: self.store.clone(),
             policy: self.policy.clone(),
             roster: self.roster.clone(),
             tls: None,

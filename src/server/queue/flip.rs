@@ -10,7 +10,7 @@ use crate::server::error::ApiError;
 use crate::server::killswitch::{check_flip, kill_reason};
 use crate::server::roster::Roster;
 use crate::server::signed::{check_fresh_signature, check_signed_time, Verified};
-use crate::server::store::Op;
+use crate::server::store::{Change, Op};
 
 impl Queue {
     /// Flips a kill switch; answers with the switch and the escalations it cancelled.
@@ -45,7 +45,7 @@ impl Queue {
                 if scope.covers(&slot.esc.action.agent, &slot.esc.action.tool) {
                     if let Ok(esc) = machine::kill(&slot.esc, why.clone(), now) {
                         audit.push(AuditEvent::escalation_resolved(&esc));
-                        cancelled.push(esc);
+                        cancelled.push(*Change::new(&slot.esc, esc));
                     }
                 }
             }
@@ -64,7 +64,10 @@ impl Queue {
             killswitch: switch.clone(),
         });
         let mut ids = Vec::with_capacity(cancelled.len());
-        for esc in cancelled {
+        for Change {
+            escalation: esc, ..
+        } in cancelled
+        {
             self.deadlines.disarm(&esc.id, esc.deadline);
             self.remove(&esc);
             self.closed(&esc);

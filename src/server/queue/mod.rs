@@ -32,7 +32,7 @@ use super::audit::AuditEvent;
 use super::error::ApiError;
 use super::killswitch::{kill_reason, KillSwitches};
 use super::metrics::{Metrics, PendingSummary};
-use super::store::{self, ExpiryPlan, Op, Store, StoreError};
+use super::store::{self, Change, ExpiryPlan, Op, Store, StoreError};
 use crate::protocol::{ActionOutcome, Escalation, ServerMessage, Timestamp};
 use deadlines::Deadlines;
 use machine::Step;
@@ -157,9 +157,7 @@ impl Queue {
             let why = kill_reason(&k.scope, &k.reason);
             if let Ok(cancelled) = machine::kill(&esc, why, Utc::now()) {
                 let audit = vec![AuditEvent::escalation_resolved(&cancelled)];
-                let op = Op::Escalation {
-                    escalation: cancelled.clone(),
-                };
+                let op = Op::Escalation(Change::new(&esc, cancelled.clone()));
                 if self.store.write(op, audit).await.is_ok() {
                     self.closed(&cancelled);
                     let outcome = outcome_of(&cancelled);
@@ -232,11 +230,11 @@ impl Queue {
                 audit.extend(AuditEvent::grace_granted(esc));
             }
         }
-        let escalation = step.escalation().clone();
+        let change = Change::new(&turn.esc, step.escalation().clone());
         let op = match signature {
-            None => Op::Escalation { escalation },
+            None => Op::Escalation(change),
             Some(signature) => Op::SignedChange {
-                escalation,
+                change,
                 signature: signature.to_string(),
             },
         };

@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::{machine, Queue};
 use crate::protocol::ServerMessage;
 use crate::server::audit::AuditEvent;
-use crate::server::store::{self, Op, StoreError};
+use crate::server::store::{self, Change, Op, StoreError};
 
 impl Queue {
     pub async fn restore(&self) -> Result<(), StoreError> {
@@ -17,9 +17,7 @@ impl Queue {
             match machine::expired_while_down(&esc, now) {
                 Some(expired) => {
                     let audit = vec![AuditEvent::escalation_resolved(&expired)];
-                    let op = Op::Escalation {
-                        escalation: expired.clone(),
-                    };
+                    let op = Op::Escalation(Change::new(&esc, expired.clone()));
                     self.store.write(op, audit).await?;
                     self.closed(&expired);
                     let _ = self.bus.send(ServerMessage::EscalationResolved {

@@ -10,6 +10,15 @@ use crate::server::audit::EventError;
 pub enum StoreError {
     #[error("storage failed: {0}")]
     Sqlite(Arc<rusqlite::Error>),
+    #[error("PostgreSQL: {0}")]
+    Postgres(Arc<postgres::Error>),
+    #[error("cannot reach PostgreSQL at {url}: {source}")]
+    Unreachable {
+        url: String,
+        source: Arc<postgres::Error>,
+    },
+    #[error("escalation {0} changed on another replica while this change was being made")]
+    Conflict(String),
     #[error("cannot create the data dir {dir}: {source}")]
     DataDir {
         dir: PathBuf,
@@ -48,6 +57,12 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(Arc::new(e))
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(Arc::new(e))
     }
 }
 

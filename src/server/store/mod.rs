@@ -20,6 +20,7 @@ mod chain;
 mod error;
 pub mod figures;
 pub mod history;
+pub mod postgres;
 mod query;
 pub mod sqlite;
 mod writer;
@@ -66,11 +67,11 @@ pub enum Op {
     /// last three earlier calls (read in the same transaction as the insert).
     Action(Box<ActionWrite>),
     /// A changed escalation (vote, hand-over, resolution).
-    Escalation { escalation: Escalation },
+    Escalation(Box<Change>),
     /// A changed escalation a person signed for once (extend, claim, snooze, reassign): the
     /// signature is recorded as used.
     SignedChange {
-        escalation: Escalation,
+        change: Box<Change>,
         signature: String,
     },
     /// A call answered with an earlier action's outcome (a retry): its audit record, and the
@@ -82,7 +83,7 @@ pub enum Op {
     KillSwitch {
         switch: KillSwitch,
         signature: String,
-        cancelled: Vec<Escalation>,
+        cancelled: Vec<Change>,
     },
     FlagReview {
         flagged: FlaggedAction,
@@ -108,7 +109,7 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Action(_) => "an action",
-            Op::Escalation { .. } => "an escalation change",
+            Op::Escalation(_) => "an escalation change",
             Op::SignedChange { .. } => "a signed escalation change",
             Op::Retried { .. } => "a retried call",
             Op::KillSwitch { .. } => "a kill switch flip",
@@ -120,6 +121,26 @@ impl Op {
             Op::Audit => "audit records",
             Op::DenyUnreadable => "denying unreadable escalations",
         }
+    }
+}
+
+/// An escalation changed from the state `was`. The write is fenced: it applies only if the
+/// stored escalation is still exactly `was` (its stored body), and otherwise fails with
+/// [`StoreError::Conflict`] and changes nothing, so replicas changing one escalation at once
+/// (two votes, a vote and a deadline, two deadline timers) never lose a change or apply one
+/// twice: the one that loses re-reads the escalation and decides again.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub escalation: Escalation,
+    pub was: Escalation,
+}
+
+impl Change {
+    pub fn new(was: &Escalation, escalation: Escalation) -> Box<Change> {
+        Box::new(Change {
+            escalation,
+            was: was.clone(),
+        })
     }
 }
 
@@ -260,6 +281,27 @@ impl Store {
     /// can check them.
     pub fn open(data: &Path, server_key: PersonKey) -> Result<Store, StoreError> {
         let (backend, readers) = sqlite::open(data, server_key, READERS)?;
+        let readers = readers
+            .into_iter()
+            .map(|r| Box::new(r) as Box<dyn Reads>)
+            .collect();
+        Store::start(backend, readers)
+    }
+
+    /// Opens (or creates, or migrates) the PostgreSQL store at `url`, shared with any other
+    /// replica using it, and starts the writer thread. `origin` names this replica in the
+    /// audit rows it writes.
+    pub fn open_postgres(
+        url: &str,
+        server_key: PersonKey,
+        origin: &str,
+    ) -> Result<Store, StoreError> {
+        // The synchronous client runs a runtime of its own: open it off the caller's.
+        let (url, origin) = (url.to_string(), origin.to_string());
+        let (backend, readers) =
+            std::thread::spawn(move || postgres::open(&url, server_key, READERS, &origin))
+                .join()
+                .map_err(|_| StoreError::Closed)??;
         let readers = readers
             .into_iter()
             .map(|r| Box::new(r) as Box<dyn Reads>)

@@ -9,24 +9,21 @@ use super::state_name;
 use crate::protocol::{Escalation, EscalationState};
 use crate::server::audit::AuditEvent;
 use crate::server::store::error::json;
-use crate::server::store::{ActionWrite, ExpiryPlan, Op, Reply, StoreError};
+use crate::server::store::{ActionWrite, Change, ExpiryPlan, Op, Reply, StoreError};
 
 pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>), StoreError> {
     match op {
         Op::Action(write) => action(tx, write),
-        Op::Escalation { escalation } => {
-            save_escalation(tx, escalation, None)?;
+        Op::Escalation(change) => {
+            change_escalation(tx, change)?;
             Ok((Reply::Done, vec![]))
         }
-        Op::SignedChange {
-            escalation,
-            signature,
-        } => {
+        Op::SignedChange { change, signature } => {
             tx.execute(
                 "INSERT INTO used_signatures (signature) VALUES (?1)",
                 [signature],
             )?;
-            save_escalation(tx, escalation, None)?;
+            change_escalation(tx, change)?;
             Ok((Reply::Done, vec![]))
         }
         Op::Retried { action, key } => {
@@ -49,8 +46,8 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
                  ON CONFLICT(scope) DO UPDATE SET body = excluded.body",
                 params![switch.scope, json("a kill switch", switch)?],
             )?;
-            for esc in cancelled {
-                save_escalation(tx, esc, None)?;
+            for change in cancelled {
+                change_escalation(tx, change)?;
             }
             Ok((Reply::Done, vec![]))
         }
@@ -89,28 +86,53 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
     }
 }
 
-fn save_escalation(
+/// Inserts a new escalation with its expiry plan.
+fn insert_escalation(
     conn: &Connection,
     esc: &Escalation,
-    plan: Option<&ExpiryPlan>,
+    plan: &ExpiryPlan,
 ) -> Result<(), StoreError> {
-    let state = state_name(esc.state);
-    let resolved = esc.resolved_at.map(|t| t.to_rfc3339());
-    let body = json("an escalation", esc)?;
-    let changed = match plan {
-        Some(plan) => conn
-            .prepare_cached(
-                "INSERT INTO escalations (id, action, state, body, plan, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![esc.id, esc.action.id, state, body, json("an expiry plan", plan)?, resolved])?,
-        None => conn
-            .prepare_cached("UPDATE escalations SET state = ?2, body = ?3, resolved_at = ?4 WHERE id = ?1")?
-            .execute(params![esc.id, state, body, resolved])?,
-    };
-    if changed != 1 {
-        return Err(StoreError::NoSuchEscalation(esc.id.clone()));
-    }
+    conn.prepare_cached(
+        "INSERT INTO escalations (id, action, state, body, plan, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        esc.id,
+        esc.action.id,
+        state_name(esc.state),
+        json("an escalation", esc)?,
+        json("an expiry plan", plan)?,
+        esc.resolved_at.map(|t| t.to_rfc3339())
+    ])?;
     Ok(())
+}
+
+/// Applies `change` if the stored escalation is still the one it was made from (see
+/// [`Change`]).
+fn change_escalation(conn: &Connection, change: &Change) -> Result<(), StoreError> {
+    let esc = &change.escalation;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE escalations SET state = ?2, body = ?3, resolved_at = ?4
+             WHERE id = ?1 AND body = ?5",
+        )?
+        .execute(params![
+            esc.id,
+            state_name(esc.state),
+            json("an escalation", esc)?,
+            esc.resolved_at.map(|t| t.to_rfc3339()),
+            json("an escalation", &change.was)?
+        ])?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM escalations WHERE id = ?1")?
+        .exists([&esc.id])?;
+    Err(if exists {
+        StoreError::Conflict(esc.id.clone())
+    } else {
+        StoreError::NoSuchEscalation(esc.id.clone())
+    })
 }
 
 fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent>), StoreError> {
@@ -131,7 +153,7 @@ fn action(tx: &Connection, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent
     if let Some((esc, plan)) = escalation {
         let mut esc = esc.clone();
         esc.history = last_calls(tx, &record.agent, &record.session, 3)?;
-        save_escalation(tx, &esc, Some(plan))?;
+        insert_escalation(tx, &esc, plan)?;
         esc_id = Some(esc.id.clone());
         // The escalation's audit record carries the history it was created with; it follows
         // the action's own record.
