@@ -120,6 +120,9 @@ impl Queue {
         match self.commit(turn, step, audit).await {
             Ok(_) if handing_over => self.metrics.handed_over(),
             Ok(_) => {}
+            // Another replica's timer (or a decision) got there first: its change was taken
+            // (`refresh`); look again at once at what this deadline does now.
+            Err(crate::server::store::StoreError::Conflict(_)) => self.deadlines.arm(id, now),
             Err(e) => {
                 tracing::error!("{what} of {id} not recorded ({e}); trying again shortly");
                 let retry = chrono::Duration::from_std(RETRY).unwrap_or_default();

@@ -4,12 +4,12 @@
 use chrono::Utc;
 
 use super::machine::{self, Ballot, Refusal};
-use super::Queue;
+use super::{write_failed, Queue, CONFLICT_TRIES};
 use crate::protocol::{DecisionAck, Escalation, SignedDecision};
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::signed::Verified;
-use crate::server::store::state_name;
+use crate::server::store::{state_name, StoreError};
 
 impl Queue {
     /// Records `d` on escalation `path_id`, or says why not. The same signed decision sent again
@@ -24,24 +24,31 @@ impl Queue {
             signer: person,
         } = decision;
         machine::check_decision(path_id, &d).map_err(refused)?;
-        let Some(turn) = self.turn(path_id).await else {
-            let esc = self
-                .stored(path_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("escalation"))?;
-            machine::vote_on_closed(&esc, &d).map_err(refused)?;
-            return Ok(ack(esc, false));
-        };
-        match machine::vote(&turn.esc, &d, &person.info, Utc::now()).map_err(refused)? {
-            Ballot::Duplicate => Ok(ack(turn.esc.clone(), false)),
-            Ballot::Counted(step) => {
-                self.metrics.decision();
-                let entry = AuditEvent::decision(step.escalation(), &d);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let Some(turn) = self.turn_anywhere(path_id).await else {
                 let esc = self
-                    .commit(turn, *step, vec![entry])
-                    .await
-                    .map_err(ApiError::storage)?;
-                Ok(ack(esc, true))
+                    .stored(path_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("escalation"))?;
+                machine::vote_on_closed(&esc, &d).map_err(refused)?;
+                return Ok(ack(esc, false));
+            };
+            match machine::vote(&turn.esc, &d, &person.info, Utc::now()).map_err(refused)? {
+                Ballot::Duplicate => return Ok(ack(turn.esc.clone(), false)),
+                Ballot::Counted(step) => {
+                    let entry = AuditEvent::decision(step.escalation(), &d);
+                    match self.commit(turn, *step, vec![entry]).await {
+                        Ok(esc) => {
+                            self.metrics.decision();
+                            return Ok(ack(esc, true));
+                        }
+                        // Changed on another replica meanwhile: vote again on its state.
+                        Err(StoreError::Conflict(_)) if tries < CONFLICT_TRIES => continue,
+                        Err(e) => return Err(write_failed(e)),
+                    }
+                }
             }
         }
     }

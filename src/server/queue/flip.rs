@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 
-use super::{machine, Queue};
-use crate::protocol::{FlipAck, KillSwitch, ServerMessage, SignedKillSwitch};
+use super::{machine, write_failed, Queue, CONFLICT_TRIES};
+use crate::protocol::{FlipAck, KillSwitch, Scope, ServerMessage, SignedKillSwitch};
 use crate::server::audit::AuditEvent;
 use crate::server::error::ApiError;
 use crate::server::killswitch::{check_flip, kill_reason};
 use crate::server::roster::Roster;
 use crate::server::signed::{check_fresh_signature, check_signed_time, Verified};
-use crate::server::store::{Change, Op};
+use crate::server::store::{Change, Op, StoreError};
 
 impl Queue {
     /// Flips a kill switch; answers with the switch and the escalations it cancelled.
@@ -25,10 +25,31 @@ impl Queue {
         } = flip;
         check_signed_time("issued_at", &f.body.issued_at, Utc::now())?;
         let scope = check_flip(roster, &self.kill, &operator, &f.body)?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.flip_once(&f, &scope).await {
+                // An escalation it cancels changed on another replica meanwhile: take that
+                // change and decide again.
+                Err(StoreError::Conflict(id)) if tries < CONFLICT_TRIES => self.refresh(&id).await,
+                Err(e) => return Err(write_failed(e)),
+                Ok(ack) => return ack,
+            }
+        }
+    }
+
+    /// One attempt at the flip: `Err` only when the write failed.
+    async fn flip_once(
+        &self,
+        f: &SignedKillSwitch,
+        scope: &Scope,
+    ) -> Result<Result<FlipAck, ApiError>, StoreError> {
         // Exclusive: no vote, deadline or queued escalation is in flight while this decides
         // what it cancels, and the replay check serialises with the write that records it.
         let _gate = self.gate.write().await;
-        check_fresh_signature(&self.store, &f.signature).await?;
+        if let Err(e) = check_fresh_signature(&self.store, &f.signature).await {
+            return Ok(Err(e));
+        }
         let now = Utc::now();
         let switch = KillSwitch {
             scope: scope.to_string(),
@@ -37,7 +58,7 @@ impl Queue {
             by: f.body.operator.clone(),
             at: now,
         };
-        let mut audit = vec![AuditEvent::killswitch(&switch, &f)];
+        let mut audit = vec![AuditEvent::killswitch(&switch, f)];
         let mut cancelled = Vec::new();
         if switch.on {
             let why = kill_reason(&switch.scope, &switch.reason);
@@ -55,10 +76,7 @@ impl Queue {
             signature: f.signature.clone(),
             cancelled: cancelled.clone(),
         };
-        self.store
-            .write(op, audit)
-            .await
-            .map_err(ApiError::storage)?;
+        self.store.write(op, audit).await?;
         self.kill.set(switch.clone());
         let _ = self.bus.send(ServerMessage::KillSwitchChanged {
             killswitch: switch.clone(),
@@ -76,9 +94,9 @@ impl Queue {
                 escalation: Box::new(esc),
             });
         }
-        Ok(FlipAck {
+        Ok(Ok(FlipAck {
             killswitch: switch,
             cancelled: ids,
-        })
+        }))
     }
 }

@@ -6,14 +6,14 @@ use chrono::Utc;
 
 use super::handling::{self, not_pending, Changed};
 use super::machine::Step;
-use super::Queue;
+use super::{write_failed, Queue, CONFLICT_TRIES};
 use crate::protocol::{
     DecisionAck, Escalation, PersonInfo, SignedClaim, SignedExtend, SignedReassign, SignedSnooze,
     Timestamp,
 };
 use crate::server::error::ApiError;
 use crate::server::signed::{check_fresh_signature, Verified};
-use crate::server::store::ExpiryPlan;
+use crate::server::store::{ExpiryPlan, StoreError};
 
 impl Queue {
     pub async fn extend(
@@ -75,24 +75,34 @@ impl Queue {
         change: F,
     ) -> Result<DecisionAck, ApiError>
     where
-        F: FnOnce(&Escalation, &ExpiryPlan, Timestamp) -> Result<Changed, ApiError>,
+        F: Fn(&Escalation, &ExpiryPlan, Timestamp) -> Result<Changed, ApiError>,
     {
-        let Some(turn) = self.turn(path_id).await else {
-            let esc = self
-                .stored(path_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("escalation"))?;
-            return Err(not_pending(esc.state));
-        };
-        check_fresh_signature(&self.store, signature).await?;
-        let (next, entry) = change(&turn.esc, &turn.plan, Utc::now())?;
-        let esc = self
-            .commit_signed(turn, Step::Update(next), vec![entry], Some(signature))
-            .await
-            .map_err(ApiError::storage)?;
-        Ok(DecisionAck {
-            escalation: Box::new(esc),
-            recorded: true,
-        })
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let Some(turn) = self.turn_anywhere(path_id).await else {
+                let esc = self
+                    .stored(path_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("escalation"))?;
+                return Err(not_pending(esc.state));
+            };
+            check_fresh_signature(&self.store, signature).await?;
+            let (next, entry) = change(&turn.esc, &turn.plan, Utc::now())?;
+            match self
+                .commit_signed(turn, Step::Update(next), vec![entry], Some(signature))
+                .await
+            {
+                Ok(esc) => {
+                    return Ok(DecisionAck {
+                        escalation: Box::new(esc),
+                        recorded: true,
+                    })
+                }
+                // Changed on another replica meanwhile: decide again on its state.
+                Err(StoreError::Conflict(_)) if tries < CONFLICT_TRIES => continue,
+                Err(e) => return Err(write_failed(e)),
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ mod flip;
 mod handle;
 mod handling;
 pub mod machine;
+mod remote;
 mod restore;
 mod wait;
 
@@ -54,6 +55,20 @@ pub(crate) struct Queue {
     /// Told of every escalation that ends, once durable (the limits' ledger releases or
     /// grants on it).
     on_closed: std::sync::OnceLock<ClosedHook>,
+}
+
+/// How often a change is decided again when another replica changed the escalation first.
+const CONFLICT_TRIES: u32 = 3;
+
+/// The API's answer to a change that could not be written.
+fn write_failed(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(id) => ApiError::conflict(
+            "changed_elsewhere",
+            format!("escalation {id} kept changing on other replicas; nothing was done: try again"),
+        ),
+        e => ApiError::storage(e),
+    }
 }
 
 /// What hears of each escalation that ended.
@@ -238,7 +253,14 @@ impl Queue {
                 signature: signature.to_string(),
             },
         };
-        self.store.write(op, audit).await?;
+        if let Err(e) = self.store.write(op, audit).await {
+            if let StoreError::Conflict(id) = &e {
+                // Another replica changed it first: take its change, so a retry decides on it.
+                drop(turn);
+                self.refresh(id).await;
+            }
+            return Err(e);
+        }
         // Applied before it is announced: whoever sees it still pending here hears the news.
         let (esc, message) = match step {
             Step::Update(esc) => {

@@ -18,7 +18,15 @@ impl Queue {
                 Some(expired) => {
                     let audit = vec![AuditEvent::escalation_resolved(&expired)];
                     let op = Op::Escalation(Change::new(&esc, expired.clone()));
-                    self.store.write(op, audit).await?;
+                    match self.store.write(op, audit).await {
+                        Ok(_) => {}
+                        // Another replica changed it since it was read: take its state.
+                        Err(StoreError::Conflict(_)) => {
+                            self.refresh(&esc.id).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
                     self.closed(&expired);
                     let _ = self.bus.send(ServerMessage::EscalationResolved {
                         escalation: Box::new(expired),

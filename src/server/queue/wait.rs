@@ -84,7 +84,7 @@ impl Queue {
     pub async fn withdraw(&self, agent: &str, action_id: &str) -> Result<ActionOutcome, ApiError> {
         let stored = self.own_action(agent, action_id).await?;
         if let Some(esc_id) = stored.escalation {
-            if let Some(turn) = self.turn(&esc_id).await {
+            if let Some(turn) = self.turn_anywhere(&esc_id).await {
                 if let Ok(cancelled) = machine::withdraw(&turn.esc, Utc::now()) {
                     let entry = AuditEvent::withdrawn(&cancelled);
                     let esc = self
