@@ -36,6 +36,11 @@ impl KillSwitches {
         self.read().values().cloned().collect()
     }
 
+    /// The switch of `scope`, if it was ever flipped.
+    pub fn get(&self, scope: &str) -> Option<KillSwitch> {
+        self.read().get(scope).cloned()
+    }
+
     /// How many switches are on now.
     pub fn on_count(&self) -> usize {
         self.read().values().filter(|k| k.on).count()

@@ -16,6 +16,7 @@ mod metrics;
 pub mod policy;
 mod queue;
 mod refusals;
+mod replicas;
 pub mod roster;
 mod shutdown;
 mod signed;
@@ -136,6 +137,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut lock = DataDirLock::acquire(&cfg.data)?;
     let key = server_key(&cfg.data)?;
     let public_key = key.public().to_string();
+    let origin = replica_id();
     let store = match &cfg.store {
         None => Store::open(&cfg.data, key)
             .with_context(|| format!("opening the store in {}", cfg.data.display()))?,
@@ -151,6 +153,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let start = server_start(&info, &policy, &roster, public_key, &cfg);
     store.write(Op::Audit, vec![start]).await?;
     deny_unreadable(&store).await?;
+    // Other replicas' changes are followed from here on: the state below is read after it.
+    let head = match cfg.store {
+        Some(_) => store.read(store::latest_anchor).await?.map_or(0, |a| a.seq),
+        None => 0,
+    };
     let switches = store.read(store::killswitches).await?;
     let grants = store.read(store::grants).await?;
     let app = Arc::new(App::new(
@@ -160,6 +167,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     app.governance
         .restore(&app.store, chrono::Utc::now())
         .await?;
+    if let Some(url) = &cfg.store {
+        replicas::follow(app.clone(), url, &origin, head, stop.subscribe())
+            .context("following the other replicas' changes")?;
+    }
     let webhooks =
         webhooks::start(hooks, &cfg.data, &app.store, &app.bus, stop.subscribe()).await?;
 

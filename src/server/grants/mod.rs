@@ -179,6 +179,16 @@ impl Grants {
         }
     }
 
+    /// Takes the grants as stored (another replica created, revoked or used one): each that
+    /// differs from what this replica holds replaces it, and is announced.
+    pub fn refresh(&self, stored: Vec<Grant>) {
+        for grant in stored {
+            if self.get(&grant.id).as_ref() != Some(&grant) {
+                self.set(grant);
+            }
+        }
+    }
+
     fn set(&self, grant: Grant) {
         self.write()
             .insert(grant.id.clone(), Entry::new(grant.clone()));

@@ -110,6 +110,11 @@ impl Ledger {
         at: Timestamp,
         now: Timestamp,
     ) {
+        // Counted already (a replica that started while the call was recorded elsewhere reads
+        // it both at start and from the change feed).
+        if st.counted.contains_key(id) {
+            return;
+        }
         let mut keys = Vec::new();
         let mut until = i64::MIN;
         for (i, l) in self.limits.iter().enumerate() {

@@ -30,6 +30,8 @@ const BATCH: i64 = 1000;
 pub struct FeedRecord {
     pub seq: u64,
     pub event: AuditEvent,
+    /// For a call's record: the breaker, limit or kill switch that decided it, as its row says.
+    pub governed: Option<String>,
 }
 
 /// What the feed passes on.
@@ -127,7 +129,9 @@ fn read(
     tx: &mpsc::Sender<FeedItem>,
 ) -> Result<usize, postgres::Error> {
     let rows = conn.query(
-        "SELECT seq, kind, actor, body, origin FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT a.seq, a.kind, a.actor, a.body, a.origin, x.governed FROM audit a
+         LEFT JOIN actions x ON a.kind = 'action' AND x.id = a.action
+         WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
         &[&(*after as i64), &BATCH],
     )?;
     for row in &rows {
@@ -142,7 +146,12 @@ fn read(
             .and_then(|v| AuditEvent::parse(kind, actor, &v).map_err(|e| e.to_string()));
         match event {
             Ok(event) => {
-                let record = Box::new(FeedRecord { seq, event });
+                let governed = row.get(5);
+                let record = Box::new(FeedRecord {
+                    seq,
+                    event,
+                    governed,
+                });
                 if tx.blocking_send(FeedItem::Record(record)).is_err() {
                     return Ok(rows.len());
                 }
