@@ -6,9 +6,12 @@
 //! cargo bench --bench load -- --rates 1000 --seconds 10 --workers 128
 //! cargo bench --bench load -- --governed          # the same calls under limits, breakers and
 //!                                                 # anomaly flags that never trip
+//! cargo bench --bench load -- --stores sqlite      # one backend only (default: sqlite,postgres)
 //!
-//! The server runs in this process on a real loopback port with a real SQLite file; the load
-//! generator shares the machine, so saturation figures are a floor.
+//! The server runs in this process on a real loopback port, first on a real SQLite file, then on
+//! a fresh database of the test PostgreSQL (`GAVEL_TEST_POSTGRES`, default the local one), so
+//! both backends are measured in the same run; the load generator shares the machine, so
+//! saturation figures are a floor.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -62,6 +65,7 @@ new_tool = true
 
 struct Args {
     governed: bool,
+    stores: Vec<String>,
     rates: Vec<u64>,
     seconds: u64,
     workers: usize,
@@ -70,6 +74,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut a = Args {
         governed: false,
+        stores: vec!["sqlite".into(), "postgres".into()],
         rates: vec![500, 1000, 2000],
         seconds: 5,
         workers: 64,
@@ -84,6 +89,7 @@ fn parse_args() -> Args {
                 i += 1;
                 continue;
             }
+            "--stores" => a.stores = next.split(',').map(str::to_string).collect(),
             "--rates" => a.rates = next.split(',').filter_map(|r| r.parse().ok()).collect(),
             "--seconds" => a.seconds = next.parse().unwrap_or(a.seconds),
             "--workers" => a.workers = next.parse().unwrap_or(a.workers),
@@ -201,46 +207,68 @@ fn main() {
         } else {
             POLICY.to_string()
         };
-        let env = Arc::new(common::Env::start(&policy).await);
-        let client = Client::new(&env.url());
-        let token = env.token("refund-bot").to_string();
-        // Warm up connections and the page cache.
-        for i in 0..200 {
-            one(&client, &token, i).await;
-        }
-        println!(
-            "gavel load: allow path over loopback, SQLite synchronous=FULL, {}{} cores",
-            if args.governed {
-                "under two limits, a breaker and the new-tool baseline, "
-            } else {
-                ""
-            },
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        );
-        for &rate in &args.rates {
-            fixed_rate(&client, &token, rate, args.seconds).await;
-        }
-        saturation(&client, &token, args.workers, args.seconds).await;
-        let text = reqwest::get(format!("{}/metrics", env.url())).await.ok();
-        if let Some(resp) = text {
-            let body = resp.text().await.unwrap_or_default();
-            let get = |name: &str| {
-                body.lines()
-                    .find(|l| l.starts_with(name))
-                    .and_then(|l| l.split_whitespace().last())
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0)
-            };
-            let (commits, ops) = (
-                get("gavel_store_commits_total"),
-                get("gavel_store_ops_total"),
-            );
-            println!(
-                "group commit: {ops:.0} writes in {commits:.0} transactions ({:.1} per fsync)",
-                ops / commits.max(1.0)
-            );
+        for store in &args.stores {
+            run(&args, &policy, store).await;
         }
     });
+}
+
+/// The load on one backend.
+async fn run(args: &Args, policy: &str, store: &str) {
+    let mut env = common::Env::new(policy);
+    env.store = match store {
+        "postgres" => Some(common::postgres::fresh_database()),
+        "sqlite" => None,
+        other => panic!("--stores: {other} is neither sqlite nor postgres"),
+    };
+    env.boot().await;
+    let env = Arc::new(env);
+    let client = Client::new(&env.url());
+    let token = env.token("refund-bot").to_string();
+    // Warm up connections and the page cache.
+    for i in 0..200 {
+        one(&client, &token, i).await;
+    }
+    println!(
+        "gavel load: allow path over loopback, {}, {}{} cores",
+        if store == "postgres" {
+            "PostgreSQL synchronous_commit=on"
+        } else {
+            "SQLite synchronous=FULL"
+        },
+        if args.governed {
+            "under two limits, a breaker and the new-tool baseline, "
+        } else {
+            ""
+        },
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    for &rate in &args.rates {
+        fixed_rate(&client, &token, rate, args.seconds).await;
+    }
+    saturation(&client, &token, args.workers, args.seconds).await;
+    let text = reqwest::get(format!("{}/metrics", env.url())).await.ok();
+    if let Some(resp) = text {
+        let body = resp.text().await.unwrap_or_default();
+        let get = |name: &str| {
+            body.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().last())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let (commits, ops) = (
+            get("gavel_store_commits_total"),
+            get("gavel_store_ops_total"),
+        );
+        println!(
+            "group commit: {ops:.0} writes in {commits:.0} transactions ({:.1} per fsync)",
+            ops / commits.max(1.0)
+        );
+    }
+    if let Ok(mut env) = Arc::try_unwrap(env) {
+        env.stop().await;
+    }
 }

@@ -2,8 +2,10 @@
 //! dir, people with real Ed25519 keys, agents with real bearer tokens.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod console;
 pub mod postgres;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -49,3 +49,32 @@ pub fn harness_store() -> Option<String> {
         Ok(other) => panic!("GAVEL_TEST_STORE={other}: use postgres or sqlite"),
     }
 }
+
+/// Runs `f` on a connection to `url`, on a plain thread (the synchronous client runs a runtime
+/// of its own, which cannot start on a test's async task).
+pub fn with_client<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut Client) -> T + Send + 'static,
+) -> T {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut c = Client::connect(&url, NoTls).expect("connect to the test database");
+        f(&mut c)
+    })
+    .join()
+    .expect("a query on the test database")
+}
+
+/// The host and port `url` connects to.
+pub fn address(url: &str) -> std::net::SocketAddr {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split(['/', '?']).next().unwrap_or(host);
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    };
+    host.parse()
+        .expect("a numeric host:port in the test PostgreSQL URL")
+}

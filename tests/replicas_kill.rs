@@ -1,0 +1,236 @@
+//! Three replicas as real `gavel serve` processes on one real PostgreSQL, agents and approvers
+//! on every one of them: one is SIGKILLed under load. Nothing any replica acknowledged is lost,
+//! the survivors keep serving, the killed one rejoins when restarted, and the one audit chain
+//! verifies.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gavel::client::Client;
+use gavel::protocol::{EscalationState, PersonKey, Verdict, Vote};
+use serde_json::json;
+
+use common::postgres::fresh_database;
+use common::{request, Env, POLICY};
+
+/// Kills the replica if the test fails half-way, so no `gavel serve` outlives it.
+struct Replica(Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn spawn(env: &Env, data: &Path, store: &str, port: u16) -> (Replica, Client) {
+    let child = Replica(
+        Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--store",
+                store,
+            ])
+            .arg("--data")
+            .arg(data)
+            .arg("--policy")
+            .arg(&env.policy)
+            .arg("--roster")
+            .arg(&env.roster)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((s, _)) = client
+            .raw::<()>(reqwest::Method::GET, "/readyz", None, None)
+            .await
+        {
+            if s.is_success() {
+                return (child, client);
+            }
+        }
+        assert!(tokio::time::Instant::now() < until, "replica never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+type Acked = Arc<Mutex<Vec<(String, String, Verdict)>>>;
+
+/// Agents submitting on `client` until it stops answering; each answer is recorded.
+fn agents(
+    env: &Env,
+    client: &Client,
+    replica: usize,
+    acked: &Acked,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..3)
+        .map(|w| {
+            let (client, acked) = (client.clone(), acked.clone());
+            let agent = ["refund-bot", "mailer", "deployer"][w % 3];
+            let token = env.token(agent).to_string();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let (tool, amount) = if i % 4 == 0 {
+                        ("stripe.refund", 5000.0)
+                    } else {
+                        ("orders.get", 1.0)
+                    };
+                    let session = format!("r{replica}w{w}");
+                    let req = request(tool, json!({"amount": amount, "i": i}), &session);
+                    match client.submit(&token, &req).await {
+                        Ok(o) => acked.lock().unwrap().push((token.clone(), o.id, o.verdict)),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_under_load_loses_nothing_acknowledged_and_rejoins() {
+    let env = Env::new(POLICY);
+    let store = fresh_database();
+    let key = PersonKey::generate("server");
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let dir = env.dir.path().join(format!("replica-{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        key.write_new(&dir.join("server.key")).unwrap();
+        dirs.push(dir);
+    }
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(Some(spawn(&env, &dirs[i], &store, ports[i]).await));
+    }
+    let clients: Vec<Client> = replicas
+        .iter()
+        .map(|r| r.as_ref().unwrap().1.clone())
+        .collect();
+
+    let acked: Acked = Arc::default();
+    let mut load = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        load.push(agents(&env, client, i, &acked));
+    }
+    // Approvers on every replica approve what they see pending; each acknowledged vote is kept.
+    let votes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut approvers = Vec::new();
+    for client in clients.clone() {
+        let votes = votes.clone();
+        let key = PersonKey::read(&env.key_file("carol")).unwrap();
+        approvers.push(tokio::spawn(async move {
+            loop {
+                let Ok(pending) = client.escalations(&key).await else {
+                    break;
+                };
+                for esc in pending
+                    .iter()
+                    .filter(|e| e.rule.id == "refund-large")
+                    .take(3)
+                {
+                    let vote = Client::sign_decision(&key, esc, Vote::Approve, "ok");
+                    match client.decide(&vote).await {
+                        Ok(ack) if ack.recorded => votes.lock().unwrap().push(esc.id.clone()),
+                        Ok(_) => {}
+                        Err(e) if e.code() == "unreachable" => return,
+                        Err(_) => {}
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+
+    let wait_for = |n: usize| {
+        let acked = acked.clone();
+        async move {
+            let until = tokio::time::Instant::now() + Duration::from_secs(60);
+            while acked.lock().unwrap().len() < n {
+                assert!(tokio::time::Instant::now() < until, "load stalled");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for(300).await;
+    drop(replicas[1].take()); // SIGKILL mid-load
+    for w in load.remove(1) {
+        let _ = w.await;
+    }
+    // The survivors keep serving.
+    let at_kill = acked.lock().unwrap().len();
+    wait_for(at_kill + 200).await;
+
+    // The killed replica rejoins on its data dir and port.
+    replicas[1] = Some(spawn(&env, &dirs[1], &store, ports[1]).await);
+    let rejoined = replicas[1].as_ref().unwrap().1.clone();
+    let ok = rejoined
+        .submit(
+            env.token("mailer"),
+            &request("orders.get", json!({}), "after"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.verdict, Verdict::Allow);
+
+    for a in approvers {
+        a.abort();
+    }
+    for group in load {
+        for w in group {
+            w.abort();
+        }
+    }
+    // Every acknowledged answer is there, the same, on every replica (the rejoined one too).
+    let acked = acked.lock().unwrap().clone();
+    let votes = votes.lock().unwrap().clone();
+    assert!(!votes.is_empty(), "approvers voted under load");
+    for client in [&clients[0], &clients[2], &rejoined] {
+        for (token, id, verdict) in &acked {
+            let got = client
+                .outcome(token, id, Duration::ZERO)
+                .await
+                .unwrap_or_else(|e| panic!("{id} lost: {e}"));
+            if *verdict == Verdict::Pending {
+                // Approved since, or still pending: never lost, never denied by the kill.
+                assert_ne!(got.verdict, Verdict::Deny, "{id}");
+            } else {
+                assert_eq!(got.verdict, *verdict, "{id}");
+            }
+        }
+        for id in &votes {
+            let esc = client.escalation(env.key("alice"), id).await.unwrap();
+            assert_eq!(esc.state, EscalationState::Approved, "{id}");
+        }
+    }
+    drop(replicas);
+    let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["audit", "verify", "--store", &store])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
