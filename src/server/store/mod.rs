@@ -22,6 +22,7 @@ pub mod figures;
 pub mod history;
 pub mod postgres;
 mod query;
+mod rows;
 pub mod sqlite;
 mod writer;
 
