@@ -73,7 +73,7 @@ impl Flags {
         let mut next = flagged;
         next.review = Some(r.clone());
         let op = Op::FlagReview {
-            flagged: next.clone(),
+            flagged: Box::new(next.clone()),
             signature: r.signature.clone(),
         };
         self.store

@@ -87,7 +87,7 @@ pub enum Op {
         cancelled: Vec<Change>,
     },
     FlagReview {
-        flagged: FlaggedAction,
+        flagged: Box<FlaggedAction>,
         signature: String,
     },
     /// An operator's signed breaker reset: its signature used once (the reset itself is its
