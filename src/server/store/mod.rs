@@ -216,6 +216,7 @@ pub enum Reply {
 }
 
 /// An action row as the long-poll needs it.
+#[derive(Debug)]
 pub struct StoredAction {
     pub agent: String,
     pub effect: Effect,

@@ -17,6 +17,9 @@ mod history;
 mod read;
 mod usage;
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::RefCell;
 
 use postgres::error::SqlState;
