@@ -73,6 +73,26 @@ impl PgReader {
     }
 }
 
+impl Drop for PgReader {
+    /// Closing a connection blocks on the client's own runtime, which a thread driving async
+    /// tasks must not do, and the store (with its readers) may well be dropped on one: there
+    /// the connection is closed on a thread of its own.
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.get_mut().take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return drop(conn);
+        }
+        // Should the thread not start, the connection is left to the database to reap rather
+        // than closed here.
+        let conn = std::mem::ManuallyDrop::new(conn);
+        let _ = std::thread::Builder::new()
+            .name("gavel-pg-close".into())
+            .spawn(move || drop(std::mem::ManuallyDrop::into_inner(conn)));
+    }
+}
+
 /// Whether `e` came of losing the connection rather than of the read itself.
 fn lost(conn: Option<&Conn>, e: &StoreError) -> bool {
     if conn.is_none_or(Conn::is_closed) {

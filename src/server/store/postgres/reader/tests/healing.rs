@@ -54,3 +54,33 @@ fn a_lost_connection_heals_and_a_missing_database_is_an_error() {
         "back with the database"
     );
 }
+
+#[test]
+fn a_reader_dropped_on_an_async_task_closes_its_connection_elsewhere() {
+    let test_db = fresh_database();
+    let reader = PgReader::connect(&test_db.url).unwrap();
+    assert!(reader.killswitches().unwrap().is_empty());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Closing it right there would block on the client's runtime inside this one: a panic.
+    runtime.block_on(async move { drop(reader) });
+    let mut admin = Client::connect(&server_url(), NoTls).unwrap();
+    let connections = |admin: &mut Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&test_db.name],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while connections(&mut admin) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection stays open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
