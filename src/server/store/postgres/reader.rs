@@ -8,7 +8,19 @@ use crate::server::store::backend::Reads;
 use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction, StoredKey};
 
 /// One read connection.
-pub struct PgReader {}
+pub struct PgReader {
+    #[allow(dead_code)] // a stub until the read side lands
+    url: String,
+}
+
+impl PgReader {
+    /// A read connection to `url`.
+    pub fn connect(url: &str) -> Result<PgReader, StoreError> {
+        Ok(PgReader {
+            url: url.to_string(),
+        })
+    }
+}
 
 impl Reads for PgReader {
     fn last_calls(
