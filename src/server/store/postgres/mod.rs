@@ -23,6 +23,7 @@ pub const CHAIN_LOCK: i64 = 0x6761_7665_6c00_0001;
 pub const CHANNEL: &str = "gavel_audit";
 
 mod commit;
+pub mod export;
 pub mod feed;
 mod op_rows;
 mod ops;
