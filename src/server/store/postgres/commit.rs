@@ -87,7 +87,14 @@ impl PgWriter {
                 Err(e) => {
                     sp.rollback()?;
                     head = before;
-                    tracing::error!(op = job.op.name(), "store job failed: {e}");
+                    match &e {
+                        // Another replica changed the escalation first: its caller re-reads
+                        // and decides again, nothing failed.
+                        StoreError::Conflict(_) => {
+                            tracing::debug!(op = job.op.name(), "store job fenced off: {e}")
+                        }
+                        _ => tracing::error!(op = job.op.name(), "store job failed: {e}"),
+                    }
                     results.push(Err(e));
                 }
             }
