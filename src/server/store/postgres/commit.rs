@@ -123,7 +123,7 @@ impl Backend for PgWriter {
             Ok(results) => Ok(results),
             // Lost while idle (a restarted database, a proxy's idle timeout): nothing of this
             // batch reached the database, so it is sent once more on a new connection.
-            Err(Attempt::NotStarted(e)) if self.conn.is_closed() => {
+            Err(Attempt::NotStarted(e)) if lost(&self.conn, &e) => {
                 tracing::warn!("store writer: the connection was lost ({e}); reconnecting");
                 self.reconnect()?;
                 self.try_commit(jobs).map_err(StoreError::from)
@@ -137,7 +137,7 @@ impl Backend for PgWriter {
     fn probe(&mut self) -> Result<(), StoreError> {
         self.connected()?;
         match probe_once(&mut self.conn) {
-            Err(_) if self.conn.is_closed() => {
+            Err(StoreError::Postgres(e)) if lost(&self.conn, &e) => {
                 self.reconnect()?;
                 probe_once(&mut self.conn)
             }
@@ -174,6 +174,20 @@ impl From<Attempt> for StoreError {
             Attempt::Failed(e) => e,
         }
     }
+}
+
+/// Whether `e` means the connection is gone, rather than a statement failing on it: closed,
+/// failing to send or receive, or ended by the server (a FATAL error, as when the database
+/// shuts down or an administrator terminates the session, which may arrive before the client
+/// has noticed the connection closing).
+fn lost(conn: &Client, e: &postgres::Error) -> bool {
+    conn.is_closed()
+        || e.is_closed()
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.as_db_error()
+            .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"))
+        || e.code()
+            .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
 }
 
 /// A database or role may default `synchronous_commit` to `off`, which answers before the
