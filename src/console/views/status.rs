@@ -128,6 +128,21 @@ pub fn message(f: &mut Frame, area: Rect, s: &State) {
     f.render_widget(Paragraph::new(clip_line(line, area.width as usize)), area);
 }
 
+/// The server the console is on: its URL, or with several replicas which one and where
+/// (`replica 2 of 3: host:port`).
+fn server(s: &State) -> String {
+    if s.replicas > 1 {
+        format!(
+            "│ replica {} of {}: {} ",
+            s.replica + 1,
+            s.replicas,
+            crate::client::host_port(&s.server_url)
+        )
+    } else {
+        format!("│ {} ", s.server_url)
+    }
+}
+
 pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     let (conn, style) = match &s.connection {
@@ -207,7 +222,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     if let Some(n) = &s.note {
         spans.push(Span::styled(format!("│ {n} "), t.muted()));
     }
-    spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
+    spans.push(Span::styled(server(s), t.muted()));
     spans.push(Span::styled(
         format!("│ {} help", key(s, Action::Help)),
         t.muted(),
