@@ -220,7 +220,8 @@ fn hold_until(o: &ActionOutcome) -> Instant {
 }
 
 /// Long-polls until final or `stop`; rides out a server restart (or every replica's) by
-/// retrying while no server answers.
+/// retrying while no server answers, or one answers 503 (shutting down, its store down:
+/// nothing was decided, ask again).
 async fn wait_outcome(
     client: &Client,
     token: &str,
@@ -229,7 +230,10 @@ async fn wait_outcome(
 ) -> Result<ActionOutcome, ClientError> {
     loop {
         match client.wait_final(token, id, stop).await {
-            Err(e) if e.no_answer() && Instant::now() + RETRY_PAUSE < stop => {
+            Err(e)
+                if (e.no_answer() || matches!(e, ClientError::Api { status: 503, .. }))
+                    && Instant::now() + RETRY_PAUSE < stop =>
+            {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             other => return other,

@@ -211,3 +211,53 @@ async fn the_gate_forwards_or_denies_as_the_live_server_says_past_a_dead_one() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_call_rides_out_its_server_shutting_down_and_coming_back() {
+    use gavel::adapters::adjudicate;
+    use gavel::client::Client;
+    use gavel::protocol::Vote;
+
+    let mut env = Env::start(
+        r#"
+[[rule]]
+id = "reviewed"
+tools = ["deploy.release"]
+effect = "review"
+reason = "Deploys need ops"
+approvers = "ops"
+timeout = "10m"
+"#,
+    )
+    .await;
+    let client = Client::new(&env.url());
+    let token = env.token("deployer").to_string();
+    let action = crate::common::request("deploy.release", json!({"v": 1}), "s-ride-out");
+    let waiting = tokio::spawn(async move {
+        adjudicate(&client, &token, &action, None, std::future::pending()).await
+    });
+    let esc = loop {
+        let pending = env
+            .client
+            .escalations(env.key("dave"))
+            .await
+            .expect("pending");
+        if let Some(e) = pending
+            .into_iter()
+            .find(|e| e.action.session == "s-ride-out")
+        {
+            break e;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // A graceful stop answers the long poll 503 shutting_down; nothing was decided, so the
+    // adapter asks again until the server is back (same port, same data).
+    env.restart().await;
+    let decision = Client::sign_decision(env.key("dave"), &esc, Vote::Approve, "go");
+    env.client.decide(&decision).await.expect("approved");
+    let ruling = tokio::time::timeout(STEP, waiting)
+        .await
+        .expect("ruled in time")
+        .expect("join");
+    assert!(ruling.allow, "{}", ruling.reason);
+}
