@@ -89,6 +89,7 @@ impl Client {
                     return Err(ClientError::Unanswered {
                         url: url.clone(),
                         message,
+                        held_back: step + 1 < n,
                     });
                 }
                 Err(failed) => {
@@ -152,6 +153,7 @@ fn every_server_failed(mut tried: Vec<(Tried, Failed)>) -> ClientError {
             Failed::NoAnswer(message) => ClientError::Unanswered {
                 url: t.url,
                 message,
+                held_back: false,
             },
         };
     }

@@ -49,12 +49,18 @@ pub enum ClientError {
     #[error("cannot reach gavel at {url}: {message}")]
     Unreachable { url: String, message: String },
     /// The request was sent and no answer came (a timeout, a reset): the server may have
-    /// recorded it. A request that is not safe to repeat is then sent nowhere else.
+    /// recorded it. A request that is not safe to repeat is then sent nowhere else
+    /// (`held_back`: there were other servers it was not sent to).
     #[error(
         "sent to gavel at {url} but no answer came ({message}): it may or may not have been \
-         recorded, so it was not sent again"
+         recorded{}",
+        if *held_back { ", so it was not sent to another server" } else { "" }
     )]
-    Unanswered { url: String, message: String },
+    Unanswered {
+        url: String,
+        message: String,
+        held_back: bool,
+    },
     /// Several servers, and none could take the request: each one and what it did.
     #[error(
         "cannot reach gavel at any of its {} servers: {}",

@@ -187,7 +187,10 @@ async fn a_one_shot_request_that_may_have_landed_is_not_sent_again() {
     .await;
     assert!(!off.status.success());
     let err = stderr(&off);
-    assert!(err.contains("may or may not have been recorded"), "{err}");
+    assert!(
+        err.contains("may or may not have been recorded, so it was not sent to another server"),
+        "{err}"
+    );
     assert!(err.contains(&quiet.url), "{err}");
     assert_eq!(quiet.requests(), 1);
     let switches = env
