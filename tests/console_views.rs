@@ -161,6 +161,46 @@ fn offline() {
 }
 
 #[test]
+fn reconnecting_to_the_next_replica() {
+    let mut s = live_state();
+    s.replicas = 3;
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Lost {
+            attempt: 1,
+            error: "gavel-a.example:7878: connection reset".into(),
+        }),
+    );
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Server {
+            index: 1,
+            url: "https://gavel-b.example:7878".into(),
+        }),
+    );
+    apply(&mut s, Event::Connection(ConnEvent::Connecting));
+    insta::assert_snapshot!(screen(&s, 140, 16));
+}
+
+#[test]
+fn live_on_a_replica() {
+    let mut s = State::new("https://gavel-a.example:7878", "alice", t0());
+    s.replicas = 2;
+    apply(
+        &mut s,
+        Event::Connection(ConnEvent::Server {
+            index: 1,
+            url: "https://gavel-b.example:7878".into(),
+        }),
+    );
+    let live = live_state();
+    s.connection = live.connection.clone();
+    s.me = live.me.clone();
+    s.resynced = true;
+    insta::assert_snapshot!(screen(&s, 140, 16));
+}
+
+#[test]
 fn connecting_before_welcome() {
     let s = State::new("http://127.0.0.1:7878", "alice", t0());
     insta::assert_snapshot!(screen(&s, 100, 16));

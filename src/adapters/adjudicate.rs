@@ -219,7 +219,9 @@ fn hold_until(o: &ActionOutcome) -> Instant {
     }
 }
 
-/// Long-polls until final or `stop`; rides out a server restart by retrying while unreachable.
+/// Long-polls until final or `stop`; rides out a server restart (or every replica's) by
+/// retrying while no server answers, or one answers 503 (shutting down, its store down:
+/// nothing was decided, ask again).
 async fn wait_outcome(
     client: &Client,
     token: &str,
@@ -228,7 +230,10 @@ async fn wait_outcome(
 ) -> Result<ActionOutcome, ClientError> {
     loop {
         match client.wait_final(token, id, stop).await {
-            Err(ClientError::Unreachable { .. }) if Instant::now() + RETRY_PAUSE < stop => {
+            Err(e)
+                if (e.no_answer() || matches!(e, ClientError::Api { status: 503, .. }))
+                    && Instant::now() + RETRY_PAUSE < stop =>
+            {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             other => return other,
@@ -238,9 +243,7 @@ async fn wait_outcome(
 
 fn submit_error(e: &ClientError) -> String {
     match e {
-        ClientError::Unreachable { .. } => {
-            format!("gavel is unreachable, so nothing is allowed: {e}")
-        }
+        e if e.no_answer() => format!("gavel is unreachable, so nothing is allowed: {e}"),
         ClientError::Api { status: 401, .. } | ClientError::Api { status: 403, .. } => {
             format!("gavel refused the agent token ({e}); check GAVEL_AGENT_TOKEN")
         }

@@ -33,7 +33,7 @@ pub fn run(args: ClaudeCodeArgs) -> ExitCode {
     // The budget counts from here: reading stdin is part of it.
     let start = tokio::time::Instant::now();
     let settings = Settings::resolve(
-        args.server.as_deref(),
+        &args.server,
         args.on_behalf_of.as_deref(),
         args.timeout,
         args.ca_cert.as_deref(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::client::{Client, ClientError};
 use crate::config::{
-    ConfigError, ConfigFile, ENV_AGENT_TOKEN, ENV_CA_CERT, ENV_ON_BEHALF_OF, ENV_SERVER,
+    ConfigError, ConfigFile, ServerList, ENV_AGENT_TOKEN, ENV_CA_CERT, ENV_ON_BEHALF_OF, ENV_SERVER,
 };
 use crate::protocol::{inert, ActionOutcome, Resolution, Verdict, Vote};
 
@@ -28,9 +28,11 @@ pub const DEFAULT_HOOK_TIMEOUT_SECS: u64 = 600;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct ClaudeCodeArgs {
-    /// Server URL (default: GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
-    #[arg(long)]
-    pub server: Option<String>,
+    /// Server URL; repeat it (or separate URLs with commas) for replicas: the next is tried
+    /// when one does not answer or answers 503, and a call is denied when none does (default:
+    /// GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
+    #[arg(long, value_name = "URL")]
+    pub server: Vec<String>,
     /// The hook's `timeout` in Claude Code's settings, in seconds; gavel answers deny a little
     /// before it (default: GAVEL_HOOK_TIMEOUT, then the config file, then 600)
     #[arg(long, value_name = "SECS")]
@@ -46,9 +48,11 @@ pub struct ClaudeCodeArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct GateArgs {
-    /// Server URL (default: GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
-    #[arg(long)]
-    pub server: Option<String>,
+    /// Server URL; repeat it (or separate URLs with commas) for replicas: the next is tried
+    /// when one does not answer or answers 503, and a call is denied when none does (default:
+    /// GAVEL_SERVER, then the config file, then http://127.0.0.1:7878)
+    #[arg(long, value_name = "URL")]
+    pub server: Vec<String>,
     /// Name of the MCP server in policy tool names (`mcp.<name>.<tool>`); default: derived
     /// from the package, script or image the command runs (never from the server itself)
     #[arg(long)]
@@ -81,7 +85,8 @@ pub struct GateArgs {
 /// `~/.config/gavel/gavel.toml`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
-    pub server: String,
+    /// The servers as given; checked when the client is made.
+    pub server: ServerList,
     pub token: Option<String>,
     pub on_behalf_of: Option<String>,
     pub hook_timeout: Option<u64>,
@@ -92,7 +97,7 @@ pub struct Settings {
 impl Settings {
     /// Resolve from flags, the process environment and the config file.
     pub fn resolve(
-        server: Option<&str>,
+        server: &[String],
         on_behalf_of: Option<&str>,
         hook_timeout: Option<u64>,
         ca_cert: Option<&std::path::Path>,
@@ -101,11 +106,12 @@ impl Settings {
         let file = ConfigFile::load_user()?.adapter;
         let hook_env = env(ENV_HOOK_TIMEOUT).and_then(|v| v.trim().parse::<u64>().ok());
         Ok(Settings {
-            server: server
-                .map(str::to_string)
-                .or_else(|| env(ENV_SERVER))
-                .or(file.server)
-                .unwrap_or_else(|| crate::config::DEFAULT_SERVER.to_string()),
+            server: ServerList::pick(
+                server,
+                env(ENV_SERVER),
+                file.server.as_deref(),
+                "[adapter] server",
+            ),
             token: env(ENV_AGENT_TOKEN).or(file.agent_token),
             on_behalf_of: on_behalf_of
                 .map(str::to_string)
@@ -119,10 +125,11 @@ impl Settings {
         })
     }
 
-    /// The client for the server, trusting the configured CA; a bad URL or CA file is an error
-    /// the adapter answers as a deny.
+    /// The client for the servers, trusting the configured CA; a bad URL or CA file is an
+    /// error the adapter answers as a deny.
     pub fn client(&self) -> Result<Client, ClientError> {
-        Client::with_ca_cert(&self.server, self.ca_cert.as_deref())
+        let servers = self.server.parse().map_err(ClientError::Config)?;
+        Client::for_servers(servers, self.ca_cert.as_deref())
     }
 }
 

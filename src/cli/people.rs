@@ -14,9 +14,11 @@ use crate::protocol::{inert, inert_json_pretty, PersonKey, Scope, Vote};
 /// GAVEL_CA_CERT, then the `[console]` table of the user's config file.
 #[derive(clap::Args, Debug)]
 pub struct Connection {
-    /// Server URL (default: GAVEL_SERVER, the config file, then http://127.0.0.1:7878)
-    #[arg(long)]
-    pub server: Option<String>,
+    /// Server URL; repeat it (or separate URLs with commas) for replicas: the next is tried
+    /// when one does not answer or answers 503 (default: GAVEL_SERVER, the config file, then
+    /// http://127.0.0.1:7878)
+    #[arg(long, value_name = "URL")]
+    pub server: Vec<String>,
     /// Your private key file (default: GAVEL_KEY, the config file, or the only key in the keys dir)
     #[arg(long)]
     pub key: Option<PathBuf>,
@@ -30,14 +32,14 @@ impl Connection {
     pub(super) fn open(&self) -> anyhow::Result<(Client, PersonKey)> {
         let file = ConfigFile::load_user()?;
         let s = person_settings(
-            self.server.clone(),
+            &self.server,
             self.key.clone(),
             self.ca_cert.clone(),
             &file.console,
         )
         .map_err(anyhow::Error::msg)?;
         let key = PersonKey::read(&s.key)?;
-        Ok((Client::with_ca_cert(&s.server, s.ca_cert.as_deref())?, key))
+        Ok((Client::for_servers(s.servers, s.ca_cert.as_deref())?, key))
     }
 }
 

@@ -1,7 +1,5 @@
 //! The governance figures over the API (`GET /v1/governance`, a signed read).
 
-use reqwest::Method;
-
 use super::{Client, ClientError};
 use crate::protocol::{GovernanceFigures, PersonKey};
 
@@ -17,6 +15,6 @@ impl Client {
             .append_pair("window", window)
             .finish();
         let path = format!("/v1/governance?{query}");
-        self.send(self.signed(key, Method::GET, &path)).await
+        self.read(key, &path).await
     }
 }

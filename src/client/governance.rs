@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
-
+use super::failover::Repeat;
 use super::{Client, ClientError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
@@ -29,7 +28,7 @@ impl Client {
             }
             None => "/v1/usage".to_string(),
         };
-        self.send(self.signed(key, Method::GET, &path)).await
+        self.read(key, &path).await
     }
 
     /// Signs a reset of `agent`'s breakers (one, or every open one) as `key`'s person.
@@ -50,7 +49,8 @@ impl Client {
         SignedBreakerReset { body, signature }
     }
 
-    /// `POST /v1/breakers/reset`: the agent's breakers after the reset.
+    /// `POST /v1/breakers/reset`: the agent's breakers after the reset. One-shot: sent to
+    /// another replica only when the one before surely did not take it.
     pub async fn reset_breaker(
         &self,
         key: &PersonKey,
@@ -59,16 +59,18 @@ impl Client {
         reason: &str,
     ) -> Result<UsageReport, ClientError> {
         let signed = Self::sign_breaker_reset(key, agent, breaker, reason);
-        let req = self
-            .http
-            .post(format!("{}/v1/breakers/reset", self.base))
-            .json(&signed);
-        self.send(req).await
+        self.call(Repeat::Once, |base| {
+            self.http
+                .post(format!("{base}/v1/breakers/reset"))
+                .json(&signed)
+        })
+        .await
     }
 
     /// `POST /v1/actions/{id}/cost` as the agent that made the call: its actual cost replaces
     /// the estimate in the limits that counted it. A cost that is negative or not finite is
-    /// refused here, before anything is sent (JSON cannot carry it faithfully).
+    /// refused here, before anything is sent (JSON cannot carry it faithfully). Safe to send to
+    /// another replica after one went quiet: the same cost replaces the estimate again.
     pub async fn report_cost(
         &self,
         token: &str,
@@ -80,12 +82,13 @@ impl Client {
                 "a call's cost must be a finite number of 0 or more, not {cost}"
             )));
         }
-        let req = self
-            .http
-            .post(format!("{}/v1/actions/{id}/cost", self.base))
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(5))
-            .json(&CostReport { cost });
-        self.send(req).await
+        self.call(Repeat::Safe, |base| {
+            self.http
+                .post(format!("{base}/v1/actions/{id}/cost"))
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(5))
+                .json(&CostReport { cost })
+        })
+        .await
     }
 }

@@ -1,8 +1,7 @@
 //! Standing grants over the API: create (signed, purpose `grant`), list (a signed read) and
 //! revoke (signed, purpose `grant-revoke`).
 
-use reqwest::Method;
-
+use super::failover::Repeat;
 use super::{Client, ClientError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
@@ -35,13 +34,13 @@ impl Client {
         SignedGrant { body, signature }
     }
 
-    /// `POST /v1/grants` with an already signed grant.
+    /// `POST /v1/grants` with an already signed grant. One-shot: sent to another replica only
+    /// when the one before surely did not take it.
     pub async fn post_grant(&self, signed: &SignedGrant) -> Result<Grant, ClientError> {
-        let req = self
-            .http
-            .post(format!("{}/v1/grants", self.base))
-            .json(signed);
-        self.send(req).await
+        self.call(Repeat::Once, |base| {
+            self.http.post(format!("{base}/v1/grants")).json(signed)
+        })
+        .await
     }
 
     pub async fn create_grant(
@@ -59,7 +58,7 @@ impl Client {
         } else {
             "/v1/grants"
         };
-        self.send(self.signed(key, Method::GET, path)).await
+        self.read(key, path).await
     }
 
     pub async fn revoke_grant(
@@ -75,10 +74,12 @@ impl Client {
             issued_at: now_rfc3339(),
         };
         let signature = key.sign(Purpose::GrantRevoke, &body);
-        let req = self
-            .http
-            .post(format!("{}/v1/grants/{grant}/revoke", self.base))
-            .json(&SignedGrantRevoke { body, signature });
-        self.send(req).await
+        let signed = SignedGrantRevoke { body, signature };
+        self.call(Repeat::Once, |base| {
+            self.http
+                .post(format!("{base}/v1/grants/{grant}/revoke"))
+                .json(&signed)
+        })
+        .await
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::failover::Repeat;
 use super::{Client, ClientError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
@@ -82,16 +83,19 @@ impl Client {
             .await
     }
 
+    /// One-shot (each carries its own signature): sent to another replica only when the one
+    /// before surely did not take it.
     async fn post_handling<B: Serialize>(
         &self,
         escalation: &str,
         what: &str,
         body: &B,
     ) -> Result<DecisionAck, ClientError> {
-        let req = self
-            .http
-            .post(format!("{}/v1/escalations/{escalation}/{what}", self.base))
-            .json(body);
-        self.send(req).await
+        self.call(Repeat::Once, |base| {
+            self.http
+                .post(format!("{base}/v1/escalations/{escalation}/{what}"))
+                .json(body)
+        })
+        .await
     }
 }

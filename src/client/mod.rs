@@ -1,25 +1,32 @@
 //! A small HTTP client for gavel's API, shared by the CLI, the console and the adapters.
 //! Speaks only the protocol; knows nothing of the server's internals. Speaks HTTPS with the
 //! system's roots and an optional private CA ([`tls`]), and never follows a redirect: an answer
-//! that points elsewhere is an error, so a call cannot be steered to another origin.
+//! that points elsewhere is an error, so a call cannot be steered to another origin. Takes one
+//! server or several replicas ([`Servers`]) and fails over between them ([`failover`]).
 
+mod failover;
 mod figures;
 mod governance;
 mod grants;
 mod handling;
+mod servers;
 mod tls;
 
+pub use failover::Tried;
+pub use servers::{host_port, Servers};
 pub use tls::client_config as tls_client_config;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use grants::GrantRequest;
+
+use failover::Repeat;
 
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
@@ -38,8 +45,29 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    /// No connection to the server: nothing was sent.
     #[error("cannot reach gavel at {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// The request was sent and no answer came (a timeout, a reset): the server may have
+    /// recorded it. A request that is not safe to repeat is then sent nowhere else
+    /// (`held_back`: there were other servers it was not sent to).
+    #[error(
+        "sent to gavel at {url} but no answer came ({message}): it may or may not have been \
+         recorded{}",
+        if *held_back { ", so it was not sent to another server" } else { "" }
+    )]
+    Unanswered {
+        url: String,
+        message: String,
+        held_back: bool,
+    },
+    /// Several servers, and none could take the request: each one and what it did.
+    #[error(
+        "cannot reach gavel at any of its {} servers: {}",
+        tried.len(),
+        tried.iter().map(Tried::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NoServer { tried: Vec<Tried> },
     #[error("unexpected answer from gavel: {0}")]
     Protocol(String),
     #[error(
@@ -60,10 +88,32 @@ impl ClientError {
     pub fn code(&self) -> &str {
         match self {
             ClientError::Api { code, .. } => code,
-            ClientError::Unreachable { .. } => "unreachable",
+            ClientError::Unreachable { .. } | ClientError::NoServer { .. } => "unreachable",
+            ClientError::Unanswered { .. } => "no_answer",
             ClientError::Protocol(_) => "protocol",
             ClientError::Redirect { .. } => "redirect",
             ClientError::Config(_) => "config",
+        }
+    }
+
+    /// No server gave an answer (none reachable, or no answer came): what a waiting adapter
+    /// rides out and every adapter denies on. A refusal is an answer, so not this.
+    pub fn no_answer(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unreachable { .. }
+                | ClientError::Unanswered { .. }
+                | ClientError::NoServer { .. }
+        )
+    }
+
+    /// The request may have been recorded though no answer said so: a server went quiet after
+    /// it was sent.
+    pub fn maybe_recorded(&self) -> bool {
+        match self {
+            ClientError::Unanswered { .. } => true,
+            ClientError::NoServer { tried } => tried.iter().any(|t| t.maybe_received),
+            _ => false,
         }
     }
 }
@@ -71,9 +121,13 @@ impl ClientError {
 /// How long any request may take, unless it says otherwise (a long poll).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Clones share the servers and which one answered last, so the console's stream, its REST
+/// calls and an adapter's polls all start where the last answer came from.
 #[derive(Clone, Debug)]
 pub struct Client {
-    base: String,
+    servers: Arc<Servers>,
+    /// The index of the server that answered last: requests start there.
+    current: Arc<AtomicUsize>,
     http: reqwest::Client,
     tls: Arc<rustls::ClientConfig>,
 }
@@ -84,24 +138,22 @@ impl Client {
     pub fn new(base: &str) -> Self {
         let tls = tls::client_config(None)
             .unwrap_or_else(|e| panic!("the TLS client configuration cannot be built: {e}"));
-        Self::build(base, tls)
+        Self::build(Servers::one(base), tls)
     }
 
-    /// A client for `base` (`http://` or `https://`) that also trusts the CA certificates in
-    /// `ca_cert` (PEM), for a server whose certificate a private CA issued.
-    pub fn with_ca_cert(base: &str, ca_cert: Option<&Path>) -> Result<Self, ClientError> {
-        let url = reqwest::Url::parse(base).map_err(|e| bad_url(base, &e))?;
-        if !matches!(url.scheme(), "http" | "https")
-            || url.host_str().is_none()
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
-            return Err(bad_url(base, &"not an http:// or https:// server address"));
-        }
-        Ok(Self::build(base, tls::client_config(ca_cert)?))
+    /// A client for `servers` (one `http://` or `https://` URL, or several separated by commas;
+    /// see [`Servers::parse`]) that also trusts the CA certificates in `ca_cert` (PEM), for a
+    /// server whose certificate a private CA issued.
+    pub fn with_ca_cert(servers: &str, ca_cert: Option<&Path>) -> Result<Self, ClientError> {
+        Self::for_servers(Servers::parse(&[servers])?, ca_cert)
     }
 
-    fn build(base: &str, tls: rustls::ClientConfig) -> Self {
+    /// A client for checked `servers`, trusting `ca_cert` beside the system's roots.
+    pub fn for_servers(servers: Servers, ca_cert: Option<&Path>) -> Result<Self, ClientError> {
+        Ok(Self::build(servers, tls::client_config(ca_cert)?))
+    }
+
+    fn build(servers: Servers, tls: rustls::ClientConfig) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             // No call waits forever on a server that accepted it and went quiet; long polls
@@ -112,7 +164,8 @@ impl Client {
             .build()
             .unwrap_or_else(|e| panic!("the HTTP client cannot be built: {e}"));
         Client {
-            base: base.trim_end_matches('/').to_string(),
+            servers: Arc::new(servers),
+            current: Arc::new(AtomicUsize::new(0)),
             http,
             tls: Arc::new(tls),
         }
@@ -123,46 +176,31 @@ impl Client {
         self.tls.clone()
     }
 
+    /// The server requests start at: the one that answered last.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.servers.urls()[self.current_index()]
     }
 
-    /// `ws://…/v1/stream` for this server.
+    /// Every server, in the order given.
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    /// The index in [`Client::servers`] of the server that answered last.
+    pub fn current_index(&self) -> usize {
+        self.current.load(Ordering::Relaxed) % self.servers.len()
+    }
+
+    /// Makes the server at `index` the one requests start at (the console, once its stream is
+    /// live on it, so its REST calls go to the same replica).
+    pub fn stick_to(&self, index: usize) {
+        self.current
+            .store(index % self.servers.len(), Ordering::Relaxed);
+    }
+
+    /// `ws://…/v1/stream` for the server requests start at.
     pub fn stream_url(&self) -> String {
-        let rest = self
-            .base
-            .strip_prefix("https://")
-            .map(|r| format!("wss://{r}"))
-            .or_else(|| {
-                self.base
-                    .strip_prefix("http://")
-                    .map(|r| format!("ws://{r}"))
-            })
-            .unwrap_or_else(|| self.base.clone());
-        format!("{rest}/v1/stream")
-    }
-
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, ClientError> {
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            message: root_cause(&e),
-        })?;
-        let status = resp.status();
-        if status.is_redirection() {
-            return Err(self.redirect(status, resp.headers()));
-        }
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            message: root_cause(&e),
-        })?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
-        } else {
-            Err(api_error(status, &bytes))
-        }
+        stream_url(self.base())
     }
 
     /// Submit an action with an agent's bearer token.
@@ -175,8 +213,8 @@ impl Client {
     }
 
     /// Submit an action with an `Idempotency-Key` (one per logical call, see
-    /// [`new_idempotency_key`]): sending it again after a lost answer gets the first call's
-    /// outcome, never a second action.
+    /// [`new_idempotency_key`]; `None` makes a fresh one): sending it again after a lost answer
+    /// gets the first call's outcome, never a second action.
     pub async fn submit_with_key(
         &self,
         token: &str,
@@ -207,15 +245,18 @@ impl Client {
             action,
             wait_budget_secs,
         };
-        let mut req = self
-            .http
-            .post(format!("{}/v1/actions", self.base))
-            .bearer_auth(token)
-            .json(&body);
-        if let Some(key) = key {
-            req = req.header(HEADER_IDEMPOTENCY_KEY, format!("\"{key}\""));
-        }
-        self.send(req).await
+        // Every submission carries a key: it is what makes sending it to another replica,
+        // after one went quiet, safe (the second gets the first's outcome, never a second
+        // action).
+        let key = key.map_or_else(new_idempotency_key, str::to_string);
+        self.call(Repeat::Safe, |base| {
+            self.http
+                .post(format!("{base}/v1/actions"))
+                .bearer_auth(token)
+                .header(HEADER_IDEMPOTENCY_KEY, format!("\"{key}\""))
+                .json(&body)
+        })
+        .await
     }
 
     /// Long-poll an action's outcome for up to `wait`.
@@ -225,27 +266,25 @@ impl Client {
         id: &str,
         wait: Duration,
     ) -> Result<ActionOutcome, ClientError> {
-        let req = self
-            .http
-            .get(format!(
-                "{}/v1/actions/{id}?wait={}",
-                self.base,
-                wait.as_secs()
-            ))
-            .bearer_auth(token)
-            .timeout(wait + Duration::from_secs(10));
-        self.send(req).await
+        self.call(Repeat::Safe, |base| {
+            self.http
+                .get(format!("{base}/v1/actions/{id}?wait={}", wait.as_secs()))
+                .bearer_auth(token)
+                .timeout(wait + Duration::from_secs(10))
+        })
+        .await
     }
 
     /// Withdraws the agent's own pending call: its escalation is cancelled. Returns the final
     /// outcome (unchanged if it was already final).
     pub async fn withdraw(&self, token: &str, id: &str) -> Result<ActionOutcome, ClientError> {
-        let req = self
-            .http
-            .post(format!("{}/v1/actions/{id}/withdraw", self.base))
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(5));
-        self.send(req).await
+        self.call(Repeat::Safe, |base| {
+            self.http
+                .post(format!("{base}/v1/actions/{id}/withdraw"))
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(5))
+        })
+        .await
     }
 
     /// Waits for a final outcome until `until`, re-polling across long-poll windows.
@@ -269,9 +308,23 @@ impl Client {
         }
     }
 
-    /// A request signed by a person (people-only endpoints).
+    /// A signed read of `path_and_query` (people-only endpoints), signed afresh for each server
+    /// it goes to.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &PersonKey,
+        path_and_query: &str,
+    ) -> Result<T, ClientError> {
+        self.call(Repeat::Safe, |base| {
+            self.signed(base, key, Method::GET, path_and_query)
+        })
+        .await
+    }
+
+    /// A request to `base` signed by a person (people-only endpoints).
     fn signed(
         &self,
+        base: &str,
         key: &PersonKey,
         method: Method,
         path_and_query: &str,
@@ -284,30 +337,26 @@ impl Client {
         };
         let sig = key.sign(Purpose::Request, &req);
         self.http
-            .request(method, format!("{}{path_and_query}", self.base))
+            .request(method, format!("{base}{path_and_query}"))
             .header(HEADER_PERSON, &req.person)
             .header(HEADER_TIME, &req.time)
             .header(HEADER_SIGNATURE, sig)
     }
 
     pub async fn escalations(&self, key: &PersonKey) -> Result<Vec<Escalation>, ClientError> {
-        self.send(self.signed(key, Method::GET, "/v1/escalations"))
-            .await
+        self.read(key, "/v1/escalations").await
     }
 
     pub async fn escalation(&self, key: &PersonKey, id: &str) -> Result<Escalation, ClientError> {
-        self.send(self.signed(key, Method::GET, &format!("/v1/escalations/{id}")))
-            .await
+        self.read(key, &format!("/v1/escalations/{id}")).await
     }
 
     pub async fn killswitches(&self, key: &PersonKey) -> Result<Vec<KillSwitch>, ClientError> {
-        self.send(self.signed(key, Method::GET, "/v1/killswitches"))
-            .await
+        self.read(key, "/v1/killswitches").await
     }
 
     pub async fn flagged(&self, key: &PersonKey) -> Result<Vec<FlaggedAction>, ClientError> {
-        self.send(self.signed(key, Method::GET, "/v1/flagged"))
-            .await
+        self.read(key, "/v1/flagged").await
     }
 
     /// `GET /v1/audit?…` with the query already encoded.
@@ -316,8 +365,7 @@ impl Client {
         &self,
         key: &PersonKey,
     ) -> Result<serde_json::Value, ClientError> {
-        self.send(self.signed(key, Method::GET, "/v1/audit/checkpoint"))
-            .await
+        self.read(key, "/v1/audit/checkpoint").await
     }
 
     pub async fn audit(
@@ -330,7 +378,7 @@ impl Client {
         } else {
             format!("/v1/audit?{query}")
         };
-        self.send(self.signed(key, Method::GET, &path)).await
+        self.read(key, &path).await
     }
 
     /// `GET /v1/history?…` (the query already encoded): one page of a history search.
@@ -343,7 +391,7 @@ impl Client {
             "" => "/v1/history".to_string(),
             q => format!("/v1/history?{q}"),
         };
-        self.send(self.signed(key, Method::GET, &path)).await
+        self.read(key, &path).await
     }
 
     /// Build and sign a decision on the escalation as the caller saw it.
@@ -365,15 +413,16 @@ impl Client {
         SignedDecision { body, signature }
     }
 
+    /// Safe to send to another replica after one went quiet: the same signed decision again is
+    /// acknowledged with `recorded: false`.
     pub async fn decide(&self, decision: &SignedDecision) -> Result<DecisionAck, ClientError> {
-        let req = self
-            .http
-            .post(format!(
-                "{}/v1/escalations/{}/decisions",
-                self.base, decision.body.escalation
-            ))
-            .json(decision);
-        self.send(req).await
+        let escalation = &decision.body.escalation;
+        self.call(Repeat::Safe, |base| {
+            self.http
+                .post(format!("{base}/v1/escalations/{escalation}/decisions"))
+                .json(decision)
+        })
+        .await
     }
 
     pub async fn flip(
@@ -391,11 +440,13 @@ impl Client {
             issued_at: now_rfc3339(),
         };
         let signature = key.sign(Purpose::KillSwitch, &body);
-        let req = self
-            .http
-            .post(format!("{}/v1/killswitches", self.base))
-            .json(&SignedKillSwitch { body, signature });
-        self.send(req).await
+        let signed = SignedKillSwitch { body, signature };
+        self.call(Repeat::Once, |base| {
+            self.http
+                .post(format!("{base}/v1/killswitches"))
+                .json(&signed)
+        })
+        .await
     }
 
     pub async fn review_flag(
@@ -413,14 +464,17 @@ impl Client {
             issued_at: now_rfc3339(),
         };
         let signature = key.sign(Purpose::FlagReview, &body);
-        let req = self
-            .http
-            .post(format!("{}/v1/flagged/{action}/review", self.base))
-            .json(&SignedFlagReview { body, signature });
-        self.send(req).await
+        let signed = SignedFlagReview { body, signature };
+        self.call(Repeat::Once, |base| {
+            self.http
+                .post(format!("{base}/v1/flagged/{action}/review"))
+                .json(&signed)
+        })
+        .await
     }
 
-    /// Raw request for tests and tools: returns status and body.
+    /// Raw request for tests and tools, to the server requests start at (no failover): returns
+    /// status and body.
     pub async fn raw<B: Serialize>(
         &self,
         method: Method,
@@ -428,7 +482,8 @@ impl Client {
         bearer: Option<&str>,
         body: Option<&B>,
     ) -> Result<(StatusCode, serde_json::Value), ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let base = self.base();
+        let mut req = self.http.request(method, format!("{base}{path}"));
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
@@ -436,7 +491,7 @@ impl Client {
             req = req.json(b);
         }
         let resp = req.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
+            url: base.to_string(),
             message: root_cause(&e),
         })?;
         let status = resp.status();
@@ -455,25 +510,26 @@ pub fn new_idempotency_key() -> String {
     format!("gk-{}", hex::encode(bytes))
 }
 
-fn bad_url(base: &str, e: &dyn std::fmt::Display) -> ClientError {
-    ClientError::Config(format!(
-        "bad server URL `{}`: {e} (expected e.g. https://gavel.example:7878)",
-        crate::protocol::inert(base)
-    ))
+/// `ws://…/v1/stream` (`wss://` for `https://`) for the server at `base`.
+pub fn stream_url(base: &str) -> String {
+    let rest = base
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| base.to_string());
+    format!("{rest}/v1/stream")
 }
 
-impl Client {
-    fn redirect(&self, status: StatusCode, headers: &reqwest::header::HeaderMap) -> ClientError {
-        let location = headers
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|l| crate::protocol::inert(&l.chars().take(200).collect::<String>()).into_owned())
-            .unwrap_or_else(|| "nowhere".into());
-        ClientError::Redirect {
-            url: self.base.clone(),
-            status: status.as_u16(),
-            location,
-        }
+fn redirect(url: &str, status: StatusCode, headers: &reqwest::header::HeaderMap) -> ClientError {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| crate::protocol::inert(&l.chars().take(200).collect::<String>()).into_owned())
+        .unwrap_or_else(|| "nowhere".into());
+    ClientError::Redirect {
+        url: url.to_string(),
+        status: status.as_u16(),
+        location,
     }
 }
 

@@ -44,7 +44,9 @@ pub struct ConfigFile {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleTable {
-    pub server: Option<String>,
+    /// One URL, several separated by commas, or a list: replicas to fail over between.
+    #[serde(default, deserialize_with = "servers")]
+    pub server: Option<Vec<String>>,
     pub key: Option<PathBuf>,
     /// A private CA (PEM) to trust for `https://` servers, beside the system's roots.
     pub ca_cert: Option<PathBuf>,
@@ -75,12 +77,33 @@ impl Default for Notifications {
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterTable {
-    pub server: Option<String>,
+    /// As `[console] server`.
+    #[serde(default, deserialize_with = "servers")]
+    pub server: Option<Vec<String>>,
     pub agent_token: Option<String>,
     pub on_behalf_of: Option<String>,
     /// The Claude Code hook's timeout in seconds.
     pub hook_timeout: Option<u64>,
     pub ca_cert: Option<PathBuf>,
+}
+
+/// `server = "https://a:7878"`, `"https://a:7878,https://b:7878"` or
+/// `["https://a:7878", "https://b:7878"]`, as written (checked where a client is made, which
+/// names the file in its error).
+fn servers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(
+        untagged,
+        expecting = "a server URL, several separated by commas, or a list of them"
+    )]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    }))
 }
 
 impl ConfigFile {
@@ -155,7 +178,30 @@ mod tests {
         assert!(f.console.notifications.desktop && !f.console.notifications.bell);
         assert_eq!(f.adapter.hook_timeout, Some(30));
         assert_eq!(f.adapter.ca_cert, Some(PathBuf::from("/etc/gavel/ca.pem")));
+        assert_eq!(f.console.server, Some(vec!["https://g".to_string()]));
         assert_eq!(parse("").unwrap(), ConfigFile::default());
+    }
+
+    #[test]
+    fn a_server_is_one_url_a_comma_list_or_a_list() {
+        let f = parse(
+            "[console]\nserver = \"https://a:1, https://b:1\"\n\
+             [adapter]\nserver = [\"https://a:1\", \"https://b:1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.console.server,
+            Some(vec!["https://a:1, https://b:1".into()])
+        );
+        assert_eq!(
+            f.adapter.server,
+            Some(vec!["https://a:1".into(), "https://b:1".into()])
+        );
+        let e = parse("[console]\nserver = 7878\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("gavel.toml:2") && e.contains("several separated by commas"),
+            "{e}"
+        );
     }
 
     #[test]

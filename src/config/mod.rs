@@ -8,6 +8,8 @@ pub mod webhook;
 
 use std::path::PathBuf;
 
+use crate::client::Servers;
+
 pub use file::{AdapterTable, ConfigFile, ConsoleTable, Notifications};
 pub use source::{ConfigError, SourceFile};
 
@@ -72,26 +74,32 @@ pub fn find_key(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
     }
 }
 
-/// Who a person is and which server they talk to, for the console and every person command.
+/// Who a person is and which servers they talk to, for the console and every person command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonSettings {
-    pub server: String,
+    /// One server, or replicas to fail over between.
+    pub servers: Servers,
     pub key: PathBuf,
     pub ca_cert: Option<PathBuf>,
 }
 
 /// Flags win over the environment, which wins over the `[console]` table of the user's file.
+/// `servers` are the `--server` flags as given (none, one, several, each possibly a
+/// comma-separated list).
 pub fn person_settings(
-    server: Option<String>,
+    servers: &[String],
     key: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
     file: &ConsoleTable,
 ) -> Result<PersonSettings, String> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    let server = server
-        .or_else(|| env(ENV_SERVER).map(|v| v.to_string_lossy().into_owned()))
-        .or_else(|| file.server.clone())
-        .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+    let servers = ServerList::pick(
+        servers,
+        env(ENV_SERVER).map(|v| v.to_string_lossy().into_owned()),
+        file.server.as_deref(),
+        "[console] server",
+    )
+    .parse()?;
     let key = match key
         .or_else(|| env(ENV_KEY).map(PathBuf::from))
         .or_else(|| file.key.clone())
@@ -103,8 +111,44 @@ pub fn person_settings(
         .or_else(|| env(ENV_CA_CERT).map(PathBuf::from))
         .or_else(|| file.ca_cert.clone());
     Ok(PersonSettings {
-        server,
+        servers,
         key,
         ca_cert,
     })
+}
+
+/// Server URLs as given, not yet checked, and where they came from (which a bad one's error
+/// names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerList {
+    pub values: Vec<String>,
+    pub from: String,
+}
+
+impl ServerList {
+    /// The `--server` flags, else `GAVEL_SERVER`, else the config file's `table` (`[console]
+    /// server`, `[adapter] server`), else the default. One source wins whole: flags never
+    /// add to the environment's list.
+    pub fn pick(
+        flags: &[String],
+        env: Option<String>,
+        file: Option<&[String]>,
+        table: &str,
+    ) -> ServerList {
+        let (values, from) = if !flags.is_empty() {
+            (flags.to_vec(), "--server".to_string())
+        } else if let Some(v) = env {
+            (vec![v], ENV_SERVER.to_string())
+        } else if let Some(v) = file {
+            (v.to_vec(), format!("{table} in the config file"))
+        } else {
+            (vec![DEFAULT_SERVER.to_string()], "the default".to_string())
+        };
+        ServerList { values, from }
+    }
+
+    /// The checked list; an error names where the bad one came from.
+    pub fn parse(&self) -> Result<Servers, String> {
+        Servers::parse(&self.values).map_err(|e| format!("{}: {e}", self.from))
+    }
 }

@@ -37,8 +37,10 @@ impl Driver {
         Self::with_client(Client::new(server), key, state)
     }
 
-    /// As [`Driver::start`], with a client whose TLS trust is already settled.
-    pub fn with_client(client: Client, key: PersonKey, state: State) -> Driver {
+    /// As [`Driver::start`], with a client whose TLS trust is already settled (and which may
+    /// hold several replicas: the status bar then says which one the stream is on).
+    pub fn with_client(client: Client, key: PersonKey, mut state: State) -> Driver {
+        state.replicas = client.servers().len();
         let key = Arc::new(key);
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let stream = net::spawn_stream(client.clone(), key.clone(), tx.clone());

@@ -34,6 +34,12 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnEvent {
+    /// With several replicas: the stream tries the one at `index` (from 0) of the servers
+    /// given, `url`; the status bar says which.
+    Server {
+        index: usize,
+        url: String,
+    },
     Connecting,
     /// The socket closed or could not open; the stream task retries after a backoff.
     Lost {

@@ -72,9 +72,11 @@ use theme::Theme;
 
 #[derive(clap::Args, Debug)]
 pub struct ConsoleArgs {
-    /// Server URL (default: GAVEL_SERVER, the config file, then http://127.0.0.1:7878)
-    #[arg(long)]
-    pub server: Option<String>,
+    /// Server URL; repeat it (or separate URLs with commas) for replicas: the stream moves to
+    /// the next when one drops, and the status bar says which it is on (default: GAVEL_SERVER,
+    /// the config file, then http://127.0.0.1:7878)
+    #[arg(long, value_name = "URL")]
+    pub server: Vec<String>,
     /// Your private key file (default: GAVEL_KEY, the config file, or the only key in the keys dir)
     #[arg(long)]
     pub key: Option<std::path::PathBuf>,
@@ -92,8 +94,7 @@ pub struct ConsoleArgs {
 
 /// Everything the console needs, resolved and loaded.
 pub struct Options {
-    pub server: String,
-    /// The client for `server`, with its TLS trust settled.
+    /// The client for the servers, with its TLS trust settled.
     pub client: Client,
     pub key: PersonKey,
     pub theme: Theme,
@@ -107,13 +108,13 @@ impl Options {
     pub fn load(args: ConsoleArgs) -> anyhow::Result<Options> {
         let file = crate::config::ConfigFile::load_user()?;
         let s = settings::resolve(
-            args.server,
+            &args.server,
             args.key,
             args.theme,
             args.ca_cert,
             file.console,
         )?;
-        let client = Client::with_ca_cert(&s.person.server, s.person.ca_cert.as_deref())?;
+        let client = Client::for_servers(s.person.servers, s.person.ca_cert.as_deref())?;
         let key = PersonKey::read(&s.person.key)?;
         let theme = Theme::load(&s.theme, &s.config_dir)?;
         let keymap = keymap_file::load(&s.config_dir)?;
@@ -125,7 +126,6 @@ impl Options {
             };
         }
         Ok(Options {
-            server: s.person.server,
             client,
             key,
             theme,
@@ -171,7 +171,7 @@ pub fn init_log(name: &str) -> Option<PathBuf> {
 }
 
 pub fn new_state(opts: &Options) -> State {
-    let mut state = State::new(&opts.server, &opts.key.id, chrono::Utc::now());
+    let mut state = State::new(opts.client.base(), &opts.key.id, chrono::Utc::now());
     // What this terminal can show (NO_COLOR, 16 or 256 colours) and where the viewer is.
     state.theme = opts
         .theme

@@ -1,6 +1,7 @@
 //! The network side of the console, as tokio tasks that send typed events into the loop: the
 //! WebSocket stream (challenge, signed auth, snapshot, live events; reconnect with backoff and
-//! resync from a fresh snapshot) and the REST calls that decisions, flips and reviews become.
+//! resync from a fresh snapshot; with several replicas, the next one when the stream drops) and
+//! the REST calls that decisions, flips and reviews become.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::sync::mpsc::Sender;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Client, ClientError};
+use crate::client::{host_port, stream_url, Client, ClientError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::{
     ClientMessage, PersonKey, ServerMessage, StreamAuth, CLOSE_AUTH, CLOSE_NO_ROLE,
@@ -41,23 +42,40 @@ pub fn backoff(attempt: u32) -> Duration {
     base.min(BACKOFF_MAX) + Duration::from_millis(jitter[0] as u64)
 }
 
-/// Runs until the loop's receiver is dropped or the server refuses our key.
+/// Runs until the loop's receiver is dropped or the server refuses our key. With several
+/// replicas it starts on the one the client last heard from, moves to the next at once when a
+/// connection fails or drops, and backs off only after trying every one; once live on a
+/// replica, the console's REST calls go there too.
 pub fn spawn_stream(
     client: Client,
     key: Arc<PersonKey>,
     tx: Sender<Event>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let servers = client.servers().urls().to_vec();
+        let n = servers.len();
+        let mut index = client.current_index();
+        // Failures since the stream was last live.
         let mut attempt = 0u32;
         loop {
-            if tx
-                .send(Event::Connection(ConnEvent::Connecting))
-                .await
-                .is_err()
-            {
-                return;
+            let url = &servers[index];
+            let mut trying = vec![ConnEvent::Connecting];
+            if n > 1 {
+                trying.insert(
+                    0,
+                    ConnEvent::Server {
+                        index,
+                        url: url.clone(),
+                    },
+                );
             }
-            match session(&client, &key, &tx, &mut attempt).await {
+            for event in trying {
+                if tx.send(Event::Connection(event)).await.is_err() {
+                    return;
+                }
+            }
+            let live = |client: &Client| client.stick_to(index);
+            match session(&client, url, &key, &tx, &mut attempt, live).await {
                 End::LoopGone => return,
                 End::Refused(reason) => {
                     tracing::warn!(%reason, "stream authentication refused");
@@ -68,7 +86,12 @@ pub fn spawn_stream(
                 }
                 End::Lost(error) => {
                     attempt += 1;
-                    tracing::info!(attempt, %error, "stream lost; reconnecting");
+                    tracing::info!(attempt, server = %url, %error, "stream lost; reconnecting");
+                    let error = if n > 1 {
+                        format!("{}: {error}", host_port(url))
+                    } else {
+                        error
+                    };
                     if tx
                         .send(Event::Connection(ConnEvent::Lost { attempt, error }))
                         .await
@@ -76,15 +99,29 @@ pub fn spawn_stream(
                     {
                         return;
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    index = (index + 1) % n;
+                    // Every replica failed once more since the stream was live: wait before
+                    // the next round (with one server, before every retry, as always).
+                    if (attempt as usize).is_multiple_of(n) {
+                        tokio::time::sleep(backoff(attempt / n as u32)).await;
+                    }
                 }
             }
         }
     })
 }
 
-async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: &mut u32) -> End {
-    let url = client.stream_url();
+/// One connection to the server at `base`, until it ends; `live` runs once the stream is
+/// authenticated and its snapshot has come.
+async fn session(
+    client: &Client,
+    base: &str,
+    key: &PersonKey,
+    tx: &Sender<Event>,
+    attempt: &mut u32,
+    live: impl Fn(&Client),
+) -> End {
+    let url = stream_url(base);
     let ws = match tokio::time::timeout(
         Duration::from_secs(10),
         tokio_tungstenite::connect_async_tls_with_config(
@@ -145,7 +182,10 @@ async fn session(client: &Client, key: &PersonKey, tx: &Sender<Event>, attempt: 
                             return End::Lost(short_error(&e.to_string()));
                         }
                     }
-                    ServerMessage::Snapshot(_) => *attempt = 0,
+                    ServerMessage::Snapshot(_) => {
+                        *attempt = 0;
+                        live(client);
+                    }
                     _ => {}
                 }
                 if tx.send(Event::Server(message)).await.is_err() {
@@ -176,6 +216,18 @@ fn request_error(e: ClientError) -> RequestError {
         ClientError::Unreachable { message, .. } => RequestError {
             code: "unreachable".into(),
             message: format!("cannot reach the server ({message}); nothing was sent"),
+        },
+        e @ ClientError::Unanswered { .. } => RequestError {
+            code: e.code().into(),
+            message: format!("{e}: check History before doing it again"),
+        },
+        e @ ClientError::NoServer { .. } => RequestError {
+            code: e.code().into(),
+            message: if e.maybe_recorded() {
+                format!("{e}; one went quiet after it was sent, so it may have been recorded: check History")
+            } else {
+                format!("{e}; nothing was recorded")
+            },
         },
         e @ (ClientError::Redirect { .. } | ClientError::Config(_)) => RequestError {
             code: e.code().into(),

@@ -87,7 +87,7 @@ pub struct Settings {
 
 /// Flags win over environment variables, which win over the `[console]` table of the file.
 pub fn resolve(
-    flag_server: Option<String>,
+    flag_server: &[String],
     flag_key: Option<PathBuf>,
     flag_theme: Option<String>,
     flag_ca_cert: Option<PathBuf>,

@@ -156,7 +156,12 @@ pub struct Message {
 }
 
 pub struct State {
+    /// The server the stream is on, or trying: with several replicas, the current one.
     pub server_url: String,
+    /// How many servers (replicas) the console was given, and which of them `server_url` is
+    /// (from 0): the status bar names the replica when there are several.
+    pub replicas: usize,
+    pub replica: usize,
     /// The key's id; the server's welcome says who that is.
     pub key_id: String,
     pub me: Option<PersonInfo>,
@@ -249,6 +254,8 @@ impl State {
     pub fn new(server_url: &str, key_id: &str, now: Timestamp) -> State {
         State {
             server_url: server_url.to_string(),
+            replicas: 1,
+            replica: 0,
             key_id: key_id.to_string(),
             me: None,
             server: None,

@@ -54,6 +54,11 @@ pub fn update(s: &mut State, event: Event) -> Vec<Command> {
 }
 
 fn on_connection(s: &mut State, c: ConnEvent) {
+    if let ConnEvent::Server { index, url } = c {
+        s.server_url = inert(&url).into_owned();
+        s.replica = index;
+        return;
+    }
     if s.connection == Connection::Live {
         s.live_until = Some(s.now);
     }
@@ -79,6 +84,7 @@ fn on_connection(s: &mut State, c: ConnEvent) {
             since: s.now,
             reason: inert(&reason).into_owned(),
         },
+        ConnEvent::Server { .. } => return,
     };
 }
 

@@ -101,7 +101,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             headless(&url, &world, &sim, args.duration).await
         } else {
             let opts = Options {
-                server: url.clone(),
                 client: crate::client::Client::new(&url),
                 key: world.your_key()?,
                 theme,

@@ -63,7 +63,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
     let name =
         naming::server_name(args.name.as_deref(), &args.command).map_err(anyhow::Error::msg)?;
     let settings = Settings::resolve(
-        args.server.as_deref(),
+        &args.server,
         args.on_behalf_of.as_deref(),
         None,
         args.ca_cert.as_deref(),

@@ -128,6 +128,19 @@ pub fn message(f: &mut Frame, area: Rect, s: &State) {
     f.render_widget(Paragraph::new(clip_line(line, area.width as usize)), area);
 }
 
+/// With several replicas, which one the console is on (or trying), right after the connection
+/// state so a narrow bar keeps it: `replica 2 of 3: host:port`.
+fn replica(s: &State) -> Option<String> {
+    (s.replicas > 1).then(|| {
+        format!(
+            "│ replica {} of {}: {} ",
+            s.replica + 1,
+            s.replicas,
+            crate::client::host_port(&s.server_url)
+        )
+    })
+}
+
 pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     let t = &s.theme;
     let (conn, style) = match &s.connection {
@@ -177,8 +190,15 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
         }
         None => format!("{} (not yet confirmed)", inert(&s.key_id)),
     };
-    let mut spans = vec![
-        Span::styled(format!(" {conn} "), style.add_modifier(Modifier::BOLD)),
+    let mut spans = vec![Span::styled(
+        format!(" {conn} "),
+        style.add_modifier(Modifier::BOLD),
+    )];
+    let on = replica(s);
+    if let Some(on) = &on {
+        spans.push(Span::styled(on.clone(), t.accent()));
+    }
+    spans.extend([
         Span::raw(format!("│ {who} ")),
         Span::raw(if s.resynced {
             format!(
@@ -190,7 +210,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
         } else {
             "│ no data yet ".to_string()
         }),
-    ];
+    ]);
     if s.budgets.alerts() > 0 {
         let n = s.budgets.alerts();
         spans.push(Span::styled(
@@ -207,7 +227,9 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
     if let Some(n) = &s.note {
         spans.push(Span::styled(format!("│ {n} "), t.muted()));
     }
-    spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
+    if on.is_none() {
+        spans.push(Span::styled(format!("│ {} ", s.server_url), t.muted()));
+    }
     spans.push(Span::styled(
         format!("│ {} help", key(s, Action::Help)),
         t.muted(),

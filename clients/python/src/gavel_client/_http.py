@@ -1,19 +1,22 @@
 """What the sync and async clients share about HTTP: the agent endpoints' paths, headers,
-the order servers are tried in, and how transport errors are named."""
+the order servers are tried in, when to move to the next, and how transport errors are named."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import httpx
 
+from . import _flow
 from ._flow import CONNECT_TIMEOUT
 from ._version import __version__
 from .errors import GavelUnavailable
 
 
 class Unreachable(GavelUnavailable):
-    """No server could be connected to (nothing was sent): safe to try again or elsewhere."""
+    """No server gave an answer: none could be connected to, or (with several) each failed in
+    its own way. Asking again is safe: every request this client makes is safe to repeat."""
 
 
 class paths:
@@ -40,9 +43,13 @@ def auth_headers(token: str) -> dict[str, str]:
 
 
 class Exchange:
-    """Servers in the order given. A request goes to the one that answered last, then to the
-    others in turn, but only on a connection failure: a request that reached a server is never
-    sent again elsewhere, so a deny is never retried until something says yes."""
+    """Servers in the order given. A request goes to the one that answered last (sticky), then
+    to the others in turn, but only when one did not answer: no connection, no answer after the
+    request was sent, or a 503 (not ready, its store down, shutting down: nothing recorded).
+    Every request this client makes is safe to repeat: a submission carries an
+    ``Idempotency-Key`` (a second replica returns the first's action), reads are reads, and a
+    withdraw or a cost report finds its work done. Any other answer — an allow, a deny, a 4xx —
+    is the answer: a deny is never retried until something says yes."""
 
     def __init__(self, servers: tuple[str, ...]) -> None:
         self.servers = servers
@@ -62,6 +69,44 @@ class Exchange:
     def unreachable(self, last: Exception | None) -> Unreachable:
         return Unreachable(f"no gavel server could be reached ({', '.join(self.servers)}), so "
                            f"nothing is allowed: {last}")
+
+
+class Tried:
+    """What each server did with one request that none answered; the error to raise. With
+    one server it is that server's own error, as it always was."""
+
+    def __init__(self) -> None:
+        self._failures: list[tuple[str, str, Exception]] = []
+
+    def not_sent(self, url: str, e: httpx.HTTPError, exchange: Exchange) -> None:
+        err = exchange.unreachable(e)
+        err.__cause__ = e
+        self._failures.append((url, _named(e), err))
+
+    def no_answer(self, url: str, e: httpx.HTTPError, timeout: float) -> None:
+        err = http_error(e, url, timeout)
+        err.__cause__ = e
+        self._failures.append((url, f"no answer: {_named(e)}", err))
+
+    def unavailable(self, url: str, status: int, content: bytes,
+                    headers: Mapping[str, str]) -> None:
+        """A 503: what it would raise alone (a ``RetryLater`` for ``shutting_down``)."""
+        try:
+            _flow.read_json(status, content, headers)
+            err: Exception = GavelUnavailable(f"gavel at {url} answered {status}")
+        except Exception as e:  # noqa: BLE001 — kept to raise below
+            err = e
+        self._failures.append((url, f"answered {status}: {err}", err))
+
+    def error(self) -> Exception:
+        if len(self._failures) == 1:
+            return self._failures[0][2]
+        each = "; ".join(f"{url} ({what})" for url, what, _ in self._failures)
+        return Unreachable(f"no gavel server answered, so nothing is allowed: {each}")
+
+
+def _named(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
 def http_error(e: httpx.HTTPError, url: str, timeout: float) -> GavelUnavailable:

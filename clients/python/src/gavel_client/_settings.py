@@ -7,6 +7,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .errors import GavelUnavailable, InvalidCall
 
@@ -21,15 +22,46 @@ class Settings:
 
 
 def split_servers(value: str | Sequence[str]) -> tuple[str, ...]:
-    """``"https://a:7878, https://b:7878"`` or a list → URLs without a trailing slash."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    urls = tuple(u.strip().rstrip("/") for u in items if u.strip())
+    """``"https://a:7878, https://b:7878"`` or a list (whose items may hold commas too) → the
+    URLs in order, trimmed, without a trailing slash. An empty entry (``a,,b``, a trailing
+    comma), a server listed twice (also spelt ``http://A:7878/`` beside ``http://a:7878``) and
+    anything not an ``http://`` or ``https://`` server address raise :class:`InvalidCall`: a
+    typo in a failover list must not silently leave a replica out."""
+    values = [value] if isinstance(value, str) else list(value)
+    urls: list[str] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for v in values:
+        for entry in v.split(","):
+            u = entry.strip()
+            if not u:
+                raise InvalidCall(f"the server list {v!r} has an empty entry: separate URLs with "
+                                  f"single commas, without one at the end")
+            same = _checked(u)
+            if same in seen:
+                raise InvalidCall(f"server {u!r} is listed twice: list each replica once")
+            seen.add(same)
+            urls.append(u.rstrip("/"))
     if not urls:
         raise InvalidCall("no gavel server URL was given")
-    for u in urls:
-        if not (u.startswith("http://") or u.startswith("https://")):
-            raise InvalidCall(f"a gavel server URL must start with http:// or https://: {u!r}")
-    return urls
+    return tuple(urls)
+
+
+def _checked(url: str) -> tuple[str, str, int, str]:
+    """``url`` checked as a server address; the form by which two spellings of one compare
+    equal."""
+    bad = InvalidCall(f"a gavel server URL must be http:// or https:// and a host, with no query: "
+                      f"{url!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise bad from e
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise bad
+    scheme = parts.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    return scheme, parts.hostname.lower(), port or default, parts.path.rstrip("/")
 
 
 def resolve(server: str | Sequence[str] | None, token: str | None, ca_cert: str | None,

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import _flow
 from ._flow import Budget, RetryLater, Verifier, Wait
-from ._http import Exchange, Unreachable, auth_headers, http_error, paths
+from ._http import Exchange, Tried, Unreachable, auth_headers, paths
 from ._settings import resolve, tls_context
 from .cost import CostRecorded, cost_body, parse_cost_recorded
 from .errors import GavelUnavailable, NotAllowed, TimedOut
@@ -175,16 +175,20 @@ class Client:
 
     def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
               timeout: float) -> object:
-        last: Exception | None = None
+        tried = Tried()
         for url in self._exchange.order():
             try:
                 r = self._http.request(method, url + path, content=body, headers=headers,
                                        timeout=self._exchange.timeout(timeout))
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                last = e
+                tried.not_sent(url, e, self._exchange)
                 continue
             except httpx.HTTPError as e:
-                raise http_error(e, url, timeout) from e
+                tried.no_answer(url, e, timeout)
+                continue
+            if r.status_code == 503:
+                tried.unavailable(url, r.status_code, r.content, r.headers)
+                continue
             self._exchange.answered(url)
             return _flow.read_json(r.status_code, r.content, r.headers)
-        raise self._exchange.unreachable(last)
+        raise tried.error()

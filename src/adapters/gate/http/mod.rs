@@ -81,7 +81,7 @@ pub fn run(args: GateArgs) -> anyhow::Result<ExitCode> {
         .parse()
         .context("--listen takes IP:PORT, like 127.0.0.1:7879")?;
     let settings = Settings::resolve(
-        args.server.as_deref(),
+        &args.server,
         args.on_behalf_of.as_deref(),
         None,
         args.ca_cert.as_deref(),
