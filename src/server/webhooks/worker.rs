@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::sync::{broadcast, watch};
 
 use super::config::Webhook;
-use super::cursor::{Cursor, CursorFile};
+use super::cursor::{Cursor, CursorStore};
 use super::delivery::{deliver, Delivered};
 use super::events::{self, Event};
 use super::pending::{is_near, Pending};
@@ -29,7 +29,8 @@ const LAZY_SAVE: Duration = Duration::from_secs(5);
 
 pub struct Worker {
     pub hook: Arc<Webhook>,
-    pub file: CursorFile,
+    /// Where the cursor is saved.
+    pub place: CursorStore,
     pub cursor: Cursor,
     pub store: Store,
     /// Only for webhooks that want near-deadline warnings.
@@ -144,14 +145,15 @@ impl Worker {
         true
     }
 
-    /// Writes the cursor; a failure is logged (the events since are sent again after a restart).
+    /// Writes the cursor; a failure is logged (the events since are sent again after a restart,
+    /// or by the next replica to deliver).
     async fn save(&self) -> bool {
-        let file = self.file.clone();
+        let place = self.place.clone();
         let cursor = self.cursor.clone();
-        match tokio::task::spawn_blocking(move || file.save(&cursor)).await {
+        match tokio::task::spawn_blocking(move || place.save(&cursor)).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
-                tracing::error!(webhook = %self.hook.id, "webhook cursor {} not saved: {e}", self.file.path().display());
+                tracing::error!(webhook = %self.hook.id, "{e:#}");
                 false
             }
             Err(_) => false,
