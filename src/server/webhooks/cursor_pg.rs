@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use postgres::{Client, GenericClient};
 
 use super::cursor::Cursor;
-use super::lease::Session;
+use super::lease::{Session, CHECK_TIMEOUT};
 
 /// One webhook's row, written on the lease's session.
 #[derive(Clone)]
@@ -36,6 +36,17 @@ impl PgCursor {
         self.session
             .with(|c| save(c, &self.webhook, cursor))
             .unwrap_or_else(|| Err(self.lease_gone()))
+    }
+
+    /// Whether the lease's session is alive, and so still holds the lock it took. Blocks.
+    pub fn confirm(&self) -> anyhow::Result<()> {
+        let checked = self.session.with(|c| c.is_valid(CHECK_TIMEOUT));
+        checked.ok_or_else(|| self.lease_gone())?.with_context(|| {
+            format!(
+                "webhook {}: the webhook lease's connection does not answer",
+                self.webhook
+            )
+        })
     }
 
     fn lease_gone(&self) -> anyhow::Error {

@@ -89,6 +89,9 @@ impl Worker {
                 None => *dirty = true,
                 Some(mut ev) => {
                     self.enrich(&mut ev).await;
+                    if !self.holds_lease().await {
+                        return Step::Failed;
+                    }
                     if deliver(&self.hook, &ev, &self.shutdown).await == Delivered::Stopped {
                         return Step::Stopped;
                     }
@@ -131,6 +134,9 @@ impl Worker {
                 continue;
             }
             let ev = events::near_deadline(esc, now);
+            if !self.holds_lease().await {
+                return true;
+            }
             if deliver(&self.hook, &ev, &self.shutdown).await == Delivered::Stopped {
                 return false;
             }
@@ -143,6 +149,24 @@ impl Worker {
         self.cursor.near_sent.retain(|id| live.contains(id));
         *dirty |= before != self.cursor.near_sent.len();
         true
+    }
+
+    /// With a shared store, whether this replica still holds the webhook lease, asked right
+    /// before each delivery: the lease thread looks only every second, and in that second
+    /// another replica may have taken the lease and be paging the same event.
+    async fn holds_lease(&self) -> bool {
+        let CursorStore::Postgres(pg) = &self.place else {
+            return true;
+        };
+        let pg = pg.clone();
+        match tokio::task::spawn_blocking(move || pg.confirm()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(webhook = %self.hook.id, "{e:#}; not delivering");
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     /// Writes the cursor; a failure is logged (the events since are sent again after a restart,
