@@ -21,22 +21,21 @@ use serde_json::json;
 use common::cluster::Cluster;
 use common::postgres::with_client;
 use common::{request, POLICY};
-use receiver::{Received, Receiver};
+use receiver::{verifies, Received, Receiver};
 
 /// Long enough for a second replica delivering the same webhook to have sent an event again:
 /// a worker looks at the log every 2 s without being woken, a replica tries for the lease
 /// every second.
 const QUIET: Duration = Duration::from_secs(4);
 
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 /// One JSON webhook to `url`, as `gavel serve --config` reads it.
 fn webhook(url: &str) -> Vec<WebhookEntry> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gavel.toml");
-    std::fs::write(
-        &path,
-        format!("[[webhook]]\nid = \"ops\"\nurl = \"{url}\"\n"),
-    )
-    .unwrap();
+    let table = format!("[[webhook]]\nid = \"ops\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n");
+    std::fs::write(&path, table).unwrap();
     ConfigFile::load(&path).expect("a valid config").webhooks
 }
 
@@ -44,7 +43,9 @@ fn webhook(url: &str) -> Vec<WebhookEntry> {
 fn holders(store: &str) -> Vec<i32> {
     with_client(store, |c| {
         c.query(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+            "SELECT pid FROM pg_locks
+             WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND ((classid::bigint << 32) | objid::bigint) = $1",
             &[&WEBHOOK_LOCK],
         )
@@ -130,10 +131,11 @@ async fn paged(rx: &Receiver, escalations: &[String]) {
     }
 }
 
-/// Every event the receiver got arrived once.
+/// Every event the receiver got arrived once, signed with the webhook's secret.
 fn each_once(rx: &Receiver) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for r in rx.received() {
+        assert!(verifies(SECRET, &r, &r.body), "{r:?}");
         *seen.entry(r.id).or_default() += 1;
     }
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
@@ -191,7 +193,18 @@ async fn a_holder_that_loses_its_lease_connection_stops_paging_and_a_replica_goe
     let pid = holder[0];
     with_client(&c.store, move |db| {
         db.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+        // Gone before anything happens that the old holder could page.
+        let until = Instant::now() + Duration::from_secs(10);
+        while db
+            .query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
             .unwrap()
+            .len()
+            == 1
+        {
+            assert!(Instant::now() < until, "the lease's session does not end");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     });
     let mut after = escalate(&c, 0, 2, "b").await;
     after.extend(escalate(&c, 1, 2, "c").await);

@@ -60,6 +60,7 @@ fn kill_holder(db: &TestDb) -> u64 {
     c.query(
         "SELECT pg_terminate_backend(pid) FROM pg_locks
          WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND ((classid::bigint << 32) | objid::bigint) = $1",
         &[&WEBHOOK_LOCK],
     )
