@@ -9,8 +9,10 @@
 //! longer hold the lock, so it reports itself deposed at once and drops the connection (which
 //! releases the lock if the session was still alive), then campaigns again on a new one.
 //!
-//! The elected session is shared ([`Session`]) so the cursors are written on it: a cursor is
-//! saved only while the session that holds the lock is alive.
+//! The elected session is shared ([`Session`]): the cursors are written on it, and each worker
+//! asks it right before each delivery whether it still answers, so a cursor is saved and an
+//! event sent only while the session that holds the lock is alive (short of the moment between
+//! that question and the send).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
