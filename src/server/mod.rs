@@ -141,7 +141,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = match &cfg.store {
         None => Store::open(&cfg.data, key)
             .with_context(|| format!("opening the store in {}", cfg.data.display()))?,
-        Some(url) => Store::open_postgres(url, key, &replica_id())
+        Some(url) => Store::open_postgres(url, key, &origin)
             .with_context(|| format!("opening the store at {}", store::postgres::redacted(url)))?,
     };
 
