@@ -7,14 +7,20 @@ use rusqlite::{Connection, OpenFlags};
 use crate::protocol::PublicKey;
 use crate::server::audit::{latest_anchor, verify, Anchor, Expect};
 use crate::server::store::db_path;
+use crate::server::store::postgres::export::snapshot;
+use crate::server::store::postgres::redacted;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AuditCommand {
     /// Verify the audit chain, its signed checkpoints and the state tables; names the first problem
     Verify {
         /// The server's data directory (may be in use by a running server)
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data: Option<PathBuf>,
+        /// Instead of --data: the PostgreSQL store the replicas share (postgres://…; may be in
+        /// use), copied as of one commit and verified like a data dir
         #[arg(long)]
-        data: PathBuf,
+        store: Option<String>,
         /// A checkpoint printed earlier by `gavel audit checkpoint` and kept elsewhere: the log
         /// must extend it (a cut tail, a deleted or a diverging log fails)
         #[arg(long)]
@@ -41,6 +47,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Export(args) => super::runtime()?.block_on(super::audit_remote::export(args)),
         AuditCommand::Verify {
             data,
+            store,
             anchor,
             server_key,
         } => {
@@ -57,7 +64,15 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                     .map(|k| PublicKey::parse(&k).context("--server-key"))
                     .transpose()?,
             };
-            let report = verify(&db_path(&data), &expect)?;
+            let report = match (data, store) {
+                (Some(data), _) => verify(&db_path(&data), &expect)?,
+                (None, Some(url)) => {
+                    let copy = snapshot(&url)
+                        .with_context(|| format!("copying the store at {}", redacted(&url)))?;
+                    verify(copy.path(), &expect)?
+                }
+                (None, None) => anyhow::bail!("say which log: --data DIR or --store URL"),
+            };
             println!(
                 "ok: {} records, {} signed checkpoints, head {}; the state tables match the log",
                 report.records, report.checkpoints, report.head

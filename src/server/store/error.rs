@@ -10,9 +10,9 @@ use crate::server::audit::EventError;
 pub enum StoreError {
     #[error("storage failed: {0}")]
     Sqlite(Arc<rusqlite::Error>),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", with_causes(.0))]
     Postgres(Arc<postgres::Error>),
-    #[error("cannot reach PostgreSQL at {url}: {source}")]
+    #[error("cannot reach PostgreSQL at {url}: {}", with_causes(.source))]
     Unreachable {
         url: String,
         source: Arc<postgres::Error>,
@@ -64,6 +64,18 @@ impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         StoreError::Postgres(Arc::new(e))
     }
+}
+
+/// A PostgreSQL error with what caused it (its own text is only the kind, "db error"), on one
+/// line.
+fn with_causes(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text.replace('\n', " ")
 }
 
 /// A row that cannot be read, naming its table and key.

@@ -22,6 +22,7 @@ pub mod figures;
 pub mod history;
 pub mod postgres;
 mod query;
+mod rows;
 pub mod sqlite;
 mod writer;
 
@@ -215,6 +216,7 @@ pub enum Reply {
 }
 
 /// An action row as the long-poll needs it.
+#[derive(Debug)]
 pub struct StoredAction {
     pub agent: String,
     pub effect: Effect,

@@ -7,10 +7,13 @@
 //! carries its `origin` (the replica that wrote it), and each commit notifies [`CHANNEL`] with
 //! the new head, so the other replicas re-read what changed (see `server::replicas`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::{Client, Config, NoTls};
 
+use super::chain::Chain;
 use super::StoreError;
 use crate::protocol::PersonKey;
 
@@ -23,9 +26,14 @@ pub const WEBHOOK_LOCK: i64 = 0x6761_7665_6c00_0003;
 pub const CHANNEL: &str = "gavel_audit";
 
 mod commit;
+pub mod export;
 pub mod feed;
+mod op_rows;
+mod ops;
+mod prior_calls;
 mod reader;
 pub mod schema;
+mod sql;
 
 pub use commit::PgWriter;
 pub use reader::PgReader;
@@ -41,17 +49,72 @@ pub fn open(
 ) -> Result<(PgWriter, Vec<PgReader>), StoreError> {
     let mut conn = connect(url)?;
     schema::migrate(&mut conn, &redacted(url))?;
-    let _ = (server_key, readers, origin);
-    todo!("the PostgreSQL backend")
+    check_key(&mut conn, &server_key, url)?;
+    let readers = (0..readers)
+        .map(|_| PgReader::connect(url))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let writer = PgWriter::new(url, conn, Chain::new(server_key), origin)?;
+    Ok((writer, readers))
 }
 
+/// How long making a connection may take before it counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may go unacknowledged before the connection counts as lost: a database
+/// that vanished fails a write in seconds, not after the system's default (about 15 minutes).
+const LOST_AFTER: Duration = Duration::from_secs(10);
+/// An idle connection (the change feed's, waiting for a notification) is probed after this
+/// long, then every [`KEEPALIVE_INTERVAL`], and counts as lost after [`KEEPALIVE_RETRIES`]
+/// unanswered probes: about ten seconds, instead of the system's two hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(4);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+const KEEPALIVE_RETRIES: u32 = 3;
+
 /// A new connection to `url`; one that cannot be made says where it tried, without the
-/// password.
+/// password. Timeouts the URL does not set are set to fail within seconds.
 pub fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|e| StoreError::Unreachable {
+    let unreachable = |e| StoreError::Unreachable {
         url: redacted(url),
         source: Arc::new(e),
-    })
+    };
+    let mut config: Config = url.parse().map_err(unreachable)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(LOST_AFTER);
+    }
+    if config.get_keepalives_interval().is_none() && config.get_keepalives_retries().is_none() {
+        config
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("gavel");
+    }
+    config.connect(NoTls).map_err(unreachable)
+}
+
+/// Records the server's public key on first open; later, refuses another key. Replicas
+/// starting together on an empty database record one key: the first insert wins, and each
+/// compares with what was recorded.
+fn check_key(conn: &mut Client, key: &PersonKey, url: &str) -> Result<(), StoreError> {
+    let public = key.public().to_string();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('server_public_key', $1)
+         ON CONFLICT (key) DO NOTHING",
+        &[&public],
+    )?;
+    let recorded: String = conn
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'server_public_key'",
+            &[],
+        )?
+        .get(0);
+    if recorded != public {
+        return Err(StoreError::WrongKey(PathBuf::from(redacted(url))));
+    }
+    Ok(())
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.

@@ -2,25 +2,15 @@
 //! while they are younger than the retention, purged a few at a time as new ones are written,
 //! so the table holds about a day of keys whatever the traffic.
 
-use chrono::{Duration, SecondsFormat};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::protocol::{Timestamp, IDEMPOTENCY_KEY_RETENTION_SECS};
+use crate::protocol::Timestamp;
+use crate::server::store::rows::{key_cutoff as cutoff, key_stamp as stamp};
 use crate::server::store::{KeyWrite, StoreError, StoredKey};
 
 /// Expired keys deleted per key written: more than are written, so the table cannot outgrow
 /// its retention, and few enough that no write pays for a backlog at once.
 const PURGE_PER_WRITE: u32 = 16;
-
-/// Fixed width, UTC: text order is time order.
-fn stamp(t: Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// The oldest creation time a key may have at `now` and still count.
-fn cutoff(now: Timestamp) -> String {
-    stamp(now - Duration::seconds(IDEMPOTENCY_KEY_RETENTION_SECS))
-}
 
 /// Records `key` as naming `action`. An expired row for the same key is replaced; a live one
 /// (another writer took the key first) fails the job, so nothing of it is committed.
@@ -74,9 +64,10 @@ pub(super) fn read(
 mod tests {
     use std::path::Path;
 
-    use chrono::Utc;
+    use chrono::{Duration, Utc};
 
     use super::*;
+    use crate::protocol::IDEMPOTENCY_KEY_RETENTION_SECS;
 
     fn store() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();

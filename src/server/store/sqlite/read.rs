@@ -7,29 +7,12 @@ use serde_json::Value;
 
 use crate::protocol::{
     ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
-    PriorCall, Resolution, Timestamp,
+    PriorCall,
 };
 use crate::server::store::error::unreadable;
+use crate::server::store::rows::parse;
+pub(super) use crate::server::store::rows::{effect, resolution, time};
 use crate::server::store::{AuditQuery, ExpiryPlan, StoreError, StoredAction};
-
-fn parse<T: DeserializeOwned>(table: &'static str, row: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| unreadable(table, row, e))
-}
-
-pub(super) fn effect(table: &'static str, row: &str, text: &str) -> Result<Effect, StoreError> {
-    match text {
-        "allow" => Ok(Effect::Allow),
-        "flag" => Ok(Effect::Flag),
-        "review" => Ok(Effect::Review),
-        "deny" => Ok(Effect::Deny),
-        other => Err(unreadable(table, row, format!("unknown effect {other:?}"))),
-    }
-}
-
-pub(super) fn time(table: &'static str, row: &str, text: &str) -> Result<Timestamp, StoreError> {
-    text.parse()
-        .map_err(|e| unreadable(table, row, format!("time {text:?}: {e}")))
-}
 
 /// The last `n` calls of a session before now, oldest first, each escalated one with its
 /// escalation and, once resolved, how it ended: the approver sees what happened to the call,
@@ -88,23 +71,6 @@ pub(super) fn last_calls(
         .collect::<Result<Vec<_>, StoreError>>()?;
     calls.reverse();
     Ok(calls)
-}
-
-/// How an escalation in state `text` ended; `None` while pending. One that could not be read
-/// when the server started was denied then.
-pub(super) fn resolution(
-    table: &'static str,
-    row: &str,
-    text: &str,
-) -> Result<Option<Resolution>, StoreError> {
-    match text {
-        "pending" => Ok(None),
-        "approved" => Ok(Some(Resolution::Approved)),
-        "denied" | "unreadable" => Ok(Some(Resolution::Denied)),
-        "expired" => Ok(Some(Resolution::Expired)),
-        "cancelled" => Ok(Some(Resolution::Cancelled)),
-        other => Err(unreadable(table, row, format!("unknown state {other:?}"))),
-    }
 }
 
 /// An action row. One whose escalation could not be read at start (and was denied then) is

@@ -1,0 +1,163 @@
+//! Escalation writes: created with the session's history read in the write transaction, and
+//! changed only from the state they were made from.
+
+use chrono::Utc;
+use gavel::protocol::{ActionRecord, Effect, Escalation, EscalationState};
+use gavel::server::store::{ActionWrite, Change, ExpiryPlan, Op, Reply, StoreError};
+use serde_json::json;
+
+use super::open;
+use crate::common::postgres::fresh_database;
+
+fn record(id: &str) -> ActionRecord {
+    serde_json::from_value(json!({
+        "id": id, "agent": "deployer", "tool": "deploy.release", "args": {"env": id},
+        "session": "s1", "submitted_at": Utc::now(), "policy_version": "1",
+    }))
+    .unwrap()
+}
+
+fn write(record: ActionRecord, escalation: Option<Escalation>) -> Op {
+    Op::Action(Box::new(ActionWrite {
+        effect: if escalation.is_some() {
+            Effect::Review
+        } else {
+            Effect::Allow
+        },
+        rule: Some("deploy".into()),
+        reason: "r".into(),
+        escalation: escalation.map(|e| {
+            let plan = ExpiryPlan {
+                escalate_to: None,
+                timeout_secs: 60,
+            };
+            (e, plan)
+        }),
+        flagged: None,
+        key: None,
+        grant: None,
+        governed: None,
+        record,
+    }))
+}
+
+fn escalation(id: &str, record: &ActionRecord) -> Escalation {
+    serde_json::from_value(json!({
+        "id": id, "action": record, "digest": "d",
+        "rule": {"id": "deploy", "effect": "review", "reason": "r"},
+        "history": [], "group": "ops", "approvals_required": 1, "separate_owner": false,
+        "created_at": Utc::now(), "deadline": Utc::now() + chrono::Duration::minutes(1),
+        "state": "pending",
+    }))
+    .unwrap()
+}
+
+fn resolved(esc: &Escalation) -> Escalation {
+    let mut e = esc.clone();
+    e.state = EscalationState::Approved;
+    e.resolved_at = Some(Utc::now());
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_changes_only_from_the_state_it_was_read_in() {
+    let url = fresh_database();
+    let (a, b) = (open(&url, "replica-a"), open(&url, "replica-b"));
+    // An earlier call of the session, written by the other replica.
+    b.write(write(record("act_1"), None), vec![]).await.unwrap();
+    let rec = record("act_2");
+    let Reply::Escalation(stored) = a
+        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
+        .await
+        .unwrap()
+    else {
+        panic!("an escalating action answers with its escalation");
+    };
+    let history: Vec<&str> = stored.history.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(history, ["act_1"], "the session's calls on every replica");
+    assert_eq!(stored.history[0].args, json!({"env": "act_1"}));
+
+    // A change made from another state than the stored one (another replica changed it since).
+    let mut stale = (*stored).clone();
+    stale.group = "backup".into();
+    let e = b
+        .write(
+            Op::Escalation(Change::new(&stale, resolved(&stale))),
+            vec![],
+        )
+        .await
+        .err()
+        .expect("a stale change is refused");
+    assert!(
+        matches!(&e, StoreError::Conflict(id) if id == "esc_1"),
+        "{e}"
+    );
+
+    let mut missing = (*stored).clone();
+    missing.id = "esc_nope".into();
+    let e = a
+        .write(
+            Op::Escalation(Change::new(&missing, resolved(&missing))),
+            vec![],
+        )
+        .await
+        .err()
+        .expect("a change to no escalation is refused");
+    assert!(
+        matches!(&e, StoreError::NoSuchEscalation(id) if id == "esc_nope"),
+        "{e}"
+    );
+
+    // The change made from the stored state applies once; the same change again is stale.
+    let change = || Op::Escalation(Change::new(&stored, resolved(&stored)));
+    b.write(change(), vec![])
+        .await
+        .expect("the fenced change applies");
+    let e = a.write(change(), vec![]).await.err().expect("applied once");
+    assert!(matches!(&e, StoreError::Conflict(_)), "{e}");
+    let state = super::pg(&url, |c| {
+        c.query_one("SELECT state FROM escalations WHERE id = 'esc_1'", &[])
+            .unwrap()
+            .get::<_, String>(0)
+    });
+    assert_eq!(state, "approved");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_escalation_that_cannot_be_read_is_denied_and_audited() {
+    let url = fresh_database();
+    let store = open(&url, "replica-a");
+    let rec = record("act_1");
+    store
+        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
+        .await
+        .unwrap();
+    super::pg(&url, |c| {
+        c.execute(
+            "UPDATE escalations SET body = '{not json' WHERE id = 'esc_1'",
+            &[],
+        )
+        .unwrap()
+    });
+    let Reply::Denied(denied) = store.write(Op::DenyUnreadable, vec![]).await.unwrap() else {
+        panic!("DenyUnreadable answers with what it denied");
+    };
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].0, "esc_1");
+    let (state, kind) = super::pg(&url, |c| {
+        let state: String = c
+            .query_one("SELECT state FROM escalations WHERE id = 'esc_1'", &[])
+            .unwrap()
+            .get(0);
+        let kind: String = c
+            .query_one("SELECT kind FROM audit ORDER BY seq DESC LIMIT 1", &[])
+            .unwrap()
+            .get(0);
+        (state, kind)
+    });
+    assert_eq!(state, "unreadable");
+    assert_eq!(kind, "escalation_unreadable");
+    store.shutdown().await;
+}
