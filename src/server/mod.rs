@@ -141,7 +141,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = match &cfg.store {
         None => Store::open(&cfg.data, key)
             .with_context(|| format!("opening the store in {}", cfg.data.display()))?,
-        Some(url) => Store::open_postgres(url, key, &replica_id())
+        Some(url) => Store::open_postgres(url, key, &origin)
             .with_context(|| format!("opening the store at {}", store::postgres::redacted(url)))?,
     };
 
@@ -171,8 +171,15 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         replicas::follow(app.clone(), url, &origin, head, stop.subscribe())
             .context("following the other replicas' changes")?;
     }
-    let webhooks =
-        webhooks::start(hooks, &cfg.data, &app.store, &app.bus, stop.subscribe()).await?;
+    let webhooks = webhooks::start(
+        hooks,
+        &cfg.data,
+        cfg.store.as_deref(),
+        &app.store,
+        &app.bus,
+        stop.subscribe(),
+    )
+    .await?;
 
     let tcp = tokio::net::TcpListener::bind(cfg.listen)
         .await

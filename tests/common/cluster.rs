@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use gavel::client::Client;
+use gavel::config::webhook::WebhookEntry;
 use gavel::server::{start, RunningServer, ServerConfig};
 
 use super::postgres::fresh_database;
@@ -16,6 +17,8 @@ pub struct Cluster {
     /// The database every replica keeps its records in.
     pub store: String,
     pub replicas: Vec<Replica>,
+    /// Every replica's `[[webhook]]`s.
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 pub struct Replica {
@@ -34,6 +37,15 @@ impl Replica {
 impl Cluster {
     /// `n` replicas of a server with `policy` on a fresh database.
     pub async fn start(policy: &str, n: usize) -> Cluster {
+        Self::start_with_webhooks(policy, n, Vec::new()).await
+    }
+
+    /// As [`Cluster::start`], every replica with these `[[webhook]]`s.
+    pub async fn start_with_webhooks(
+        policy: &str,
+        n: usize,
+        webhooks: Vec<WebhookEntry>,
+    ) -> Cluster {
         let env = Env::new(policy);
         let store = fresh_database();
         std::fs::create_dir_all(&env.data).unwrap();
@@ -54,6 +66,7 @@ impl Cluster {
             env,
             store,
             replicas,
+            webhooks,
         };
         for i in 0..n {
             cluster.boot(i).await;
@@ -71,7 +84,7 @@ impl Cluster {
             roster: self.env.roster.clone(),
             tls: None,
             limits: Default::default(),
-            webhooks: Vec::new(),
+            webhooks: self.webhooks.clone(),
         }
     }
 

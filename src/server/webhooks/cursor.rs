@@ -5,7 +5,9 @@
 //!
 //! A file, not a table: the cursor is delivery bookkeeping, not audited state, so it stays out
 //! of the store's writer (and of `gavel audit verify`'s state check) and never queues behind
-//! enforcement writes.
+//! enforcement writes. With a PostgreSQL store the replicas take turns delivering, so the
+//! cursor is a row there instead ([`PgCursor`]), written on the delivering replica's own
+//! connection, again outside the store's writer.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+pub use super::cursor_pg::PgCursor;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cursor {
@@ -21,6 +25,37 @@ pub struct Cursor {
     pub seq: u64,
     /// Ids of near-deadline warnings sent for escalations still pending.
     pub near_sent: BTreeSet<String>,
+}
+
+/// Where a webhook's cursor is kept. Both load `None` for a webhook never started and refuse a
+/// damaged cursor rather than start it over.
+#[derive(Clone)]
+pub enum CursorStore {
+    /// In the data dir (a SQLite store: this server is the only one delivering).
+    File(CursorFile),
+    /// In the shared PostgreSQL store, on the connection that holds the webhook lease.
+    Postgres(PgCursor),
+}
+
+impl CursorStore {
+    /// Blocks on the file or the database: call it off the async threads.
+    pub fn load(&self) -> anyhow::Result<Option<Cursor>> {
+        match self {
+            CursorStore::File(f) => f.load(),
+            CursorStore::Postgres(p) => p.load(),
+        }
+    }
+
+    /// Durable once it returns: the file synced and renamed, or the row's UPSERT committed.
+    /// Blocks: call it off the async threads.
+    pub fn save(&self, cursor: &Cursor) -> anyhow::Result<()> {
+        match self {
+            CursorStore::File(f) => f
+                .save(cursor)
+                .with_context(|| format!("webhook cursor {} not saved", f.path().display())),
+            CursorStore::Postgres(p) => p.save(cursor),
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::sync::{broadcast, watch};
 
 use super::config::Webhook;
-use super::cursor::{Cursor, CursorFile};
+use super::cursor::{Cursor, CursorStore};
 use super::delivery::{deliver, Delivered};
 use super::events::{self, Event};
 use super::pending::{is_near, Pending};
@@ -29,7 +29,8 @@ const LAZY_SAVE: Duration = Duration::from_secs(5);
 
 pub struct Worker {
     pub hook: Arc<Webhook>,
-    pub file: CursorFile,
+    /// Where the cursor is saved.
+    pub place: CursorStore,
     pub cursor: Cursor,
     pub store: Store,
     /// Only for webhooks that want near-deadline warnings.
@@ -88,6 +89,9 @@ impl Worker {
                 None => *dirty = true,
                 Some(mut ev) => {
                     self.enrich(&mut ev).await;
+                    if !self.holds_lease().await {
+                        return Step::Failed;
+                    }
                     if deliver(&self.hook, &ev, &self.shutdown).await == Delivered::Stopped {
                         return Step::Stopped;
                     }
@@ -130,6 +134,9 @@ impl Worker {
                 continue;
             }
             let ev = events::near_deadline(esc, now);
+            if !self.holds_lease().await {
+                return true;
+            }
             if deliver(&self.hook, &ev, &self.shutdown).await == Delivered::Stopped {
                 return false;
             }
@@ -144,14 +151,33 @@ impl Worker {
         true
     }
 
-    /// Writes the cursor; a failure is logged (the events since are sent again after a restart).
-    async fn save(&self) -> bool {
-        let file = self.file.clone();
-        let cursor = self.cursor.clone();
-        match tokio::task::spawn_blocking(move || file.save(&cursor)).await {
+    /// With a shared store, whether this replica still holds the webhook lease, asked right
+    /// before each delivery: the lease thread looks only every second, and in that second
+    /// another replica may have taken the lease and be paging the same event.
+    async fn holds_lease(&self) -> bool {
+        let CursorStore::Postgres(pg) = &self.place else {
+            return true;
+        };
+        let pg = pg.clone();
+        match tokio::task::spawn_blocking(move || pg.confirm()).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
-                tracing::error!(webhook = %self.hook.id, "webhook cursor {} not saved: {e}", self.file.path().display());
+                tracing::warn!(webhook = %self.hook.id, "{e:#}; not delivering");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Writes the cursor; a failure is logged (the events since are sent again after a restart,
+    /// or by the next replica to deliver).
+    async fn save(&self) -> bool {
+        let place = self.place.clone();
+        let cursor = self.cursor.clone();
+        match tokio::task::spawn_blocking(move || place.save(&cursor)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(webhook = %self.hook.id, "{e:#}");
                 false
             }
             Err(_) => false,

@@ -19,6 +19,9 @@ use crate::protocol::PersonKey;
 
 /// The advisory lock every write transaction holds: it orders the audit chain.
 pub const CHAIN_LOCK: i64 = 0x6761_7665_6c00_0001;
+/// The advisory lock the replica delivering webhooks holds, for its session's lifetime, so one
+/// replica pages at a time (see `server::webhooks`).
+pub const WEBHOOK_LOCK: i64 = 0x6761_7665_6c00_0003;
 /// The channel each commit notifies with its last audit seq.
 pub const CHANNEL: &str = "gavel_audit";
 

@@ -4,7 +4,9 @@
 //!
 //! - 1: the tables of SQLite's version 5, with the audit rows' `origin` (the replica that
 //!   wrote each). Times are RFC 3339 UTC text in the "C" collation, so text order is time
-//!   order, exactly as in SQLite.
+//!   order, exactly as in SQLite. And `webhook_cursors`: how far each webhook got, one JSON
+//!   body per webhook id, kept here rather than in a replica's data dir so whichever replica
+//!   delivers webhooks next goes on from there.
 
 use postgres::Client;
 
@@ -93,6 +95,7 @@ CREATE TABLE grants (
     uses BIGINT NOT NULL DEFAULT 0,
     last_used_at TEXT COLLATE "C"
 );
+CREATE TABLE webhook_cursors (webhook TEXT PRIMARY KEY, body TEXT NOT NULL);
 "#;
 
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
