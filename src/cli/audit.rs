@@ -8,7 +8,8 @@ use crate::protocol::PublicKey;
 use crate::server::audit::{latest_anchor, verify, Anchor, Expect};
 use crate::server::store::db_path;
 use crate::server::store::postgres::export::snapshot;
-use crate::server::store::postgres::redacted;
+use crate::server::store::postgres::{redacted, PgReader};
+use crate::server::store::Reads as _;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AuditCommand {
@@ -32,8 +33,11 @@ pub enum AuditCommand {
     /// Print the latest signed checkpoint as one JSON line, to keep elsewhere as an anchor
     Checkpoint {
         /// The server's data directory (may be in use by a running server)
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        data: Option<PathBuf>,
+        /// Instead of --data: the PostgreSQL store the replicas share (postgres://…)
         #[arg(long)]
-        data: PathBuf,
+        store: Option<String>,
     },
     /// What happened, through a server (auditor or lead): records by agent, time and kind
     Query(super::audit_remote::QueryArgs),
@@ -90,21 +94,33 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Checkpoint { data } => {
-            let path = db_path(&data);
-            if !path.exists() {
-                anyhow::bail!("{} does not exist", path.display());
-            }
-            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .with_context(|| format!("opening {}", path.display()))?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            let anchor = latest_anchor(&conn)
-                .with_context(|| format!("reading {}", path.display()))?
-                .ok_or_else(|| {
-                    anyhow::anyhow!("{} has no signed checkpoint yet", path.display())
-                })?;
+        AuditCommand::Checkpoint { data, store } => {
+            let anchor = match (data, store) {
+                (Some(data), _) => sqlite_anchor(&db_path(&data))?,
+                (None, Some(url)) => {
+                    let name = redacted(&url);
+                    PgReader::connect(&url)
+                        .and_then(|r| r.latest_anchor())
+                        .with_context(|| format!("reading the store at {name}"))?
+                        .ok_or_else(|| anyhow::anyhow!("{name} has no signed checkpoint yet"))?
+                }
+                (None, None) => anyhow::bail!("say which log: --data DIR or --store URL"),
+            };
             println!("{}", serde_json::to_string(&anchor)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The newest signed checkpoint of the SQLite file at `path`.
+fn sqlite_anchor(path: &std::path::Path) -> anyhow::Result<Anchor> {
+    if !path.exists() {
+        anyhow::bail!("{} does not exist", path.display());
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    latest_anchor(&conn)
+        .with_context(|| format!("reading {}", path.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{} has no signed checkpoint yet", path.display()))
 }

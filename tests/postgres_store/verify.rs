@@ -38,6 +38,40 @@ async fn verify_store_passes_then_names_the_record_edited_in_the_database() {
         "{stdout}"
     );
 
+    // A checkpoint kept elsewhere anchors the shared log, as a data dir's does.
+    let out = gavel(&["audit", "checkpoint", "--store", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let anchor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(anchor["seq"], 3, "{anchor}");
+    let kept = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(kept.path(), &out.stdout).unwrap();
+    let anchored = |url: &str| {
+        gavel(&[
+            "audit",
+            "verify",
+            "--store",
+            url,
+            "--anchor",
+            kept.path().to_str().unwrap(),
+        ])
+    };
+    let out = anchored(&url);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("the log extends the anchor at record 3"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Another, shorter log does not extend it.
+    let cut = fresh_database();
+    let (c, d) = (open(&cut, "replica-c"), open(&cut, "replica-d"));
+    let (op, audit) = flip("global", "sig-1");
+    c.write(op, audit).await.unwrap();
+    d.write(Op::Audit, refused("/v1/x")).await.unwrap();
+    c.shutdown().await;
+    d.shutdown().await;
+    assert!(!anchored(&cut).status.success());
+
     // A state table that disagrees with the log is caught as on SQLite.
     pg(&url, |c| {
         c.execute("DELETE FROM used_signatures WHERE signature = 'sig-2'", &[])
