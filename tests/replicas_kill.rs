@@ -35,6 +35,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Three replica data dirs holding one server key.
+fn data_dirs(env: &Env) -> Vec<std::path::PathBuf> {
+    let key = PersonKey::generate("server");
+    (0..3)
+        .map(|i| {
+            let dir = env.dir.path().join(format!("replica-{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            key.write_new(&dir.join("server.key")).unwrap();
+            dir
+        })
+        .collect()
+}
+
 async fn spawn(env: &Env, data: &Path, store: &str, port: u16) -> (Replica, Client) {
     let child = Replica(
         Command::new(env!("CARGO_BIN_EXE_gavel"))
@@ -109,14 +122,7 @@ fn agents(
 async fn a_replica_killed_under_load_loses_nothing_acknowledged_and_rejoins() {
     let env = Env::new(POLICY);
     let store = fresh_database();
-    let key = PersonKey::generate("server");
-    let mut dirs = Vec::new();
-    for i in 0..3 {
-        let dir = env.dir.path().join(format!("replica-{i}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        key.write_new(&dir.join("server.key")).unwrap();
-        dirs.push(dir);
-    }
+    let dirs = data_dirs(&env);
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut replicas = Vec::new();
     for i in 0..3 {
@@ -231,6 +237,116 @@ async fn a_replica_killed_under_load_loses_nothing_acknowledged_and_rejoins() {
         verify.status.success(),
         "{}{}",
         String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+const DEADLINES: &str = r#"
+[[rule]]
+id = "deploy-fast"
+tools = ["deploy.release"]
+effect = "review"
+reason = "Deploys need ops"
+approvers = "ops"
+timeout = "2s"
+"#;
+
+/// How many `escalation_resolved` records name each of `ids`, and its state in the table.
+fn resolutions(store: &str, ids: &[String]) -> Vec<(String, i64, String)> {
+    let ids = ids.to_vec();
+    common::postgres::with_client(store, move |c| {
+        ids.iter()
+            .map(|id| {
+                let n: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM audit WHERE kind = 'escalation_resolved' AND escalation = $1",
+                        &[id],
+                    )
+                    .unwrap()
+                    .get(0);
+                let state: String = c
+                    .query_one("SELECT state FROM escalations WHERE id = $1", &[id])
+                    .unwrap()
+                    .get(0);
+                (id.clone(), n, state)
+            })
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_fire_once_when_a_replica_dies_mid_expiry_and_when_all_were_down() {
+    let env = Env::new(DEADLINES);
+    let store = fresh_database();
+    let dirs = data_dirs(&env);
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(Some(spawn(&env, &dirs[i], &store, ports[i]).await));
+    }
+    let clients: Vec<Client> = replicas
+        .iter()
+        .map(|r| r.as_ref().unwrap().1.clone())
+        .collect();
+    let submit = |i: usize, n: usize| {
+        let client = clients[i].clone();
+        let token = env.token("deployer").to_string();
+        async move {
+            let req = request("deploy.release", json!({"n": n}), &format!("s{n}"));
+            client
+                .submit(&token, &req)
+                .await
+                .unwrap()
+                .escalation
+                .unwrap()
+        }
+    };
+    // Every replica times these; replica 0 is killed as they come due.
+    let mut due = Vec::new();
+    for n in 0..12 {
+        due.push(submit(n % 3, n).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    drop(replicas[0].take());
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = resolutions(&store, &due);
+        if r.iter().all(|(_, n, state)| *n >= 1 && state == "expired") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "not all expired: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Held, then every replica down past the deadlines: the first to start denies them.
+    let mut down = Vec::new();
+    for n in 100..106 {
+        down.push(submit(1 + n % 2, n).await);
+    }
+    drop(replicas);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_back, client) = spawn(&env, &dirs[2], &store, ports[2]).await;
+    for id in &down {
+        let esc = client.escalation(env.key("dave"), id).await.unwrap();
+        assert_eq!(esc.state, EscalationState::Expired, "{id}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (id, n, state) in resolutions(&store, &due)
+        .into_iter()
+        .chain(resolutions(&store, &down))
+    {
+        assert_eq!((n, state.as_str()), (1, "expired"), "{id}");
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["audit", "verify", "--store", &store])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
 }

@@ -23,6 +23,8 @@ pub struct Cluster {
 
 pub struct Replica {
     pub data: PathBuf,
+    /// Reaches the database at this URL instead of the cluster's (say, through a proxy).
+    pub store: Option<String>,
     pub server: Option<RunningServer>,
     pub addr: std::net::SocketAddr,
     pub client: Client,
@@ -57,6 +59,7 @@ impl Cluster {
             key.write_new(&data.join("server.key")).unwrap();
             replicas.push(Replica {
                 data,
+                store: None,
                 server: None,
                 addr: "127.0.0.1:0".parse().unwrap(),
                 client: Client::new("http://127.0.0.1:1"),
@@ -79,7 +82,7 @@ impl Cluster {
         ServerConfig {
             listen: r.addr,
             data: r.data.clone(),
-            store: Some(self.store.clone()),
+            store: Some(r.store.clone().unwrap_or_else(|| self.store.clone())),
             policy: self.env.policy.clone(),
             roster: self.env.roster.clone(),
             tls: None,
