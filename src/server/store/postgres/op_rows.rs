@@ -2,11 +2,10 @@
 //! them: a signature used once, an `Idempotency-Key`, a grant created, revoked or used, a
 //! reported cost.
 
-use chrono::{Duration, SecondsFormat};
-
 use super::sql::Sql;
-use crate::protocol::{Grant, Timestamp, IDEMPOTENCY_KEY_RETENTION_SECS};
+use crate::protocol::{Grant, Timestamp};
 use crate::server::store::error::json;
+use crate::server::store::rows::{key_cutoff, key_stamp};
 use crate::server::store::{KeyWrite, StoreError};
 
 /// Expired keys deleted per key written: more than are written, so the table cannot outgrow
@@ -22,17 +21,11 @@ pub(super) fn use_signature(sql: &mut Sql, signature: &str) -> Result<(), StoreE
     Ok(())
 }
 
-/// Fixed width, UTC: text order is time order. The same text SQLite's keys are stamped with,
-/// which the reads compare against.
-fn stamp(t: Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 /// Records `key` as naming `action`. An expired row for the same key is replaced; a live one
 /// (another request, or another replica, took the key first) fails the job, so nothing of it
 /// is committed.
 pub(super) fn write_key(sql: &mut Sql, key: &KeyWrite, action: &str) -> Result<(), StoreError> {
-    let cutoff = stamp(key.created_at - Duration::seconds(IDEMPOTENCY_KEY_RETENTION_SECS));
+    let cutoff = key_cutoff(key.created_at);
     sql.execute(
         "DELETE FROM idempotency_keys WHERE (agent, key) IN
            (SELECT agent, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
@@ -50,7 +43,7 @@ pub(super) fn write_key(sql: &mut Sql, key: &KeyWrite, action: &str) -> Result<(
             &key.key,
             &key.fingerprint,
             &action,
-            &stamp(key.created_at),
+            &key_stamp(key.created_at),
         ],
     )?;
     Ok(())

@@ -14,7 +14,7 @@ mod audit;
 mod conn;
 mod figures;
 mod history;
-mod read;
+pub(super) mod read;
 mod usage;
 
 #[cfg(test)]

@@ -16,6 +16,12 @@ use crate::server::store::error::unreadable;
 use crate::server::store::rows::{effect, key_cutoff, parse, resolution, time};
 use crate::server::store::{ExpiryPlan, StoreError, StoredAction, StoredKey};
 
+/// A session's last calls, newest first: `$1` agent, `$2` session, `$3` how many. Read here
+/// and, by the writer, inside the transaction that creates an escalation.
+pub const LAST_CALLS: &str = "SELECT a.id, a.tool, a.record, a.effect, a.at, a.escalation, e.state
+     FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
+     WHERE a.agent = $1 AND a.session = $2 ORDER BY a.seq DESC LIMIT $3";
+
 /// The last `n` calls of a session, oldest first, each escalated one with its escalation and,
 /// once resolved, how it ended.
 pub fn last_calls(
@@ -24,12 +30,12 @@ pub fn last_calls(
     session: &str,
     n: u32,
 ) -> Result<Vec<PriorCall>, StoreError> {
-    let rows = c.query(
-        "SELECT a.id, a.tool, a.record, a.effect, a.at, a.escalation, e.state
-         FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
-         WHERE a.agent = $1 AND a.session = $2 ORDER BY a.seq DESC LIMIT $3",
-        &[&agent, &session, &i64::from(n)],
-    )?;
+    let rows = c.query(LAST_CALLS, &[&agent, &session, &i64::from(n)])?;
+    prior_calls(&rows)
+}
+
+/// The rows of [`LAST_CALLS`], oldest first.
+pub fn prior_calls(rows: &[Row]) -> Result<Vec<PriorCall>, StoreError> {
     let mut calls = rows
         .iter()
         .map(|r| {
