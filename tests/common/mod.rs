@@ -1,11 +1,13 @@
-//! Shared test harness: a real server on an ephemeral loopback port, a real SQLite file in a temp
-//! dir, people with real Ed25519 keys, agents with real bearer tokens.
+//! Shared test harness: a real server on an ephemeral loopback port, its records in a real SQLite
+//! file in a temp dir (or in a fresh PostgreSQL database: `GAVEL_TEST_STORE=postgres`), people
+//! with real Ed25519 keys, agents with real bearer tokens.
 #![allow(dead_code)]
 
 pub mod cluster;
 pub mod console;
 pub mod postgres;
 pub mod proxy;
+pub mod records;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -159,8 +161,26 @@ pub fn roster_toml(keys: &HashMap<String, PersonKey>, tokens: &HashMap<String, S
 }
 
 impl Env {
-    /// Writes the roster and `policy` into a temp dir; does not start the server.
+    /// Writes the roster and `policy` into a temp dir; does not start the server, which keeps
+    /// its records where `GAVEL_TEST_STORE` says (see [`postgres::harness_store`]).
     pub fn new(policy: &str) -> Env {
+        Env::with_store(policy, postgres::harness_store())
+    }
+
+    /// As [`Env::new`], the records in SQLite whatever `GAVEL_TEST_STORE` says: for tests whose
+    /// point is the SQLite file itself.
+    pub fn sqlite(policy: &str) -> Env {
+        Env::with_store(policy, None)
+    }
+
+    /// As [`Env::new`], the records in a fresh PostgreSQL database whatever `GAVEL_TEST_STORE`
+    /// says: for a PostgreSQL twin of a SQLite-only test.
+    pub fn postgres(policy: &str) -> Env {
+        Env::with_store(policy, Some(postgres::fresh_database()))
+    }
+
+    /// As [`Env::new`], the records in `store` (a `postgres://` URL) or else SQLite.
+    pub fn with_store(policy: &str, store: Option<String>) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let keys: HashMap<String, PersonKey> = PEOPLE
             .iter()
@@ -181,7 +201,7 @@ impl Env {
         std::fs::write(&roster_path, roster_toml(&keys, &tokens)).unwrap();
         Env {
             data: dir.path().join("data"),
-            store: postgres::harness_store(),
+            store,
             policy: policy_path,
             roster: roster_path,
             dir,
@@ -196,9 +216,22 @@ impl Env {
 
     /// A started server with the standard roster and `policy`.
     pub async fn start(policy: &str) -> Env {
-        let mut env = Env::new(policy);
-        env.boot().await;
-        env
+        Env::new(policy).started().await
+    }
+
+    /// [`Env::sqlite`], started.
+    pub async fn start_sqlite(policy: &str) -> Env {
+        Env::sqlite(policy).started().await
+    }
+
+    /// [`Env::postgres`], started.
+    pub async fn start_postgres(policy: &str) -> Env {
+        Env::postgres(policy).started().await
+    }
+
+    async fn started(mut self) -> Env {
+        self.boot().await;
+        self
     }
 
     pub fn config(&self) -> ServerConfig {

@@ -1,6 +1,7 @@
 //! Anchors: a checkpoint kept elsewhere catches what the log alone cannot show (a cut tail, a
 //! deleted or rewritten log, another key); leads read it over HTTP too.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
@@ -40,14 +41,20 @@ fn checkpoint(data: &Path) -> (String, Anchor) {
     (text, anchor)
 }
 
-/// `gavel audit verify --data DIR [--anchor F] [--server-key K]`: (success, stdout, stderr).
-fn verify_cli(data: &Path, anchor: Option<&Path>, key: Option<&str>) -> (bool, String, String) {
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "audit".as_ref(),
-        "verify".as_ref(),
-        "--data".as_ref(),
-        data.as_os_str(),
-    ];
+/// `--data DIR`, for `gavel audit verify`.
+fn data(dir: &Path) -> [OsString; 2] {
+    ["--data".into(), dir.into()]
+}
+
+/// `gavel audit verify LOG [--anchor F] [--server-key K]`, LOG being `--data DIR` or
+/// `--store URL`: (success, stdout, stderr).
+fn verify_cli(
+    log: &[OsString; 2],
+    anchor: Option<&Path>,
+    key: Option<&str>,
+) -> (bool, String, String) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["audit".as_ref(), "verify".as_ref()];
+    args.extend(log.iter().map(|a| a.as_os_str()));
     if let Some(a) = anchor {
         args.extend::<[&std::ffi::OsStr; 2]>(["--anchor".as_ref(), a.as_os_str()]);
     }
@@ -116,19 +123,21 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
     let env = populated().await;
     let server_key = PersonKey::read(&env.data.join("server.key")).unwrap();
     let public = server_key.public().to_string();
-    let (text, anchor) = checkpoint(&env.data);
+    // `gavel audit checkpoint` reads a data dir: on PostgreSQL, a copy of the store in one.
+    let records = env.records();
+    let (text, anchor) = checkpoint(&records.dir());
     assert_eq!(anchor.server_public_key, public);
     let anchor_file = env.dir.path().join("anchor.json");
     std::fs::write(&anchor_file, &text).unwrap();
 
     // Untouched: ok with the anchor and the key; without an anchor, the limit is said plainly.
-    let (ok, out, err) = verify_cli(&env.data, Some(&anchor_file), Some(&public));
+    let (ok, out, err) = verify_cli(&env.verify_args(), Some(&anchor_file), Some(&public));
     assert!(ok, "{err}");
     assert!(
         out.contains(&format!("extends the anchor at record {}", anchor.seq)),
         "{out}"
     );
-    let (ok, out, _) = verify_cli(&env.data, None, None);
+    let (ok, out, _) = verify_cli(&env.verify_args(), None, None);
     assert!(ok);
     assert!(
         out.contains("without --anchor") && out.contains("cannot be detected"),
@@ -161,7 +170,7 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
         e.contains(&format!("ends at record {cut_at}")) && e.contains("the tail was cut"),
         "{e}"
     );
-    let (ok, _, err) = verify_cli(&d, Some(&anchor_file), None);
+    let (ok, _, err) = verify_cli(&data(&d), Some(&anchor_file), None);
     assert!(!ok && err.contains("the tail was cut"), "{err}");
 
     // The whole log deleted: with or without an anchor.
@@ -179,7 +188,7 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
         e.contains("record 1") && e.contains("the log was deleted"),
         "{e}"
     );
-    let (ok, out, err) = verify_cli(&d, None, None);
+    let (ok, out, err) = verify_cli(&data(&d), None, None);
     assert!(!ok && !out.contains("ok: 0 records"), "{out}{err}");
 
     // Rewritten with the server's own key (read from the data dir) and re-signed: only the
@@ -244,22 +253,22 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
         e.contains("but the anchor with") && e.contains("replaced"),
         "{e}"
     );
-    let (ok, _, err) = verify_cli(&d, None, Some(&public));
+    let (ok, _, err) = verify_cli(&data(&d), None, Some(&public));
     assert!(!ok && err.contains("the key was replaced"), "{err}");
 
     // An anchor that is not the server's: its signature does not verify; or another key's.
     let mut forged = anchor.clone();
     forged.seq -= 1;
-    let e = verify_with(&env.data, Some(&forged), None)
+    let e = verify_with(&records.dir(), Some(&forged), None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("signature does not verify"), "{e}");
-    let e = verify_with(&env.data, Some(&anchor), Some(&mallory))
+    let e = verify_with(&records.dir(), Some(&anchor), Some(&mallory))
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("server key:"), "{e}");
     std::fs::write(&anchor_file, "{\"seq\": 1}").unwrap();
-    let (ok, _, err) = verify_cli(&env.data, Some(&anchor_file), None);
+    let (ok, _, err) = verify_cli(&env.verify_args(), Some(&anchor_file), None);
     assert!(!ok && err.contains("not a gavel checkpoint"), "{err}");
 }
 
@@ -312,7 +321,11 @@ async fn leads_and_auditors_read_the_latest_checkpoint_over_http_and_it_anchors_
     env.stop().await;
     let file = env.dir.path().join("anchor.json");
     std::fs::write(&file, serde_json::to_string(&anchor).unwrap()).unwrap();
-    let (ok, out, err) = verify_cli(&env.data, Some(&file), Some(&anchor.server_public_key));
+    let (ok, out, err) = verify_cli(
+        &env.verify_args(),
+        Some(&file),
+        Some(&anchor.server_public_key),
+    );
     assert!(ok, "{err}");
     assert!(out.contains("extends the anchor"), "{out}");
 }

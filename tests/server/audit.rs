@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::{Env, POLICY};
 
-/// A stopped server's data dir with a varied audit log: allowed, denied and flagged actions, a
+/// A stopped server with a varied audit log: allowed, denied and flagged actions, a
 /// reviewed flag, escalations approved, denied and still pending (with one of two votes), a
 /// kill switch on.
 pub async fn populated() -> Env {
@@ -86,10 +86,11 @@ pub async fn populated() -> Env {
     env
 }
 
+/// A data dir `name` holding a copy of the server's records (to tamper with).
 pub fn copy_db(env: &Env, name: &str) -> std::path::PathBuf {
     let dir = env.dir.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(db_path(&env.data), db_path(&dir)).unwrap();
+    std::fs::copy(env.records().path(), db_path(&dir)).unwrap();
     dir
 }
 
@@ -160,7 +161,7 @@ fn bad_seq(dir: &Path) -> (u64, String) {
 #[tokio::test]
 async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
     let env = populated().await;
-    let report = verify(&db_path(&env.data), &Expect::default()).unwrap();
+    let report = verify(&env.records().path(), &Expect::default()).unwrap();
     assert!(report.records >= 10, "{report:?}");
     assert!(report.checkpoints >= 1);
 
@@ -272,8 +273,8 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
 
     // The CLI: exit 0 with count and head; non-zero naming the first bad record.
     let ok = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["audit", "verify", "--data"])
-        .arg(&env.data)
+        .args(["audit", "verify"])
+        .args(env.verify_args())
         .output()
         .unwrap();
     assert!(ok.status.success());

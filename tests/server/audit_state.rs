@@ -11,6 +11,7 @@ use rusqlite::{params, Connection};
 use serde_json::json;
 
 use crate::audit::{copy_db, populated};
+use crate::common::postgres::with_client;
 use crate::common::{stream_as, Env, POLICY};
 
 fn state_problem(dir: &Path) -> String {
@@ -27,7 +28,7 @@ fn one(conn: &Connection, sql: &str) -> String {
 #[tokio::test]
 async fn verify_names_the_first_state_table_row_the_log_does_not_support() {
     let env = populated().await;
-    verify(&db_path(&env.data), &Expect::default()).unwrap();
+    verify(&env.records().path(), &Expect::default()).unwrap();
 
     // An escalation edited from denied to approved (column and body).
     let d = copy_db(&env, "approved");
@@ -148,7 +149,8 @@ async fn verify_names_the_first_state_table_row_the_log_does_not_support() {
 
 #[tokio::test]
 async fn a_pending_escalation_that_cannot_be_loaded_is_denied_and_audited_at_start() {
-    let mut env = Env::start(POLICY).await;
+    // Edits the rows of gavel.db the server reads at its next start.
+    let mut env = Env::start_sqlite(POLICY).await;
     let bad = env
         .act(
             "refund-bot",
@@ -244,7 +246,8 @@ async fn a_pending_escalation_that_cannot_be_loaded_is_denied_and_audited_at_sta
 
 #[tokio::test]
 async fn unreadable_rows_are_errors_that_name_table_and_row_never_defaults() {
-    let mut env = Env::start(POLICY).await;
+    // Edits the rows of gavel.db the server reads at its next start.
+    let mut env = Env::start_sqlite(POLICY).await;
     let allowed = env.act("refund-bot", "orders.get", json!({}), "s").await;
     env.client
         .flip(env.key("alice"), "tool:crm.delete", true, "frozen")
@@ -288,10 +291,9 @@ async fn unreadable_rows_are_errors_that_name_table_and_row_never_defaults() {
     assert!(e.contains("killswitches row tool:crm.delete"), "{e}");
 }
 
-#[tokio::test]
-async fn hand_overs_expiries_and_withdrawals_replay_to_the_tables() {
-    let mut env = Env::start(POLICY).await;
-    // Handed over from ops to backup, then expired; another withdrawn by its agent.
+/// deployer's hotfix handed over from ops to backup, then expired, and another call withdrawn
+/// by its agent; then the server stopped. The hotfix's escalation id.
+async fn handed_over_expired_and_withdrawn(env: &mut Env) -> String {
     let hotfix = env.act("deployer", "deploy.hotfix", json!({}), "s").await;
     let withdrawn = env.act("deployer", "deploy.release", json!({}), "t").await;
     env.client
@@ -306,10 +308,17 @@ async fn hand_overs_expiries_and_withdrawals_replay_to_the_tables() {
         .unwrap();
     assert_eq!(out.verdict, Verdict::Deny, "{out:?}");
     env.stop().await;
+    hotfix.escalation.unwrap()
+}
+
+#[tokio::test]
+async fn hand_overs_expiries_and_withdrawals_replay_to_the_tables() {
+    // Edits gavel.db in place; the twin below edits the PostgreSQL store.
+    let mut env = Env::start_sqlite(POLICY).await;
+    let id = handed_over_expired_and_withdrawn(&mut env).await;
     verify(&db_path(&env.data), &Expect::default()).unwrap();
 
     let c = Connection::open(db_path(&env.data)).unwrap();
-    let id = hotfix.escalation.unwrap();
     c.execute(
         "UPDATE escalations SET body = json_set(body, '$.group', 'ops') WHERE id = ?1",
         [&id],
@@ -318,5 +327,46 @@ async fn hand_overs_expiries_and_withdrawals_replay_to_the_tables() {
     assert_eq!(
         state_problem(&env.data),
         format!("escalation {id} has group ops in the table but the log says backup")
+    );
+}
+
+/// As above on PostgreSQL: the log replays to the tables there, and `gavel audit verify --store`
+/// names an escalation row edited in the database.
+#[tokio::test]
+async fn hand_overs_replay_to_the_tables_on_postgres_and_verify_store_names_an_edited_row() {
+    let mut env = Env::start_postgres(POLICY).await;
+    let id = handed_over_expired_and_withdrawn(&mut env).await;
+    let verify_store = |env: &Env| {
+        Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(["audit", "verify"])
+            .args(env.verify_args())
+            .output()
+            .unwrap()
+    };
+    let out = verify_store(&env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let url = env.store.clone().expect("a PostgreSQL store");
+    let edited = id.clone();
+    let rows = with_client(&url, move |c| {
+        c.execute(
+            "UPDATE escalations SET body = jsonb_set(body::jsonb, '{group}', '\"ops\"')::text \
+             WHERE id = $1",
+            &[&edited],
+        )
+        .unwrap()
+    });
+    assert_eq!(rows, 1);
+    let out = verify_store(&env);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "gavel: state tables: escalation {id} has group ops in the table but the log says backup"
+        )
     );
 }

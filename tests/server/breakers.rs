@@ -357,7 +357,7 @@ async fn only_an_operator_resets_a_breaker_once_per_signature_and_it_is_audited(
     let mut env = env;
     env.stop().await;
     gavel::server::audit::verify(
-        &gavel::server::store::db_path(&env.data),
+        &env.records().path(),
         &gavel::server::audit::Expect::default(),
     )
     .unwrap();

@@ -38,8 +38,8 @@ async fn kinds(env: &Env, kind: &str) -> Vec<Value> {
 async fn verified(env: &mut Env) {
     env.stop().await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["audit", "verify", "--data"])
-        .arg(&env.data)
+        .args(["audit", "verify"])
+        .args(env.verify_args())
         .output()
         .unwrap();
     assert!(

@@ -4,7 +4,8 @@ use crate::common::{Env, POLICY};
 
 /// Runs `gavel serve` with the given policy and roster text; returns its one-line error.
 fn refused(policy: &str, roster: Option<&str>) -> String {
-    let env = Env::new(policy);
+    // `gavel serve --data`: nothing may appear in the data dir.
+    let env = Env::sqlite(policy);
     if let Some(r) = roster {
         std::fs::write(&env.roster, r).unwrap();
     }
@@ -169,7 +170,7 @@ fn every_config_error_names_file_entry_and_position() {
     assert!(e.contains("owner \"nobody\""), "{e}");
 
     // Missing files.
-    let env = Env::new(POLICY);
+    let env = Env::sqlite(POLICY);
     let out = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(["serve", "--data"])
         .arg(&env.data)

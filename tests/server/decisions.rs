@@ -422,15 +422,15 @@ async fn leads_review_flagged_actions_with_a_signed_note() {
 }
 
 /// The queue is not locked while a decision is being written: with the store's write lock held
-/// by another process, a decision waits for it, and meanwhile the pending list still answers
-/// (and a decision on another escalation gets in line instead of waiting behind it).
+/// by another process (SQLite's; on PostgreSQL, the advisory lock that orders the audit chain), a
+/// decision waits for it, and meanwhile the pending list still answers (and a decision on
+/// another escalation gets in line instead of waiting behind it).
 #[tokio::test]
 async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
     let env = Env::start(POLICY).await;
     let first = env.refund_review(2000.0).await;
     let second = env.refund_review(2500.0).await;
-    let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
-    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let holder = env.hold_write_lock();
 
     let decide = |esc: &gavel::protocol::Escalation| {
         let d = Client::sign_decision(env.key("carol"), esc, Vote::Approve, "");
@@ -439,7 +439,7 @@ async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
     };
     let first_ack = decide(&first);
     let second_ack = decide(&second);
-    // Both are waiting on the store (which gives up after 5 s); the queue answers at once.
+    // Both are waiting on the store (SQLite's gives up after 5 s); the queue answers at once.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     let pending = env.client.escalations(env.key("carol")).await.unwrap();
@@ -451,7 +451,7 @@ async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
     assert_eq!(pending.len(), 2, "nothing is decided before it is durable");
     assert!(!first_ack.is_finished() && !second_ack.is_finished());
 
-    holder.execute_batch("ROLLBACK").unwrap();
+    holder.release();
     for ack in [first_ack, second_ack] {
         let ack = ack.await.unwrap().unwrap();
         assert!(ack.recorded);
@@ -471,15 +471,15 @@ async fn a_decision_waiting_on_the_store_does_not_hold_up_the_queue() {
 async fn a_decision_that_could_not_be_written_changed_nothing() {
     let env = Env::start(POLICY).await;
     let esc = env.refund_review(2000.0).await;
-    let holder = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
-    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // SQLite's store gives up waiting for its write lock after 5 s; PostgreSQL refuses the
+    // decision's audit record.
+    let refusal = env.fail_writes();
     let d = Client::sign_decision(env.key("carol"), &esc, Vote::Approve, "");
-    // The store gives up waiting for its write lock after 5 s.
     assert_eq!(
         code(env.client.decide(&d).await.unwrap_err()),
         "storage_unavailable"
     );
-    holder.execute_batch("ROLLBACK").unwrap();
+    refusal.lift();
     let now = env.escalation(&esc.id).await;
     assert_eq!(
         (now.state, now.decisions.len()),

@@ -712,12 +712,13 @@ async fn audit_verify_replays_grants_and_catches_a_tampered_grants_row() {
         .await
         .unwrap();
     env.stop().await;
-    verify(&db_path(&env.data), &Expect::default()).unwrap();
+    let records = env.records();
+    verify(&records.path(), &Expect::default()).unwrap();
 
     let tamper = |name: &str, sql: &str| {
         let dir = env.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(db_path(&env.data), db_path(&dir)).unwrap();
+        std::fs::copy(records.path(), db_path(&dir)).unwrap();
         let c = Connection::open(db_path(&dir)).unwrap();
         c.execute(sql, []).unwrap();
         match verify(&db_path(&dir), &Expect::default()) {

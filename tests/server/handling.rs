@@ -368,10 +368,10 @@ async fn the_workflow_is_audited_and_verify_replays_it_exactly() {
     );
     env.stop().await;
 
-    verify(&db_path(&env.data), &Expect::default()).expect("the log replays the tables");
+    verify(&env.records().path(), &Expect::default()).expect("the log replays the tables");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["audit", "verify", "--data"])
-        .arg(&env.data)
+        .args(["audit", "verify"])
+        .args(env.verify_args())
         .output()
         .unwrap();
     assert!(

@@ -5,7 +5,6 @@
 use gavel::client::Client;
 use gavel::protocol::{Resolution, Verdict, Vote};
 use gavel::server::audit::{verify, Expect, VerifyError};
-use gavel::server::store::db_path;
 use serde_json::{json, Value};
 
 use crate::common::{request, Env, POLICY};
@@ -172,7 +171,7 @@ async fn a_key_survives_a_restart() {
     assert_eq!((s, &again["id"]), (200, &first["id"]));
     assert_eq!(actions_of(&env, "stripe.refund").await, 1);
     env.stop().await;
-    verify(&db_path(&env.data), &Expect::default()).expect("audit verifies");
+    verify(&env.records().path(), &Expect::default()).expect("audit verifies");
 }
 
 #[tokio::test]
@@ -296,7 +295,9 @@ async fn verify_catches_a_key_row_edited_to_name_another_action() {
     )
     .await;
     env.stop().await;
-    let db = db_path(&env.data);
+    // The records as written (on PostgreSQL, a copy of them), edited then verified again.
+    let records = env.records();
+    let db = records.path();
     verify(&db, &Expect::default()).expect("verifies as written");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let edited = conn

@@ -12,7 +12,8 @@ async fn audit_count(env: &Env) -> usize {
 }
 
 async fn action_count(env: &Env) -> i64 {
-    let conn = rusqlite::Connection::open(gavel::server::store::db_path(&env.data)).unwrap();
+    let records = env.records();
+    let conn = rusqlite::Connection::open(records.path()).unwrap();
     conn.query_row("SELECT COUNT(*) FROM actions", [], |r| r.get(0))
         .unwrap()
 }

@@ -3,17 +3,18 @@
 use gavel::client::Client;
 use gavel::protocol::signing::Purpose;
 use gavel::protocol::{now_rfc3339, PersonKey, SignedRequest, Vote};
-use gavel::server::store::db_path;
 use reqwest::Method;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use crate::common::{Env, POLICY};
 
-/// gavel.db's size and checkpoint count of a stopped server (its WAL folded in at shutdown).
+/// The records' size and checkpoint count of a stopped server: gavel.db (its WAL folded in at
+/// shutdown), or a fresh SQLite copy of the PostgreSQL store.
 fn footprint(env: &Env) -> (u64, i64) {
-    let size = std::fs::metadata(db_path(&env.data)).unwrap().len();
-    let conn = Connection::open(db_path(&env.data)).unwrap();
+    let records = env.records();
+    let size = std::fs::metadata(records.path()).unwrap().len();
+    let conn = Connection::open(records.path()).unwrap();
     let checkpoints = conn
         .query_row("SELECT COUNT(*) FROM checkpoints", [], |r| r.get(0))
         .unwrap();
@@ -72,7 +73,7 @@ async fn a_thousand_anonymous_and_forged_requests_are_counted_in_a_few_bounded_r
     let after = footprint(&env);
     assert!(
         after.0 < before.0 + 64 * 1024,
-        "gavel.db grew from {} to {} bytes",
+        "the records grew from {} to {} bytes",
         before.0,
         after.0
     );

@@ -8,7 +8,6 @@ use std::time::Duration;
 use gavel::client::Client;
 use gavel::protocol::{ActionOutcome, EscalationState, Resolution, Verdict, Vote};
 use gavel::server::audit::{verify, Expect};
-use gavel::server::store::db_path;
 use serde_json::json;
 
 use crate::common::{Env, POLICY};
@@ -47,7 +46,7 @@ async fn pending_count(env: &Env) -> usize {
 /// The chain and the state tables agree with what happened.
 async fn verified(mut env: Env) {
     env.stop().await;
-    verify(&db_path(&env.data), &Expect::default()).expect("audit verifies");
+    verify(&env.records().path(), &Expect::default()).expect("audit verifies");
 }
 
 #[tokio::test]
