@@ -185,3 +185,31 @@ fn through(url: &str, addr: SocketAddr) -> String {
         None => format!("{scheme}://{addr}/{path}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_for_a_lock_held_elsewhere_only_so_long_then_fails_closed() {
+    let env = Env::start_postgres(POLICY).await;
+    let lock = env.hold_write_lock();
+    let sent = Instant::now();
+    let e = env
+        .client
+        .submit(
+            env.token("refund-bot"),
+            &crate::common::request("orders.get", serde_json::json!({}), "s"),
+        )
+        .await
+        .expect_err("refused while another holds the chain lock");
+    // Answered (a 503 the agent's adapter turns into a deny), not left hanging for the
+    // client's own minute-long timeout.
+    assert_eq!(e.code(), "storage_unavailable", "{e}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        sent.elapsed()
+    );
+    drop(lock);
+    let out = env
+        .act("refund-bot", "orders.get", serde_json::json!({}), "s")
+        .await;
+    assert_eq!(out.verdict, gavel::protocol::Verdict::Allow);
+}

@@ -17,6 +17,8 @@ use crate::server::store::backend::Backend;
 use crate::server::store::chain::{Chain, Head, Link};
 use crate::server::store::{Job, Reply, StoreError};
 
+/// How long a write waits for a lock before it fails, as on SQLite.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
 /// How long the readiness probe waits for a lock or its statement.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
 
@@ -37,7 +39,7 @@ impl PgWriter {
         chain: Chain,
         origin: &str,
     ) -> Result<PgWriter, StoreError> {
-        durable(&mut conn)?;
+        writer_session(&mut conn)?;
         Ok(PgWriter {
             url: url.to_string(),
             conn,
@@ -50,7 +52,7 @@ impl PgWriter {
     /// A new connection in place of the lost one (its prepared statements went with it).
     fn reconnect(&mut self) -> Result<(), StoreError> {
         let mut conn = connect(&self.url)?;
-        durable(&mut conn)?;
+        writer_session(&mut conn)?;
         self.conn = conn;
         self.prepared = Prepared::default();
         tracing::info!("store writer: reconnected to PostgreSQL");
@@ -190,11 +192,17 @@ fn lost(conn: &Client, e: &postgres::Error) -> bool {
             .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
 }
 
-/// A database or role may default `synchronous_commit` to `off`, which answers before the
-/// WAL is flushed: this connection turns it back on, so nothing is acknowledged that a crash
-/// of the database could lose. (`local`, `remote_write`, `remote_apply` and `on` all flush
-/// locally first and are kept.)
-fn durable(conn: &mut Client) -> Result<(), StoreError> {
+/// The writer's session settings. A database or role may default `synchronous_commit` to
+/// `off`, which answers before the WAL is flushed: this connection turns it back on, so nothing
+/// is acknowledged that a crash of the database could lose. (`local`, `remote_write`,
+/// `remote_apply` and `on` all flush locally first and are kept.) And a write waits at most
+/// [`WRITE_WAIT`] for a lock (the chain lock another replica holds, a row an administrator
+/// locked), then fails, as on SQLite: the callers get a 503, not a request that never ends.
+fn writer_session(conn: &mut Client) -> Result<(), StoreError> {
+    conn.batch_execute(&format!(
+        "SET lock_timeout = '{}ms'",
+        WRITE_WAIT.as_millis()
+    ))?;
     let setting: String = conn.query_one("SHOW synchronous_commit", &[])?.get(0);
     if setting == "off" {
         tracing::warn!("PostgreSQL has synchronous_commit = off; the store writer sets it on");
