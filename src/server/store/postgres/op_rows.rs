@@ -21,14 +21,17 @@ pub(super) fn use_signature(sql: &mut Sql, signature: &str) -> Result<(), StoreE
     Ok(())
 }
 
-/// Records `key` as naming `action`. An expired row for the same key is replaced; a live one
+/// Records `key` as naming `action`. The purge reads the oldest keys by the age index
+/// (`ORDER BY created_at`): without the order, a planner that guesses many keys expired scans
+/// the whole table for the few that are, on every write. An expired row for the same key is replaced; a live one
 /// (another request, or another replica, took the key first) fails the job, so nothing of it
 /// is committed.
 pub(super) fn write_key(sql: &mut Sql, key: &KeyWrite, action: &str) -> Result<(), StoreError> {
     let cutoff = key_cutoff(key.created_at);
     sql.execute(
         "DELETE FROM idempotency_keys WHERE (agent, key) IN
-           (SELECT agent, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+           (SELECT agent, key FROM idempotency_keys WHERE created_at < $1
+            ORDER BY created_at LIMIT $2)",
         &[&cutoff, &PURGE_PER_WRITE],
     )?;
     sql.execute(
