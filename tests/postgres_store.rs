@@ -34,13 +34,9 @@ pub fn open(url: &str, origin: &str) -> Store {
     Store::open_postgres(url, server_key(), origin).expect("the store opens")
 }
 
-/// Runs `f` on a direct connection to `url`, on a plain thread (the synchronous client cannot
-/// run on an async task).
+/// Runs `f` on a direct connection to `url` (see `common::postgres::with_client`).
 pub fn pg<T: Send + 'static>(url: &str, f: impl FnOnce(&mut Client) -> T + Send + 'static) -> T {
-    let url = url.to_string();
-    std::thread::spawn(move || f(&mut Client::connect(&url, NoTls).expect("connect")))
-        .join()
-        .expect("the SQL thread")
+    crate::common::postgres::with_client(url, f)
 }
 
 /// A kill switch flip signed (as far as the store knows) with `signature`.

@@ -213,3 +213,50 @@ async fn a_write_waits_for_a_lock_held_elsewhere_only_so_long_then_fails_closed(
         .await;
     assert_eq!(out.verdict, gavel::protocol::Verdict::Allow);
 }
+
+#[test]
+fn replicas_starting_together_migrate_once_and_a_newer_schema_is_refused_untouched() {
+    let url = fresh_database();
+    let openers: Vec<_> = (0..3)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                postgres_store::open(&url, PersonKey::generate("server"), 1, &format!("r{i}"))
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    // One key is recorded; the replicas that lost that race are refused for their other key,
+    // never for a half-made schema.
+    let results: Vec<_> = openers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::WrongKey(_)), "{r}");
+    }
+    let version: String = pg(&url, |c| {
+        c.query_one("SELECT value FROM meta WHERE key = 'schema_version'", &[])
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(version, postgres_store::schema::VERSION.to_string());
+
+    pg(&url, |c| {
+        c.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            &[],
+        )
+        .unwrap()
+    });
+    let e = postgres_store::open(&url, PersonKey::generate("server"), 1, "late")
+        .err()
+        .expect("a newer schema is refused");
+    assert!(
+        matches!(e, StoreError::NewerSchema { found: 99, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("newer"), "{e}");
+}
