@@ -18,7 +18,7 @@ use gavel::protocol::{KillSwitch, KillSwitchBody, PersonKey, SignedKillSwitch};
 use gavel::server::audit::{verify, AuditEvent, Expect, VerifyReport, GENESIS};
 use gavel::server::store::postgres::export::snapshot;
 use gavel::server::store::{Op, Store};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 /// The replicas' shared server key (each replica has the same `server.key`).
 pub fn server_key() -> PersonKey {
