@@ -4,32 +4,15 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::process::{free_port, Process};
 use common::{request, Env, POLICY};
 use gavel::client::Client;
 use gavel::protocol::{EscalationState, Verdict, Vote};
 use serde_json::json;
-
-/// Kills the server if the test fails half-way, so no `gavel serve` outlives it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn serve_command(env: &Env, port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gavel"));
@@ -43,14 +26,14 @@ fn serve_command(env: &Env, port: u16) -> Command {
     cmd
 }
 
-async fn spawn_server(env: &Env) -> (Server, Client) {
+async fn spawn_server(env: &Env) -> (Process, Client) {
     spawn_server_logging(env, Stdio::null()).await
 }
 
 /// A server whose log (stderr) goes to `log`, answering `/healthz`.
-async fn spawn_server_logging(env: &Env, log: Stdio) -> (Server, Client) {
+async fn spawn_server_logging(env: &Env, log: Stdio) -> (Process, Client) {
     let port = free_port();
-    let child = Server(serve_command(env, port).stderr(log).spawn().unwrap());
+    let child = Process(serve_command(env, port).stderr(log).spawn().unwrap());
     let client = Client::new(&format!("http://127.0.0.1:{port}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,24 +15,35 @@ use gavel::protocol::{EscalationState, PersonKey, Verdict, Vote};
 use serde_json::json;
 
 use common::postgres::fresh_database;
+use common::process::{free_port, Process};
 use common::{request, Env, POLICY};
 
-/// Kills the replica if the test fails half-way, so no `gavel serve` outlives it.
-struct Replica(Child);
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Three running replicas on `store`: their data dirs and ports (to restart one as it was),
+/// their processes (drop one to SIGKILL it) and clients.
+struct Three {
+    dirs: Vec<std::path::PathBuf>,
+    ports: Vec<u16>,
+    replicas: Vec<Option<(Process, Client)>>,
+    clients: Vec<Client>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+async fn start_three(env: &Env, store: &str) -> Three {
+    let dirs = data_dirs(env);
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(Some(spawn(env, &dirs[i], store, ports[i]).await));
+    }
+    let clients = replicas
+        .iter()
+        .map(|r| r.as_ref().unwrap().1.clone())
+        .collect();
+    Three {
+        dirs,
+        ports,
+        replicas,
+        clients,
+    }
 }
 
 /// Three replica data dirs holding one server key.
@@ -48,8 +59,8 @@ fn data_dirs(env: &Env) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-async fn spawn(env: &Env, data: &Path, store: &str, port: u16) -> (Replica, Client) {
-    let child = Replica(
+async fn spawn(env: &Env, data: &Path, store: &str, port: u16) -> (Process, Client) {
+    let child = Process(
         Command::new(env!("CARGO_BIN_EXE_gavel"))
             .args([
                 "serve",
@@ -122,16 +133,12 @@ fn agents(
 async fn a_replica_killed_under_load_loses_nothing_acknowledged_and_rejoins() {
     let env = Env::new(POLICY);
     let store = fresh_database();
-    let dirs = data_dirs(&env);
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut replicas = Vec::new();
-    for i in 0..3 {
-        replicas.push(Some(spawn(&env, &dirs[i], &store, ports[i]).await));
-    }
-    let clients: Vec<Client> = replicas
-        .iter()
-        .map(|r| r.as_ref().unwrap().1.clone())
-        .collect();
+    let Three {
+        dirs,
+        ports,
+        mut replicas,
+        clients,
+    } = start_three(&env, &store).await;
 
     let acked: Acked = Arc::default();
     let mut load = Vec::new();
@@ -278,16 +285,12 @@ fn resolutions(store: &str, ids: &[String]) -> Vec<(String, i64, String)> {
 async fn deadlines_fire_once_when_a_replica_dies_mid_expiry_and_when_all_were_down() {
     let env = Env::new(DEADLINES);
     let store = fresh_database();
-    let dirs = data_dirs(&env);
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut replicas = Vec::new();
-    for i in 0..3 {
-        replicas.push(Some(spawn(&env, &dirs[i], &store, ports[i]).await));
-    }
-    let clients: Vec<Client> = replicas
-        .iter()
-        .map(|r| r.as_ref().unwrap().1.clone())
-        .collect();
+    let Three {
+        dirs,
+        ports,
+        mut replicas,
+        clients,
+    } = start_three(&env, &store).await;
     let submit = |i: usize, n: usize| {
         let client = clients[i].clone();
         let token = env.token("deployer").to_string();

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod console;
 pub mod postgres;
+pub mod process;
 pub mod proxy;
 pub mod records;
 
