@@ -9,6 +9,11 @@
 //! failed write leaves it as it was. A kill-switch flip, which cancels many escalations at once
 //! and must not miss one being queued, takes the queue's gate exclusively; every other change
 //! holds it shared.
+//!
+//! Between replicas on one store, turns and the gate do not reach: every escalation write is
+//! fenced on the stored row instead (`store::Change`). A change that finds the escalation
+//! changed elsewhere takes that change (`remote::refresh`) and is decided again, a few times at
+//! most; other replicas' changes arrive through the change feed (`server::replicas`).
 
 mod deadlines;
 mod decide;
