@@ -110,7 +110,7 @@ pub fn create_missing(c: &mut Client, webhooks: &[String], fresh: &Cursor) -> an
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::webhooks::test_db::TestDb;
+    use crate::server::store::postgres::test_db::TestDb;
 
     #[test]
     fn cursors_round_trip_through_the_table_and_damage_is_an_error() {

@@ -7,8 +7,8 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::*;
+use crate::server::store::postgres::test_db::TestDb;
 use crate::server::webhooks::cursor::{Cursor, PgCursor};
-use crate::server::webhooks::test_db::TestDb;
 
 /// Well past one try, one failed check and a reconnect.
 const WITHIN: Duration = Duration::from_secs(6);

@@ -33,8 +33,6 @@ mod leader;
 mod lease;
 mod pending;
 pub mod signing;
-#[cfg(test)]
-mod test_db;
 mod worker;
 
 use std::path::Path;

@@ -34,6 +34,8 @@ mod prior_calls;
 mod reader;
 pub mod schema;
 mod sql;
+#[cfg(test)]
+pub mod test_db;
 
 pub use commit::PgWriter;
 pub use reader::PgReader;

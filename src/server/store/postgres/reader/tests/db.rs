@@ -11,7 +11,8 @@ use postgres::{Client, NoTls};
 use rusqlite::types::Value;
 
 use crate::protocol::PersonKey;
-use crate::server::store::postgres::{schema, PgReader};
+pub use crate::server::store::postgres::test_db::{server_url, TestDb};
+use crate::server::store::postgres::PgReader;
 use crate::server::store::sqlite::{self, SqliteReader, SqliteWriter};
 
 /// The tables both backends share; `audit` gains its `origin` in PostgreSQL.
@@ -27,60 +28,11 @@ const TABLES: [&str; 9] = [
     "grants",
 ];
 
-pub fn server_url() -> String {
-    std::env::var("GAVEL_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// `url` naming database `name` instead.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let host = base.rsplit_once('/').map(|(h, _)| h).unwrap_or(base);
-    format!("{host}/{name}{query}")
-}
-
-/// A database of the test server's, dropped when done with.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = Client::connect(&server_url(), NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// A new database, migrated to the current schema.
+/// A new database, collating unlike SQLite where it can, migrated to the current schema.
 pub fn fresh_database() -> TestDb {
-    let server = server_url();
-    let mut c = Client::connect(&server, NoTls).unwrap_or_else(|e| {
-        panic!("these tests need PostgreSQL at {server} (set GAVEL_TEST_POSTGRES): {e}")
-    });
-    let mut tag = [0u8; 8];
-    getrandom::fill(&mut tag).unwrap();
-    let name = format!("gavel_test_{}", hex::encode(tag));
-    let icu =
-        format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
-    if let Err(e) = c.batch_execute(&icu) {
-        eprintln!(
-            "no ICU collation on this server ({e}); the database collates as the server does"
-        );
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("CREATE DATABASE");
-    }
-    let url = with_database(&server, &name);
-    let mut db = Client::connect(&url, NoTls).unwrap();
-    schema::migrate(&mut db, &name).unwrap();
-    TestDb { name, url }
+    let db = TestDb::fresh_icu();
+    db.migrated();
+    db
 }
 
 /// The two stores.
