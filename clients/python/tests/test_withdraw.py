@@ -149,8 +149,11 @@ except KeyboardInterrupt:
 
 def test_ctrl_c_in_a_sync_agent_withdraws_the_call(gavel: Gavel, session_id: str) -> None:
     env = {**os.environ, "GAVEL_SERVER": gavel.url, "GAVEL_AGENT_TOKEN": gavel.token}
+    # Ctrl-C as a terminal delivers it: a test run from a background job inherits SIGINT
+    # ignored, and Python then never turns it into a KeyboardInterrupt.
     agent = subprocess.Popen([sys.executable, "-c", AGENT_SCRIPT, session_id], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         esc = gavel.escalation_for(session_id)
         agent.send_signal(signal.SIGINT)
