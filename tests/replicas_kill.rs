@@ -96,6 +96,20 @@ async fn spawn(env: &Env, data: &Path, store: &str, port: u16) -> (Process, Clie
     }
 }
 
+/// `gavel audit verify --store` passes on the shared log.
+fn assert_verifies(store: &str) {
+    let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["audit", "verify", "--store", store])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 type Acked = Arc<Mutex<Vec<(String, String, Verdict)>>>;
 
 /// Agents submitting on `client` until it stops answering; each answer is recorded.
@@ -236,16 +250,7 @@ async fn a_replica_killed_under_load_loses_nothing_acknowledged_and_rejoins() {
         }
     }
     drop(replicas);
-    let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["audit", "verify", "--store", &store])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_verifies(&store);
 }
 
 const DEADLINES: &str = r#"
@@ -343,13 +348,5 @@ async fn deadlines_fire_once_when_a_replica_dies_mid_expiry_and_when_all_were_do
     {
         assert_eq!((n, state.as_str()), (1, "expired"), "{id}");
     }
-    let verify = Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["audit", "verify", "--store", &store])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_verifies(&store);
 }
