@@ -1,27 +1,33 @@
-//! Load on the HTTP allow path over loopback: throughput and latency percentiles at fixed request
-//! rates (open loop: latency counts from when a request was due, so a stall is not hidden) and at
-//! saturation (closed loop, many concurrent agents). Every answer is durable before it is sent.
+//! The allow path against a static floor, in one run: a real `gavel serve` on SQLite and on
+//! PostgreSQL, and nginx answering a fixed allow, each taking the same open-loop load at the same
+//! rates and the same saturating load, over loopback; every gavel answer is durable before it is
+//! sent. Each figure is printed beside the floor's and the ratio, then the storage per allowed
+//! action.
 //!
-//! cargo bench --bench load                      # defaults: rates 500,1000,2000 for 5 s; 64 workers
-//! cargo bench --bench load -- --rates 1000 --seconds 10 --workers 128
-//! cargo bench --bench load -- --governed          # the same calls under limits, breakers and
-//!                                                 # anomaly flags that never trip
-//! cargo bench --bench load -- --stores sqlite      # one backend only (default: sqlite,postgres)
+//! cargo bench --bench load                      # rates 500,1000,2000 for 5 s; 32 connections
+//! cargo bench --bench load -- --rates 2000 --seconds 10 --connections 64
+//! cargo bench --bench load -- --stores sqlite   # one backend (default: sqlite,postgres)
+//! cargo bench --bench load -- --governed        # under limits, a breaker and anomaly flags
+//!                                               # that never trip
 //!
-//! The server runs in this process on a real loopback port, first on a real SQLite file, then on
-//! a fresh database of the test PostgreSQL (`GAVEL_TEST_POSTGRES`, default the local one), so
-//! both backends are measured in the same run; the load generator shares the machine, so
-//! saturation figures are a floor.
+//! Needs nginx (Debian: `apt-get install nginx-light`) and, for the PostgreSQL figures, the
+//! test PostgreSQL (`GAVEL_TEST_POSTGRES`, default the local one; `.ci/postgres` provides one).
+//! The generator, gavel, nginx and PostgreSQL share the machine's cores.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "load/drive.rs"]
+mod drive;
+#[path = "load/floor.rs"]
+mod floor;
+#[path = "load/report.rs"]
+mod report;
+#[path = "load/storage.rs"]
+mod storage;
+#[path = "load/target.rs"]
+mod target;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use gavel::client::Client;
-use gavel::protocol::Verdict;
-use serde_json::json;
+use drive::Target;
 
 const POLICY: &str = r#"
 [[rule]]
@@ -67,8 +73,8 @@ struct Args {
     governed: bool,
     stores: Vec<String>,
     rates: Vec<u64>,
-    seconds: u64,
-    workers: usize,
+    seconds: f64,
+    connections: usize,
 }
 
 fn parse_args() -> Args {
@@ -76,199 +82,175 @@ fn parse_args() -> Args {
         governed: false,
         stores: vec!["sqlite".into(), "postgres".into()],
         rates: vec![500, 1000, 2000],
-        seconds: 5,
-        workers: 64,
+        seconds: 5.0,
+        connections: 32,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
         let next = argv.get(i + 1).cloned().unwrap_or_default();
         match argv[i].as_str() {
-            "--governed" => {
-                a.governed = true;
-                i += 1;
-                continue;
-            }
+            "--governed" => a.governed = true,
             "--stores" => a.stores = next.split(',').map(str::to_string).collect(),
             "--rates" => a.rates = next.split(',').filter_map(|r| r.parse().ok()).collect(),
             "--seconds" => a.seconds = next.parse().unwrap_or(a.seconds),
-            "--workers" => a.workers = next.parse().unwrap_or(a.workers),
-            _ => {
-                i += 1;
-                continue; // cargo passes --bench; ignore what we do not know
-            }
+            "--connections" => a.connections = next.parse().unwrap_or(a.connections),
+            _ => {} // cargo passes --bench; ignore what we do not know
         }
-        i += 2;
+        i += if argv[i].starts_with("--") && argv[i] != "--governed" && argv[i] != "--bench" {
+            2
+        } else {
+            1
+        };
     }
     a
 }
 
-fn report(label: &str, mut lat_us: Vec<u64>, errors: usize, elapsed: Duration) {
-    lat_us.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat_us.is_empty() {
-            return 0.0;
-        }
-        let idx = ((p / 100.0) * (lat_us.len() - 1) as f64).round() as usize;
-        lat_us[idx] as f64 / 1000.0
-    };
-    println!(
-        "{label:<22} {:>8.0} req/s  n={:<7} errors={:<4} p50={:>7.2}ms p99={:>7.2}ms p99.9={:>7.2}ms max={:>7.2}ms",
-        lat_us.len() as f64 / elapsed.as_secs_f64(),
-        lat_us.len(),
-        errors,
-        pct(50.0),
-        pct(99.0),
-        pct(99.9),
-        pct(100.0)
-    );
-}
-
-async fn one(client: &Client, token: &str, i: u64) -> bool {
-    let req = common::request(
-        "orders.get",
-        json!({"id": format!("o-{i}")}),
-        &format!("s-{}", i % 97),
-    );
-    matches!(client.submit(token, &req).await, Ok(o) if o.verdict == Verdict::Allow)
-}
-
-async fn fixed_rate(client: &Client, token: &str, rate: u64, seconds: u64) {
-    let total = rate * seconds;
-    let start = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
-        tokio::time::sleep_until(due).await;
-        let (client, token) = (client.clone(), token.to_string());
-        tasks.push(tokio::spawn(async move {
-            let ok = one(&client, &token, i).await;
-            (ok, due.elapsed())
-        }));
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    let mut errors = 0;
-    for t in tasks {
-        match t.await {
-            Ok((true, d)) => lat.push(d.as_micros() as u64),
-            _ => errors += 1,
-        }
-    }
-    report(&format!("fixed {rate}/s"), lat, errors, start.elapsed());
-}
-
-async fn saturation(client: &Client, token: &str, workers: usize, seconds: u64) {
-    let stop = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for w in 0..workers {
-        let (client, token) = (client.clone(), token.to_string());
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            let mut i = w as u64 * 1_000_000;
-            while Instant::now() < stop {
-                let t = Instant::now();
-                if one(&client, &token, i).await {
-                    lat.push(t.elapsed().as_micros() as u64);
-                } else {
-                    errors += 1;
-                }
-                i += 1;
-            }
-            (lat, errors)
-        }));
-    }
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        if let Ok((l, e)) = h.await {
-            lat.extend(l);
-            errors += e;
-        }
-    }
-    report(
-        &format!("saturation {workers} conc"),
-        lat,
-        errors,
-        start.elapsed(),
-    );
+/// A gavel under load, and what it needs to be measured after.
+struct Backend {
+    name: &'static str,
+    env: common::Env,
+    gavel: target::Gavel,
+    target: Target,
+    allowed: u64,
 }
 
 fn main() {
     let args = parse_args();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        let policy = if args.governed {
-            format!("{POLICY}{GOVERNANCE}")
-        } else {
-            POLICY.to_string()
-        };
-        for store in &args.stores {
-            run(&args, &policy, store).await;
-        }
-    });
+    rt.block_on(run(args));
 }
 
-/// The load on one backend.
-async fn run(args: &Args, policy: &str, store: &str) {
-    let mut env = common::Env::new(policy);
-    env.store = match store {
-        "postgres" => Some(common::postgres::fresh_database()),
-        "sqlite" => None,
-        other => panic!("--stores: {other} is neither sqlite nor postgres"),
+async fn run(args: Args) {
+    let policy = if args.governed {
+        format!("{POLICY}{GOVERNANCE}")
+    } else {
+        POLICY.to_string()
     };
-    env.boot().await;
-    let env = Arc::new(env);
-    let client = Client::new(&env.url());
-    let token = env.token("refund-bot").to_string();
-    // Warm up connections and the page cache.
-    for i in 0..200 {
-        one(&client, &token, i).await;
+    let nginx_dir = tempfile::tempdir().unwrap();
+    let nginx = floor::start(nginx_dir.path()).await;
+    let floor = Target::new(&nginx.url, "-");
+    let mut backends = Vec::new();
+    for store in &args.stores {
+        backends.push(start(store, &policy).await);
     }
     println!(
-        "gavel load: allow path over loopback, {}, {}{} cores",
-        if store == "postgres" {
-            "PostgreSQL synchronous_commit=on"
-        } else {
-            "SQLite synchronous=FULL"
-        },
-        if args.governed {
-            "under two limits, a breaker and the new-tool baseline, "
-        } else {
-            ""
-        },
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        "gavel load: the allow path{} over loopback, {} cores; floor: nginx, one worker, a static allow",
+        if args.governed { " under limits, a breaker and anomaly flags" } else { "" },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );
+    // Warm up connections, caches and the page cache on every target.
+    warm(&floor, 0).await;
+    for b in &mut backends {
+        b.allowed += warm(&b.target, 0).await;
+    }
+    let mut at_2000 = None;
+    let mut next = 1_000_000u64;
     for &rate in &args.rates {
-        fixed_rate(&client, &token, rate, args.seconds).await;
-    }
-    saturation(&client, &token, args.workers, args.seconds).await;
-    let text = reqwest::get(format!("{}/metrics", env.url())).await.ok();
-    if let Some(resp) = text {
-        let body = resp.text().await.unwrap_or_default();
-        let get = |name: &str| {
-            body.lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().last())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let (commits, ops) = (
-            get("gavel_store_commits_total"),
-            get("gavel_store_ops_total"),
+        let mut samples = vec![(
+            "nginx",
+            drive::fixed_rate(&floor, rate, args.seconds, 0).await,
+        )];
+        for b in &mut backends {
+            let s = drive::fixed_rate(&b.target, rate, args.seconds, next).await;
+            next += 10_000_000;
+            b.allowed += s.lat_us.len() as u64;
+            samples.push((b.name, s));
+        }
+        report::phase(
+            &format!("open loop, {rate} req/s for {} s", args.seconds),
+            &samples,
         );
-        println!(
-            "group commit: {ops:.0} writes in {commits:.0} transactions ({:.1} per fsync)",
-            ops / commits.max(1.0)
+        if rate == 2000 {
+            at_2000 = Some(samples);
+        }
+    }
+    let mut samples = vec![(
+        "nginx",
+        drive::saturated(&floor, args.connections, args.seconds, 0).await,
+    )];
+    for b in &mut backends {
+        let s = drive::saturated(&b.target, args.connections, args.seconds, next).await;
+        next += 1_000_000_000;
+        b.allowed += s.lat_us.len() as u64;
+        samples.push((b.name, s));
+    }
+    report::phase(
+        &format!(
+            "saturated, {} connections for {} s",
+            args.connections, args.seconds
+        ),
+        &samples,
+    );
+    println!("goals");
+    if let Some(at) = &at_2000 {
+        for (name, s) in &at[1..] {
+            let f = &at[0].1;
+            report::goal(
+                &format!("{name} p50 at 2,000 req/s, × floor"),
+                s.pct(50.0) / f.pct(50.0),
+                2.0,
+                true,
+            );
+            report::goal(
+                &format!("{name} p99 at 2,000 req/s, × floor"),
+                s.pct(99.0) / f.pct(99.0),
+                2.0,
+                true,
+            );
+        }
+    }
+    for (name, s) in &samples[1..] {
+        report::goal(
+            &format!("{name} saturated req/s, × floor"),
+            s.rate() / samples[0].1.rate(),
+            0.5,
+            false,
         );
     }
-    if let Ok(mut env) = Arc::try_unwrap(env) {
-        env.stop().await;
+    for b in backends {
+        let (name, allowed) = (b.name, b.allowed);
+        let bytes = stop(b).await;
+        report::goal(
+            &format!("{name} bytes per allowed action ({allowed} actions, {bytes} bytes)"),
+            bytes as f64 / allowed as f64,
+            400.0,
+            true,
+        );
+    }
+}
+
+async fn start(store: &str, policy: &str) -> Backend {
+    let (name, env) = match store {
+        "sqlite" => ("SQLite", common::Env::sqlite(policy)),
+        "postgres" => ("PostgreSQL", common::Env::postgres(policy)),
+        other => panic!("--stores: {other} is neither sqlite nor postgres"),
+    };
+    let gavel = target::Gavel::start(&env).await;
+    let target = Target::new(&gavel.url, env.token("refund-bot"));
+    Backend {
+        name,
+        env,
+        gavel,
+        target,
+        allowed: 0,
+    }
+}
+
+async fn warm(target: &Target, first: u64) -> u64 {
+    let s = drive::saturated(target, 8, 1.0, first).await;
+    s.lat_us.len() as u64
+}
+
+/// Stops a backend and returns the bytes its store holds.
+async fn stop(b: Backend) -> u64 {
+    b.gavel.stop();
+    match &b.env.store {
+        None => target::sqlite_bytes(&b.env.data),
+        Some(url) => storage::postgres_bytes(url),
     }
 }
