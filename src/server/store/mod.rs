@@ -523,4 +523,6 @@ pub fn governance_figures(
 }
 
 #[cfg(test)]
+mod commit_tests;
+#[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use super::*;
 use crate::protocol::{KillSwitchBody, SignedKillSwitch};
 use crate::server::audit::{verify, AuditEvent, Expect};
 
-fn flip(scope: &str) -> (Op, Vec<AuditEvent>) {
+pub(super) fn flip(scope: &str) -> (Op, Vec<AuditEvent>) {
     let switch = KillSwitch {
         scope: scope.into(),
         on: true,
@@ -33,7 +33,7 @@ fn flip(scope: &str) -> (Op, Vec<AuditEvent>) {
     (op, audit)
 }
 
-fn refused() -> Vec<AuditEvent> {
+pub(super) fn refused() -> Vec<AuditEvent> {
     vec![AuditEvent::refused(
         "alice",
         "GET",

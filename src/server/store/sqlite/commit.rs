@@ -1,10 +1,12 @@
-//! The write transaction: one per batch, one savepoint per job (a job that fails, say on a
-//! constraint, is rolled back and answered with its error without failing the others), the
+//! The write transaction: one per batch, the batch applied whole or, when a job fails (say on a
+//! constraint), again with one savepoint per job so that job alone is rolled back and answered
+//! with its error without failing the others; the
 //! jobs' audit records appended to the chain, and a signed checkpoint before the commit.
 
 use chrono::Utc;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
+use super::checkpointer::Checkpointer;
 use super::ops::apply;
 use super::{PROBE_WAIT, WRITE_WAIT};
 use crate::server::store::backend::Backend;
@@ -15,11 +17,45 @@ pub struct SqliteWriter {
     conn: Connection,
     chain: Chain,
     head: Head,
+    checkpointer: Checkpointer,
+    /// Commits since the WAL last started over.
+    since_restart: u32,
 }
 
+/// The background checkpointer folds the WAL in while commits go on, but only a checkpoint
+/// that has caught up as the writer starts a transaction lets SQLite write the WAL from its
+/// start again; under steady writes that never happens by itself. So the writer checkpoints
+/// what little is left itself: when nothing waits after this many commits, ...
+const RESTART_WHEN_IDLE: u32 = 64;
+/// ... and after this many whatever waits.
+const RESTART_AT_THE_LATEST: u32 = 1024;
+
 impl SqliteWriter {
-    pub(super) fn new(conn: Connection, chain: Chain, head: Head) -> SqliteWriter {
-        SqliteWriter { conn, chain, head }
+    pub(super) fn new(
+        conn: Connection,
+        chain: Chain,
+        head: Head,
+        checkpointer: Checkpointer,
+    ) -> SqliteWriter {
+        SqliteWriter {
+            conn,
+            chain,
+            head,
+            checkpointer,
+            since_restart: 0,
+        }
+    }
+
+    /// Checkpoints the few frames the checkpointer has not, so the next commit writes the WAL
+    /// from its start.
+    fn restart_wal(&mut self) {
+        self.since_restart = 0;
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
     }
 }
 
@@ -30,22 +66,23 @@ impl Backend for SqliteWriter {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(jobs.len());
         let mut head = self.head.clone();
+        // First the whole batch as one: a savepoint per job costs a copy of every page it
+        // touches, and jobs rarely fail. If one does, that is undone and the batch is done
+        // again job by job, each in its own savepoint.
         for job in jobs {
-            let before = head.clone();
-            let mut sp = tx.savepoint()?;
-            match apply_job(&sp, &self.chain, &mut head, job) {
-                Ok(reply) => {
-                    sp.commit()?;
-                    results.push(Ok(reply));
-                }
-                Err(e) => {
-                    sp.rollback()?;
-                    drop(sp);
-                    head = before;
-                    tracing::error!(op = job.op.name(), "store job failed: {e}");
-                    results.push(Err(e));
-                }
+            match apply_job(&tx, &self.chain, &mut head, job) {
+                Ok(reply) => results.push(Ok(reply)),
+                Err(_) => break,
             }
+        }
+        if results.len() < jobs.len() {
+            tx.rollback()?;
+            tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            results.clear();
+            head = self.head.clone();
+            each_alone(&mut tx, &self.chain, jobs, &mut head, &mut results)?;
         }
         if head.seq > self.head.seq {
             let c = self.chain.checkpoint(&head)?;
@@ -56,6 +93,10 @@ impl Backend for SqliteWriter {
         }
         tx.commit()?;
         self.head = head;
+        self.since_restart += 1;
+        if self.since_restart >= RESTART_AT_THE_LATEST {
+            self.restart_wal();
+        }
         Ok(results)
     }
 
@@ -78,9 +119,16 @@ impl Backend for SqliteWriter {
         result.map_err(StoreError::from)
     }
 
+    fn idle(&mut self) {
+        if self.since_restart >= RESTART_WHEN_IDLE {
+            self.restart_wal();
+        }
+    }
+
     /// Folds the WAL into the database file, so a stopped server leaves one self-contained
     /// file (what a backup or a copy of gavel.db expects).
     fn close(&mut self) {
+        self.checkpointer.stop();
         if let Err(e) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -88,6 +136,35 @@ impl Backend for SqliteWriter {
             tracing::warn!("final WAL checkpoint failed: {e}");
         }
     }
+}
+
+/// The jobs each in its own savepoint: one that fails is undone and answered with its error,
+/// and the chain head goes back to before it.
+fn each_alone(
+    tx: &mut Transaction<'_>,
+    chain: &Chain,
+    jobs: &[Job],
+    head: &mut Head,
+    results: &mut Vec<Result<Reply, StoreError>>,
+) -> Result<(), StoreError> {
+    for job in jobs {
+        let before = head.clone();
+        let mut sp = tx.savepoint()?;
+        match apply_job(&sp, chain, head, job) {
+            Ok(reply) => {
+                sp.commit()?;
+                results.push(Ok(reply));
+            }
+            Err(e) => {
+                sp.rollback()?;
+                drop(sp);
+                *head = before;
+                tracing::error!(op = job.op.name(), "store job failed: {e}");
+                results.push(Err(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn apply_job(
