@@ -1,6 +1,7 @@
 //! The write transaction on PostgreSQL: one per batch, holding [`CHAIN_LOCK`] so the replicas'
-//! commits form one audit chain, one savepoint per job (a job that fails, say on a constraint or
-//! a fenced change, is rolled back and answered with its error without failing the others), the
+//! commits form one audit chain; the batch applied whole or, when one of several jobs fails (say
+//! on a constraint or a fenced change), again with a savepoint per job so that job alone is
+//! rolled back and answered with its error without failing the others; the
 //! jobs' audit records appended after the head as the table has it (another replica may have
 //! appended since this one last did), a signed checkpoint and a notification of the new head,
 //! then COMMIT, which returns once the WAL is flushed (`synchronous_commit` stays on).
@@ -8,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use postgres::{Client, Transaction};
+use postgres::Client;
 
 use super::ops::apply;
 use super::sql::{Prepared, Sql};
@@ -66,15 +67,34 @@ impl PgWriter {
         Ok(())
     }
 
-    fn try_commit(&mut self, jobs: &[Job]) -> Result<Vec<Result<Reply, StoreError>>, Attempt> {
+    /// One attempt at the batch: whole, or with a savepoint per job when `each_alone`. `None`
+    /// when a job of a whole batch of several failed, which undid the transaction.
+    fn try_commit(&mut self, jobs: &[Job], each_alone: bool) -> Result<Option<Answers>, Attempt> {
         let mut tx = self.conn.transaction().map_err(Attempt::NotStarted)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+        Sql::new(&mut tx, &mut self.prepared)
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
             .map_err(Attempt::NotStarted)?;
         // Read under the lock: the head is whatever the last commit of any replica left.
-        let start = head(&mut tx)?;
+        let start = head(&mut Sql::new(&mut tx, &mut self.prepared))?;
         let mut head = start.clone();
         let mut results = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        if !each_alone {
+            for job in jobs {
+                let mut sql = Sql::new(&mut tx, &mut self.prepared);
+                match apply_job(&mut sql, &self.chain, &self.origin, &mut head, job) {
+                    Ok(reply) => results.push(Ok(reply)),
+                    Err(e) => {
+                        tx.rollback()?;
+                        if jobs.len() > 1 {
+                            return Ok(None);
+                        }
+                        log_failed(job, &e);
+                        return Ok(Some(vec![Err(e)]));
+                    }
+                }
+            }
+        }
+        for job in jobs.iter().filter(|_| each_alone) {
             let before = head.clone();
             let mut sp = tx.transaction()?;
             let result = {
@@ -89,46 +109,58 @@ impl PgWriter {
                 Err(e) => {
                     sp.rollback()?;
                     head = before;
-                    match &e {
-                        // Another replica changed the escalation first: its caller re-reads
-                        // and decides again, nothing failed.
-                        StoreError::Conflict(_) => {
-                            tracing::debug!(op = job.op.name(), "store job fenced off: {e}")
-                        }
-                        _ => tracing::error!(op = job.op.name(), "store job failed: {e}"),
-                    }
+                    log_failed(job, &e);
                     results.push(Err(e));
                 }
             }
         }
         if head.seq > start.seq {
             let c = self.chain.checkpoint(&head)?;
-            tx.execute(
-                "INSERT INTO checkpoints (seq, head, signature, time) VALUES ($1, $2, $3, $4)",
-                &[&(c.seq as i64), &c.head, &c.signature, &c.time],
-            )?;
-            // Delivered on commit, to the other replicas' change feeds.
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&CHANNEL, &head.seq.to_string()],
+            // The checkpoint, and the notification of the new head to the other replicas'
+            // change feeds (delivered on commit), in one round trip.
+            Sql::new(&mut tx, &mut self.prepared).query(
+                "WITH c AS (INSERT INTO checkpoints (seq, head, signature, time)
+                            VALUES ($1, $2, $3, $4))
+                 SELECT pg_notify($5, $6)",
+                &[
+                    &(c.seq as i64),
+                    &c.head,
+                    &c.signature,
+                    &c.time,
+                    &CHANNEL,
+                    &head.seq.to_string(),
+                ],
             )?;
         }
         tx.commit()?;
-        Ok(results)
+        Ok(Some(results))
+    }
+
+    /// The batch whole (no savepoint costs two round trips per job), and only if one of several
+    /// jobs fails, again with a savepoint per job so that one alone is undone.
+    fn whole_or_each(&mut self, jobs: &[Job]) -> Result<Answers, Attempt> {
+        match self.try_commit(jobs, false)? {
+            Some(results) => Ok(results),
+            None => Ok(self
+                .try_commit(jobs, true)?
+                .expect("a batch with a savepoint per job is answered")),
+        }
     }
 }
+
+type Answers = Vec<Result<Reply, StoreError>>;
 
 impl Backend for PgWriter {
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
         self.connected()?;
-        match self.try_commit(jobs) {
+        match self.whole_or_each(jobs) {
             Ok(results) => Ok(results),
             // Lost while idle (a restarted database, a proxy's idle timeout): nothing of this
             // batch reached the database, so it is sent once more on a new connection.
             Err(Attempt::NotStarted(e)) if lost(&self.conn, &e) => {
                 tracing::warn!("store writer: the connection was lost ({e}); reconnecting");
                 self.reconnect()?;
-                self.try_commit(jobs).map_err(StoreError::from)
+                self.whole_or_each(jobs).map_err(StoreError::from)
             }
             Err(e) => Err(e.into()),
         }
@@ -211,9 +243,18 @@ fn writer_session(conn: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Logs a job that failed: at debug when another replica changed its escalation first (its
+/// caller re-reads and decides again, nothing failed), as an error otherwise.
+fn log_failed(job: &Job, e: &StoreError) {
+    match e {
+        StoreError::Conflict(_) => tracing::debug!(op = job.op.name(), "store job fenced off: {e}"),
+        _ => tracing::error!(op = job.op.name(), "store job failed: {e}"),
+    }
+}
+
 /// The last record as the table has it.
-fn head(tx: &mut Transaction<'_>) -> Result<Head, StoreError> {
-    let row = tx.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
+fn head(sql: &mut Sql<'_, '_>) -> Result<Head, StoreError> {
+    let row = sql.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
     Ok(match row {
         Some(r) => Head {
             seq: r.get::<_, i64>(0) as u64,
