@@ -99,7 +99,7 @@ async fn agent(env: Arc<common::Env>, next: Arc<AtomicU64>, calls: u64) {
         let id = out.escalation.expect("escalated");
         let key = env.key("alice");
         let esc = client.escalation(key, &id).await.expect("escalation");
-        let vote = if i % 2 == 0 {
+        let vote = if i.is_multiple_of(2) {
             Vote::Approve
         } else {
             Vote::Deny

@@ -69,7 +69,7 @@ impl Gen {
     fn value(&mut self, depth: u32) -> Value {
         match self.next() % if depth > 3 { 4 } else { 6 } {
             0 => Value::Null,
-            1 => Value::Bool(self.next() % 2 == 0),
+            1 => Value::Bool(self.next().is_multiple_of(2)),
             2 => self.number(),
             3 => Value::String(self.string()),
             4 => (0..self.next() % 4)
