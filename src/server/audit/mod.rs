@@ -16,6 +16,7 @@
 mod anchor;
 mod event;
 mod grant_table;
+mod jcs;
 mod key_table;
 mod replay;
 mod tables;
@@ -52,17 +53,71 @@ pub fn record_hash(
     actor: &str,
     body: &Value,
 ) -> Result<String, CanonicalError> {
-    let mut bytes = Vec::with_capacity(256);
+    let mut bytes = Vec::with_capacity(512);
     bytes.extend_from_slice(prev_hash.as_bytes());
     bytes.push(b'\n');
-    bytes.extend(canonical_bytes(&Hashed {
-        seq,
-        time,
-        kind,
-        actor,
-        body,
-    })?);
+    if seq < jcs::PLAIN_INTEGERS {
+        hashed_fields(&mut bytes, seq, time, kind, actor, |out| {
+            jcs::write_value(body, out)
+        })?;
+    } else {
+        bytes.extend(canonical_bytes(&Hashed {
+            seq,
+            time,
+            kind,
+            actor,
+            body,
+        })?);
+    }
     Ok(sha256_hex(&bytes))
+}
+
+/// [`record_hash`] of a record whose stored body text is already canonical JSON (as the server
+/// writes them), hashed as it is; `None` when it is not (or may not be) canonical, and the
+/// body must be parsed and canonicalised.
+fn stored_record_hash(
+    prev_hash: &str,
+    seq: u64,
+    time: &str,
+    kind: &str,
+    actor: &str,
+    body_text: &str,
+) -> Option<String> {
+    if seq >= jcs::PLAIN_INTEGERS || !jcs::is_canonical(body_text) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(prev_hash.len() + body_text.len() + 160);
+    bytes.extend_from_slice(prev_hash.as_bytes());
+    bytes.push(b'\n');
+    hashed_fields(&mut bytes, seq, time, kind, actor, |out| {
+        out.extend_from_slice(body_text.as_bytes());
+        Ok(())
+    })
+    .ok()?;
+    Some(sha256_hex(&bytes))
+}
+
+/// The canonical JSON of [`Hashed`], its keys in RFC 8785 order, the body written by `body`.
+fn hashed_fields(
+    out: &mut Vec<u8>,
+    seq: u64,
+    time: &str,
+    kind: &str,
+    actor: &str,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), CanonicalError>,
+) -> Result<(), CanonicalError> {
+    out.extend_from_slice(b"{\"actor\":");
+    jcs::write_str(actor, out);
+    out.extend_from_slice(b",\"body\":");
+    body(out)?;
+    out.extend_from_slice(b",\"kind\":");
+    jcs::write_str(kind, out);
+    out.extend_from_slice(b",\"seq\":");
+    jcs::write_u64(seq, out);
+    out.extend_from_slice(b",\"time\":");
+    jcs::write_str(time, out);
+    out.push(b'}');
+    Ok(())
 }
 
 /// What a checkpoint signature covers (purpose `checkpoint`).
@@ -124,6 +179,9 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
         Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_err)?;
+    // Read the file through memory mapping rather than a system call per page.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)
+        .map_err(open_err)?;
     // One read transaction: the records, checkpoints and tables all come from the same commit.
     let snapshot = conn.unchecked_transaction().map_err(open_err)?;
     let key_text: String = snapshot
@@ -136,10 +194,22 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     let key = PublicKey::parse(&key_text).map_err(|e| VerifyError::Open(e.to_string()))?;
     check_keys(&key, expect)?;
 
-    let mut replay = replay::Replay::default();
-    let (heads, replay_problem) = walk_chain(&snapshot, &key_text, &mut replay)?;
+    let stored = stored_checkpoints(&snapshot)?;
+    // Room for every record at once, not grown (and rehashed) as they come.
+    let last_seq: Option<i64> = snapshot
+        .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))
+        .map_err(|e| VerifyError::Open(e.to_string()))?;
+    let mut replay =
+        replay::Replay::with_capacity(last_seq.unwrap_or(0).clamp(0, 1 << 24) as usize);
+    // The signatures are checked on a second core while this one walks the chain.
+    let (walked, signed) = std::thread::scope(|s| {
+        let signed = s.spawn(|| signatures_hold(&key, &stored));
+        (walk_chain(&snapshot, &key_text, &mut replay), signed.join())
+    });
+    let (heads, replay_problem) = walked?;
+    let signed = signed.map_err(|_| VerifyError::Open("checking the signatures failed".into()))?;
     let records = heads.len() as u64;
-    let checkpoints = check_checkpoints(&snapshot, &key, &heads)?;
+    let checkpoints = check_checkpoints(&stored, &signed, &heads)?;
     let anchored_at = match &expect.anchor {
         Some(anchor) => Some(anchor.check_against(&heads)?),
         None => None,
@@ -155,10 +225,14 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     if let Some(problem) = replay_problem {
         return Err(problem);
     }
-    tables::compare(&snapshot, &replay.finish()).map_err(VerifyError::State)?;
+    let implied = replay.finish();
+    tables::compare(&snapshot, &implied).map_err(VerifyError::State)?;
+    let head = heads.last().cloned().unwrap_or_else(|| GENESIS.into());
+    // Freeing a large log's replay takes a while; nothing needs to wait for it.
+    std::thread::spawn(move || drop((implied, heads)));
     Ok(VerifyReport {
         records,
-        head: heads.last().cloned().unwrap_or_else(|| GENESIS.into()),
+        head,
         checkpoints,
         anchored_at,
     })
@@ -203,18 +277,14 @@ fn walk_chain(
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
     let mut expected_seq = 1u64;
-    let mut prev = GENESIS.to_string();
     let mut heads: Vec<String> = Vec::new();
     let mut replay_problem = None;
     while let Some(row) = rows.next().map_err(open_err)? {
         let seq: i64 = row.get(0).map_err(open_err)?;
         let seq = seq as u64;
-        let time: String = row.get(1).map_err(open_err)?;
-        let kind: String = row.get(2).map_err(open_err)?;
-        let actor: String = row.get(3).map_err(open_err)?;
-        let body_text: String = row.get(4).map_err(open_err)?;
-        let prev_hash: String = row.get(5).map_err(open_err)?;
-        let hash: String = row.get(6).map_err(open_err)?;
+        let text = |i: usize| column_text(row, i).map_err(open_err);
+        let (time, kind, actor) = (text(1)?, text(2)?, text(3)?);
+        let (body_text, prev_hash, hash) = (text(4)?, text(5)?, text(6)?);
         let index = if indexed {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             Some(replay::StoredIndex {
@@ -234,24 +304,37 @@ fn walk_chain(
                 problem: format!("missing (the next record is {seq}): deleted"),
             });
         }
-        if prev_hash != prev {
+        if prev_hash != heads.last().map_or(GENESIS, String::as_str) {
             return Err(bad(format!(
                 "prev_hash does not match record {}'s hash: a record was inserted, deleted or reordered",
                 seq - 1
             )));
         }
-        let body: Value =
-            serde_json::from_str(&body_text).map_err(|e| bad(format!("body is not JSON: {e}")))?;
-        let computed = record_hash(&prev_hash, seq, &time, &kind, &actor, &body)
-            .map_err(|e| bad(format!("body {e}")))?;
+        // The server writes bodies in canonical form: such a body is hashed and read as it
+        // is; any other is parsed and canonicalised, and read through the parsed value.
+        let stored = stored_record_hash(prev_hash, seq, time, kind, actor, body_text);
+        let mut parsed: Option<Value> = None;
+        let computed = match stored {
+            Some(h) => h,
+            None => {
+                let body: &Value = parsed.insert(
+                    serde_json::from_str(body_text)
+                        .map_err(|e| bad(format!("body is not JSON: {e}")))?,
+                );
+                record_hash(prev_hash, seq, time, kind, actor, body)
+                    .map_err(|e| bad(format!("body {e}")))?
+            }
+        };
         if computed != hash {
             return Err(bad(
                 "hash does not match its content: the record was edited".into(),
             ));
         }
+        let wanted = kind == "server_start" || replay_problem.is_none();
+        let event = wanted.then(|| read_event(kind, actor, body_text, parsed.as_ref()));
         if kind == "server_start" {
-            if let Ok(AuditEvent::ServerStart(start)) = AuditEvent::parse(&kind, &actor, &body) {
-                let started_with = start.server_public_key;
+            if let Some(Ok(AuditEvent::ServerStart(start))) = &event {
+                let started_with = &start.server_public_key;
                 if started_with != key_text {
                     return Err(VerifyError::Key(format!(
                         "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
@@ -259,45 +342,104 @@ fn walk_chain(
                 }
             }
         }
-        if replay_problem.is_none() {
-            if let Err(problem) = replay::replay_record(replay, seq, (&kind, &actor, &body), index)
-            {
+        if let (None, Some(event)) = (&replay_problem, event) {
+            if let Err(problem) = replay::replay_record(replay, seq, event, index) {
                 replay_problem = Some(problem);
             }
         }
-        heads.push(hash.clone());
-        prev = hash;
+        heads.push(hash.to_string());
         expected_seq += 1;
     }
     Ok((heads, replay_problem))
 }
 
-/// Every checkpoint verifies and matches the chain, and together they cover every record.
-fn check_checkpoints(
-    conn: &Connection,
-    key: &PublicKey,
-    heads: &[String],
-) -> Result<u64, VerifyError> {
+/// A text column read in place, not copied out of the row; anything else is the error reading
+/// it as a `String` gives.
+fn column_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
+    match row.get_ref(i)?.as_str() {
+        Ok(text) => Ok(text),
+        Err(_) => row.get::<_, String>(i).map(|_| ""),
+    }
+}
+
+/// A record's event: read straight from its body text when that is canonical (as the server
+/// writes them), else through the parsed body, which also names any problem exactly.
+fn read_event(
+    kind: &str,
+    actor: &str,
+    body_text: &str,
+    parsed: Option<&Value>,
+) -> Result<AuditEvent, EventError> {
+    let owned;
+    let body = match parsed {
+        Some(body) => body,
+        None => {
+            if let Some(event) = AuditEvent::parse_canonical(kind, actor, body_text) {
+                return Ok(event);
+            }
+            // A canonical text always parses; were it not to, no kind fits a null body.
+            owned = serde_json::from_str(body_text).unwrap_or(Value::Null);
+            &owned
+        }
+    };
+    AuditEvent::parse(kind, actor, body)
+}
+
+/// One row of the checkpoints table.
+struct StoredCheckpoint {
+    seq: u64,
+    head: String,
+    signature: String,
+}
+
+/// The checkpoints table, in order.
+fn stored_checkpoints(conn: &Connection) -> Result<Vec<StoredCheckpoint>, VerifyError> {
     let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
-    let records = heads.len() as u64;
     let mut stmt = conn
         .prepare("SELECT seq, head, signature FROM checkpoints ORDER BY seq")
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
+    let mut stored = Vec::new();
+    while let Some(row) = rows.next().map_err(open_err)? {
+        stored.push(StoredCheckpoint {
+            seq: row.get::<_, i64>(0).map_err(open_err)? as u64,
+            head: row.get(1).map_err(open_err)?,
+            signature: row.get(2).map_err(open_err)?,
+        });
+    }
+    Ok(stored)
+}
+
+/// Whether each checkpoint's signature verifies with the server key.
+fn signatures_hold(key: &PublicKey, stored: &[StoredCheckpoint]) -> Vec<bool> {
+    stored
+        .iter()
+        .map(|c| {
+            let body = CheckpointBody {
+                seq: c.seq,
+                head: &c.head,
+            };
+            key.verify(Purpose::Checkpoint, &body, &c.signature).is_ok()
+        })
+        .collect()
+}
+
+/// Every checkpoint verifies (`signed`, one answer each) and matches the chain, and together
+/// they cover every record.
+fn check_checkpoints(
+    stored: &[StoredCheckpoint],
+    signed: &[bool],
+    heads: &[String],
+) -> Result<u64, VerifyError> {
+    let records = heads.len() as u64;
     let mut checkpoints = 0u64;
     let mut covered = 0u64;
-    while let Some(row) = rows.next().map_err(open_err)? {
-        let seq: i64 = row.get(0).map_err(open_err)?;
-        let seq = seq as u64;
-        let head: String = row.get(1).map_err(open_err)?;
-        let signature: String = row.get(2).map_err(open_err)?;
+    for (c, &holds) in stored.iter().zip(signed) {
+        let (seq, head) = (c.seq, &c.head);
         let bad = |problem: String| VerifyError::BadCheckpoint { seq, problem };
-        key.verify(
-            Purpose::Checkpoint,
-            &CheckpointBody { seq, head: &head },
-            &signature,
-        )
-        .map_err(|_| bad("signature does not verify with the server key".into()))?;
+        if !holds {
+            return Err(bad("signature does not verify with the server key".into()));
+        }
         match heads.get((seq as usize).wrapping_sub(1)) {
             None => {
                 return Err(VerifyError::BadRecord {
@@ -305,7 +447,7 @@ fn check_checkpoints(
                     problem: format!("missing: a signed checkpoint covers records up to {seq}; the log was truncated"),
                 })
             }
-            Some(h) if *h != head => {
+            Some(h) if h != head => {
                 return Err(VerifyError::BadRecord {
                     seq,
                     problem: "differs from the head the server signed: the chain was rewritten".into(),

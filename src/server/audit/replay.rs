@@ -3,20 +3,23 @@
 //! actions and their reviews, and the signatures used once. [`super::tables`] compares it with
 //! the state tables.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::Connection;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::event::{ActionTaken, AuditEvent};
+use super::jcs;
 use super::VerifyError;
-use crate::protocol::canonical::{canonical_bytes, sha256_hex};
+use crate::protocol::canonical::sha256_hex;
 
 mod handling;
 
 #[derive(Debug, Default)]
 pub(super) struct Implied {
-    pub actions: BTreeMap<String, ImpliedAction>,
+    /// By id; a hash map, as a log holds mostly actions (where order matters, sort the ids).
+    pub actions: HashMap<String, ImpliedAction>,
     pub escalations: BTreeMap<String, ImpliedEscalation>,
     pub killswitches: BTreeMap<String, ImpliedSwitch>,
     /// Flagged actions, with their review once one is recorded.
@@ -25,7 +28,7 @@ pub(super) struct Implied {
     pub used_signatures: BTreeMap<String, u64>,
     /// (agent, `Idempotency-Key`, action) as the log names them: an action's own key, or a
     /// retry's key answered with an earlier action.
-    pub keys: BTreeSet<(String, String, String)>,
+    pub keys: HashSet<(String, String, String)>,
     /// Standing grants: as created, revoked, and how often used.
     pub grants: BTreeMap<String, super::grant_table::ImpliedGrant>,
 }
@@ -97,13 +100,29 @@ pub(super) fn call_fingerprint(
     context: &Value,
     policy_version: &Value,
 ) -> Result<String, String> {
-    let call = json!({
-        "args": args, "on_behalf_of": on_behalf_of, "rationale": rationale, "cost": cost,
-        "parent": parent, "context": context, "policy_version": policy_version,
-    });
-    canonical_bytes(&call)
-        .map(|b| sha256_hex(&b))
-        .map_err(|e| e.to_string())
+    // The canonical JSON of {args, context, cost, on_behalf_of, parent, policy_version,
+    // rationale}, its keys in RFC 8785 order, written straight out.
+    let fields = [
+        ("args", args),
+        ("context", context),
+        ("cost", cost),
+        ("on_behalf_of", on_behalf_of),
+        ("parent", parent),
+        ("policy_version", policy_version),
+        ("rationale", rationale),
+    ];
+    let mut bytes = Vec::with_capacity(256);
+    bytes.push(b'{');
+    for (i, (key, value)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            bytes.push(b',');
+        }
+        jcs::write_str(key, &mut bytes);
+        bytes.push(b':');
+        jcs::write_value(value, &mut bytes).map_err(|e| e.to_string())?;
+    }
+    bytes.push(b'}');
+    Ok(sha256_hex(&bytes))
 }
 
 #[derive(Default)]
@@ -116,6 +135,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, String> {
 }
 
 impl Replay {
+    /// A replay with room for `records` actions and keys.
+    pub fn with_capacity(records: usize) -> Replay {
+        let mut replay = Replay::default();
+        replay.implied.actions.reserve(records);
+        replay.implied.keys.reserve(records);
+        replay
+    }
+
     pub(super) fn implied_mut(&mut self) -> &mut Implied {
         &mut self.implied
     }
@@ -149,9 +176,9 @@ impl Replay {
     }
 
     /// Applies one record, in chain order.
-    pub fn record(&mut self, seq: u64, event: &AuditEvent) -> Result<(), String> {
+    pub fn record(&mut self, seq: u64, event: AuditEvent) -> Result<(), String> {
         let kind = event.kind();
-        if self.handling(seq, event)? {
+        if self.handling(seq, &event)? {
             return Ok(());
         }
         match event {
@@ -177,7 +204,7 @@ impl Replay {
             // Breaker state lives in memory, rebuilt from these records; no table to compare.
             AuditEvent::BreakerTripped(_) | AuditEvent::BreakerClosed(_) => Ok(()),
             AuditEvent::BreakerReset(b) => self.use_signature(seq, kind, &b.signature),
-            AuditEvent::Action(a) => self.action(a),
+            AuditEvent::Action(a) => self.action(*a),
             AuditEvent::EscalationCreated(e) => {
                 let id = e.escalation.clone();
                 let a = self.implied.actions.get_mut(&e.action).ok_or_else(|| {
@@ -284,9 +311,9 @@ impl Replay {
                 self.implied.killswitches.insert(k.scope.clone(), switch);
                 Ok(())
             }
-            AuditEvent::GrantCreated(g) => super::grant_table::created(self, seq, g),
-            AuditEvent::GrantRevoked(g) => super::grant_table::revoked(self, seq, g),
-            AuditEvent::GrantUsed(g) => super::grant_table::used(self, g),
+            AuditEvent::GrantCreated(g) => super::grant_table::created(self, seq, &g),
+            AuditEvent::GrantRevoked(g) => super::grant_table::revoked(self, seq, &g),
+            AuditEvent::GrantUsed(g) => super::grant_table::used(self, &g),
             AuditEvent::FlagReview(f) => {
                 self.use_signature(seq, kind, &f.signature)?;
                 let review = ImpliedReview {
@@ -308,39 +335,43 @@ impl Replay {
         }
     }
 
-    fn action(&mut self, a: &ActionTaken) -> Result<(), String> {
-        let id = a.action.clone();
+    fn action(&mut self, a: ActionTaken) -> Result<(), String> {
+        let call = call_fingerprint(
+            &a.args,
+            &to_json(&a.on_behalf_of)?,
+            &to_json(&a.rationale)?,
+            &to_json(&a.cost)?,
+            &to_json(&a.parent)?,
+            &a.context,
+            &Value::String(a.policy_version),
+        )?;
+        let id = a.action;
         let action = ImpliedAction {
-            agent: a.agent.clone(),
-            session: a.session.clone(),
-            tool: a.tool.clone(),
             effect: a.effect.as_str().to_string(),
-            rule: a.rule.clone(),
-            reason: a.reason.clone(),
+            session: a.session,
+            tool: a.tool,
+            rule: a.rule,
+            reason: a.reason,
             escalation: None,
-            call: call_fingerprint(
-                &a.args,
-                &to_json(&a.on_behalf_of)?,
-                &to_json(&a.rationale)?,
-                &to_json(&a.cost)?,
-                &to_json(&a.parent)?,
-                &a.context,
-                &Value::String(a.policy_version.clone()),
-            )?,
+            call,
             submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
-            grant: a.grant.clone(),
+            grant: a.grant,
+            agent: a.agent,
         };
-        if let Some(key) = &a.idempotency_key {
-            let named = (a.agent.clone(), key.clone(), id.clone());
+        if let Some(key) = a.idempotency_key {
+            let named = (action.agent.clone(), key, id.clone());
             self.implied.keys.insert(named);
         }
         if action.effect == "flag" {
             self.implied.flagged.insert(id.clone(), None);
         }
-        if self.implied.actions.insert(id.clone(), action).is_some() {
-            return Err(format!("action {id} is recorded twice"));
+        match self.implied.actions.entry(id) {
+            Entry::Occupied(e) => Err(format!("action {} is recorded twice", e.key())),
+            Entry::Vacant(e) => {
+                e.insert(action);
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
@@ -379,15 +410,15 @@ impl StoredIndex {
     }
 }
 
-/// Parses a chained record into its event, checks its typed columns against it and replays it.
+/// Checks a chained record's typed columns against its event (or the reason its body is no
+/// event) and replays it.
 pub(super) fn replay_record(
     replay: &mut Replay,
     seq: u64,
-    (kind, actor, body): (&str, &str, &Value),
+    event: Result<AuditEvent, super::EventError>,
     index: Option<StoredIndex>,
 ) -> Result<(), VerifyError> {
-    let event = AuditEvent::parse(kind, actor, body)
-        .map_err(|problem| VerifyError::BadEvent { seq, problem })?;
+    let event = event.map_err(|problem| VerifyError::BadEvent { seq, problem })?;
     let bad = |problem: String| VerifyError::BadRecord { seq, problem };
     if let Some(stored) = index {
         let derived = StoredIndex::of(&event);
@@ -397,5 +428,5 @@ pub(super) fn replay_record(
             )));
         }
     }
-    replay.record(seq, &event).map_err(bad)
+    replay.record(seq, event).map_err(bad)
 }

@@ -386,7 +386,9 @@ fn actions(conn: &Connection, implied: &Implied) -> Check {
         }
     }
     if seen < implied.actions.len() {
-        if let Some(m) = first_missing(conn, "actions", "id", implied.actions.keys())? {
+        let mut ids: Vec<&String> = implied.actions.keys().collect();
+        ids.sort_unstable();
+        if let Some(m) = first_missing(conn, "actions", "id", ids.into_iter())? {
             return Err(format!("action {m} is in the log but not in the table"));
         }
     }

@@ -387,6 +387,33 @@ fn bodies_are_the_ones_written_before_the_type_and_read_back_equal() {
     }
 }
 
+/// The verifier reads canonical bodies straight from their text: it reads what `parse` reads,
+/// and leaves to `parse` (by answering `None`) whatever `parse` refuses.
+#[test]
+fn canonical_texts_read_as_their_parsed_bodies_do() {
+    for (event, actor, body) in today() {
+        let kind = event.kind();
+        let text =
+            String::from_utf8(crate::protocol::canonical::canonical_bytes(&body).unwrap()).unwrap();
+        assert_eq!(
+            AuditEvent::parse_canonical(kind, actor, &text),
+            Some(event.clone()),
+            "{kind}"
+        );
+        assert_eq!(
+            AuditEvent::parse_canonical(kind, "mallory", &text).is_none(),
+            AuditEvent::parse(kind, "mallory", &body).is_err(),
+            "{kind}: another actor"
+        );
+        assert_eq!(AuditEvent::parse_canonical("mystery", actor, &text), None);
+        assert_eq!(
+            AuditEvent::parse_canonical(kind, actor, "{}").is_none(),
+            AuditEvent::parse(kind, actor, &json!({})).is_err(),
+            "{kind}: an empty body"
+        );
+    }
+}
+
 #[test]
 fn records_written_before_later_fields_still_read() {
     let (event, actor, mut body) = today().swap_remove(1);
