@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 pub struct Sample {
     pub lat_us: Vec<u64>,
     pub errors: usize,
+    /// How the first failed call failed.
+    pub first_error: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -43,6 +45,7 @@ pub struct Target {
     addr: Arc<str>,
     auth: Arc<str>,
     idle: Arc<Mutex<Vec<Conn>>>,
+    first_error: Arc<Mutex<Option<String>>>,
 }
 
 /// What an allowed answer says, from gavel and from the floor alike.
@@ -55,12 +58,17 @@ impl Target {
             addr: base.trim_start_matches("http://").into(),
             auth: format!("Bearer {token}").into(),
             idle: Arc::default(),
+            first_error: Arc::default(),
         }
     }
 
     async fn connection(&self) -> Option<Conn> {
-        if let Some(c) = self.idle.lock().unwrap().pop() {
-            return Some(c);
+        // A connection the server has closed since (an idle keep-alive timeout while another
+        // target was measured) is dropped, as any pooling client does.
+        while let Some(c) = self.idle.lock().unwrap().pop() {
+            if !c.is_closed() {
+                return Some(c);
+            }
         }
         let tcp = TcpStream::connect(&*self.addr).await.ok()?;
         tcp.set_nodelay(true).ok()?;
@@ -71,36 +79,59 @@ impl Target {
 
     /// One allowed call on a keep-alive connection; true when answered 200 with an allow.
     async fn call(&self, i: u64) -> bool {
+        match self.try_call(i).await {
+            Ok(()) => true,
+            Err(e) => {
+                let mut first = self.first_error.lock().unwrap();
+                first.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    /// The first call that failed since last asked, and how.
+    fn take_first_error(&self) -> Option<String> {
+        self.first_error.lock().unwrap().take()
+    }
+
+    async fn try_call(&self, i: u64) -> Result<(), String> {
         let body = format!(
             r#"{{"tool":"orders.get","args":{{"id":"o-{i}"}},"session":"s-{}","context":{{}}}}"#,
             i % 97
         );
-        let Some(mut conn) = self.connection().await else {
-            return false;
-        };
+        let mut conn = self.connection().await.ok_or("no connection")?;
         let req = Request::post("/v1/actions")
             .header(HOST, &*self.addr)
             .header(AUTHORIZATION, &*self.auth)
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .unwrap();
-        let Ok(resp) = conn.send_request(req).await else {
-            return false;
-        };
-        let ok = resp.status().is_success();
-        let Ok(body) = resp.into_body().collect().await else {
-            return false;
-        };
+        let resp = conn
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request {i}: {e}"))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("answer to {i}: {e}"))?
+            .to_bytes();
         self.idle.lock().unwrap().push(conn);
-        ok && body.to_bytes().windows(ALLOW.len()).any(|w| w == ALLOW)
+        if status.is_success() && body.windows(ALLOW.len()).any(|w| w == ALLOW) {
+            Ok(())
+        } else {
+            Err(format!("{i}: {status} {}", String::from_utf8_lossy(&body)))
+        }
     }
 }
 
-fn finish(mut lat_us: Vec<u64>, errors: usize, elapsed: Duration) -> Sample {
+fn finish(target: &Target, mut lat_us: Vec<u64>, errors: usize, elapsed: Duration) -> Sample {
     lat_us.sort_unstable();
     Sample {
         lat_us,
         errors,
+        first_error: target.take_first_error(),
         elapsed,
     }
 }
@@ -126,7 +157,7 @@ pub async fn fixed_rate(target: &Target, rate: u64, seconds: f64, first: u64) ->
             _ => errors += 1,
         }
     }
-    finish(lat, errors, start.elapsed())
+    finish(target, lat, errors, start.elapsed())
 }
 
 /// `connections` agents each calling again as soon as answered, for `seconds`.
@@ -158,5 +189,5 @@ pub async fn saturated(target: &Target, connections: usize, seconds: f64, first:
             errors += e;
         }
     }
-    finish(lat, errors, start.elapsed())
+    finish(target, lat, errors, start.elapsed())
 }

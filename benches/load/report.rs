@@ -36,7 +36,10 @@ pub fn phase(label: &str, samples: &[(&str, Sample)]) {
     let errors: Vec<String> = samples
         .iter()
         .filter(|(_, s)| s.errors > 0)
-        .map(|(n, s)| format!("{n}: {} errors", s.errors))
+        .map(|(n, s)| {
+            let first = s.first_error.as_deref().unwrap_or("?");
+            format!("{n}: {} errors, the first: {first}", s.errors)
+        })
         .collect();
     if !errors.is_empty() {
         println!("  ! {}", errors.join(", "));
