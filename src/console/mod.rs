@@ -30,6 +30,8 @@ pub mod keymap_file;
 mod keys;
 pub mod lookups;
 mod mouse;
+mod needle;
+pub mod queue_index;
 pub mod net;
 pub mod notify;
 pub mod palette;
