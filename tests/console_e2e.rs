@@ -96,6 +96,7 @@ async fn a_refused_decision_shows_the_server_reason() {
     for e in c.state.pending.iter_mut().filter(|e| e.id == esc) {
         e.digest = format!("sha256:{}", "0".repeat(64));
     }
+    c.state.pending_changed();
     select(&mut c, &esc);
     c.press(KeyCode::Char('a'));
     c.press(KeyCode::Enter);

@@ -50,6 +50,7 @@ fn agent_side_state() -> State {
             _ => {}
         }
     }
+    s.pending_changed();
     s
 }
 

@@ -17,7 +17,9 @@ use gavel::protocol::*;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 50)];
 
+/// The escalation to change in place; the queue's cache is told first.
 fn pending<'a>(s: &'a mut State, id: &str) -> &'a mut Escalation {
+    s.pending_changed();
     s.pending.iter_mut().find(|e| e.id == id).unwrap()
 }
 

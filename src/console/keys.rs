@@ -46,7 +46,8 @@ pub(super) fn on_key(s: &mut State, k: KeyEvent, fx: &mut Vec<Command>) {
 pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
     // From the first key on, the cursor is the person's: it never jumps to another escalation.
     s.cursor_untouched = false;
-    let rows = s.row_count();
+    // Rows are counted only where needed (`move_to` clamps): with a filter over thousands
+    // of escalations, every count is a pass over them.
     let sel = s.view.index();
     let detail = s.detail_open
         && matches!(
@@ -58,12 +59,12 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
         Action::Up if detail => s.detail_scroll = s.detail_scroll.saturating_sub(1),
         Action::PageDown if detail => s.detail_scroll = s.detail_scroll.saturating_add(PAGE as u16),
         Action::PageUp if detail => s.detail_scroll = s.detail_scroll.saturating_sub(PAGE as u16),
-        Action::Down => move_to(s, (s.selected[sel] + 1).min(rows.saturating_sub(1))),
+        Action::Down => move_to(s, s.selected[sel] + 1),
         Action::Up => move_to(s, s.selected[sel].saturating_sub(1)),
-        Action::PageDown => move_to(s, (s.selected[sel] + PAGE).min(rows.saturating_sub(1))),
+        Action::PageDown => move_to(s, s.selected[sel] + PAGE),
         Action::PageUp => move_to(s, s.selected[sel].saturating_sub(PAGE)),
         Action::Top => move_to(s, 0),
-        Action::Bottom => move_to(s, rows.saturating_sub(1)),
+        Action::Bottom => move_to(s, usize::MAX),
         Action::NextView | Action::PrevView => {
             let n = View::ALL.len();
             let step = if action == Action::NextView { 1 } else { n - 1 };
@@ -80,7 +81,7 @@ pub(super) fn on_action(s: &mut State, action: Action, fx: &mut Vec<Command>) {
                 View::KillSwitches,
                 View::Audit,
             ];
-            if views.contains(&s.view) && rows > 0 {
+            if views.contains(&s.view) && s.row_count() > 0 {
                 s.detail_open = true;
                 s.detail_scroll = 0;
             }

@@ -12,11 +12,13 @@ pub mod batch_form;
 mod breaker_reset;
 pub mod budget_state;
 pub mod budgets;
+mod clock;
 pub mod command;
 pub mod dialog;
 mod dialog_keys;
 pub mod driver;
 pub mod event;
+pub mod event_loop;
 mod fields;
 mod figures;
 pub mod figures_state;
@@ -30,11 +32,13 @@ pub mod keymap_file;
 mod keys;
 pub mod lookups;
 mod mouse;
+mod needle;
 pub mod net;
 pub mod notify;
 pub mod palette;
 mod prior;
 pub mod query_form;
+pub mod queue_index;
 mod replies;
 pub mod rows;
 mod scroll;
@@ -185,7 +189,8 @@ pub fn new_state(opts: &Options) -> State {
 }
 
 /// The loop: take the terminal (restored on every exit path, panics included), then drain
-/// events, apply them, draw once if anything changed, tick the countdowns once a second.
+/// events, apply them, draw once if anything changed, tick the countdowns once a second while
+/// any are on screen (`event_loop`).
 pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     require_terminal()?;
     let mut terminal = terminal::take().context("cannot take over the terminal")?;
@@ -200,7 +205,10 @@ pub async fn run_terminal(opts: Options) -> anyhow::Result<()> {
     }
     // Only once the terminal is ours: crossterm's reader needs a tty.
     let input = spawn_input(driver.sender());
-    let result = event_loop(&mut driver, &mut terminal).await;
+    let mut stop = stop_signals();
+    let result = event_loop::run(&mut driver, &mut terminal, &mut stop)
+        .await
+        .map(|_| ());
     terminal::close(terminal);
     input.abort();
     result
@@ -216,42 +224,6 @@ pub fn require_terminal() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-async fn event_loop(
-    driver: &mut Driver,
-    terminal: &mut ratatui::DefaultTerminal,
-) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut dirty = true;
-    let mut stop = stop_signals();
-    loop {
-        if dirty {
-            if let Err(e) = terminal.draw(|f| views::render(f, &driver.state)) {
-                // The terminal is gone (window closed, ssh dropped): nobody is left to read an
-                // error, so stop cleanly and let the caller tidy up.
-                tracing::warn!(error = %e, "cannot draw: the terminal is gone; closing");
-                return Ok(());
-            }
-        }
-        tokio::select! {
-            got = driver.step(Duration::from_secs(3600)) => dirty = got,
-            _ = tick.tick() => {
-                driver.tick();
-                dirty = true;
-            }
-            // A closed terminal (SIGHUP) or a kill (SIGTERM) still restores the terminal and,
-            // in the demo, stops the server and removes its temporary files.
-            Some(()) = stop.recv() => {
-                tracing::info!("stop signal: closing the console");
-                return Ok(());
-            }
-        }
-        if driver.state.quit {
-            return Ok(());
-        }
-    }
 }
 
 /// SIGTERM, SIGHUP and SIGINT as one channel (SIGINT only arrives when raw mode is off).

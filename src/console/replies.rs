@@ -203,6 +203,7 @@ fn got_whole(s: &mut State, asked: &str, whole: Escalation) {
     for e in s.pending.iter_mut().filter(|e| e.id == whole.id) {
         keep_whole(&whole, e);
     }
+    s.pending_changed();
     for e in s.history.iter_mut().filter(|e| e.id == whole.id) {
         keep_whole(&whole, e);
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::protocol::{ActionSummary, Escalation, FlaggedAction, KillSwitch};
 
+use super::needle::Needle;
 use super::state::{State, View};
 
 /// One row of the kill switch view.
@@ -18,38 +19,47 @@ pub struct SwitchRow {
 
 impl State {
     pub(super) fn matches(&self, fields: &[&str]) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let needle = self.filter.to_lowercase();
-        fields.iter().any(|f| f.to_lowercase().contains(&needle))
+        Needle::new(&self.filter).is_none_or(|n| n.in_any(fields))
     }
 
-    fn esc_matches(&self, e: &Escalation) -> bool {
-        self.matches(&[&e.id, &e.action.agent, &e.action.tool, &e.rule.id, &e.group])
+    /// Whether `e` is shown under the filter `needle` (folded once for the whole list).
+    pub(super) fn esc_matches(needle: Option<&Needle>, e: &Escalation) -> bool {
+        needle.is_none_or(|n| {
+            n.in_any(&[&e.id, &e.action.agent, &e.action.tool, &e.rule.id, &e.group])
+        })
     }
 
     /// Indices into `pending` that the filter lets through, in queue order.
     pub fn queue_rows(&self) -> Vec<usize> {
-        (0..self.pending.len())
-            .filter(|&i| {
-                self.esc_matches(&self.pending[i]) && !self.hidden_by_snooze(&self.pending[i])
-            })
-            .collect()
+        self.queue_summary().rows.clone()
+    }
+
+    /// Whether the queue's rows are `pending` itself: no filter, nothing hidden.
+    pub fn queue_unfiltered(&self) -> bool {
+        self.queue_len() == self.pending.len()
+    }
+
+    /// How many rows the queue shows.
+    pub fn queue_len(&self) -> usize {
+        self.queue_summary().rows.len()
     }
 
     pub fn history_rows(&self) -> Vec<usize> {
         let list = self.history_list();
+        let needle = Needle::new(&self.filter);
         (0..list.len())
-            .filter(|&i| self.esc_matches(&list[i]))
+            .filter(|&i| Self::esc_matches(needle.as_ref(), &list[i]))
             .collect()
     }
 
     pub fn flagged_rows(&self) -> Vec<usize> {
+        let needle = Needle::new(&self.filter);
         (0..self.flagged.len())
             .filter(|&i| {
                 let f = &self.flagged[i];
-                self.matches(&[&f.action.id, &f.action.agent, &f.action.tool, &f.rule.id])
+                needle.as_ref().is_none_or(|n| {
+                    n.in_any(&[&f.action.id, &f.action.agent, &f.action.tool, &f.rule.id])
+                })
             })
             .collect()
     }
@@ -96,6 +106,16 @@ impl State {
             .collect()
     }
 
+    /// Where escalation `id` is in `pending`, looking first at queue row `row` (where the
+    /// cursor is): the usual case then costs no search of thousands.
+    pub fn pending_index(&self, id: &str, row: usize) -> Option<usize> {
+        let hint = self.queue_summary().rows.get(row).copied();
+        if let Some(i) = hint.filter(|&i| self.pending[i].id == id) {
+            return Some(i);
+        }
+        self.queue_cache.position(self, id)
+    }
+
     fn key(&self, view: View) -> Option<&str> {
         self.selected_key[view.index()].as_deref()
     }
@@ -105,7 +125,8 @@ impl State {
         match self.view {
             View::Queue => {
                 let key = self.key(View::Queue)?;
-                self.pending.iter().find(|e| e.id == key).map(|e| &**e)
+                self.pending_index(key, self.selected[0])
+                    .map(|i| &*self.pending[i])
             }
             View::History => {
                 let key = self.key(View::History)?;
@@ -127,7 +148,7 @@ impl State {
 
     pub fn row_count(&self) -> usize {
         match self.view {
-            View::Queue => self.queue_rows().len(),
+            View::Queue => self.queue_len(),
             View::Flagged => self.flagged_rows().len(),
             View::KillSwitches => self.switch_rows().len(),
             View::History => self.history_rows().len(),

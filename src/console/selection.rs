@@ -30,13 +30,13 @@ pub(super) fn reselect(s: &mut State, v: View) {
     let key = key.as_deref();
     let (pos, new_key) = match v {
         View::Queue => {
-            let mut item = key.and_then(|k| s.pending.iter().position(|e| e.id == k));
+            let mut item = key.and_then(|k| s.pending_index(k, old));
             if s.cursor_untouched && item.is_none_or(|u| s.not_mine(&s.pending[u]).is_some()) {
                 item = first_mine(s).or(item);
             }
             // Without a filter the rows are the queue itself: no allocation per event, which
             // matters when a burst of thousands arrives.
-            let pos = if s.filter.is_empty() && !s.hides_snoozed() {
+            let pos = if s.queue_unfiltered() {
                 match item {
                     Some(u) => Some(u),
                     None => s.pending.len().checked_sub(1).map(|l| old.min(l)),
@@ -116,12 +116,24 @@ fn first_mine(s: &State) -> Option<usize> {
 /// Moves the current view's cursor to row `pos` (clamped) and selects that row's item.
 pub(super) fn move_to(s: &mut State, pos: usize) {
     let v = s.view;
+    if v == View::Queue {
+        // Only the key moved to, from one listing of the rows: not a copy of every id in a
+        // queue of thousands. `update` puts the cursor on it after every key.
+        let (pos, item) = if s.queue_unfiltered() {
+            let pos = pos.min(s.pending.len().saturating_sub(1));
+            (pos, s.pending.get(pos))
+        } else {
+            let rows = s.queue_rows();
+            let pos = pos.min(rows.len().saturating_sub(1));
+            (pos, rows.get(pos).map(|&u| &s.pending[u]))
+        };
+        s.selected_key[0] = item.map(|e| e.id.clone());
+        s.selected[0] = pos;
+        s.detail_scroll = 0;
+        return;
+    }
     let keys: Vec<String> = match v {
-        View::Queue => s
-            .queue_rows()
-            .into_iter()
-            .map(|u| s.pending[u].id.clone())
-            .collect(),
+        View::Queue => Vec::new(),
         View::History => s
             .history_rows()
             .into_iter()

@@ -101,6 +101,7 @@ fn apply_snapshot(s: &mut State, snap: Snapshot, fx: &mut Vec<Command>) {
     }
     pending.sort_by(|a, b| queue_order(a, b));
     s.pending = pending;
+    s.pending_changed();
     // After a reconnect, escalations that arrived while we were away are news: one
     // notification for all of them. The first snapshot is what you see on opening.
     let mut missed = 0;
@@ -176,16 +177,31 @@ pub(super) fn keep_whole(old: &Escalation, new: &mut Escalation) {
 
 /// Insert or replace an escalation wherever its state says it belongs.
 pub(super) fn upsert(s: &mut State, mut e: Escalation) {
-    if let Some(i) = s.pending.iter().position(|p| p.id == e.id) {
+    // The queue's index follows this edit rather than being built again over thousands.
+    let current = s.queue_cache.current(s);
+    let removed = s.queue_cache.position(s, &e.id);
+    if let Some(i) = removed {
         keep_whole(&s.pending.remove(i), &mut e);
     }
-    if e.state == EscalationState::Pending {
+    let mut resolved = None;
+    let inserted = if e.state == EscalationState::Pending {
         let at = s
             .pending
             .binary_search_by(|p| queue_order(p, &e))
             .unwrap_or_else(|i| i);
         s.pending.insert(at, Box::new(e));
+        Some(at)
     } else {
+        resolved = Some(e);
+        None
+    };
+    if removed.is_some() || inserted.is_some() {
+        s.pending_changed();
+        if current {
+            s.queue_cache.edited(s, removed, inserted);
+        }
+    }
+    if let Some(mut e) = resolved {
         if let Some(i) = s.history.iter().position(|h| h.id == e.id) {
             if let Some(old) = s.history.remove(i) {
                 keep_whole(&old, &mut e);

@@ -170,8 +170,13 @@ pub struct State {
     pub now: Timestamp,
     /// Pending escalations, soonest deadline first. Boxed so that inserting into a queue of
     /// thousands moves pointers, not ~1 KB structs (a burst of 10,000 stays fast).
+    /// Changed other than by `update`'s server and reply events, call `pending_changed`.
     #[allow(clippy::vec_box)]
     pub pending: Vec<Box<Escalation>>,
+    /// Moves whenever `pending` may have changed: what `queue_cache` is valid for.
+    pub pending_rev: u64,
+    /// The queue's rows and counts, kept between frames (`queue_index`).
+    pub queue_cache: super::queue_index::QueueCache,
     /// Resolved escalations, newest first.
     pub history: VecDeque<Escalation>,
     pub flagged: Vec<FlaggedAction>,
@@ -262,6 +267,8 @@ impl State {
             connection: Connection::Connecting,
             now,
             pending: Vec::new(),
+            pending_rev: 0,
+            queue_cache: Default::default(),
             history: VecDeque::new(),
             flagged: Vec::new(),
             killswitches: BTreeMap::new(),
@@ -324,10 +331,7 @@ impl State {
     }
 
     pub fn mine_count(&self) -> usize {
-        self.pending
-            .iter()
-            .filter(|e| self.not_mine(e).is_none())
-            .count()
+        self.queue_summary().mine
     }
 
     /// How many pending escalations turning `scope` on would cancel, as this console sees them.

@@ -35,21 +35,8 @@ impl State {
         !self.show_snoozed && self.snoozed_by_me(e).is_some()
     }
 
-    /// Whether the queue leaves out anything I snoozed (its rows are then not the queue itself).
-    pub fn hides_snoozed(&self) -> bool {
-        // Cheap when nothing is snoozed: it runs for every event, over queues of thousands.
-        !self.show_snoozed
-            && self
-                .pending
-                .iter()
-                .any(|e| !e.handling.snoozed.is_empty() && self.snoozed_by_me(e).is_some())
-    }
-
     pub fn snoozed_count(&self) -> usize {
-        self.pending
-            .iter()
-            .filter(|e| self.snoozed_by_me(e).is_some())
-            .count()
+        self.queue_summary().snoozed
     }
 }
 

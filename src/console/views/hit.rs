@@ -34,7 +34,7 @@ pub fn target_at(s: &State, screen: (u16, u16), x: u16, y: u16) -> Target {
         View::Flagged if s.detail_open && s.selected_flagged().is_some() => return Target::Detail,
         View::Queue => {
             let [list, detail] = queue::split(main, s);
-            (list, Some(detail), s.queue_rows().len(), s.selected[0])
+            (list, Some(detail), s.queue_len(), s.selected[0])
         }
         View::Flagged => {
             let n = s.flagged_rows().len();

@@ -43,9 +43,12 @@ pub fn render(f: &mut Frame, s: &State) {
         return layout::render_too_small(f, area, s);
     }
     let [tabs, main, message, status] = areas(area);
+    // The queue's title and the status bar both say how many are yours: one count of a queue
+    // of thousands per frame, not one for each.
+    let mine = s.mine_count();
     status::tabs(f, tabs, s);
     match s.view {
-        View::Queue => queue::render(f, main, s),
+        View::Queue => queue::render(f, main, s, mine),
         View::Flagged => lists::flagged(f, main, s),
         View::KillSwitches => killswitch::render(f, main, s),
         View::History => lists::history(f, main, s),
@@ -55,7 +58,7 @@ pub fn render(f: &mut Frame, s: &State) {
         View::Metrics => metrics::render(f, main, s),
     }
     status::message(f, message, s);
-    status::status_bar(f, status, s);
+    status::status_bar(f, status, s, mine);
     dialogs::render(f, area, s);
     workflow::render_dialog(f, area, s);
 }

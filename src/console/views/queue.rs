@@ -16,7 +16,8 @@ use super::hint::key;
 use super::layout::{window, Column};
 use super::lists::{fit_table, render_table};
 
-pub fn render(f: &mut Frame, area: Rect, s: &State) {
+/// `mine`: how many pending escalations are the viewer's to decide (`State::mine_count`).
+pub fn render(f: &mut Frame, area: Rect, s: &State, mine: usize) {
     let selected = s.selected_escalation();
     if s.detail_open {
         if let Some(e) = selected {
@@ -25,7 +26,7 @@ pub fn render(f: &mut Frame, area: Rect, s: &State) {
         }
     }
     let [list, detail] = split(area, s);
-    table(f, list, s);
+    table(f, list, s, mine);
     match selected {
         Some(e) => render_lines(f, detail, s, "Escalation", escalation_lines(s, e), false),
         None => {
@@ -66,21 +67,22 @@ pub(super) fn split(area: Rect, s: &State) -> [Rect; 2] {
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
     } else {
         // The list takes what its rows need, up to 45%; the detail gets the rest.
-        let want = s.queue_rows().len() as u16 + 3;
+        let want = s.queue_len() as u16 + 3;
         let h = want.clamp(5, (area.height * 45 / 100).max(5));
         Layout::vertical([Constraint::Length(h), Constraint::Min(3)]).areas(area)
     }
 }
 
-fn table(f: &mut Frame, area: Rect, s: &State) {
+fn table(f: &mut Frame, area: Rect, s: &State, mine: usize) {
     let t = &s.theme;
-    let rows_idx = s.queue_rows();
+    let summary = s.queue_summary();
+    let rows_idx = &summary.rows;
     let height = area.height.saturating_sub(3) as usize;
     let sel = s.selected[0];
     let range = window(rows_idx.len(), sel, height);
     // The Args column (arguments left out of the stream, fetched on selection) only when some
     // escalation needs it.
-    let args_col = s.pending.iter().any(|e| e.args_elided().is_some());
+    let args_col = summary.args_elided;
     // The batch marks column only while something is marked.
     let marks_col = !s.marks.is_empty();
     // Columns are sized to the rows on screen (a queue of thousands is not measured per frame).
@@ -155,29 +157,28 @@ fn table(f: &mut Frame, area: Rect, s: &State) {
             }
         })
         .collect();
-    let mine = s.mine_count();
     let marked = match s.marks.len() {
         0 => String::new(),
         n => format!("· ● {n} marked "),
     };
-    let snoozed = super::workflow::snoozed_note(s);
-    let title =
-        if rows_idx.len() + s.snoozed_count() * usize::from(!s.show_snoozed) == s.pending.len() {
-            format!(
-                " Pending {} · {} for you {snoozed}{marked}{}",
-                s.pending.len(),
-                mine,
-                title_note(s)
-            )
-        } else {
-            format!(
-                " Pending {} · {} for you {snoozed}· {} match the filter {marked}{}",
-                s.pending.len(),
-                mine,
-                rows_idx.len(),
-                title_note(s)
-            )
-        };
+    let snoozed_n = summary.snoozed;
+    let snoozed = super::workflow::snoozed_note(s, snoozed_n);
+    let title = if rows_idx.len() + snoozed_n * usize::from(!s.show_snoozed) == s.pending.len() {
+        format!(
+            " Pending {} · {} for you {snoozed}{marked}{}",
+            s.pending.len(),
+            mine,
+            title_note(s)
+        )
+    } else {
+        format!(
+            " Pending {} · {} for you {snoozed}· {} match the filter {marked}{}",
+            s.pending.len(),
+            mine,
+            rows_idx.len(),
+            title_note(s)
+        )
+    };
     let more = if rows_idx.len() > range.len() {
         format!(" {}–{} of {} ", range.start + 1, range.end, rows_idx.len())
     } else {

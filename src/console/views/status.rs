@@ -141,7 +141,8 @@ fn replica(s: &State) -> Option<String> {
     })
 }
 
-pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
+/// `mine`: how many pending escalations are the viewer's to decide (`State::mine_count`).
+pub fn status_bar(f: &mut Frame, area: Rect, s: &State, mine: usize) {
     let t = &s.theme;
     let (conn, style) = match &s.connection {
         Connection::Connecting => match &s.incoming {
@@ -204,7 +205,7 @@ pub fn status_bar(f: &mut Frame, area: Rect, s: &State) {
             format!(
                 "│ {} pending, {} yours · {} flagged ",
                 s.pending.len(),
-                s.mine_count(),
+                mine,
                 s.unreviewed_flags()
             )
         } else {

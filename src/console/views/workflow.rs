@@ -47,9 +47,9 @@ pub fn you_cell(s: &State, e: &Escalation) -> Option<(String, Style)> {
     })
 }
 
-/// The queue title's note of what I snoozed.
-pub fn snoozed_note(s: &State) -> String {
-    match (s.snoozed_count(), s.show_snoozed) {
+/// The queue title's note of what I snoozed (`n`: `State::snoozed_count`).
+pub fn snoozed_note(s: &State, n: usize) -> String {
+    match (n, s.show_snoozed) {
         (0, _) => String::new(),
         (n, false) => format!("· {n} snoozed "),
         (n, true) => format!("· {n} snoozed, shown "),
