@@ -139,17 +139,29 @@ fn finish(target: &Target, mut lat_us: Vec<u64>, errors: usize, elapsed: Duratio
 /// `rate` calls a second for `seconds`, each sent when it is due whatever the others are doing.
 pub async fn fixed_rate(target: &Target, rate: u64, seconds: f64, first: u64) -> Sample {
     let total = (rate as f64 * seconds) as u64;
-    let start = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
-        tokio::time::sleep_until(due).await;
-        let target = target.clone();
-        tasks.push(tokio::spawn(async move {
-            let ok = target.call(first + i).await;
-            (ok, due.elapsed())
-        }));
-    }
+    let start = Instant::now();
+    // The pacer is a thread of its own sleeping to each due time (tokio's timer rounds up to
+    // the next millisecond, which would add up to 1 ms to every figure, the floor's too), and
+    // it starts each call on this runtime when due, whatever the others are doing.
+    let runtime = tokio::runtime::Handle::current();
+    let pacer_target = target.clone();
+    let tasks = tokio::task::spawn_blocking(move || {
+        let mut tasks = Vec::with_capacity(total as usize);
+        for i in 0..total {
+            let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let target = pacer_target.clone();
+            tasks.push(runtime.spawn(async move {
+                let ok = target.call(first + i).await;
+                (ok, due.elapsed())
+            }));
+        }
+        tasks
+    })
+    .await
+    .expect("the pacer");
     let (mut lat, mut errors) = (Vec::with_capacity(tasks.len()), 0);
     for t in tasks {
         match t.await {
