@@ -26,9 +26,9 @@ pub struct SqliteWriter {
 /// that has caught up as the writer starts a transaction lets SQLite write the WAL from its
 /// start again; under steady writes that never happens by itself. So the writer checkpoints
 /// what little is left itself: when nothing waits after this many commits, ...
-const RESTART_WHEN_IDLE: u32 = 64;
+const RESTART_WHEN_IDLE: u32 = 512;
 /// ... and after this many whatever waits.
-const RESTART_AT_THE_LATEST: u32 = 1024;
+const RESTART_AT_THE_LATEST: u32 = 4096;
 
 impl SqliteWriter {
     pub(super) fn new(
