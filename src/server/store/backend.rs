@@ -22,9 +22,6 @@ pub trait Backend: Send + 'static {
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<Result<Reply, StoreError>>, StoreError>;
     /// Whether a write could be committed now (waiting only briefly for a lock).
     fn probe(&mut self) -> Result<(), StoreError>;
-    /// Called when no job is waiting after a commit was answered: housekeeping that must not
-    /// delay anyone.
-    fn idle(&mut self) {}
     /// Called once when the writer stops: leave the storage self-contained.
     fn close(&mut self);
 }

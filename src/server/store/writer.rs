@@ -47,9 +47,6 @@ fn run<B: Backend>(mut backend: B, stats: Arc<StoreStats>, mut rx: mpsc::Receive
         }
         if !batch.is_empty() {
             commit(&mut backend, &stats, batch);
-            if rx.is_empty() {
-                backend.idle();
-            }
         }
         if !probes.is_empty() {
             let result = backend.probe();

@@ -6,7 +6,6 @@
 use chrono::Utc;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
-use super::checkpointer::Checkpointer;
 use super::ops::apply;
 use super::{PROBE_WAIT, WRITE_WAIT};
 use crate::server::store::backend::Backend;
@@ -17,45 +16,11 @@ pub struct SqliteWriter {
     conn: Connection,
     chain: Chain,
     head: Head,
-    checkpointer: Checkpointer,
-    /// Commits since the WAL last started over.
-    since_restart: u32,
 }
 
-/// The background checkpointer folds the WAL in while commits go on, but only a checkpoint
-/// that has caught up as the writer starts a transaction lets SQLite write the WAL from its
-/// start again; under steady writes that never happens by itself. So the writer checkpoints
-/// what little is left itself: when nothing waits after this many commits, ...
-const RESTART_WHEN_IDLE: u32 = 512;
-/// ... and after this many whatever waits.
-const RESTART_AT_THE_LATEST: u32 = 4096;
-
 impl SqliteWriter {
-    pub(super) fn new(
-        conn: Connection,
-        chain: Chain,
-        head: Head,
-        checkpointer: Checkpointer,
-    ) -> SqliteWriter {
-        SqliteWriter {
-            conn,
-            chain,
-            head,
-            checkpointer,
-            since_restart: 0,
-        }
-    }
-
-    /// Checkpoints the few frames the checkpointer has not, so the next commit writes the WAL
-    /// from its start.
-    fn restart_wal(&mut self) {
-        self.since_restart = 0;
-        if let Err(e) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        {
-            tracing::warn!("WAL checkpoint failed: {e}");
-        }
+    pub(super) fn new(conn: Connection, chain: Chain, head: Head) -> SqliteWriter {
+        SqliteWriter { conn, chain, head }
     }
 }
 
@@ -93,10 +58,6 @@ impl Backend for SqliteWriter {
         }
         tx.commit()?;
         self.head = head;
-        self.since_restart += 1;
-        if self.since_restart >= RESTART_AT_THE_LATEST {
-            self.restart_wal();
-        }
         Ok(results)
     }
 
@@ -119,16 +80,9 @@ impl Backend for SqliteWriter {
         result.map_err(StoreError::from)
     }
 
-    fn idle(&mut self) {
-        if self.since_restart >= RESTART_WHEN_IDLE {
-            self.restart_wal();
-        }
-    }
-
     /// Folds the WAL into the database file, so a stopped server leaves one self-contained
     /// file (what a backup or a copy of gavel.db expects).
     fn close(&mut self) {
-        self.checkpointer.stop();
         if let Err(e) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

@@ -3,7 +3,6 @@
 //! thread, and a few read connections.
 
 mod breakers;
-mod checkpointer;
 mod commit;
 mod figures;
 mod grants;
@@ -60,12 +59,8 @@ pub fn open(
     let path = db_path(data);
     let mut conn = connect(&path)?;
     schema::migrate(&mut conn, &path)?;
-    // The WAL is folded in by the checkpointer's thread, never inside a commit; the writer keeps
-    // the pages it touches cached (64 MiB) rather than reading them back.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // The writer keeps the pages it touches cached (64 MiB) rather than reading them back.
     conn.pragma_update(None, "cache_size", -65536)?;
-    conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
-    let checkpointer = checkpointer::Checkpointer::start(&path)?;
     check_key(&conn, &server_key, data)?;
     let head = conn
         .query_row(
@@ -89,7 +84,7 @@ pub fn open(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok((
-        SqliteWriter::new(conn, Chain::new(server_key), head, checkpointer),
+        SqliteWriter::new(conn, Chain::new(server_key), head),
         readers,
     ))
 }
