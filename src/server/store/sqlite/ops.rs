@@ -1,5 +1,6 @@
-//! The SQL for each op, run inside the job's savepoint. An op answers with its reply and the
-//! audit records it implies beyond those its caller sent.
+//! The SQL for each op, run inside the write transaction (in the job's savepoint when a batch
+//! is done again job by job). An op answers with its reply and the audit records it implies
+//! beyond those its caller sent.
 
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
