@@ -38,6 +38,7 @@ pub mod notify;
 pub mod palette;
 mod prior;
 pub mod query_form;
+pub mod queue_cache;
 pub mod queue_index;
 mod replies;
 pub mod rows;

@@ -15,66 +15,16 @@
 //! (for queues up to 1,000) against a fresh one, so a change that forgot to say so fails the
 //! tests.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::protocol::{Escalation, PersonInfo, Timestamp};
+use crate::protocol::{Escalation, Timestamp};
 
 use super::needle::Needle;
+use super::queue_cache::{Built, Index, QueueCache, QueueSummary, Rows};
 use super::state::State;
 
 /// Between the fields of a row: no filter text contains it (`Needle` is never built from one).
 const SEP: char = '\0';
-
-#[derive(Default)]
-pub struct QueueCache {
-    built: Mutex<Option<Built>>,
-}
-
-/// The queue's answers for one state.
-#[derive(Debug, PartialEq)]
-pub struct QueueSummary {
-    /// Indices into `pending` the filter lets through, in queue order.
-    pub rows: Vec<usize>,
-    /// How many pending escalations the viewer may decide.
-    pub mine: usize,
-    /// How many the viewer snoozed (shown or not).
-    pub snoozed: usize,
-    /// Whether any has its arguments left out of the stream (the queue then shows a column).
-    pub args_elided: bool,
-}
-
-#[derive(Clone)]
-struct Index {
-    rev: u64,
-    me: Option<PersonInfo>,
-    /// Each escalation's id, agent, tool, rule and group, separated by `SEP`.
-    text: String,
-    /// Where each escalation's part of `text` starts; one more at the end.
-    starts: Vec<usize>,
-    snoozed_until: Vec<Option<Timestamp>>,
-    /// Whether each is the viewer's to decide, and how many are.
-    mine_each: Vec<bool>,
-    mine: usize,
-    /// How many have a snooze by the viewer (past or not), and arguments left out.
-    snoozes: usize,
-    elided_each: Vec<bool>,
-    elided: usize,
-}
-
-struct Built {
-    index: Arc<Index>,
-    /// The rows judged from `index`, if they were since it last changed.
-    rows: Option<Rows>,
-}
-
-struct Rows {
-    filter: String,
-    show_snoozed: bool,
-    /// The clock the snoozes were judged at; `None` when nothing is snoozed (time cannot
-    /// change the rows then).
-    now: Option<Timestamp>,
-    summary: Arc<QueueSummary>,
-}
 
 impl QueueCache {
     /// Where escalation `id` is in `pending`: from the index when it is current (ids can hold

@@ -176,7 +176,7 @@ pub struct State {
     /// Moves whenever `pending` may have changed: what `queue_cache` is valid for.
     pub pending_rev: u64,
     /// The queue's rows and counts, kept between frames (`queue_index`).
-    pub queue_cache: super::queue_index::QueueCache,
+    pub queue_cache: super::queue_cache::QueueCache,
     /// Resolved escalations, newest first.
     pub history: VecDeque<Escalation>,
     pub flagged: Vec<FlaggedAction>,

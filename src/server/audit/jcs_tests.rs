@@ -213,7 +213,7 @@ fn the_call_fingerprint_is_the_hash_of_the_canonical_call() {
         "parent": rest[3], "context": context, "policy_version": rest[4],
     });
     let expected = crate::protocol::canonical::sha256_hex(&canonical_bytes(&call).unwrap());
-    let got = super::super::replay::call_fingerprint(
+    let got = crate::server::audit::replay::call_fingerprint(
         &args, &rest[0], &rest[1], &rest[2], &rest[3], &context, &rest[4],
     );
     assert_eq!(got.unwrap(), expected);
