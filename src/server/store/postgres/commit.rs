@@ -93,24 +93,25 @@ impl PgWriter {
                     }
                 }
             }
-        }
-        for job in jobs.iter().filter(|_| each_alone) {
-            let before = head.clone();
-            let mut sp = tx.transaction()?;
-            let result = {
-                let mut sql = Sql::new(&mut sp, &mut self.prepared);
-                apply_job(&mut sql, &self.chain, &self.origin, &mut head, job)
-            };
-            match result {
-                Ok(reply) => {
-                    sp.commit()?;
-                    results.push(Ok(reply));
-                }
-                Err(e) => {
-                    sp.rollback()?;
-                    head = before;
-                    log_failed(job, &e);
-                    results.push(Err(e));
+        } else {
+            for job in jobs {
+                let before = head.clone();
+                let mut sp = tx.transaction()?;
+                let result = {
+                    let mut sql = Sql::new(&mut sp, &mut self.prepared);
+                    apply_job(&mut sql, &self.chain, &self.origin, &mut head, job)
+                };
+                match result {
+                    Ok(reply) => {
+                        sp.commit()?;
+                        results.push(Ok(reply));
+                    }
+                    Err(e) => {
+                        sp.rollback()?;
+                        head = before;
+                        log_failed(job, &e);
+                        results.push(Err(e));
+                    }
                 }
             }
         }
