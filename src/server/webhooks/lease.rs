@@ -184,7 +184,14 @@ fn run(url: &str, news: &mpsc::Sender<News>, quit: &Receiver<()>) {
         tracing::warn!("webhook lease lost ({problem}): this replica stops delivering webhooks");
         let told = news.blocking_send(News::Deposed);
         session.release(true);
-        if told.is_err() {
+        // Stand aside for two tries of the others before trying again, so a replica that is
+        // still reachable takes over rather than the one that just lost its session.
+        if told.is_err()
+            || !matches!(
+                quit.recv_timeout(2 * TRY_EVERY),
+                Err(RecvTimeoutError::Timeout)
+            )
+        {
             return;
         }
     }
