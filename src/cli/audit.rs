@@ -77,8 +77,9 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 }
                 (None, None) => anyhow::bail!("say which log: --data DIR or --store URL"),
             };
+            let plural = if report.checkpoints == 1 { "" } else { "s" };
             println!(
-                "ok: {} records, {} signed checkpoints, head {}; the state tables match the log",
+                "ok: {} records, {} signed checkpoint{plural}, head {}; the state tables match the log",
                 report.records, report.checkpoints, report.head
             );
             match report.anchored_at {

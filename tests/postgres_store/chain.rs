@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use gavel::server::store::postgres::CHAIN_LOCK;
-use gavel::server::store::{Op, StoreError};
+use gavel::server::store::{Op, StoreError, KEEP_EVERY};
 
-use super::{flip, linear_chain, open, refused, verify_copy};
+use super::{flip, linear_chain, open, pg, refused, verify_copy};
 use crate::common::postgres::fresh_database;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,4 +123,33 @@ async fn a_failing_job_is_rolled_back_alone_and_the_head_moves_back() {
     });
     assert_eq!(scopes, ["global"]);
     store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_replace_each_others_checkpoint_and_keep_the_last_of_every_run() {
+    let url = fresh_database();
+    let (a, b) = (open(&url, "replica-a"), open(&url, "replica-b"));
+    // One record per commit, the replicas taking turns: each replaces the checkpoint the other
+    // wrote last, and the one before each multiple of KEEP_EVERY stays.
+    let records = KEEP_EVERY + 20;
+    for i in 0..records {
+        let store = if i % 2 == 0 { &a } else { &b };
+        store
+            .write(Op::Audit, refused(&format!("/v1/{i}")))
+            .await
+            .expect("every write commits");
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+    let kept: Vec<i64> = pg(&url, |c| {
+        c.query("SELECT seq FROM checkpoints ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    });
+    assert_eq!(kept, [KEEP_EVERY as i64 - 1, records as i64]);
+    assert_eq!(linear_chain(&url).len() as u64, records);
+    let report = verify_copy(&url).expect("the chain verifies");
+    assert_eq!((report.records, report.checkpoints), (records, 2));
 }

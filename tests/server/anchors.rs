@@ -144,20 +144,37 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
         "{out}"
     );
 
-    // The tail cut at a commit boundary: the last commit's records and checkpoint removed.
+    // The tail cut: the last records removed with the checkpoint that covered them. The
+    // records left are covered by no signature, unless the cut is at a checkpoint the server
+    // kept (one every KEEP_EVERY records), which is what this copy is given next.
     let d = copy_db(&env, "cut");
     let c = Connection::open(db_path(&d)).unwrap();
-    let cut_at: i64 = c
-        .query_row(
-            "SELECT MAX(seq) FROM checkpoints WHERE seq < ?1",
-            [anchor.seq as i64],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let cut_at = anchor.seq as i64 - 2;
     c.execute("DELETE FROM audit WHERE seq > ?1", [cut_at])
         .unwrap();
     c.execute("DELETE FROM checkpoints WHERE seq > ?1", [cut_at])
         .unwrap();
+    let e = verify_with(&d, None, None).unwrap_err().to_string();
+    assert!(e.contains("is not covered by any signed checkpoint"), "{e}");
+    let head: String = c
+        .query_row("SELECT hash FROM audit WHERE seq = ?1", [cut_at], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let kept = server_key
+        .try_sign(
+            Purpose::Checkpoint,
+            &CheckpointBody {
+                seq: cut_at as u64,
+                head: &head,
+            },
+        )
+        .unwrap();
+    c.execute(
+        "INSERT INTO checkpoints (seq, head, signature, time) VALUES (?1, ?2, ?3, ?4)",
+        params![cut_at, head, kept, now_rfc3339()],
+    )
+    .unwrap();
     drop(c);
     assert!(
         verify_with(&d, None, None).is_ok(),

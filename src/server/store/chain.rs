@@ -1,6 +1,12 @@
 //! The audit chain as the writer extends it: each record linked to the head before it, and a
 //! checkpoint over the new head signed with the server's key at the end of every transaction.
 //! What is hashed and signed is the same for every backend; a backend only stores the rows.
+//!
+//! Only some checkpoints stay: the newest, which covers every record, and the last one before
+//! each multiple of [`KEEP_EVERY`] records. The newest alone proves the whole chain (any record
+//! edited, inserted or removed before it changes the head it signs), so dropping the ones in
+//! between weakens nothing; it saves a row per commit, and `gavel audit verify` a signature
+//! check per commit. The kept ones say how far the log had reached by when.
 
 use chrono::Utc;
 
@@ -41,6 +47,16 @@ pub struct Checkpoint {
     pub head: String,
     pub signature: String,
     pub time: String,
+}
+
+/// One checkpoint is kept for every this many records (see the module's comment).
+pub const KEEP_EVERY: u64 = 1024;
+
+/// The checkpoint at `prev` that the one at `new` makes redundant, if it does: `prev` goes
+/// unless `new` starts a new run of [`KEEP_EVERY`] records, which keeps `prev` as the last of
+/// its run. Seq 0 is the genesis, which has no checkpoint.
+pub fn superseded(prev: u64, new: u64) -> Option<u64> {
+    (prev > 0 && prev / KEEP_EVERY == new / KEEP_EVERY).then_some(prev)
 }
 
 pub struct Chain {

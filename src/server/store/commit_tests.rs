@@ -89,3 +89,28 @@ async fn the_wal_starts_over_under_steady_writes() {
     );
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_commit_replaces_the_last_checkpoint_except_the_last_of_every_run_and_verify_holds() {
+    use crate::server::store::chain::KEEP_EVERY;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), PersonKey::generate("server")).unwrap();
+    // One record per commit, so every seq is checkpointed once on its way.
+    let records = 2 * KEEP_EVERY + 52;
+    for _ in 0..records {
+        store.write(Op::Audit, refused()).await.unwrap();
+    }
+    store.shutdown().await;
+    let conn = Connection::open(db_path(dir.path())).unwrap();
+    let kept: Vec<i64> = conn
+        .prepare("SELECT seq FROM checkpoints ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let every = KEEP_EVERY as i64;
+    assert_eq!(kept, [every - 1, 2 * every - 1, records as i64]);
+    let report = verify(&db_path(dir.path()), &Expect::default()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (records, 3));
+}

@@ -41,7 +41,7 @@ use crate::protocol::{
 };
 
 pub use backend::{Backend, Reads};
-pub use chain::{Chain, Checkpoint, Head, Link};
+pub use chain::{Chain, Checkpoint, Head, Link, KEEP_EVERY};
 pub use error::StoreError;
 pub use history::HistoryQuery;
 pub use query::AuditQuery;

@@ -3,7 +3,8 @@
 //! on a constraint or a fenced change), again with a savepoint per job so that job alone is
 //! rolled back and answered with its error without failing the others; the
 //! jobs' audit records appended after the head as the table has it (another replica may have
-//! appended since this one last did), a signed checkpoint and a notification of the new head,
+//! appended since this one last did), a signed checkpoint (replacing the previous one unless
+//! that is kept) and a notification of the new head,
 //! then COMMIT, which returns once the WAL is flushed (`synchronous_commit` stays on).
 
 use std::time::Duration;
@@ -15,7 +16,7 @@ use super::ops::apply;
 use super::sql::{Prepared, Sql};
 use super::{connect, CHAIN_LOCK, CHANNEL};
 use crate::server::store::backend::Backend;
-use crate::server::store::chain::{Chain, Head, Link};
+use crate::server::store::chain::{superseded, Chain, Head, Link};
 use crate::server::store::{Job, Reply, StoreError};
 
 /// How long a write waits for a lock before it fails, as on SQLite.
@@ -119,9 +120,13 @@ impl PgWriter {
             let c = self.chain.checkpoint(&head)?;
             // The checkpoint, and the notification of the new head to the other replicas'
             // change feeds (delivered on commit), in one round trip.
+            // The previous checkpoint is at the head this batch started from (every commit
+            // that appends checkpoints its head); seq 0 matches no row.
+            let superseded = superseded(start.seq, head.seq).unwrap_or(0) as i64;
             Sql::new(&mut tx, &mut self.prepared).query(
                 "WITH c AS (INSERT INTO checkpoints (seq, head, signature, time)
-                            VALUES ($1, $2, $3, $4))
+                            VALUES ($1, $2, $3, $4)),
+                      d AS (DELETE FROM checkpoints WHERE seq = $7)
                  SELECT pg_notify($5, $6)",
                 &[
                     &(c.seq as i64),
@@ -130,6 +135,7 @@ impl PgWriter {
                     &c.time,
                     &CHANNEL,
                     &head.seq.to_string(),
+                    &superseded,
                 ],
             )?;
         }

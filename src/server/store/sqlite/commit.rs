@@ -1,7 +1,8 @@
 //! The write transaction: one per batch, the batch applied whole or, when a job fails (say on a
 //! constraint), again with one savepoint per job so that job alone is rolled back and answered
 //! with its error without failing the others; the
-//! jobs' audit records appended to the chain, and a signed checkpoint before the commit.
+//! jobs' audit records appended to the chain, and a signed checkpoint before the commit, which
+//! replaces the previous one unless that one is kept ([`superseded`]).
 
 use chrono::Utc;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
@@ -9,7 +10,7 @@ use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use super::ops::apply;
 use super::{PROBE_WAIT, WRITE_WAIT};
 use crate::server::store::backend::Backend;
-use crate::server::store::chain::{Chain, Head, Link};
+use crate::server::store::chain::{superseded, Chain, Head, Link};
 use crate::server::store::{Job, Reply, StoreError};
 
 pub struct SqliteWriter {
@@ -51,10 +52,14 @@ impl Backend for SqliteWriter {
         }
         if head.seq > self.head.seq {
             let c = self.chain.checkpoint(&head)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO checkpoints (seq, head, signature, time) VALUES (?1, ?2, ?3, ?4)",
-                params![c.seq as i64, c.head, c.signature, c.time],
-            )?;
+            )?
+            .execute(params![c.seq as i64, c.head, c.signature, c.time])?;
+            if let Some(prev) = superseded(self.head.seq, head.seq) {
+                tx.prepare_cached("DELETE FROM checkpoints WHERE seq = ?1")?
+                    .execute([prev as i64])?;
+            }
         }
         tx.commit()?;
         self.head = head;
