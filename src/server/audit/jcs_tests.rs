@@ -196,25 +196,9 @@ fn what_the_check_accepts_is_always_a_fixed_point() {
 }
 
 #[test]
-fn the_call_fingerprint_is_the_hash_of_the_canonical_call() {
-    let (args, context) = (
-        json!({"amount": 1500.0, "to": "é\n"}),
-        json!({"b": [1], "a": null}),
-    );
-    let rest = [
-        json!("bob"),
-        json!("why"),
-        json!(2.5),
-        json!(null),
-        json!("p1"),
-    ];
-    let call = json!({
-        "args": args, "on_behalf_of": rest[0], "rationale": rest[1], "cost": rest[2],
-        "parent": rest[3], "context": context, "policy_version": rest[4],
-    });
-    let expected = crate::protocol::canonical::sha256_hex(&canonical_bytes(&call).unwrap());
-    let got = crate::server::audit::replay::call_fingerprint(
-        &args, &rest[0], &rest[1], &rest[2], &rest[3], &context, &rest[4],
-    );
+fn the_args_fingerprint_is_the_hash_of_the_canonical_arguments() {
+    let args = json!({"to": "é\n", "amount": 1500.0, "b": [1, {"z": null, "a": 2}]});
+    let expected = crate::protocol::canonical::sha256_hex(&canonical_bytes(&args).unwrap());
+    let got = crate::server::audit::replay::args_fingerprint(&args);
     assert_eq!(got.unwrap(), expected);
 }

@@ -42,8 +42,8 @@ pub(super) struct ImpliedAction {
     pub rule: Option<String>,
     pub reason: String,
     pub escalation: Option<String>,
-    /// Fingerprint of what the agent sent (args, context, …), see [`call_fingerprint`].
-    pub call: String,
+    /// Fingerprint of the call's arguments, see [`args_fingerprint`].
+    pub args: String,
     pub submitted_at: Option<String>,
     /// The standing grant that allowed it.
     pub grant: Option<String>,
@@ -89,39 +89,11 @@ pub(super) struct ImpliedReview {
     pub signature: String,
 }
 
-/// SHA-256 over the canonical JSON of the call's content, so the verifier keeps 64 bytes per
-/// action instead of its arguments.
-pub(super) fn call_fingerprint(
-    args: &Value,
-    on_behalf_of: &Value,
-    rationale: &Value,
-    cost: &Value,
-    parent: &Value,
-    context: &Value,
-    policy_version: &Value,
-) -> Result<String, String> {
-    // The canonical JSON of {args, context, cost, on_behalf_of, parent, policy_version,
-    // rationale}, its keys in RFC 8785 order, written straight out.
-    let fields = [
-        ("args", args),
-        ("context", context),
-        ("cost", cost),
-        ("on_behalf_of", on_behalf_of),
-        ("parent", parent),
-        ("policy_version", policy_version),
-        ("rationale", rationale),
-    ];
-    let mut bytes = Vec::with_capacity(256);
-    bytes.push(b'{');
-    for (i, (key, value)) in fields.into_iter().enumerate() {
-        if i > 0 {
-            bytes.push(b',');
-        }
-        jcs::write_str(key, &mut bytes);
-        bytes.push(b':');
-        jcs::write_value(value, &mut bytes).map_err(|e| e.to_string())?;
-    }
-    bytes.push(b'}');
+/// SHA-256 over the canonical JSON of the call's arguments, so the verifier keeps 64 bytes per
+/// action instead of the arguments themselves.
+pub(super) fn args_fingerprint(args: &Value) -> Result<String, String> {
+    let mut bytes = Vec::with_capacity(128);
+    jcs::write_value(args, &mut bytes).map_err(|e| e.to_string())?;
     Ok(sha256_hex(&bytes))
 }
 
@@ -336,15 +308,7 @@ impl Replay {
     }
 
     fn action(&mut self, a: ActionTaken) -> Result<(), String> {
-        let call = call_fingerprint(
-            &a.args,
-            &to_json(&a.on_behalf_of)?,
-            &to_json(&a.rationale)?,
-            &to_json(&a.cost)?,
-            &to_json(&a.parent)?,
-            &a.context,
-            &Value::String(a.policy_version),
-        )?;
+        let args = args_fingerprint(&a.args)?;
         let id = a.action;
         let action = ImpliedAction {
             effect: a.effect.as_str().to_string(),
@@ -353,7 +317,7 @@ impl Replay {
             rule: a.rule,
             reason: a.reason,
             escalation: None,
-            call,
+            args,
             submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
             grant: a.grant,
             agent: a.agent,

@@ -7,8 +7,8 @@ use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::replay::{call_fingerprint, Implied, ImpliedDecision, ImpliedReview};
-use crate::protocol::{ActionRecord, Escalation, FlaggedAction, KillSwitch};
+use super::replay::{args_fingerprint, Implied, ImpliedDecision, ImpliedReview};
+use crate::protocol::{Escalation, FlaggedAction, KillSwitch};
 
 type Check = Result<(), String>;
 
@@ -315,11 +315,21 @@ fn used_signatures(conn: &Connection, implied: &Implied) -> Check {
 }
 
 fn actions(conn: &Connection, implied: &Implied) -> Check {
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, agent, session, tool, effect, rule, reason, escalation, record, at
-             FROM actions ORDER BY seq",
+    // A file from before schema version 6 (verified as it is, not migrated) keeps the whole
+    // call in `record`; the arguments are read from it.
+    let whole: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = 'record'",
+            [],
+            |r| r.get(0),
         )
+        .map_err(sql)?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT id, agent, session, tool, effect, rule, reason, escalation, {}, at
+             FROM actions ORDER BY seq",
+            if whole { "record" } else { "args" }
+        ))
         .map_err(sql)?;
     let mut rows = stmt.query([]).map_err(sql)?;
     let mut seen = 0usize;
@@ -358,27 +368,20 @@ fn actions(conn: &Connection, implied: &Implied) -> Check {
                 log.rule, log.escalation
             ));
         }
-        let record: ActionRecord = parse(&format!("action {id}'s stored record"), &text(8)?)?;
-        let call = call_fingerprint(
-            &record.args,
-            &to_json(&record.on_behalf_of)?,
-            &to_json(&record.rationale)?,
-            &to_json(&record.cost)?,
-            &to_json(&record.parent)?,
-            &record.context,
-            &Value::String(record.policy_version.clone()),
-        )?;
-        if record.id != id || record.agent != log.agent || record.tool != log.tool {
-            return Err(format!("action {id}'s stored record is for another call"));
-        }
-        if call != log.call {
+        let args: Value = if whole {
+            let record: Value = parse(&format!("action {id}'s stored record"), &text(8)?)?;
+            record.get("args").cloned().unwrap_or(Value::Null)
+        } else {
+            parse(&format!("action {id}'s stored arguments"), &text(8)?)?
+        };
+        if args_fingerprint(&args)? != log.args {
             return Err(format!(
-                "action {id}'s stored call (args, context, on_behalf_of…) differs from the log's"
+                "action {id}'s stored arguments differ from the log's"
             ));
         }
         if let Some(at) = &log.submitted_at {
             let table_at = text(9)?;
-            if !same_time(&table_at, at) || record.submitted_at.to_rfc3339() != table_at {
+            if !same_time(&table_at, at) {
                 return Err(format!(
                     "action {id} was submitted at {table_at} in the table but the log says {at}"
                 ));

@@ -146,7 +146,7 @@ fn unreadable_rows_are_errors_that_name_table_and_row() {
     let e = r.killswitches().unwrap_err().to_string();
     assert!(e.contains("killswitches row global"), "{e}");
     conn.execute(
-        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at)
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, args, at)
          VALUES ('act_1', 'a', 's', 't', 'maybe', NULL, 'r', NULL, '{}', 'yesterday')",
         [],
     )

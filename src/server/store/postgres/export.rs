@@ -28,7 +28,7 @@ const TABLES: &[(&str, &str)] = &[
     ("checkpoints", "seq, head, signature, time"),
     (
         "actions",
-        "seq, id, agent, session, tool, effect, rule, reason, escalation, record, at, grant_id, \
+        "seq, id, agent, session, tool, effect, rule, reason, escalation, args, at, grant_id, \
          cost, governed",
     ),
     ("escalations", "id, action, state, body, plan, resolved_at"),

@@ -102,7 +102,7 @@ pub(super) fn grant_used(sql: &mut Sql, id: &str, at: Timestamp) -> Result<(), S
 }
 
 /// Replaces a call's cost with the actual one its agent reported. Only `actions.cost`
-/// changes: the stored record keeps the estimate the call was judged with.
+/// changes: the call's audit record keeps the estimate it was judged with.
 pub(super) fn set_cost(sql: &mut Sql, id: &str, cost: f64) -> Result<(), StoreError> {
     let changed = sql.execute("UPDATE actions SET cost = $2 WHERE id = $1", &[&id, &cost])?;
     if changed != 1 {

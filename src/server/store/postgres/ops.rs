@@ -147,7 +147,7 @@ fn action(sql: &mut Sql, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent>)
         reply = Reply::Escalation(Box::new(esc));
     }
     sql.execute(
-        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record,
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, args,
                               at, grant_id, cost, governed)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
@@ -159,7 +159,7 @@ fn action(sql: &mut Sql, write: &ActionWrite) -> Result<(Reply, Vec<AuditEvent>)
             rule,
             reason,
             &esc_id,
-            &json("an action", record)?,
+            &json("an action's arguments", &record.args)?,
             &record.submitted_at.to_rfc3339(),
             grant,
             &record.cost,

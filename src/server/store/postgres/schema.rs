@@ -7,13 +7,15 @@
 //!   order, exactly as in SQLite. And `webhook_cursors`: how far each webhook got, one JSON
 //!   body per webhook id, kept here rather than in a replica's data dir so whichever replica
 //!   delivers webhooks next goes on from there.
+//! - 2: as SQLite's version 6: `actions.record` becomes `actions.args`, and the audit table
+//!   loses the indexes by agent and by escalation, which no query used.
 
 use postgres::Client;
 
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Held by the transaction that migrates.
 const MIGRATION_LOCK: i64 = 0x6761_7665_6c00_0002;
@@ -98,8 +100,25 @@ CREATE TABLE grants (
 CREATE TABLE webhook_cursors (webhook TEXT PRIMARY KEY, body TEXT NOT NULL);
 "#;
 
+/// Version 2. A record that is not JSON keeps a null `args`, which `gavel audit verify` then
+/// reports as it reported the record.
+const V2: &str = r#"
+CREATE FUNCTION pg_temp.args_of(record TEXT) RETURNS TEXT LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN COALESCE(record::json -> 'args', 'null')::text;
+EXCEPTION WHEN others THEN
+    RETURN 'null';
+END $$;
+ALTER TABLE actions ADD COLUMN args TEXT;
+UPDATE actions SET args = pg_temp.args_of(record);
+ALTER TABLE actions ALTER COLUMN args SET NOT NULL;
+ALTER TABLE actions DROP COLUMN record;
+DROP INDEX audit_by_agent;
+DROP INDEX audit_by_escalation;
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2];
 
 /// The recorded version; 0 for an empty database.
 fn version(c: &mut impl postgres::GenericClient) -> Result<u32, StoreError> {

@@ -6,8 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::protocol::{
-    ActionRecord, ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch,
-    PriorCall,
+    ActionSummary, AuditRecord, Effect, Escalation, FlaggedAction, KillSwitch, PriorCall,
 };
 use crate::server::store::error::unreadable;
 use crate::server::store::rows::parse;
@@ -33,7 +32,7 @@ pub(super) fn last_calls(
         Option<String>,
     );
     let mut stmt = conn.prepare_cached(
-        "SELECT a.id, a.tool, a.record, a.effect, a.at, a.escalation, e.state
+        "SELECT a.id, a.tool, a.args, a.effect, a.at, a.escalation, e.state
          FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
          WHERE a.agent = ?1 AND a.session = ?2 ORDER BY a.seq DESC LIMIT ?3",
     )?;
@@ -52,8 +51,8 @@ pub(super) fn last_calls(
         .collect::<Result<Vec<Row>, _>>()?;
     let mut calls = rows
         .into_iter()
-        .map(|(id, tool, record, verdict, at, escalation, state)| {
-            let record: ActionRecord = parse("actions", &id, &record)?;
+        .map(|(id, tool, args, verdict, at, escalation, state)| {
+            let args: Value = parse("actions", &id, &args)?;
             let resolution = match (&escalation, state.as_deref()) {
                 (Some(esc), Some(state)) => resolution("escalations", esc, state)?,
                 _ => None,
@@ -63,7 +62,7 @@ pub(super) fn last_calls(
                 at: time("actions", &id, &at)?,
                 action: id,
                 tool,
-                args: record.args,
+                args,
                 escalation,
                 resolution,
             })

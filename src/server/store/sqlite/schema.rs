@@ -13,6 +13,13 @@
 //! - 5: `actions.cost` (the call's cost: its estimate, replaced by the actual cost when the
 //!   agent reports it) and `actions.governed` (the breaker or limit that decided the call), and
 //!   an index by time, so governance is rebuilt at start from the calls of its windows.
+//! - 6: smaller rows and fewer pages written per call. `actions.record` (the whole call, which
+//!   the call's audit record holds already) becomes `actions.args` (its arguments, which the
+//!   history beside an escalation shows); the table is rebuilt without AUTOINCREMENT, whose
+//!   counter row was one more page in every commit (actions are never deleted, so the rowid
+//!   alone is as monotonic); and the audit table loses `audit_by_agent` and
+//!   `audit_by_escalation`, which no query used (the audit filters are read in seq order), so
+//!   each record adds one index entry (by kind) instead of three.
 
 use std::path::Path;
 
@@ -21,7 +28,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -133,8 +140,41 @@ UPDATE actions SET cost = json_extract(record, '$.cost') WHERE json_valid(record
 CREATE INDEX actions_by_time ON actions (at);
 "#;
 
+/// Version 6. A record that is not JSON keeps a null `args`, which `gavel audit verify` then
+/// reports as it reported the record.
+const V6: &str = r#"
+CREATE TABLE actions_v6 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    session TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    effect TEXT NOT NULL,
+    rule TEXT,
+    reason TEXT NOT NULL,
+    escalation TEXT,
+    args TEXT NOT NULL,
+    at TEXT NOT NULL,
+    grant_id TEXT,
+    cost REAL,
+    governed TEXT
+);
+INSERT INTO actions_v6
+    SELECT seq, id, agent, session, tool, effect, rule, reason, escalation,
+           CASE WHEN json_valid(record) THEN COALESCE(record -> '$.args', 'null') ELSE 'null' END,
+           at, grant_id, cost, governed
+    FROM actions ORDER BY seq;
+DROP TABLE actions;
+ALTER TABLE actions_v6 RENAME TO actions;
+DELETE FROM sqlite_sequence WHERE name = 'actions';
+CREATE INDEX actions_by_session ON actions (agent, session, seq);
+CREATE INDEX actions_by_time ON actions (at);
+DROP INDEX audit_by_agent;
+DROP INDEX audit_by_escalation;
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5, V6];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
@@ -167,3 +207,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 #[path = "schema_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schema_v6_tests.rs"]
+mod v6_tests;

@@ -137,7 +137,7 @@ fn unversioned(dir: &std::path::Path) {
 }
 
 /// The same server key every time it is asked for.
-fn key() -> PersonKey {
+pub(super) fn key() -> PersonKey {
     let private = format!("ed25519:{}AQE=", "AQEB".repeat(10));
     PersonKey::from_private("server", &private).unwrap()
 }

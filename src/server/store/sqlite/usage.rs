@@ -90,7 +90,7 @@ pub(super) fn costed_action(
 }
 
 /// Replaces a call's cost with the actual one its agent reported. Only `actions.cost`
-/// changes: the stored record keeps the estimate the call was judged with.
+/// changes: the call's audit record keeps the estimate it was judged with.
 pub(super) fn set_cost(conn: &Connection, id: &str, cost: f64) -> Result<(), StoreError> {
     let changed = conn
         .prepare_cached("UPDATE actions SET cost = ?2 WHERE id = ?1")?

@@ -6,11 +6,11 @@
 
 use postgres::Row;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::conn::{Conn, Params};
 use crate::protocol::{
-    ActionRecord, ActionSummary, Effect, Escalation, FlaggedAction, KillSwitch, PriorCall,
-    Timestamp,
+    ActionSummary, Effect, Escalation, FlaggedAction, KillSwitch, PriorCall, Timestamp,
 };
 use crate::server::store::error::unreadable;
 use crate::server::store::rows::{effect, key_cutoff, parse, resolution, time};
@@ -18,7 +18,7 @@ use crate::server::store::{ExpiryPlan, StoreError, StoredAction, StoredKey};
 
 /// A session's last calls, newest first: `$1` agent, `$2` session, `$3` how many. Read here
 /// and, by the writer, inside the transaction that creates an escalation.
-pub const LAST_CALLS: &str = "SELECT a.id, a.tool, a.record, a.effect, a.at, a.escalation, e.state
+pub const LAST_CALLS: &str = "SELECT a.id, a.tool, a.args, a.effect, a.at, a.escalation, e.state
      FROM actions a LEFT JOIN escalations e ON e.id = a.escalation
      WHERE a.agent = $1 AND a.session = $2 ORDER BY a.seq DESC LIMIT $3";
 
@@ -40,7 +40,7 @@ pub fn prior_calls(rows: &[Row]) -> Result<Vec<PriorCall>, StoreError> {
         .iter()
         .map(|r| {
             let id: String = r.try_get(0)?;
-            let record: ActionRecord = parse("actions", &id, r.try_get(2)?)?;
+            let args: Value = parse("actions", &id, r.try_get(2)?)?;
             let escalation: Option<String> = r.try_get(5)?;
             let state: Option<&str> = r.try_get(6)?;
             let resolution = match (&escalation, state) {
@@ -52,7 +52,7 @@ pub fn prior_calls(rows: &[Row]) -> Result<Vec<PriorCall>, StoreError> {
                 at: time("actions", &id, r.try_get(4)?)?,
                 tool: r.try_get(1)?,
                 action: id,
-                args: record.args,
+                args,
                 escalation,
                 resolution,
             })

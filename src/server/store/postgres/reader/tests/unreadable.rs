@@ -59,8 +59,8 @@ fn unreadable_rows_are_the_same_errors() {
 
     let now = Utc::now().to_rfc3339();
     pair.both(&format!(
-        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, record, at)
-         VALUES ('act_1', 'a', 's', 't', 'maybe', NULL, 'r', 'esc_1', '{{\"args\": 1}}', '{now}')"
+        "INSERT INTO actions (id, agent, session, tool, effect, rule, reason, escalation, args, at)
+         VALUES ('act_1', 'a', 's', 't', 'maybe', NULL, 'r', 'esc_1', '1', '{now}')"
     ));
     let e = same_error(
         "recent_activity",
