@@ -9,6 +9,8 @@
 //! cargo bench --bench load -- --stores sqlite   # one backend (default: sqlite,postgres)
 //! cargo bench --bench load -- --governed        # under limits, a breaker and anomaly flags
 //!                                               # that never trip
+//! cargo bench --bench load -- --keep DIR        # leave the SQLite store in DIR/gavel.db, to
+//!                                               # see where its bytes go
 //!
 //! Needs nginx (Debian: `apt-get install nginx-light`) and, for the PostgreSQL figures, the
 //! test PostgreSQL (`GAVEL_TEST_POSTGRES`, default the local one; `.ci/postgres` provides one).
@@ -75,6 +77,7 @@ struct Args {
     rates: Vec<u64>,
     seconds: f64,
     connections: usize,
+    keep: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -84,6 +87,7 @@ fn parse_args() -> Args {
         rates: vec![500, 1000, 2000],
         seconds: 5.0,
         connections: 32,
+        keep: None,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -95,6 +99,7 @@ fn parse_args() -> Args {
             "--rates" => a.rates = next.split(',').filter_map(|r| r.parse().ok()).collect(),
             "--seconds" => a.seconds = next.parse().unwrap_or(a.seconds),
             "--connections" => a.connections = next.parse().unwrap_or(a.connections),
+            "--keep" => a.keep = Some(next.into()),
             _ => {} // cargo passes --bench; ignore what we do not know
         }
         i += if argv[i].starts_with("--") && argv[i] != "--governed" && argv[i] != "--bench" {
@@ -214,7 +219,7 @@ async fn run(args: Args) {
     }
     for b in backends {
         let (name, allowed) = (b.name, b.allowed);
-        let bytes = stop(b).await;
+        let bytes = stop(b, args.keep.as_deref()).await;
         report::goal(
             &format!("{name} bytes per allowed action ({allowed} actions, {bytes} bytes)"),
             bytes as f64 / allowed as f64,
@@ -246,11 +251,19 @@ async fn warm(target: &Target, first: u64) -> u64 {
     s.lat_us.len() as u64
 }
 
-/// Stops a backend and returns the bytes its store holds.
-async fn stop(b: Backend) -> u64 {
+/// Stops a backend and returns the bytes its store holds; a SQLite store is copied into
+/// `keep` first when asked.
+async fn stop(b: Backend, keep: Option<&std::path::Path>) -> u64 {
     b.gavel.stop();
     match &b.env.store {
-        None => target::sqlite_bytes(&b.env.data),
+        None => {
+            if let Some(dir) = keep {
+                std::fs::create_dir_all(dir).expect("--keep DIR");
+                std::fs::copy(b.env.data.join("gavel.db"), dir.join("gavel.db"))
+                    .expect("copying the store");
+            }
+            target::sqlite_bytes(&b.env.data)
+        }
         Some(url) => storage::postgres_bytes(url),
     }
 }
