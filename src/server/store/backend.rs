@@ -24,6 +24,9 @@ pub trait Backend: Send + 'static {
     fn probe(&mut self) -> Result<(), StoreError>;
     /// Called once when the writer stops: leave the storage self-contained.
     fn close(&mut self);
+    /// Called after each batch has been answered, with whether more calls wait: upkeep that
+    /// must not hold up an answer.
+    fn after_batch(&mut self, _waiting: bool) {}
 }
 
 /// The typed queries. A row that cannot be read is an error naming its table and row.

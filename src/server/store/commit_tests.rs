@@ -1,6 +1,6 @@
 //! The SQLite writer's transaction: a batch is applied whole, and done again job by job only
-//! when one fails; the WAL starts over under steady writes instead of growing (the automatic
-//! checkpoint's job: a checkpoint that runs elsewhere never catches up by itself).
+//! when one fails; the WAL starts over under steady writes instead of growing (a checkpoint
+//! that runs beside the writer never catches up by itself: the writer copies the rest).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -83,8 +83,10 @@ async fn the_wal_starts_over_under_steady_writes() {
         store.write(op, audit).await.unwrap();
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
+    // The automatic checkpoint is left only as a bound at 64 MiB: a WAL kept far below that
+    // was started over by the checkpointer thread and the writer's catch-up.
     assert!(
-        largest < 56 << 20,
+        largest < 24 << 20,
         "the WAL grew to {largest} bytes over 3,000 commits"
     );
     store.shutdown().await;

@@ -47,6 +47,7 @@ fn run<B: Backend>(mut backend: B, stats: Arc<StoreStats>, mut rx: mpsc::Receive
         }
         if !batch.is_empty() {
             commit(&mut backend, &stats, batch);
+            backend.after_batch(!rx.is_empty());
         }
         if !probes.is_empty() {
             let result = backend.probe();

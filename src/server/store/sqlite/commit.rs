@@ -7,6 +7,7 @@
 use chrono::Utc;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
+use super::checkpointer::Checkpointer;
 use super::ops::apply;
 use super::{PROBE_WAIT, WRITE_WAIT};
 use crate::server::store::backend::Backend;
@@ -17,11 +18,22 @@ pub struct SqliteWriter {
     conn: Connection,
     chain: Chain,
     head: Head,
+    checkpointer: Checkpointer,
 }
 
 impl SqliteWriter {
-    pub(super) fn new(conn: Connection, chain: Chain, head: Head) -> SqliteWriter {
-        SqliteWriter { conn, chain, head }
+    pub(super) fn new(
+        conn: Connection,
+        chain: Chain,
+        head: Head,
+        checkpointer: Checkpointer,
+    ) -> SqliteWriter {
+        SqliteWriter {
+            conn,
+            chain,
+            head,
+            checkpointer,
+        }
     }
 }
 
@@ -63,7 +75,12 @@ impl Backend for SqliteWriter {
         }
         tx.commit()?;
         self.head = head;
+        self.checkpointer.committed();
         Ok(results)
+    }
+
+    fn after_batch(&mut self, waiting: bool) {
+        self.checkpointer.catch_up(&self.conn, waiting);
     }
 
     /// Takes the write lock (waiting at most `PROBE_WAIT`), writes one meta row and commits.
@@ -88,6 +105,7 @@ impl Backend for SqliteWriter {
     /// Folds the WAL into the database file, so a stopped server leaves one self-contained
     /// file (what a backup or a copy of gavel.db expects).
     fn close(&mut self) {
+        self.checkpointer.stop();
         if let Err(e) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

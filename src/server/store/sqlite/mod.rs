@@ -3,6 +3,7 @@
 //! thread, and a few read connections.
 
 mod breakers;
+mod checkpointer;
 mod commit;
 mod figures;
 mod grants;
@@ -61,6 +62,9 @@ pub fn open(
     schema::migrate(&mut conn, &path)?;
     // The writer keeps the pages it touches cached (64 MiB) rather than reading them back.
     conn.pragma_update(None, "cache_size", -65536)?;
+    // Checkpoints run beside the writer (see `checkpointer`); the automatic one stays only as
+    // a bound, should that thread fall far behind.
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
     check_key(&conn, &server_key, data)?;
     let head = conn
         .query_row(
@@ -83,8 +87,9 @@ pub fn open(
             Ok(SqliteReader::new(conn))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let checkpointer = checkpointer::Checkpointer::start(&path)?;
     Ok((
-        SqliteWriter::new(conn, Chain::new(server_key), head),
+        SqliteWriter::new(conn, Chain::new(server_key), head, checkpointer),
         readers,
     ))
 }
