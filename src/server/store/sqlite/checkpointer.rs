@@ -65,7 +65,7 @@ impl Checkpointer {
     /// After each commit: wakes the checkpointer every [`COMMITS_PER_RUN`] commits.
     pub fn committed(&mut self) {
         self.commits += 1;
-        if self.commits % COMMITS_PER_RUN == 0 {
+        if self.commits.is_multiple_of(COMMITS_PER_RUN) {
             if let Some(wake) = &self.wake {
                 let _ = wake.try_send(());
             }
