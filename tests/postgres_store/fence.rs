@@ -6,7 +6,7 @@ use gavel::protocol::{ActionRecord, Effect, Escalation, EscalationState};
 use gavel::server::store::{ActionWrite, Change, ExpiryPlan, Op, Reply, StoreError};
 use serde_json::json;
 
-use super::open;
+use super::{open, pg};
 use crate::common::postgres::fresh_database;
 
 fn record(id: &str) -> ActionRecord {
@@ -160,4 +160,68 @@ async fn a_pending_escalation_that_cannot_be_read_is_denied_and_audited() {
     assert_eq!(state, "unreadable");
     assert_eq!(kind, "escalation_unreadable");
     store.shutdown().await;
+}
+
+/// Schema version 2's actions taken back to version 1's, each row's record rebuilt around its
+/// arguments as a version 1 server stored it.
+const TO_V1: &str = r#"
+ALTER TABLE actions ADD COLUMN record TEXT;
+UPDATE actions SET record = json_build_object(
+    'id', id, 'agent', agent, 'tool', tool, 'args', args::json, 'session', session,
+    'submitted_at', at, 'policy_version', '1')::text;
+ALTER TABLE actions ALTER COLUMN record SET NOT NULL;
+ALTER TABLE actions DROP COLUMN args;
+CREATE INDEX audit_by_agent ON audit (agent, seq);
+CREATE INDEX audit_by_escalation ON audit (escalation, seq);
+UPDATE meta SET value = '1' WHERE key = 'schema_version';
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_stored_whole_are_migrated_to_their_arguments_which_the_history_shows() {
+    let url = fresh_database();
+    let a = open(&url, "replica-a");
+    for id in ["act_1", "act_2"] {
+        a.write(write(record(id), None), vec![]).await.unwrap();
+    }
+    a.shutdown().await;
+    pg(&url, |c| {
+        c.batch_execute(TO_V1).unwrap();
+        // A record that is not JSON does not stop the migration: its arguments become null.
+        c.execute(
+            "UPDATE actions SET record = '{not json' WHERE id = 'act_2'",
+            &[],
+        )
+        .unwrap();
+    });
+
+    let a = open(&url, "replica-a");
+    let rec = record("act_3");
+    let Reply::Escalation(stored) = a
+        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
+        .await
+        .unwrap()
+    else {
+        panic!("an escalating action answers with its escalation");
+    };
+    let shown: Vec<&serde_json::Value> = stored.history.iter().map(|c| &c.args).collect();
+    assert_eq!(shown, [&json!({"env": "act_1"}), &serde_json::Value::Null]);
+    a.shutdown().await;
+    let (version, indexes) = pg(&url, |c| {
+        let version: String = c
+            .query_one("SELECT value FROM meta WHERE key = 'schema_version'", &[])
+            .unwrap()
+            .get(0);
+        let indexes: Vec<String> = c
+            .query(
+                "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit' ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (version, indexes)
+    });
+    assert_eq!(version, "2");
+    assert_eq!(indexes, ["audit_by_kind", "audit_pkey"]);
 }

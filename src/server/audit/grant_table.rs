@@ -107,8 +107,8 @@ fn has(conn: &Connection, what: &str) -> Result<bool, String> {
         .map_err(sql)
 }
 
-/// The `grants` table and each action's `grant_id` against the log. A data dir from before
-/// grants (verified before the server migrated it) has neither.
+/// The `grants` table against the log (each action's `grant_id` is checked with the action).
+/// A data dir from before grants (verified before the server migrated it) has none.
 pub(super) fn grants(conn: &Connection, implied: &Implied) -> Result<(), String> {
     if !has(
         conn,
@@ -162,24 +162,6 @@ pub(super) fn grants(conn: &Connection, implied: &Implied) -> Result<(), String>
     }
     if seen < implied.grants.len() {
         return Err("a grant in the log is missing from the table".into());
-    }
-    action_grants(conn, implied)
-}
-
-fn action_grants(conn: &Connection, implied: &Implied) -> Result<(), String> {
-    let mut stmt = conn
-        .prepare("SELECT id, grant_id FROM actions ORDER BY seq")
-        .map_err(sql)?;
-    let mut rows = stmt.query([]).map_err(sql)?;
-    while let Some(row) = rows.next().map_err(sql)? {
-        let id: String = row.get(0).map_err(sql)?;
-        let grant: Option<String> = row.get(1).map_err(sql)?;
-        let logged = implied.actions.get(&id).and_then(|a| a.grant.clone());
-        if grant != logged {
-            return Err(format!(
-                "action {id} names grant {grant:?} in the table but the log says {logged:?}"
-            ));
-        }
     }
     Ok(())
 }

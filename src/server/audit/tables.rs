@@ -315,20 +315,24 @@ fn used_signatures(conn: &Connection, implied: &Implied) -> Check {
 }
 
 fn actions(conn: &Connection, implied: &Implied) -> Check {
-    // A file from before schema version 6 (verified as it is, not migrated) keeps the whole
-    // call in `record`; the arguments are read from it.
-    let whole: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = 'record'",
-            [],
+    // A file verified as it is, not migrated: from before schema version 6 it keeps the
+    // whole call in `record` (the arguments are read from it); from before version 4 it has
+    // no `grant_id`.
+    let column = |name: &str| -> Result<bool, String> {
+        conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = ?1",
+            [name],
             |r| r.get(0),
         )
-        .map_err(sql)?;
+        .map_err(sql)
+    };
+    let (whole, granted) = (column("record")?, column("grant_id")?);
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT id, agent, session, tool, effect, rule, reason, escalation, {}, at
+            "SELECT id, agent, session, tool, effect, rule, reason, escalation, {}, at, {}
              FROM actions ORDER BY seq",
-            if whole { "record" } else { "args" }
+            if whole { "record" } else { "args" },
+            if granted { "grant_id" } else { "NULL" },
         ))
         .map_err(sql)?;
     let mut rows = stmt.query([]).map_err(sql)?;
@@ -386,6 +390,13 @@ fn actions(conn: &Connection, implied: &Implied) -> Check {
                     "action {id} was submitted at {table_at} in the table but the log says {at}"
                 ));
             }
+        }
+        let grant: Option<String> = row.get(10).map_err(sql)?;
+        if granted && grant != log.grant {
+            return Err(format!(
+                "action {id} names grant {grant:?} in the table but the log says {:?}",
+                log.grant
+            ));
         }
     }
     if seen < implied.actions.len() {
