@@ -246,6 +246,24 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
         e.contains("the key was replaced") && e.contains(&public),
         "{e}"
     );
+    // A link broken after a start with the real key does not hide the replaced key: the
+    // start comes first in the chain (the walk and the replay run on two threads).
+    let broken = copy_db(&env, "rekeyed-broken");
+    let b = Connection::open(db_path(&broken)).unwrap();
+    b.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'server_public_key'",
+        [&fake],
+    )
+    .unwrap();
+    resign_checkpoints(&b, &mallory);
+    b.execute(
+        "UPDATE audit SET actor = 'someone' WHERE seq = (SELECT MAX(seq) FROM audit)",
+        [],
+    )
+    .unwrap();
+    drop(b);
+    let e = verify_with(&broken, None, None).unwrap_err().to_string();
+    assert!(e.contains("the key was replaced"), "{e}");
     // Thoroughly: the server_start records rewritten too, so the log is consistent in itself.
     c.execute(
         "UPDATE audit SET body = json_set(body, '$.server_public_key', ?1) WHERE kind = 'server_start'",
