@@ -20,7 +20,6 @@ mod jcs;
 mod key_table;
 mod replay;
 mod tables;
-mod walk;
 
 use std::path::Path;
 
@@ -207,10 +206,7 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     // The signatures are checked on a second core while this one walks the chain.
     let (walked, signed) = std::thread::scope(|s| {
         let signed = s.spawn(|| signatures_hold(&key, &stored));
-        (
-            walk::walk_chain(&snapshot, &key_text, &mut replay),
-            signed.join(),
-        )
+        (walk_chain(&snapshot, &key_text, &mut replay), signed.join())
     });
     let (heads, replay_problem) = walked?;
     let signed = signed.map_err(|_| VerifyError::Open("checking the signatures failed".into()))?;
@@ -257,6 +253,138 @@ fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
         anchor.check_key(expect.server_key.as_ref(), log_key)?;
     }
     Ok(())
+}
+
+/// The first record the replay could not apply.
+type ReplayProblem = Option<VerifyError>;
+
+/// Walks the chain in order, feeding each record to the replay until one cannot be applied;
+/// returns the heads and the first record the replay could not apply.
+fn walk_chain(
+    conn: &Connection,
+    key_text: &str,
+    replay: &mut replay::Replay,
+) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
+    let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
+    let indexed = replay::has_index_columns(conn).map_err(open_err)?;
+    let columns = if indexed {
+        "agent, tool, action, escalation, verdict"
+    } else {
+        "NULL, NULL, NULL, NULL, NULL"
+    };
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT seq, time, kind, actor, body, prev_hash, hash, {columns} FROM audit ORDER BY seq"
+        ))
+        .map_err(open_err)?;
+    let mut rows = stmt.query([]).map_err(open_err)?;
+    let mut expected_seq = 1u64;
+    let mut heads: Vec<String> = Vec::new();
+    let mut replay_problem = None;
+    while let Some(row) = rows.next().map_err(open_err)? {
+        let seq: i64 = row.get(0).map_err(open_err)?;
+        let seq = seq as u64;
+        let text = |i: usize| column_text(row, i).map_err(open_err);
+        let (time, kind, actor) = (text(1)?, text(2)?, text(3)?);
+        let (body_text, prev_hash, hash) = (text(4)?, text(5)?, text(6)?);
+        let index = if indexed {
+            let text = |i: usize| row.get::<_, Option<String>>(i);
+            Some(replay::StoredIndex {
+                agent: text(7).map_err(open_err)?,
+                tool: text(8).map_err(open_err)?,
+                action: text(9).map_err(open_err)?,
+                escalation: text(10).map_err(open_err)?,
+                verdict: text(11).map_err(open_err)?,
+            })
+        } else {
+            None
+        };
+        let bad = |problem: String| VerifyError::BadRecord { seq, problem };
+        if seq != expected_seq {
+            return Err(VerifyError::BadRecord {
+                seq: expected_seq,
+                problem: format!("missing (the next record is {seq}): deleted"),
+            });
+        }
+        if prev_hash != heads.last().map_or(GENESIS, String::as_str) {
+            return Err(bad(format!(
+                "prev_hash does not match record {}'s hash: a record was inserted, deleted or reordered",
+                seq - 1
+            )));
+        }
+        // The server writes bodies in canonical form: such a body is hashed and read as it
+        // is; any other is parsed and canonicalised, and read through the parsed value.
+        let stored = stored_record_hash(prev_hash, seq, time, kind, actor, body_text);
+        let mut parsed: Option<Value> = None;
+        let computed = match stored {
+            Some(h) => h,
+            None => {
+                let body: &Value = parsed.insert(
+                    serde_json::from_str(body_text)
+                        .map_err(|e| bad(format!("body is not JSON: {e}")))?,
+                );
+                record_hash(prev_hash, seq, time, kind, actor, body)
+                    .map_err(|e| bad(format!("body {e}")))?
+            }
+        };
+        if computed != hash {
+            return Err(bad(
+                "hash does not match its content: the record was edited".into(),
+            ));
+        }
+        let wanted = kind == "server_start" || replay_problem.is_none();
+        let event = wanted.then(|| read_event(kind, actor, body_text, parsed.as_ref()));
+        if kind == "server_start" {
+            if let Some(Ok(AuditEvent::ServerStart(start))) = &event {
+                let started_with = &start.server_public_key;
+                if started_with != key_text {
+                    return Err(VerifyError::Key(format!(
+                        "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
+                    )));
+                }
+            }
+        }
+        if let (None, Some(event)) = (&replay_problem, event) {
+            if let Err(problem) = replay::replay_record(replay, seq, event, index) {
+                replay_problem = Some(problem);
+            }
+        }
+        heads.push(hash.to_string());
+        expected_seq += 1;
+    }
+    Ok((heads, replay_problem))
+}
+
+/// A text column read in place, not copied out of the row; anything else is the error reading
+/// it as a `String` gives.
+fn column_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
+    match row.get_ref(i)?.as_str() {
+        Ok(text) => Ok(text),
+        Err(_) => row.get::<_, String>(i).map(|_| ""),
+    }
+}
+
+/// A record's event: read straight from its body text when that is canonical (as the server
+/// writes them), else through the parsed body, which also names any problem exactly.
+fn read_event(
+    kind: &str,
+    actor: &str,
+    body_text: &str,
+    parsed: Option<&Value>,
+) -> Result<AuditEvent, EventError> {
+    let owned;
+    let body = match parsed {
+        Some(body) => body,
+        None => {
+            if let Some(event) = AuditEvent::parse_canonical(kind, actor, body_text) {
+                return Ok(event);
+            }
+            // A canonical text always parses; were it not to, no kind fits a null body.
+            owned = serde_json::from_str(body_text).unwrap_or(Value::Null);
+            &owned
+        }
+    };
+    AuditEvent::parse(kind, actor, body)
 }
 
 /// One row of the checkpoints table.
