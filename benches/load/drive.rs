@@ -44,12 +44,15 @@ type Conn = SendRequest<Full<Bytes>>;
 pub struct Target {
     addr: Arc<str>,
     auth: Arc<str>,
-    idle: Arc<Mutex<Vec<Conn>>>,
+    /// Keep-alive connections, each with when it was last used.
+    idle: Arc<Mutex<Vec<(Instant, Conn)>>>,
     first_error: Arc<Mutex<Option<String>>>,
 }
 
 /// What an allowed answer says, from gavel and from the floor alike.
 const ALLOW: &[u8] = br#""verdict":"allow""#;
+/// A pooled connection idle longer than this is not reused (gavel closes one idle for 10 s).
+const POOL_IDLE: Duration = Duration::from_secs(5);
 
 impl Target {
     /// `base` is `http://host:port`.
@@ -63,10 +66,11 @@ impl Target {
     }
 
     async fn connection(&self) -> Option<Conn> {
-        // A connection the server has closed since (an idle keep-alive timeout while another
-        // target was measured) is dropped, as any pooling client does.
-        while let Some(c) = self.idle.lock().unwrap().pop() {
-            if !c.is_closed() {
+        // A connection the server has closed since is dropped, as any pooling client does,
+        // and so is one idle long enough (while another target was measured) that the server
+        // may be closing it as it is used: gavel closes a connection idle for 10 s.
+        while let Some((since, c)) = self.idle.lock().unwrap().pop() {
+            if !c.is_closed() && since.elapsed() < POOL_IDLE {
                 return Some(c);
             }
         }
@@ -117,7 +121,7 @@ impl Target {
             .await
             .map_err(|e| format!("answer to {i}: {e}"))?
             .to_bytes();
-        self.idle.lock().unwrap().push(conn);
+        self.idle.lock().unwrap().push((Instant::now(), conn));
         if status.is_success() && body.windows(ALLOW.len()).any(|w| w == ALLOW) {
             Ok(())
         } else {
