@@ -34,6 +34,16 @@ fn call(id: &str, args: Value) -> (Op, Vec<AuditEvent>) {
     (op, vec![audit])
 }
 
+/// The one text column of every row `sql` selects.
+fn texts(conn: &Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// Version 6's actions table taken back to version 5's, each row's record rebuilt around its
 /// arguments as the version 5 server stored it.
 const TO_V5: &str = r#"
@@ -101,13 +111,7 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_and_still_verify()
     drop(writer);
     let conn = Connection::open(&path).unwrap();
     assert_eq!(version(&conn).unwrap(), VERSION);
-    let stored: Vec<String> = conn
-        .prepare("SELECT args FROM actions ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let stored = texts(&conn, "SELECT args FROM actions ORDER BY seq");
     assert_eq!(
         stored,
         [r#"{"env":"prod","n":[1,2.5]}"#, r#""just text""#, "null"]
@@ -115,13 +119,10 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_and_still_verify()
     let history = readers[0].last_calls("deployer", "s1", 3).unwrap();
     let shown: Vec<&Value> = history.iter().map(|c| &c.args).collect();
     assert_eq!(shown, args.iter().collect::<Vec<_>>());
-    let indexes: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let indexes = texts(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'",
+    );
     assert_eq!(indexes, ["audit_by_kind"]);
     verify(&path, &Expect::default()).expect("the migrated store verifies");
 
