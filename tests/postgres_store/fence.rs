@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use gavel::protocol::{ActionRecord, Effect, Escalation, EscalationState};
-use gavel::server::store::{ActionWrite, Change, ExpiryPlan, Op, Reply, StoreError};
+use gavel::server::store::{ActionWrite, Change, ExpiryPlan, Op, Reply, Store, StoreError};
 use serde_json::json;
 
 use super::{open, pg};
@@ -52,6 +52,15 @@ fn escalation(id: &str, record: &ActionRecord) -> Escalation {
     .unwrap()
 }
 
+/// Writes `rec` as a call held for review under escalation `id`, and the escalation stored.
+async fn escalate(store: &Store, rec: &ActionRecord, id: &str) -> Box<Escalation> {
+    let op = write(rec.clone(), Some(escalation(id, rec)));
+    let Reply::Escalation(stored) = store.write(op, vec![]).await.unwrap() else {
+        panic!("an escalating action answers with its escalation");
+    };
+    stored
+}
+
 fn resolved(esc: &Escalation) -> Escalation {
     let mut e = esc.clone();
     e.state = EscalationState::Approved;
@@ -65,14 +74,7 @@ async fn an_escalation_changes_only_from_the_state_it_was_read_in() {
     let (a, b) = (open(&url, "replica-a"), open(&url, "replica-b"));
     // An earlier call of the session, written by the other replica.
     b.write(write(record("act_1"), None), vec![]).await.unwrap();
-    let rec = record("act_2");
-    let Reply::Escalation(stored) = a
-        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
-        .await
-        .unwrap()
-    else {
-        panic!("an escalating action answers with its escalation");
-    };
+    let stored = escalate(&a, &record("act_2"), "esc_1").await;
     let history: Vec<&str> = stored.history.iter().map(|c| c.action.as_str()).collect();
     assert_eq!(history, ["act_1"], "the session's calls on every replica");
     assert_eq!(stored.history[0].args, json!({"env": "act_1"}));
@@ -129,11 +131,7 @@ async fn an_escalation_changes_only_from_the_state_it_was_read_in() {
 async fn a_pending_escalation_that_cannot_be_read_is_denied_and_audited() {
     let url = fresh_database();
     let store = open(&url, "replica-a");
-    let rec = record("act_1");
-    store
-        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
-        .await
-        .unwrap();
+    escalate(&store, &record("act_1"), "esc_1").await;
     super::pg(&url, |c| {
         c.execute(
             "UPDATE escalations SET body = '{not json' WHERE id = 'esc_1'",
@@ -195,14 +193,7 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_which_the_history_
     });
 
     let a = open(&url, "replica-a");
-    let rec = record("act_3");
-    let Reply::Escalation(stored) = a
-        .write(write(rec.clone(), Some(escalation("esc_1", &rec))), vec![])
-        .await
-        .unwrap()
-    else {
-        panic!("an escalating action answers with its escalation");
-    };
+    let stored = escalate(&a, &record("act_3"), "esc_1").await;
     let shown: Vec<&serde_json::Value> = stored.history.iter().map(|c| &c.args).collect();
     assert_eq!(shown, [&json!({"env": "act_1"}), &serde_json::Value::Null]);
     a.shutdown().await;
