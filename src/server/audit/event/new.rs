@@ -33,7 +33,7 @@ impl AuditEvent {
             cost: record.cost,
             parent: record.parent.clone(),
             context: record.context.clone(),
-            digest: digest.to_string(),
+            digest: matches!(effect, Effect::Review | Effect::Flag).then(|| digest.to_string()),
             policy_version: record.policy_version.clone(),
             effect,
             rule: rule.map(str::to_string),

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::{Effect, FlagVerdict, Resolution, Timestamp, Vote};
+use crate::protocol::{empty_object, Effect, FlagVerdict, Resolution, Timestamp, Vote};
 
 /// The server started, with this configuration and key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +19,12 @@ pub struct ServerStart {
 }
 
 /// A call an agent submitted and what the policy said about it.
+///
+/// What the call did not use is left out of the record, not written as `null`, `{}` or `[]`
+/// (records written before did write them, and read the same): most calls have no principal,
+/// rationale, cost, parent, context or other rules, and the log keeps every call. So is the
+/// digest of a call no person signs (one allowed or denied outright): it is the digest of the
+/// record's own fields, which anyone can compute again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionTaken {
     pub action: String,
@@ -26,12 +32,19 @@ pub struct ActionTaken {
     pub tool: String,
     pub args: Value,
     pub session: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
     pub context: Value,
-    pub digest: String,
+    /// The call's digest, for a call a person reviews (`review` or `flag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     pub policy_version: String,
     pub effect: Effect,
     pub rule: Option<String>,
@@ -40,7 +53,7 @@ pub struct ActionTaken {
     #[serde(default)]
     pub submitted_at: Option<Timestamp>,
     /// Other rules that asked for the review (absent from records written before).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub raised_by: Vec<String>,
     /// The call's `Idempotency-Key`, when it sent one (absent otherwise, and from records
     /// written before keys existed).
@@ -206,4 +219,8 @@ pub struct RefusalCount {
     pub path: String,
     pub claimed_person: Option<String>,
     pub count: u64,
+}
+
+fn is_empty_object(v: &Value) -> bool {
+    v.as_object().is_some_and(serde_json::Map::is_empty)
 }

@@ -181,8 +181,8 @@ fn today() -> Vec<(AuditEvent, &'static str, Value)> {
             "refund-bot",
             json!({
                 "action": record.id, "agent": record.agent, "tool": record.tool, "args": record.args,
-                "session": record.session, "on_behalf_of": record.on_behalf_of, "rationale": record.rationale,
-                "cost": record.cost, "parent": record.parent, "context": record.context, "digest": digest,
+                "session": record.session, "on_behalf_of": record.on_behalf_of,
+                "cost": record.cost, "context": record.context, "digest": digest,
                 "policy_version": record.policy_version, "effect": Effect::Review, "rule": Some("big-refunds"), "reason": "large",
                 "submitted_at": record.submitted_at, "raised_by": raised_by,
             }),
@@ -494,4 +494,75 @@ fn an_action_names_its_idempotency_key_only_when_it_has_one() {
     );
     let plain = AuditEvent::action(&record, "d", Effect::Allow, None, "r", vec![], None);
     assert!(plain.body().unwrap().get("idempotency_key").is_none());
+}
+
+/// A call that uses nothing optional is written without it, and without the digest nobody
+/// signs; a record written before, with every field (null where unused), reads the same.
+#[test]
+fn an_action_leaves_out_what_it_did_not_use_and_reads_records_that_wrote_it() {
+    let record = ActionRecord {
+        on_behalf_of: None,
+        cost: None,
+        context: json!({}),
+        ..record()
+    };
+    let allowed = AuditEvent::action(
+        &record,
+        "sha256:d",
+        Effect::Allow,
+        Some("r"),
+        "ok",
+        vec![],
+        None,
+    );
+    let body = allowed.body().unwrap();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "action",
+            "agent",
+            "args",
+            "effect",
+            "policy_version",
+            "reason",
+            "rule",
+            "session",
+            "submitted_at",
+            "tool"
+        ]
+    );
+    let old = json!({
+        "action": record.id, "agent": record.agent, "tool": record.tool, "args": record.args,
+        "session": record.session, "on_behalf_of": null, "rationale": null, "cost": null,
+        "parent": null, "context": {}, "digest": "sha256:d", "policy_version": record.policy_version,
+        "effect": "allow", "rule": "r", "reason": "ok", "submitted_at": record.submitted_at,
+        "raised_by": [],
+    });
+    let AuditEvent::Action(read) = AuditEvent::parse("action", "refund-bot", &old).unwrap() else {
+        panic!("not an action");
+    };
+    let AuditEvent::Action(written) = allowed else {
+        unreachable!()
+    };
+    assert_eq!(read.digest.as_deref(), Some("sha256:d"));
+    assert_eq!(
+        ActionTaken {
+            digest: None,
+            ..*read
+        },
+        *written
+    );
+    // A reviewed or flagged call keeps its digest: a person signs it.
+    for effect in [Effect::Review, Effect::Flag] {
+        let body = AuditEvent::action(&record, "sha256:d", effect, Some("r"), "ok", vec![], None)
+            .body()
+            .unwrap();
+        assert_eq!(body["digest"], "sha256:d", "{effect:?}");
+    }
 }
