@@ -89,7 +89,7 @@ fn verify_with(
 /// holding that key would.
 fn resign_checkpoints(conn: &Connection, key: &PersonKey) {
     conn.execute(
-        "UPDATE checkpoints SET head = (SELECT hash FROM audit WHERE audit.seq = checkpoints.seq)",
+        "UPDATE checkpoints SET head = (SELECT lower(hex(hash)) FROM audit WHERE audit.seq = checkpoints.seq)",
         [],
     )
     .unwrap();
@@ -164,9 +164,11 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
     let e = verify_with(&d, None, None).unwrap_err().to_string();
     assert!(e.contains("is not covered by any signed checkpoint"), "{e}");
     let head: String = c
-        .query_row("SELECT hash FROM audit WHERE seq = ?1", [cut_at], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT lower(hex(hash)) FROM audit WHERE seq = ?1",
+            [cut_at],
+            |r| r.get(0),
+        )
         .unwrap();
     let kept = server_key
         .try_sign(

@@ -96,7 +96,10 @@ pub fn copy_db(env: &Env, name: &str) -> std::path::PathBuf {
 
 fn row(conn: &Connection, seq: i64) -> (String, String, String, String, String, String) {
     conn.query_row(
-        "SELECT time, kind, actor, body, prev_hash, hash FROM audit WHERE seq = ?1",
+        "SELECT time, kind, actor, body,
+                lower(hex(COALESCE((SELECT p.hash FROM audit p WHERE p.seq = a.seq - 1), zeroblob(32)))),
+                lower(hex(hash))
+         FROM audit a WHERE seq = ?1",
         [seq],
         |r| {
             Ok((
@@ -120,17 +123,19 @@ pub fn rehash_from(conn: &Connection, from: i64) {
         let prev: String = if seq == 1 {
             gavel::server::audit::GENESIS.into()
         } else {
-            conn.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq - 1], |r| {
-                r.get(0)
-            })
+            conn.query_row(
+                "SELECT lower(hex(hash)) FROM audit WHERE seq = ?1",
+                [seq - 1],
+                |r| r.get(0),
+            )
             .unwrap()
         };
         let (time, kind, actor, body, _, _) = row(conn, seq);
         let body: Value = serde_json::from_str(&body).unwrap();
         let h = record_hash(&prev, seq as u64, &time, &kind, &actor, &body).unwrap();
         conn.execute(
-            "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
-            params![prev, h, seq],
+            "UPDATE audit SET hash = unhex(?1) WHERE seq = ?2",
+            params![h, seq],
         )
         .unwrap();
     }
@@ -144,8 +149,8 @@ fn forge(conn: &Connection, seq: i64) {
     let time = "2026-01-01T00:00:00.000000Z";
     let h = record_hash(&prev, seq as u64, time, "action", "refund-bot", &body).unwrap();
     conn.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (?1, ?2, 'action', 'refund-bot', ?3, ?4, ?5)",
-        params![seq, time, body.to_string(), prev, h],
+        "INSERT INTO audit (seq, time, kind, actor, body, hash) VALUES (?1, ?2, 'action', 'refund-bot', ?3, unhex(?4))",
+        params![seq, time, body.to_string(), h],
     )
     .unwrap();
 }
@@ -192,7 +197,7 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
         &serde_json::from_str(&body).unwrap(),
     )
     .unwrap();
-    c.execute("UPDATE audit SET hash = ?1 WHERE seq = 3", [h])
+    c.execute("UPDATE audit SET hash = unhex(?1) WHERE seq = 3", [h])
         .unwrap();
     assert_eq!(bad_seq(&d).0, 4);
 

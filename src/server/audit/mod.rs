@@ -272,9 +272,12 @@ fn walk_chain(
     } else {
         "NULL, NULL, NULL, NULL, NULL"
     };
+    // Before schema 7 each record also stored the hash it links to, and its own hash as hex.
+    let linked = replay::has_column(conn, "prev_hash").map_err(open_err)?;
+    let prev = if linked { "prev_hash" } else { "NULL" };
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT seq, time, kind, actor, body, prev_hash, hash, {columns} FROM audit ORDER BY seq"
+            "SELECT seq, time, kind, actor, body, {prev}, hash, {columns} FROM audit ORDER BY seq"
         ))
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
@@ -285,8 +288,9 @@ fn walk_chain(
         let seq: i64 = row.get(0).map_err(open_err)?;
         let seq = seq as u64;
         let text = |i: usize| column_text(row, i).map_err(open_err);
-        let (time, kind, actor) = (text(1)?, text(2)?, text(3)?);
-        let (body_text, prev_hash, hash) = (text(4)?, text(5)?, text(6)?);
+        let (time, kind, actor, body_text) = (text(1)?, text(2)?, text(3)?, text(4)?);
+        let hash = stored_hash(row, 6).map_err(open_err)?;
+        let hash = hash.as_ref();
         let index = if indexed {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             Some(replay::StoredIndex {
@@ -306,7 +310,8 @@ fn walk_chain(
                 problem: format!("missing (the next record is {seq}): deleted"),
             });
         }
-        if prev_hash != heads.last().map_or(GENESIS, String::as_str) {
+        let prev_hash = heads.last().map_or(GENESIS, String::as_str);
+        if linked && text(5)? != prev_hash {
             return Err(bad(format!(
                 "prev_hash does not match record {}'s hash: a record was inserted, deleted or reordered",
                 seq - 1
@@ -328,9 +333,14 @@ fn walk_chain(
             }
         };
         if computed != hash {
-            return Err(bad(
-                "hash does not match its content: the record was edited".into(),
-            ));
+            // Without a stored link, the record before is hashed in as the link: a record
+            // inserted, deleted or moved before this one breaks its hash too.
+            let problem = if linked {
+                "hash does not match its content: the record was edited"
+            } else {
+                "hash does not match its content after the record before it: the record was edited, or one was inserted, deleted or reordered"
+            };
+            return Err(bad(problem.into()));
         }
         let wanted = kind == "server_start" || replay_problem.is_none();
         let event = wanted.then(|| read_event(kind, actor, body_text, parsed.as_ref()));
@@ -353,6 +363,20 @@ fn walk_chain(
         expected_seq += 1;
     }
     Ok((heads, replay_problem))
+}
+
+/// A record's stored hash as hex: its 32 bytes (schema 7), or the hex text stored before.
+/// Anything else reads as what it is, which then matches no hash.
+fn stored_hash<'r>(
+    row: &'r rusqlite::Row<'_>,
+    i: usize,
+) -> Result<std::borrow::Cow<'r, str>, rusqlite::Error> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(i)? {
+        ValueRef::Blob(bytes) => hex::encode(bytes).into(),
+        ValueRef::Text(_) => column_text(row, i)?.into(),
+        other => format!("{other:?}").into(),
+    })
 }
 
 /// A text column read in place, not copied out of the row; anything else is the error reading

@@ -339,12 +339,18 @@ impl Replay {
     }
 }
 
-/// Whether the audit table has the typed columns queries filter on (schema 2 and later; an
-/// older data dir is verified before the server has migrated it).
+/// Whether the audit table stores the typed columns queries filter on, which may then have
+/// been edited apart from the body: schemas 2 to 6 (an older data dir is verified before the
+/// server has migrated it; from schema 7 they are computed from the body, never stored).
 pub(super) fn has_index_columns(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    has_column(conn, "tool")
+}
+
+/// Whether the audit table stores `column` (computed columns are not listed).
+pub(super) fn has_column(conn: &Connection, column: &str) -> Result<bool, rusqlite::Error> {
     conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'verdict'",
-        [],
+        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = ?1",
+        [column],
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n > 0)

@@ -166,8 +166,8 @@ fn unreadable_rows_are_errors_that_name_table_and_row() {
         "{e}"
     );
     conn.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash)
-         VALUES (1, 'now', 'refused', 'x', '{}', '', '')",
+        "INSERT INTO audit (seq, time, kind, actor, body, hash)
+         VALUES (1, 'now', 'refused', 'x', '{}', zeroblob(32))",
         [],
     )
     .unwrap();

@@ -4,7 +4,9 @@
 //!
 //! Every row of every table is copied as stored, in one read-only snapshot (REPEATABLE READ),
 //! so a store the replicas are writing is copied as of one commit. Only `audit.origin` (which
-//! replica wrote a record; not hashed) is left out, SQLite's audit table having no such column.
+//! replica wrote a record; not hashed) is left out. The audit table is PostgreSQL's layout,
+//! not SQLite's: PostgreSQL stores each record's link, its hash as hex and its typed columns,
+//! and the verifier checks all three where a table has them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +20,28 @@ use super::{connect, redacted, schema};
 use crate::server::store::error::unreadable;
 use crate::server::store::{sqlite, StoreError};
 
-/// Each table and the columns SQLite's schema (at its current version) gives it.
+/// The audit table as PostgreSQL keeps it (SQLite's, from schema 7, keeps neither the link nor
+/// the typed columns, and the hash as bytes).
+const AUDIT: &str = r#"
+DROP TABLE audit;
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    agent TEXT,
+    tool TEXT,
+    action TEXT,
+    escalation TEXT,
+    verdict TEXT
+);
+"#;
+
+/// Each table and the columns the copy gives it: SQLite's schema at its current version, but
+/// for the audit table ([`AUDIT`]).
 const TABLES: &[(&str, &str)] = &[
     ("meta", "key, value"),
     (
@@ -73,6 +96,7 @@ pub fn snapshot(url: &str) -> Result<Snapshot, StoreError> {
     lite.pragma_update(None, "journal_mode", "OFF")?;
     lite.pragma_update(None, "synchronous", "OFF")?;
     sqlite::schema::migrate(&mut lite, &snapshot.path)?;
+    lite.execute_batch(AUDIT)?;
 
     let name = redacted(url);
     let mut pg = connect(url)?;

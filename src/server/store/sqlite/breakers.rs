@@ -8,17 +8,21 @@ use crate::server::audit::AuditEvent;
 use crate::server::store::error::unreadable;
 use crate::server::store::StoreError;
 
+/// The records that say which breakers are open (`kind <> 'action'` lets SQLite use the
+/// index by kind, which leaves actions out).
+pub(super) const BREAKER_RECORDS: &str = "SELECT seq, kind, actor, body FROM audit
+         WHERE kind IN ('breaker_tripped', 'breaker_closed', 'breaker_reset')
+           AND kind <> 'action'
+           AND seq >= (SELECT COALESCE(MIN(latest), 0) FROM
+                         (SELECT MAX(seq) AS latest FROM audit
+                          WHERE kind = 'breaker_tripped' AND kind <> 'action'
+                          GROUP BY agent, json_extract(body, '$.breaker')))
+         ORDER BY seq";
+
 pub(super) fn breaker_events(conn: &Connection) -> Result<Vec<AuditEvent>, StoreError> {
     // Trips are rare (at most one per agent, breaker and cooldown), and only the records from
     // the oldest latest trip on can say what is open now.
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, actor, body FROM audit
-         WHERE kind IN ('breaker_tripped', 'breaker_closed', 'breaker_reset')
-           AND seq >= (SELECT COALESCE(MIN(latest), 0) FROM
-                         (SELECT MAX(seq) AS latest FROM audit WHERE kind = 'breaker_tripped'
-                          GROUP BY agent, json_extract(body, '$.breaker')))
-         ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare_cached(BREAKER_RECORDS)?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,

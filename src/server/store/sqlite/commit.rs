@@ -158,11 +158,9 @@ fn apply_job(
 }
 
 fn append(conn: &Connection, link: &Link) -> Result<(), StoreError> {
-    let index = link.event.index();
+    // The record before holds the link; the typed columns are read from the body (schema 7).
     conn.prepare_cached(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash,
-                            agent, tool, action, escalation, verdict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO audit (seq, time, kind, actor, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         link.seq as i64,
@@ -170,13 +168,17 @@ fn append(conn: &Connection, link: &Link) -> Result<(), StoreError> {
         link.event.kind(),
         link.event.actor(),
         link.body,
-        link.prev_hash,
-        link.hash,
-        index.agent,
-        index.tool,
-        index.action,
-        index.escalation,
-        index.verdict,
+        hash_bytes(&link.hash)?,
     ])?;
     Ok(())
+}
+
+/// A hash as the audit table stores it: its 32 bytes.
+pub(super) fn hash_bytes(hex_hash: &str) -> Result<[u8; 32], StoreError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut bytes).map_err(|e| StoreError::Unencodable {
+        what: "an audit hash",
+        problem: e.to_string(),
+    })?;
+    Ok(bytes)
 }

@@ -126,6 +126,13 @@ fn votes(
     Ok(())
 }
 
+/// The kill switches turned on between two times, newest first (`kind <> 'action'` lets
+/// SQLite use the index by kind, which leaves actions out).
+pub(super) const SWITCHES_ON: &str = "SELECT seq, time, json_extract(body, '$.scope') FROM audit
+     WHERE kind = 'killswitch' AND kind <> 'action' AND json_extract(body, '$.on') = 1
+       AND time >= ?1 AND time <= ?2
+     ORDER BY seq DESC LIMIT ?3";
+
 fn flips(
     conn: &Connection,
     tally: &mut FigureTally,
@@ -135,12 +142,7 @@ fn flips(
 ) -> Result<(), StoreError> {
     // Audit times are written with microseconds and `Z`, whose texts sort as the times do.
     let audit_time = |t: Timestamp| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, time, json_extract(body, '$.scope') FROM audit
-         WHERE kind = 'killswitch' AND json_extract(body, '$.on') = 1
-           AND time >= ?1 AND time <= ?2
-         ORDER BY seq DESC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(SWITCHES_ON)?;
     let found = stmt
         .query_map(
             params![audit_time(from), audit_time(to), MAX_FIGURE_FLIPS as i64],

@@ -73,7 +73,7 @@ pub fn open(
             |r| {
                 Ok(Head {
                     seq: r.get::<_, i64>(0)? as u64,
-                    hash: r.get(1)?,
+                    hash: hex::encode(r.get::<_, Vec<u8>>(1)?),
                 })
             },
         )

@@ -333,8 +333,12 @@ pub(super) fn audit_records(
     conn: &Connection,
     q: &AuditQuery,
 ) -> Result<Vec<AuditRecord>, StoreError> {
+    // Each record links to the hash of the one before it (the genesis for the first).
     let mut stmt = conn.prepare(
-        "SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit
+        "SELECT seq, time, kind, actor, body,
+                COALESCE((SELECT p.hash FROM audit p WHERE p.seq = audit.seq - 1), zeroblob(32)),
+                hash
+         FROM audit
          WHERE (?1 IS NULL OR actor = ?1 OR agent = ?1)
            AND (?2 IS NULL OR time >= ?2)
            AND (?3 IS NULL OR time <= ?3)
@@ -343,7 +347,7 @@ pub(super) fn audit_records(
            AND seq > ?6
          ORDER BY seq LIMIT ?7",
     )?;
-    type Row = (i64, String, String, String, String, String, String);
+    type Row = (i64, String, String, String, String, Vec<u8>, Vec<u8>);
     let rows = stmt
         .query_map(
             params![
@@ -377,8 +381,8 @@ pub(super) fn audit_records(
                 body: parse::<Value>("audit", &row, &body)?,
                 kind,
                 actor,
-                prev_hash,
-                hash,
+                prev_hash: hex::encode(prev_hash),
+                hash: hex::encode(hash),
             })
         })
         .collect()

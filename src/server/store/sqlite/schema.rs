@@ -20,6 +20,13 @@
 //!   alone is as monotonic); and the audit table loses `audit_by_agent` and
 //!   `audit_by_escalation`, which no query used (the audit filters are read in seq order), so
 //!   each record adds one index entry (by kind) instead of three.
+//! - 7: smaller audit records. The hash is stored as its 32 bytes, not 64 hex digits; the
+//!   `prev_hash` column goes, since it is always the hash of the record before (which the chain
+//!   hashes in, so a verifier reads it from there); `tool`, `action` and `escalation`, which no
+//!   query reads, go; and `agent` and `verdict`, which the audit filters read, are computed from
+//!   the body when read instead of stored, so they can neither take room nor disagree with it.
+//!   The index by kind leaves out actions, most of the log, which no query finds by kind (the
+//!   queries that use it say `kind <> 'action'`, as SQLite requires to use a partial index).
 
 use std::path::Path;
 
@@ -28,7 +35,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -173,8 +180,41 @@ DROP INDEX audit_by_agent;
 DROP INDEX audit_by_escalation;
 "#;
 
+/// Version 7. `agent` and `verdict` are read from the body as the server has always written
+/// them (`AuditEvent::index`): the agent of any record that names one, except the records of
+/// the server itself and of refused requests; the verdict of an action (its effect), a decision
+/// (its vote) or a resolution. A body that is not JSON (which `gavel audit verify` reports) has
+/// neither. A hash that is not hex (which no server wrote, and verify reports as not matching)
+/// is kept as its bytes.
+const V7: &str = r#"
+CREATE TABLE audit_v7 (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    agent TEXT GENERATED ALWAYS AS (
+        CASE WHEN kind NOT IN ('server_start', 'refused', 'refusals') AND json_valid(body)
+             THEN body ->> '$.agent' END) VIRTUAL,
+    verdict TEXT GENERATED ALWAYS AS (
+        CASE WHEN json_valid(body) THEN
+            CASE kind WHEN 'action' THEN body ->> '$.effect'
+                      WHEN 'decision' THEN body ->> '$.verdict'
+                      WHEN 'escalation_resolved' THEN body ->> '$.resolution'
+                      WHEN 'escalation_unreadable' THEN body ->> '$.resolution' END
+        END) VIRTUAL
+);
+INSERT INTO audit_v7 (seq, time, kind, actor, body, hash)
+    SELECT seq, time, kind, actor, body, COALESCE(unhex(hash), CAST(hash AS BLOB))
+    FROM audit ORDER BY seq;
+DROP TABLE audit;
+ALTER TABLE audit_v7 RENAME TO audit;
+CREATE INDEX audit_by_kind ON audit (kind, seq) WHERE kind <> 'action';
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
@@ -211,3 +251,7 @@ mod tests;
 #[cfg(test)]
 #[path = "schema_v6_tests.rs"]
 mod v6_tests;
+
+#[cfg(test)]
+#[path = "schema_v7_tests.rs"]
+mod v7_tests;

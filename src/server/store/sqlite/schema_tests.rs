@@ -216,7 +216,7 @@ fn a_store_from_a_newer_gavel_is_refused_untouched() {
 }
 
 #[test]
-fn verify_names_a_signed_body_that_does_not_fit_and_edited_index_columns() {
+fn verify_names_a_signed_body_that_does_not_fit() {
     use crate::server::audit::{record_hash, EventError, VerifyError};
     let dir = tempfile::tempdir().unwrap();
     unversioned(dir.path());
@@ -225,28 +225,20 @@ fn verify_names_a_signed_body_that_does_not_fit_and_edited_index_columns() {
     let path = db_path(dir.path());
     let conn = Connection::open(&path).unwrap();
 
-    // The typed columns are checked against the body: editing them to hide a record is seen.
-    conn.execute("UPDATE audit SET agent = 'nobody' WHERE seq = 3", [])
-        .unwrap();
-    let e = verify(&path, &Expect::default()).unwrap_err();
-    assert!(
-        matches!(&e, VerifyError::BadRecord { seq: 3, problem } if problem.contains("index columns")),
-        "{e}"
-    );
-    conn.execute("UPDATE audit SET agent = 'refund-bot' WHERE seq = 3", [])
-        .unwrap();
-    verify(&path, &Expect::default()).unwrap();
-
     // A record chained and signed with the server's key, whose body is not a `refused` one.
     let prev: String = conn
-        .query_row("SELECT hash FROM audit WHERE seq = 3", [], |r| r.get(0))
+        .query_row(
+            "SELECT lower(hex(hash)) FROM audit WHERE seq = 3",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let body = serde_json::json!({"code": "c"});
     let time = "2026-01-01T00:00:00.000000Z";
     let hash = record_hash(&prev, 4, time, "refused", "x", &body).unwrap();
     conn.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash) VALUES (4, ?1, 'refused', 'x', ?2, ?3, ?4)",
-        params![time, body.to_string(), prev, hash],
+        "INSERT INTO audit (seq, time, kind, actor, body, hash) VALUES (4, ?1, 'refused', 'x', ?2, unhex(?3))",
+        params![time, body.to_string(), hash],
     )
     .unwrap();
     let c = Chain::new(key())

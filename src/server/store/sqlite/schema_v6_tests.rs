@@ -12,7 +12,7 @@ use crate::server::audit::{verify, AuditEvent, Expect};
 use crate::server::store::sqlite::{db_path, open};
 use crate::server::store::{ActionWrite, Op, Reads, Store};
 
-fn call(id: &str, args: Value) -> (Op, Vec<AuditEvent>) {
+pub(super) fn call(id: &str, args: Value) -> (Op, Vec<AuditEvent>) {
     let record: ActionRecord = serde_json::from_value(json!({
         "id": id, "agent": "deployer", "tool": "deploy.release", "args": args,
         "session": "s1", "submitted_at": Utc::now(), "policy_version": "1",
@@ -93,10 +93,10 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_and_still_verify()
     }
     store.shutdown().await;
     let path = db_path(dir.path());
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(TO_V5)
-        .unwrap();
+    let conn = Connection::open(&path).unwrap();
+    super::v7_tests::to_v6(&conn);
+    conn.execute_batch(TO_V5).unwrap();
+    drop(conn);
     // A row whose record is not JSON does not stop the migration: it gets null arguments
     // (which this call had, so the log agrees; other arguments would be reported by verify).
     Connection::open(&path)

@@ -82,7 +82,7 @@ impl Pair {
         let from = self.sqlite_conn();
         let mut to = self.pg_conn();
         for table in TABLES {
-            let mut select = from.prepare(&format!("SELECT * FROM {table}")).unwrap();
+            let mut select = from.prepare(&select_all(table)).unwrap();
             let mut columns: Vec<String> = select
                 .column_names()
                 .into_iter()
@@ -124,6 +124,29 @@ impl Pair {
         )
         .unwrap();
     }
+}
+
+/// Every column of `table` as PostgreSQL stores it. SQLite's audit table (schema 7) stores the
+/// hash as bytes and neither the link nor the typed columns, which PostgreSQL's does.
+fn select_all(table: &str) -> String {
+    if table != "audit" {
+        return format!("SELECT * FROM {table}");
+    }
+    let typed = |field: &str| {
+        format!(
+            "CASE WHEN kind NOT IN ('server_start', 'refused', 'refusals') AND json_valid(body)
+                  THEN body ->> '$.{field}' END AS {field}"
+        )
+    };
+    format!(
+        "SELECT seq, time, kind, actor, body,
+                lower(hex(COALESCE((SELECT p.hash FROM audit p WHERE p.seq = a.seq - 1),
+                                   zeroblob(32)))) AS prev_hash,
+                lower(hex(hash)) AS hash, agent, {}, {}, {}, verdict FROM audit a",
+        typed("tool"),
+        typed("action"),
+        typed("escalation"),
+    )
 }
 
 fn as_pg(table: &str, column: &str, ty: &Type, v: Value) -> Box<dyn ToSql + Sync> {

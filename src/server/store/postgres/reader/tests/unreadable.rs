@@ -19,8 +19,8 @@ fn kill_prefix(scope: &str) -> String {
 fn audit_row(pair: &Pair, seq: i64, time: &str, kind: &str, body: &str) {
     pair.sqlite_conn()
         .execute(
-            "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash)
-             VALUES (?1, ?2, ?3, 'server', ?4, '', '')",
+            "INSERT INTO audit (seq, time, kind, actor, body, hash)
+             VALUES (?1, ?2, ?3, 'server', ?4, zeroblob(32))",
             rusqlite::params![seq, time, kind, body],
         )
         .unwrap();
