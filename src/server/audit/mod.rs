@@ -373,6 +373,14 @@ fn stored_hash<'r>(
 ) -> Result<std::borrow::Cow<'r, str>, rusqlite::Error> {
     use rusqlite::types::ValueRef;
     Ok(match row.get_ref(i)? {
+        // Into a fixed buffer, as `sha256_hex` does: `hex::encode` goes a char at a time.
+        ValueRef::Blob(bytes) if bytes.len() == 32 => {
+            let mut out = [0u8; 64];
+            hex::encode_to_slice(bytes, &mut out).expect("64 hex digits for 32 bytes");
+            String::from_utf8(out.to_vec())
+                .expect("hex digits are ASCII")
+                .into()
+        }
         ValueRef::Blob(bytes) => hex::encode(bytes).into(),
         ValueRef::Text(_) => column_text(row, i)?.into(),
         other => format!("{other:?}").into(),
