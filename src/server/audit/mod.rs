@@ -289,8 +289,8 @@ fn walk_chain(
         let seq = seq as u64;
         let text = |i: usize| column_text(row, i).map_err(open_err);
         let (time, kind, actor, body_text) = (text(1)?, text(2)?, text(3)?, text(4)?);
-        let hash = stored_hash(row, 6).map_err(open_err)?;
-        let hash = hash.as_ref();
+        let stored_hex = stored_hash(row, 6).map_err(open_err)?;
+        let hash = stored_hex.as_ref();
         let index = if indexed {
             let text = |i: usize| row.get::<_, Option<String>>(i);
             Some(replay::StoredIndex {
@@ -359,7 +359,8 @@ fn walk_chain(
                 replay_problem = Some(problem);
             }
         }
-        heads.push(hash.to_string());
+        // A hash read as bytes is already an owned text: kept, not copied again.
+        heads.push(stored_hex.into_owned());
         expected_seq += 1;
     }
     Ok((heads, replay_problem))

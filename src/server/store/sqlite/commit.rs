@@ -174,7 +174,7 @@ fn append(conn: &Connection, link: &Link) -> Result<(), StoreError> {
 }
 
 /// A hash as the audit table stores it: its 32 bytes.
-pub(super) fn hash_bytes(hex_hash: &str) -> Result<[u8; 32], StoreError> {
+fn hash_bytes(hex_hash: &str) -> Result<[u8; 32], StoreError> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_hash, &mut bytes).map_err(|e| StoreError::Unencodable {
         what: "an audit hash",
