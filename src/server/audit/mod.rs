@@ -32,6 +32,9 @@ use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
 pub use anchor::{latest_anchor, Anchor};
+/// One event of every kind, with the actor and body the server writes for it (for tests).
+#[cfg(test)]
+pub(crate) use event::tests::today as every_kind_of_event;
 pub use event::*;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

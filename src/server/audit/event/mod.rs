@@ -402,4 +402,4 @@ pub use limits::{CostReported, GraceGranted, LimitExceeded};
 pub use records::*;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -137,7 +137,7 @@ fn flip(scope: &str) -> (KillSwitch, SignedKillSwitch) {
 }
 
 /// Each event with the actor and body the server wrote for it before `AuditEvent` existed.
-fn today() -> Vec<(AuditEvent, &'static str, Value)> {
+pub(crate) fn today() -> Vec<(AuditEvent, &'static str, Value)> {
     let record = record();
     let esc = escalation();
     let digest = "sha256:d";
@@ -564,31 +564,5 @@ fn an_action_leaves_out_what_it_did_not_use_and_reads_records_that_wrote_it() {
             .body()
             .unwrap();
         assert_eq!(body["digest"], "sha256:d", "{effect:?}");
-    }
-}
-
-/// The audit table computes the columns the filters read (schema 7) from each body: they are
-/// what the server indexed each kind by when it stored them.
-#[test]
-fn the_store_reads_each_kind_by_the_agent_and_verdict_it_is_indexed_by() {
-    let dir = tempfile::tempdir().unwrap();
-    let private = format!("ed25519:{}AQE=", "AQEB".repeat(10));
-    let key = crate::protocol::PersonKey::from_private("server", &private).unwrap();
-    drop(crate::server::store::sqlite::open(dir.path(), key, 0).unwrap());
-    let conn =
-        rusqlite::Connection::open(crate::server::store::sqlite::db_path(dir.path())).unwrap();
-    for (seq, (event, actor, body)) in today().into_iter().enumerate() {
-        let kind = event.kind();
-        let (agent, verdict): (Option<String>, Option<String>) = conn
-            .query_row(
-                "INSERT INTO audit (seq, time, kind, actor, body, hash)
-                 VALUES (?1, 't', ?2, ?3, ?4, zeroblob(32)) RETURNING agent, verdict",
-                rusqlite::params![seq as i64 + 1, kind, actor, body.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
-        let index = event.index();
-        assert_eq!(agent.as_deref(), index.agent, "{kind}");
-        assert_eq!(verdict.as_deref(), index.verdict, "{kind}");
     }
 }

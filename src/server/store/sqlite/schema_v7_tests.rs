@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 use super::tests::key;
 use super::v6_tests::call;
 use super::*;
-use crate::server::audit::{verify, AuditEvent, Expect, VerifyError};
+use crate::server::audit::{every_kind_of_event, verify, AuditEvent, Expect, VerifyError};
 use crate::server::store::sqlite::{db_path, open};
 use crate::server::store::{AuditQuery, Reads, Store};
 
@@ -209,5 +209,28 @@ fn the_queries_by_kind_use_the_index_without_actions() {
                 .all(|p| p.contains("USING INDEX audit_by_kind")),
             "{sql}\n{plan:?}"
         );
+    }
+}
+
+/// The audit table computes the columns the filters read (schema 7) from each body: they are
+/// what the server indexed each kind by when it stored them.
+#[test]
+fn the_store_reads_each_kind_by_the_agent_and_verdict_it_is_indexed_by() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), key(), 0).unwrap());
+    let conn = Connection::open(db_path(dir.path())).unwrap();
+    for (seq, (event, actor, body)) in every_kind_of_event().into_iter().enumerate() {
+        let kind = event.kind();
+        let (agent, verdict): (Option<String>, Option<String>) = conn
+            .query_row(
+                "INSERT INTO audit (seq, time, kind, actor, body, hash)
+                 VALUES (?1, 't', ?2, ?3, ?4, zeroblob(32)) RETURNING agent, verdict",
+                params![seq as i64 + 1, kind, actor, body.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let index = event.index();
+        assert_eq!(agent.as_deref(), index.agent, "{kind}");
+        assert_eq!(verdict.as_deref(), index.verdict, "{kind}");
     }
 }
