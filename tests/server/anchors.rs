@@ -12,7 +12,7 @@ use gavel::server::store::db_path;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
-use crate::audit::{copy_db, populated, rehash_from};
+use crate::audit::{copy_db, populated, rehash_from, HASH_HEX};
 use crate::common::{Env, POLICY};
 
 fn gavel(args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -89,7 +89,7 @@ fn verify_with(
 /// holding that key would.
 fn resign_checkpoints(conn: &Connection, key: &PersonKey) {
     conn.execute(
-        "UPDATE checkpoints SET head = (SELECT lower(hex(hash)) FROM audit WHERE audit.seq = checkpoints.seq)",
+        &format!("UPDATE checkpoints SET head = (SELECT {HASH_HEX} FROM audit WHERE audit.seq = checkpoints.seq)"),
         [],
     )
     .unwrap();
@@ -165,7 +165,7 @@ async fn an_anchor_catches_a_cut_tail_a_deleted_log_a_divergence_and_another_key
     assert!(e.contains("is not covered by any signed checkpoint"), "{e}");
     let head: String = c
         .query_row(
-            "SELECT lower(hex(hash)) FROM audit WHERE seq = ?1",
+            &format!("SELECT {HASH_HEX} FROM audit WHERE seq = ?1"),
             [cut_at],
             |r| r.get(0),
         )
