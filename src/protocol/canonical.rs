@@ -17,10 +17,14 @@ pub fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Cano
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    // Into a fixed buffer: `hex::encode` goes a char at a time, a measurable part of `gavel
-    // audit verify`, which hashes every record.
+    hash_hex(&Sha256::digest(bytes).into())
+}
+
+/// A 32-byte hash as 64 lowercase hex digits, written into a fixed buffer: `hex::encode` goes
+/// a char at a time, a measurable part of `gavel audit verify`, which does this for every record.
+pub fn hash_hex(hash: &[u8; 32]) -> String {
     let mut out = [0u8; 64];
-    hex::encode_to_slice(Sha256::digest(bytes), &mut out).expect("64 hex digits for 32 bytes");
+    hex::encode_to_slice(hash, &mut out).expect("64 hex digits for 32 bytes");
     String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
 

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::canonical::{canonical_bytes, sha256_hex, CanonicalError};
+use crate::protocol::canonical::{canonical_bytes, hash_hex, sha256_hex, CanonicalError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
@@ -377,15 +377,10 @@ fn stored_hash<'r>(
 ) -> Result<std::borrow::Cow<'r, str>, rusqlite::Error> {
     use rusqlite::types::ValueRef;
     Ok(match row.get_ref(i)? {
-        // Into a fixed buffer, as `sha256_hex` does: `hex::encode` goes a char at a time.
-        ValueRef::Blob(bytes) if bytes.len() == 32 => {
-            let mut out = [0u8; 64];
-            hex::encode_to_slice(bytes, &mut out).expect("64 hex digits for 32 bytes");
-            String::from_utf8(out.to_vec())
-                .expect("hex digits are ASCII")
-                .into()
-        }
-        ValueRef::Blob(bytes) => hex::encode(bytes).into(),
+        ValueRef::Blob(bytes) => match <&[u8; 32]>::try_from(bytes) {
+            Ok(hash) => hash_hex(hash).into(),
+            Err(_) => hex::encode(bytes).into(),
+        },
         ValueRef::Text(_) => column_text(row, i)?.into(),
         other => format!("{other:?}").into(),
     })
