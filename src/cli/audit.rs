@@ -82,6 +82,12 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 "ok: {} records, {} signed checkpoint{plural}, head {}; the state tables match the log",
                 report.records, report.checkpoints, report.head
             );
+            if let Some(before) = report.pruned_before {
+                println!(
+                    "action rows of allowed and denied calls before {} were pruned past keep_actions, as the log records; their audit records are checked",
+                    before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
             match report.anchored_at {
                 Some(seq) => println!("the log extends the anchor at record {seq}"),
                 None => println!(

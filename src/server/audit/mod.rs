@@ -146,6 +146,9 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     /// The anchor's seq, when one was given and the log extends it.
     pub anchored_at: Option<u64>,
+    /// The latest `actions_pruned` horizon: allowed and denied calls submitted before it may
+    /// have no row, as the log records.
+    pub pruned_before: Option<crate::protocol::Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -233,6 +236,7 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
     let implied = replay.finish();
     tables::compare(&snapshot, &implied).map_err(VerifyError::State)?;
     let head = heads.last().cloned().unwrap_or_else(|| GENESIS.into());
+    let pruned_before = implied.pruned_before;
     // Freeing a large log's replay takes a while; nothing needs to wait for it.
     std::thread::spawn(move || drop((implied, heads)));
     Ok(VerifyReport {
@@ -240,6 +244,7 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
         head,
         checkpoints,
         anchored_at,
+        pruned_before,
     })
 }
 

@@ -31,6 +31,9 @@ pub(super) struct Implied {
     pub keys: HashSet<(String, String, String)>,
     /// Standing grants: as created, revoked, and how often used.
     pub grants: BTreeMap<String, super::grant_table::ImpliedGrant>,
+    /// The latest `actions_pruned` horizon: rows of allowed and denied calls submitted before
+    /// it may be gone from the actions table.
+    pub pruned_before: Option<crate::protocol::Timestamp>,
 }
 
 #[derive(Debug)]
@@ -47,6 +50,23 @@ pub(super) struct ImpliedAction {
     pub submitted_at: Option<String>,
     /// The standing grant that allowed it.
     pub grant: Option<String>,
+    /// Whether the actions table's pass met its row.
+    pub seen: std::cell::Cell<bool>,
+}
+
+impl ImpliedAction {
+    /// Whether its row may have been pruned by `before`: an allowed or denied call that raised
+    /// no escalation, submitted before it (a record too old to say when it was submitted keeps
+    /// its row).
+    pub fn prunable(&self, before: Option<crate::protocol::Timestamp>) -> bool {
+        let (Some(before), Some(at)) = (before, &self.submitted_at) else {
+            return false;
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(at);
+        (self.effect == "allow" || self.effect == "deny")
+            && self.escalation.is_none()
+            && at.is_ok_and(|at| at < before)
+    }
 }
 
 #[derive(Debug)]
@@ -160,6 +180,11 @@ impl Replay {
             | AuditEvent::Snoozed(_)
             | AuditEvent::Reassigned(_) => Ok(()),
             AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => Ok(()),
+            AuditEvent::ActionsPruned(p) => {
+                let latest = self.implied.pruned_before.get_or_insert(p.before);
+                *latest = (*latest).max(p.before);
+                Ok(())
+            }
             // Governance records change no state table the log implies: the limit's use is
             // rebuilt from the calls, and a reported cost changes only `actions.cost`.
             AuditEvent::LimitExceeded(_) | AuditEvent::GraceGranted(_) => Ok(()),
@@ -321,6 +346,7 @@ impl Replay {
             submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
             grant: a.grant,
             agent: a.agent,
+            seen: Default::default(),
         };
         if let Some(key) = a.idempotency_key {
             let named = (action.agent.clone(), key, id.clone());

@@ -43,6 +43,7 @@ pub enum AuditEvent {
     BreakerTripped(BreakerTripped),
     BreakerClosed(BreakerClosed),
     BreakerReset(BreakerReset),
+    ActionsPruned(ActionsPruned),
 }
 
 /// Why a stored or offered record is not an [`AuditEvent`].
@@ -90,7 +91,7 @@ fn vote_name(v: Vote) -> &'static str {
 }
 
 impl AuditEvent {
-    pub const KINDS: [&'static str; 27] = [
+    pub const KINDS: [&'static str; 28] = [
         "server_start",
         "action",
         "escalation_created",
@@ -118,6 +119,7 @@ impl AuditEvent {
         "breaker_tripped",
         "breaker_closed",
         "breaker_reset",
+        "actions_pruned",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -149,6 +151,7 @@ impl AuditEvent {
             AuditEvent::BreakerTripped(_) => "breaker_tripped",
             AuditEvent::BreakerClosed(_) => "breaker_closed",
             AuditEvent::BreakerReset(_) => "breaker_reset",
+            AuditEvent::ActionsPruned(_) => "actions_pruned",
         }
     }
 
@@ -179,7 +182,8 @@ impl AuditEvent {
             | AuditEvent::EscalationUnreadable(_)
             | AuditEvent::Refusals(_)
             | AuditEvent::LimitExceeded(_)
-            | AuditEvent::GraceGranted(_) => SERVER,
+            | AuditEvent::GraceGranted(_)
+            | AuditEvent::ActionsPruned(_) => SERVER,
             AuditEvent::BreakerTripped(_) | AuditEvent::BreakerClosed(_) => SERVER,
         }
     }
@@ -245,7 +249,10 @@ impl AuditEvent {
     pub fn index(&self) -> AuditIndex<'_> {
         let none = AuditIndex::default();
         match self {
-            AuditEvent::ServerStart(_) | AuditEvent::Refused(_) | AuditEvent::Refusals(_) => none,
+            AuditEvent::ServerStart(_)
+            | AuditEvent::Refused(_)
+            | AuditEvent::Refusals(_)
+            | AuditEvent::ActionsPruned(_) => none,
             AuditEvent::Action(a) => AuditIndex {
                 agent: Some(&a.agent),
                 tool: Some(&a.tool),

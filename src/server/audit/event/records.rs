@@ -201,6 +201,16 @@ pub struct Refused {
     pub message: String,
 }
 
+/// Action rows of allowed and denied calls submitted before `before` may be deleted from the
+/// actions table from here on, and `count` of them were, by the commit that wrote this record.
+/// The log keeps every call's own record: it is the rows, a working copy the enforcement point
+/// reads, that are kept for a time (`keep_actions`). Escalated and flagged calls keep theirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionsPruned {
+    pub before: Timestamp,
+    pub count: u64,
+}
+
 /// One window of counted refusals of unauthenticated requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefusalCounts {

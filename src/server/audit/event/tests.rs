@@ -310,6 +310,14 @@ pub(crate) fn today() -> Vec<(AuditEvent, &'static str, Value)> {
                    "other": 1}),
         ),
         (
+            AuditEvent::ActionsPruned(ActionsPruned {
+                before: at(0),
+                count: 1024,
+            }),
+            "server",
+            json!({"before": at(0), "count": 1024}),
+        ),
+        (
             AuditEvent::GrantCreated(GrantCreated {
                 grant: "grt_1".into(),
                 agent: "refund-bot".into(),
