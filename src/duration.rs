@@ -24,7 +24,7 @@ pub struct Bounds {
     pub max: Duration,
 }
 
-const DAY: u64 = 86_400;
+pub const DAY: u64 = 86_400;
 
 /// A review rule's `timeout`: at least a second, at most 365 days.
 pub const POLICY_TIMEOUT: Bounds = Bounds {
@@ -48,6 +48,14 @@ pub const DEMO_RUN: Bounds = Bounds {
 pub const FIGURE_WINDOW: Bounds = Bounds {
     min: Duration::from_secs(60),
     max: Duration::from_secs(31 * DAY),
+};
+
+/// `keep_actions`, how long action rows are kept: at least a day and an hour, since an
+/// `Idempotency-Key` names its action's row for a day; at most a hundred years (no pruning, in
+/// effect).
+pub const KEEP_ACTIONS: Bounds = Bounds {
+    min: Duration::from_secs(DAY + 3600),
+    max: Duration::from_secs(36_500 * DAY),
 };
 
 /// Units, largest first; a duration names them in this order.

@@ -47,6 +47,8 @@ mod reads;
 mod refusals;
 #[path = "server/request_ids.rs"]
 mod request_ids;
+#[path = "server/retention.rs"]
+mod retention;
 #[path = "server/retry_attach.rs"]
 mod retry_attach;
 #[path = "server/stream.rs"]

@@ -43,8 +43,13 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// A gavel.toml whose top-level keys give listen, data, store, policy, roster, tls_cert and
-    /// tls_key,
+    /// How long the rows of allowed and denied calls are kept for retries, governance windows
+    /// and figures; the audit log keeps every call's record for good [default: 31d; at least
+    /// 25h, and never less than the policy's longest window]
+    #[arg(long, env = "GAVEL_KEEP_ACTIONS", value_name = "DURATION", value_parser = keep_actions)]
+    pub keep_actions: Option<std::time::Duration>,
+    /// A gavel.toml whose top-level keys give listen, data, store, policy, roster, tls_cert,
+    /// tls_key and keep_actions,
     /// and whose `[[webhook]]` tables page on-call people
     #[arg(long, env = crate::config::ENV_CONFIG)]
     pub config: Option<PathBuf>,
@@ -77,7 +82,15 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         tls,
         limits: Default::default(),
         webhooks: file.webhooks,
+        keep_actions: args
+            .keep_actions
+            .or(file.keep_actions)
+            .unwrap_or(crate::server::prune::DEFAULT_KEEP),
     })
+}
+
+fn keep_actions(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text, crate::duration::KEEP_ACTIONS).map_err(|e| e.to_string())
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -29,6 +29,12 @@ pub struct ConfigFile {
     /// PEM certificate chain and private key: the server speaks HTTPS itself.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// How long the rows of allowed and denied calls are kept, as written; `parse` checks it
+    /// into `keep_actions`.
+    #[serde(rename = "keep_actions")]
+    keep_actions_text: Option<toml::Spanned<String>>,
+    #[serde(skip)]
+    pub keep_actions: Option<std::time::Duration>,
     #[serde(default)]
     pub console: ConsoleTable,
     #[serde(default)]
@@ -126,6 +132,11 @@ impl ConfigFile {
             }
         }
         file.webhooks = webhook::check(std::mem::take(&mut file.webhook), src, base)?;
+        if let Some(text) = &file.keep_actions_text {
+            let keep = crate::duration::parse(text.get_ref(), crate::duration::KEEP_ACTIONS)
+                .map_err(|e| src.error_at(text.span(), None, &format!("`keep_actions`: {e}")))?;
+            file.keep_actions = Some(keep);
+        }
         Ok(file)
     }
 

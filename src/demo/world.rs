@@ -99,6 +99,7 @@ impl World {
                 tls: None,
                 limits: Default::default(),
                 webhooks: Vec::new(),
+                keep_actions: crate::server::prune::DEFAULT_KEEP,
             },
             your_key_file,
         })

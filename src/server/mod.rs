@@ -14,6 +14,7 @@ mod killswitch;
 pub mod listener;
 mod metrics;
 pub mod policy;
+pub mod prune;
 mod queue;
 mod refusals;
 mod replicas;
@@ -64,6 +65,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The `[[webhook]]`s of the config file, checked; their secrets are read at start.
     pub webhooks: Vec<WebhookEntry>,
+    /// How long the rows of allowed and denied calls are kept ([`prune`]).
+    pub keep_actions: std::time::Duration,
 }
 
 /// Loads and checks the roster and policy; the error names file, entry and position.
@@ -198,6 +201,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     ));
     tracing::info!("gavel listening on {scheme}://{addr}");
     spawn_refusal_flusher(app.clone());
+    prune::spawn(app.clone(), cfg.keep_actions);
     Ok(RunningServer {
         addr,
         scheme,

@@ -88,6 +88,7 @@ impl Cluster {
             tls: None,
             limits: Default::default(),
             webhooks: self.webhooks.clone(),
+            keep_actions: gavel::server::prune::DEFAULT_KEEP,
         }
     }
 

@@ -245,6 +245,7 @@ impl Env {
             tls: None,
             limits: Default::default(),
             webhooks: self.webhooks.clone(),
+            keep_actions: gavel::server::prune::DEFAULT_KEEP,
         }
     }
 

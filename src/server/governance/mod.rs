@@ -38,15 +38,7 @@ impl Governance {
             let events = store.read(store::breaker_events).await?;
             self.breakers.restore_events(&events);
         }
-        let since = [
-            self.ledger.lookback(now),
-            self.breakers.lookback(now),
-            self.anomaly.lookback(now),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if let Some(since) = since {
+        if let Some(since) = self.lookback(now) {
             let calls = store.read(move |r| store::recent_actions(r, since)).await?;
             self.ledger.restore(&calls, now);
             self.breakers.restore(&calls, now);
@@ -57,6 +49,18 @@ impl Governance {
             self.anomaly.restore_tools(pairs);
         }
         Ok(())
+    }
+
+    /// The earliest time whose calls some part counts at `now`; `None` when none counts any.
+    pub fn lookback(&self, now: Timestamp) -> Option<Timestamp> {
+        [
+            self.ledger.lookback(now),
+            self.breakers.lookback(now),
+            self.anomaly.lookback(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the breakers or the anomaly baseline count recorded calls: without either, a

@@ -21,6 +21,7 @@ mod error;
 pub mod figures;
 pub mod history;
 pub mod postgres;
+mod prune;
 mod query;
 mod rows;
 pub mod sqlite;
@@ -99,6 +100,14 @@ pub enum Op {
     GrantRevoked { grant: Grant, signature: String },
     /// An agent's report of a call's actual cost: `actions.cost` replaced.
     CostReported { action: String, cost: f64 },
+    /// Deletes the rows of allowed and denied calls submitted before `before` that raised no
+    /// escalation, among at most `limit` rows after `after` (by the table's order), and writes
+    /// the `actions_pruned` record when any went. Answers with [`Reply::Pruned`].
+    PruneActions {
+        before: Timestamp,
+        after: i64,
+        limit: u32,
+    },
     /// Audit records alone (server start, refusals).
     Audit,
     /// At start: every pending escalation whose row cannot be loaded is marked `unreadable`
@@ -119,6 +128,7 @@ impl Op {
             Op::GrantRevoked { .. } => "a grant revocation",
             Op::CostReported { .. } => "a reported cost",
             Op::BreakerReset { .. } => "a breaker reset",
+            Op::PruneActions { .. } => "pruning action rows",
             Op::Audit => "audit records",
             Op::DenyUnreadable => "denying unreadable escalations",
         }
@@ -213,6 +223,18 @@ pub enum Reply {
     Escalation(Box<Escalation>),
     /// (escalation id, what could not be read)
     Denied(Vec<(String, String)>),
+    Pruned(Pruned),
+}
+
+/// How far one [`Op::PruneActions`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows deleted.
+    pub count: u64,
+    /// The last row examined (`after` when none was): where the next one starts.
+    pub through: i64,
+    /// Whether rows before the horizon may remain past `through`.
+    pub more: bool,
 }
 
 /// An action row as the long-poll needs it.

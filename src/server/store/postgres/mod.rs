@@ -31,6 +31,7 @@ pub mod feed;
 mod op_rows;
 mod ops;
 mod prior_calls;
+mod prune;
 mod reader;
 pub mod schema;
 mod sql;

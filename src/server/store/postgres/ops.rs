@@ -70,6 +70,11 @@ pub(super) fn apply(sql: &mut Sql, op: &Op) -> Result<(Reply, Vec<AuditEvent>), 
             op_rows::use_signature(sql, signature)?;
             Ok((Reply::Done, vec![]))
         }
+        Op::PruneActions {
+            before,
+            after,
+            limit,
+        } => super::prune::prune(sql, *before, *after, *limit),
         Op::Audit => Ok((Reply::Done, vec![])),
         Op::DenyUnreadable => deny_unreadable(sql),
     }

@@ -9,13 +9,15 @@
 //!   delivers webhooks next goes on from there.
 //! - 2: as SQLite's version 6: `actions.record` becomes `actions.args`, and the audit table
 //!   loses the indexes by agent and by escalation, which no query used.
+//! - 3: as SQLite's version 8: `tools_called`, the (agent, tool) pairs of the calls whose rows
+//!   were pruned past `keep_actions`.
 
 use postgres::Client;
 
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Held by the transaction that migrates.
 const MIGRATION_LOCK: i64 = 0x6761_7665_6c00_0002;
@@ -117,8 +119,17 @@ DROP INDEX audit_by_agent;
 DROP INDEX audit_by_escalation;
 "#;
 
+/// Version 3.
+const V3: &str = r#"
+CREATE TABLE tools_called (
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    PRIMARY KEY (agent, tool)
+);
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3];
 
 /// The recorded version; 0 for an empty database.
 fn version(c: &mut impl postgres::GenericClient) -> Result<u32, StoreError> {

@@ -10,6 +10,7 @@ mod grants;
 mod history;
 mod keys;
 mod ops;
+mod prune;
 mod read;
 mod reader;
 pub mod schema;

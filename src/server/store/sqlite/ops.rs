@@ -82,6 +82,11 @@ pub(super) fn apply(tx: &Connection, op: &Op) -> Result<(Reply, Vec<AuditEvent>)
             )?;
             Ok((Reply::Done, vec![]))
         }
+        Op::PruneActions {
+            before,
+            after,
+            limit,
+        } => super::prune::prune(tx, *before, *after, *limit),
         Op::Audit => Ok((Reply::Done, vec![])),
         Op::DenyUnreadable => deny_unreadable(tx),
     }

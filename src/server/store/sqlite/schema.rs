@@ -27,6 +27,10 @@
 //!   the body when read instead of stored, so they can neither take room nor disagree with it.
 //!   The index by kind leaves out actions, most of the log, which no query finds by kind (the
 //!   queries that use it say `kind <> 'action'`, as SQLite requires to use a partial index).
+//! - 8: action rows are pruned past `keep_actions` (the log keeps every call's record), and
+//!   `tools_called` keeps the (agent, tool) pairs of the calls whose rows went, so the anomaly
+//!   baseline still knows every tool an agent has called. The rowid stays monotonic: the newest
+//!   row is never pruned, so SQLite's next rowid never falls back.
 
 use std::path::Path;
 
@@ -35,7 +39,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
 
 /// Version 1. `IF NOT EXISTS`: a file written before versions were recorded has these tables
 /// already, and is recognised as version 1 by having them.
@@ -213,8 +217,17 @@ ALTER TABLE audit_v7 RENAME TO audit;
 CREATE INDEX audit_by_kind ON audit (kind, seq) WHERE kind <> 'action';
 "#;
 
+/// Version 8.
+const V8: &str = r#"
+CREATE TABLE tools_called (
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    PRIMARY KEY (agent, tool)
+) WITHOUT ROWID;
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8];
 
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)

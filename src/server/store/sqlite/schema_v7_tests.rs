@@ -11,9 +11,11 @@ use crate::server::audit::{every_kind_of_event, verify, AuditEvent, Expect, Veri
 use crate::server::store::sqlite::{db_path, open};
 use crate::server::store::{AuditQuery, Reads, Store};
 
-/// Version 7's audit table taken back to version 6's: the link and the hash as hex (the
-/// typed columns are filled in by [`to_v6`], from each record's event, as that server did).
+/// A store taken back to version 6: without version 8's `tools_called`, and version 7's audit
+/// table as version 6's, the link and the hash as hex (the typed columns are filled in by
+/// [`to_v6`], from each record's event, as that server did).
 const TO_V6: &str = r#"
+DROP TABLE tools_called;
 CREATE TABLE audit_v6 (
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -40,7 +42,7 @@ CREATE INDEX audit_by_kind ON audit (kind, seq);
 PRAGMA user_version = 6;
 "#;
 
-/// Takes a version 7 store back to version 6, as a version 6 server would have written it.
+/// Takes a store back to version 6, as a version 6 server would have written it.
 pub(super) fn to_v6(conn: &Connection) {
     conn.execute_batch(TO_V6).unwrap();
     let rows: Vec<(i64, String, String, String)> = conn

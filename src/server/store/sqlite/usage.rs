@@ -54,9 +54,12 @@ pub(super) fn recent_actions(
     Ok(out)
 }
 
-/// Every (agent, tool) pair ever called, for the anomaly baseline's "never called before".
+/// Every (agent, tool) pair ever called, for the anomaly baseline's "never called before": the
+/// rows kept, and the pairs of those pruned.
 pub(super) fn tools_called(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT agent, tool FROM actions")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT agent, tool FROM tools_called UNION SELECT DISTINCT agent, tool FROM actions",
+    )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -43,10 +43,13 @@ pub fn recent_actions(c: &mut Conn, since: Timestamp) -> Result<Vec<RecentAction
 
 /// Every (agent, tool) pair ever called, for the anomaly baseline's "never called before".
 pub fn tools_called(c: &mut Conn) -> Result<Vec<(String, String)>, StoreError> {
-    c.query("SELECT DISTINCT agent, tool FROM actions", &[])?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
+    c.query(
+        "SELECT agent, tool FROM tools_called UNION SELECT DISTINCT agent, tool FROM actions",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
 }
 
 /// A recorded call's agent, tool, effect and cost.
