@@ -46,6 +46,11 @@ pub fn phase(label: &str, samples: &[(&str, Sample)]) {
     }
 }
 
+/// A figure with no goal of its own.
+pub fn figure(what: &str, value: f64) {
+    println!("  {what}: {value:.2}");
+}
+
 /// A goal's verdict line: `value` against `limit`, met when `value <= limit` (or `>=`).
 pub fn goal(what: &str, value: f64, limit: f64, at_most: bool) {
     let met = if at_most {

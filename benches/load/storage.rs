@@ -1,10 +1,28 @@
-//! Bytes a PostgreSQL store holds: every table of the database with its indexes and TOAST.
+//! Bytes a store holds: the SQLite file with its WAL, or every table of the PostgreSQL database
+//! with its indexes and TOAST; and the same once every action row is past `keep_actions`.
 
-pub fn postgres_bytes(url: &str) -> u64 {
+use std::path::Path;
+
+pub fn sqlite_bytes(data: &Path) -> u64 {
+    ["gavel.db", "gavel.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(data.join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// `VACUUM` (`VACUUM FULL` with `full`, which gives back the pages of deleted rows), then the
+/// bytes of every table.
+pub fn postgres_bytes(url: &str, full: bool) -> u64 {
     let url = url.to_string();
     std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-        c.batch_execute("VACUUM ANALYZE").ok();
+        let vacuum = if full {
+            "VACUUM FULL ANALYZE"
+        } else {
+            "VACUUM ANALYZE"
+        };
+        c.batch_execute(vacuum).ok();
         let row = c
             .query_one(
                 "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
@@ -17,4 +35,41 @@ pub fn postgres_bytes(url: &str) -> u64 {
     })
     .join()
     .expect("measuring PostgreSQL")
+}
+
+/// Prunes every action row `keep_actions` lets go of once its call is old enough, with the
+/// server's own op, on a stopped server's store; then compacts it, so its size is what the
+/// calls take for good: their audit records, and the `actions_pruned` records that say where
+/// their rows went. The bytes it then holds.
+pub async fn pruned_bytes(data: &Path, url: Option<&str>) -> u64 {
+    use gavel::server::store::{Op, Reply, Store};
+    let key = gavel::protocol::PersonKey::read(&data.join("server.key")).expect("server.key");
+    let opened = match url {
+        None => Store::open(data, key),
+        Some(url) => Store::open_postgres(url, key, "bench"),
+    };
+    let store = opened.expect("opening the store to prune it");
+    let before = chrono::Utc::now() + chrono::Duration::days(1);
+    let mut after = 0;
+    loop {
+        let op = Op::PruneActions {
+            before,
+            after,
+            limit: 4096,
+        };
+        match store.write(op, vec![]).await.expect("pruning") {
+            Reply::Pruned(p) if p.more => after = p.through,
+            _ => break,
+        }
+    }
+    store.shutdown().await;
+    match url {
+        None => {
+            let conn = rusqlite::Connection::open(data.join("gavel.db")).expect("open");
+            conn.execute_batch("VACUUM").expect("VACUUM");
+            drop(conn);
+            sqlite_bytes(data)
+        }
+        Some(url) => postgres_bytes(url, true),
+    }
 }

@@ -1,7 +1,6 @@
 //! gavel under test: a real `gavel serve` process (the release binary cargo built beside this
 //! bench), on a fresh SQLite data dir or a fresh PostgreSQL database, as a user runs it.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -58,13 +57,4 @@ pub async fn wait_until_up(url: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("{url} did not come up");
-}
-
-/// Bytes the store holds: the SQLite file and its WAL.
-pub fn sqlite_bytes(data: &Path) -> u64 {
-    ["gavel.db", "gavel.db-wal"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(data.join(f)).ok())
-        .map(|m| m.len())
-        .sum()
 }
