@@ -66,7 +66,9 @@ pub async fn pruned_bytes(data: &Path, url: Option<&str>) -> u64 {
     match url {
         None => {
             let conn = rusqlite::Connection::open(data.join("gavel.db")).expect("open");
-            conn.execute_batch("VACUUM").expect("VACUUM");
+            // VACUUM writes the new file through the WAL: fold it back in, and empty the WAL.
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .expect("VACUUM");
             drop(conn);
             sqlite_bytes(data)
         }

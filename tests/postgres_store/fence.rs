@@ -215,6 +215,9 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_which_the_history_
             .collect();
         (version, indexes)
     });
-    assert_eq!(version, gavel::server::store::postgres::schema::VERSION.to_string());
+    assert_eq!(
+        version,
+        gavel::server::store::postgres::schema::VERSION.to_string()
+    );
     assert_eq!(indexes, ["audit_by_kind", "audit_pkey"]);
 }
