@@ -69,14 +69,12 @@ pub(super) fn used(replay: &mut Replay, g: &GrantUsed) -> Result<(), String> {
             g.grant, g.action, action.effect
         ));
     }
-    let at = action.submitted_at.clone();
+    let at = action.submitted_at;
     let grant = known(&mut implied.grants, &g.grant, "uses")?;
     if grant.revoked.is_some() {
         return Err(format!("uses grant {} after its revocation", g.grant));
     }
-    let expired = at
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .is_some_and(|t| t >= grant.expires_at);
+    let expired = at.is_some_and(|t| t >= grant.expires_at);
     if expired || grant.agent != g.agent || grant.by != g.by {
         return Err(format!(
             "uses grant {} for a call it does not cover (expired, another agent or signer)",

@@ -47,7 +47,7 @@ pub(super) struct ImpliedAction {
     pub escalation: Option<String>,
     /// Fingerprint of the call's arguments, see [`args_fingerprint`].
     pub args: String,
-    pub submitted_at: Option<String>,
+    pub submitted_at: Option<crate::protocol::Timestamp>,
     /// The standing grant that allowed it.
     pub grant: Option<String>,
     /// Whether the actions table's pass met its row.
@@ -59,13 +59,12 @@ impl ImpliedAction {
     /// no escalation, submitted before it (a record too old to say when it was submitted keeps
     /// its row).
     pub fn prunable(&self, before: Option<crate::protocol::Timestamp>) -> bool {
-        let (Some(before), Some(at)) = (before, &self.submitted_at) else {
+        let (Some(before), Some(at)) = (before, self.submitted_at) else {
             return false;
         };
-        let at = chrono::DateTime::parse_from_rfc3339(at);
         (self.effect == "allow" || self.effect == "deny")
             && self.escalation.is_none()
-            && at.is_ok_and(|at| at < before)
+            && at < before
     }
 }
 
@@ -343,7 +342,7 @@ impl Replay {
             reason: a.reason,
             escalation: None,
             args,
-            submitted_at: a.submitted_at.map(|t| t.to_rfc3339()),
+            submitted_at: a.submitted_at,
             grant: a.grant,
             agent: a.agent,
             seen: Default::default(),
