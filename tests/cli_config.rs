@@ -156,11 +156,38 @@ async fn serve_reads_the_same_file_and_refuses_unknown_keys() {
         "{err}"
     );
 
+    // A retention shorter than the day an Idempotency-Key names its row: from the file, and
+    // from the flag, which wins over it.
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\ndata = \"data\"\npolicy = \"policy.toml\"\nroster = \"roster.toml\"\n\
+         keep_actions = \"1h\"\n",
+    )
+    .unwrap();
+    let out = run(&["serve", "--config", &name], &config).await;
+    let err = stderr(&out);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!("{name}:5:16"))
+            && err.contains("at least 1d1h"),
+        "{err}"
+    );
+    let out = run(
+        &["serve", "--config", &name, "--keep-actions", "2h"],
+        &config,
+    )
+    .await;
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("--keep-actions") && err.contains("at least 1d1h"),
+        "{err}"
+    );
+
     // Without the typo it starts (relative paths are the file's) and serves.
     std::fs::write(
         &config,
         "listen = \"127.0.0.1:0\"\ndata = \"data\"\npolicy = \"policy.toml\"\nroster = \"roster.toml\"\n\
-         [console]\nserver = \"http://127.0.0.1:7878\"\n[adapter]\nhook_timeout = 30\n",
+         keep_actions = \"90d\"\n[console]\nserver = \"http://127.0.0.1:7878\"\n[adapter]\nhook_timeout = 30\n",
     )
     .unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
@@ -183,7 +210,8 @@ async fn serve_reads_the_same_file_and_refuses_unknown_keys() {
     .await
     .unwrap();
     assert!(
-        serving.contains(&env.dir.path().join("data").display().to_string()),
+        serving.contains(&env.dir.path().join("data").display().to_string())
+            && serving.ends_with("action rows kept 90d)"),
         "{serving}"
     );
     child.kill().await.unwrap();

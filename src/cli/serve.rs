@@ -109,10 +109,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => format!("data {}", cfg.data.display()),
     };
     eprintln!(
-        "gavel serving on {} ({records}, policy {}, roster {})",
+        "gavel serving on {} ({records}, policy {}, roster {}, action rows kept {})",
         server.url(),
         cfg.policy.display(),
-        cfg.roster.display()
+        cfg.roster.display(),
+        crate::duration::format(cfg.keep_actions)
     );
     tokio::select! {
         _ = server.wait() => anyhow::bail!("the server stopped unexpectedly"),

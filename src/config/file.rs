@@ -194,6 +194,27 @@ mod tests {
     }
 
     #[test]
+    fn keep_actions_is_a_duration_of_at_least_25_hours() {
+        let f = parse("keep_actions = \"90d\"\n").unwrap();
+        assert_eq!(
+            f.keep_actions,
+            Some(std::time::Duration::from_secs(90 * 86_400))
+        );
+        for (text, says) in [
+            ("keep_actions = \"1h\"\n", "at least 1d1h is needed"),
+            ("keep_actions = \"31 days\"\n", "is not a duration"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.starts_with("gavel.toml:1:16")
+                    && e.contains("`keep_actions`")
+                    && e.contains(says),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn a_server_is_one_url_a_comma_list_or_a_list() {
         let f = parse(
             "[console]\nserver = \"https://a:1, https://b:1\"\n\
