@@ -111,18 +111,14 @@ async fn a_sweep_steps_over_the_rows_that_stay_and_stops_at_the_horizon() {
     assert_eq!(report.records, 7, "five calls and two `actions_pruned`");
 
     // A row the log never let go of is still missed: one after the horizon, and a flagged one.
-    conn.execute("DELETE FROM actions WHERE id = 'act_e'", [])
-        .unwrap();
-    let e = verify(&path, &Expect::default()).unwrap_err().to_string();
-    assert!(
-        e.contains("action act_e is in the log but not in the table"),
-        "{e}"
-    );
-    conn.execute("DELETE FROM actions WHERE id = 'act_b'", [])
-        .unwrap();
-    let e = verify(&path, &Expect::default()).unwrap_err().to_string();
-    assert!(
-        e.contains("action act_b is in the log but not in the table"),
-        "{e}"
-    );
+    // (Deleted in this order, each is the first missing id verify names.)
+    for id in ["act_e", "act_b"] {
+        conn.execute("DELETE FROM actions WHERE id = ?1", [id])
+            .unwrap();
+        let e = verify(&path, &Expect::default()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("action {id} is in the log but not in the table")),
+            "{e}"
+        );
+    }
 }
