@@ -22,6 +22,8 @@ mod common;
 mod drive;
 #[path = "load/floor.rs"]
 mod floor;
+#[path = "load/prune.rs"]
+mod prune;
 #[path = "load/report.rs"]
 mod report;
 #[path = "load/storage.rs"]

@@ -9,9 +9,13 @@
 //! cargo bench --bench verify                          # 200,000 records, 5 runs
 //! cargo bench --bench verify -- --records 50000 --runs 3
 //! cargo bench --bench verify -- --keep /tmp/verify-data  # made once, reused by later runs
+//! cargo bench --bench verify -- --pruned              # then again on a copy whose action rows
+//!                                                     # are all past keep_actions
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "load/prune.rs"]
+mod prune;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +52,7 @@ struct Args {
     records: u64,
     runs: usize,
     keep: Option<PathBuf>,
+    pruned: bool,
 }
 
 fn parse_args() -> Args {
@@ -55,6 +60,7 @@ fn parse_args() -> Args {
         records: 200_000,
         runs: 5,
         keep: None,
+        pruned: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -64,6 +70,11 @@ fn parse_args() -> Args {
             "--records" => a.records = next.parse().unwrap_or(a.records),
             "--runs" => a.runs = next.parse().unwrap_or(a.runs),
             "--keep" => a.keep = Some(PathBuf::from(next)),
+            "--pruned" => {
+                a.pruned = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue; // cargo passes --bench
@@ -174,17 +185,36 @@ fn main() {
             .expect("runtime");
         rt.block_on(make_log(&data, args.records));
     }
+    measure(&data, args.runs, "every action row kept");
+    if args.pruned {
+        let copy = temp.path().join("pruned");
+        std::fs::create_dir_all(&copy).expect("a copy");
+        for file in ["gavel.db", "gavel.db-wal", "server.key"] {
+            if data.join(file).exists() {
+                std::fs::copy(data.join(file), copy.join(file)).expect("copying the data dir");
+            }
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(prune::prune_all(&copy, None));
+        measure(&copy, args.runs, "every plain call's row past keep_actions");
+    }
+}
+
+/// `runs` runs of verify on `data`: each, then the median and the worst against the goal.
+fn measure(data: &Path, runs: usize, what: &str) {
     println!(
-        "gavel audit verify --data {}, {} runs, {} cores (shared machine)",
+        "gavel audit verify --data {} ({what}), {runs} runs, {} cores (shared machine)",
         data.display(),
-        args.runs,
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
     let mut rates = Vec::new();
-    for run in 1..=args.runs {
-        let (records, checkpoints, took) = verify_once(&data);
+    for run in 1..=runs {
+        let (records, checkpoints, took) = verify_once(data);
         let rate = records as f64 / took.as_secs_f64();
         println!(
             "run {run}: {records} records, {checkpoints} checkpoints in {:.3} s = {rate:.0} records/s",

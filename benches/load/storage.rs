@@ -37,32 +37,11 @@ pub fn postgres_bytes(url: &str, full: bool) -> u64 {
     .expect("measuring PostgreSQL")
 }
 
-/// Prunes every action row `keep_actions` lets go of once its call is old enough, with the
-/// server's own op, on a stopped server's store; then compacts it, so its size is what the
-/// calls take for good: their audit records, and the `actions_pruned` records that say where
-/// their rows went. The bytes it then holds.
+/// The bytes the store holds once every action row is past `keep_actions`
+/// ([`crate::prune::prune_all`]), compacted (`VACUUM`, `VACUUM FULL`): what the calls take for
+/// good, their audit records and the `actions_pruned` records that say where their rows went.
 pub async fn pruned_bytes(data: &Path, url: Option<&str>) -> u64 {
-    use gavel::server::store::{Op, Reply, Store};
-    let key = gavel::protocol::PersonKey::read(&data.join("server.key")).expect("server.key");
-    let opened = match url {
-        None => Store::open(data, key),
-        Some(url) => Store::open_postgres(url, key, "bench"),
-    };
-    let store = opened.expect("opening the store to prune it");
-    let before = chrono::Utc::now() + chrono::Duration::days(1);
-    let mut after = 0;
-    loop {
-        let op = Op::PruneActions {
-            before,
-            after,
-            limit: 4096,
-        };
-        match store.write(op, vec![]).await.expect("pruning") {
-            Reply::Pruned(p) if p.more => after = p.through,
-            _ => break,
-        }
-    }
-    store.shutdown().await;
+    crate::prune::prune_all(data, url).await;
     match url {
         None => {
             let conn = rusqlite::Connection::open(data.join("gavel.db")).expect("open");
