@@ -28,6 +28,39 @@ pub const CEL_VARIABLES: &[&str] = &[
     "usage",
 ];
 
+/// A set of [`CEL_VARIABLES`]: those a condition names, so a call's context holds only what
+/// some condition can read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Vars(u16);
+
+impl Vars {
+    /// Whether it holds the variable `name`.
+    pub fn has(self, name: &str) -> bool {
+        CEL_VARIABLES
+            .iter()
+            .position(|v| *v == name)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn union(self, other: Vars) -> Vars {
+        Vars(self.0 | other.0)
+    }
+
+    /// The variables `expr` names (a comprehension's own name that shadows one counts too,
+    /// which only adds a variable the condition never reads).
+    fn of(expr: &IdedExpr) -> Vars {
+        let refs = expr.references();
+        let names: Vec<&str> = refs.variables();
+        Vars(
+            CEL_VARIABLES
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| names.contains(v))
+                .fold(0, |set, (i, _)| set | (1 << i)),
+        )
+    }
+}
+
 /// Variables whose type is known: what a condition made of one of them alone would be.
 const TYPED_VARIABLES: &[(&str, &str)] = &[
     ("agent", "string"),
@@ -106,6 +139,7 @@ fn root_context() -> cel::Context<'static, 'static> {
 /// A parsed, rewritten, checked condition.
 pub struct Condition {
     expr: IdedExpr,
+    uses: Vars,
 }
 
 /// A start-up error: byte offset in the condition, and what is wrong.
@@ -134,8 +168,14 @@ impl Condition {
             ));
         }
         check_literal_arguments(&expr, &info)?;
+        let uses = Vars::of(&expr);
         strict::rewrite(&mut expr);
-        Ok(Condition { expr })
+        Ok(Condition { expr, uses })
+    }
+
+    /// The variables it names.
+    pub fn uses(&self) -> Vars {
+        self.uses
     }
 
     /// Evaluates against a call; anything but `true` or `false` is an error.
@@ -156,27 +196,38 @@ pub fn with_root<R>(f: impl FnOnce(&cel::Context<'static, 'static>) -> R) -> R {
     ROOT.with(f)
 }
 
-/// A context holding `input`'s variables, on top of the root.
+/// A context holding those of `input`'s variables in `uses`, on top of the root: building the
+/// others (a JSON tree converted, a string copied) would be work no condition reads.
 pub fn context<'r>(
     root: &'r cel::Context<'static, 'static>,
     input: &EvalInput<'_>,
+    uses: Vars,
 ) -> cel::Context<'r, 'static> {
     let mut ctx = root.new_inner_scope();
-    ctx.add_variable_from_value("args", strict::from_json(input.args));
-    ctx.add_variable_from_value("context", strict::from_json(input.context));
-    ctx.add_variable_from_value("agent", input.agent.to_string());
-    ctx.add_variable_from_value("tool", input.tool.to_string());
-    ctx.add_variable_from_value("session", input.session.to_string());
-    ctx.add_variable_from_value("on_behalf_of", input.on_behalf_of.unwrap_or("").to_string());
-    ctx.add_variable_from_value("rationale", input.rationale.unwrap_or("").to_string());
-    ctx.add_variable_from_value("cost", input.cost.unwrap_or(0.0));
+    let mut add = |name: &str, value: &dyn Fn() -> Value| {
+        if uses.has(name) {
+            ctx.add_variable_from_value(name, value());
+        }
+    };
+    add("args", &|| strict::from_json(input.args));
+    add("context", &|| strict::from_json(input.context));
+    add("agent", &|| input.agent.to_string().into());
+    add("tool", &|| input.tool.to_string().into());
+    add("session", &|| input.session.to_string().into());
+    add("on_behalf_of", &|| {
+        input.on_behalf_of.unwrap_or("").to_string().into()
+    });
+    add("rationale", &|| {
+        input.rationale.unwrap_or("").to_string().into()
+    });
+    add("cost", &|| input.cost.unwrap_or(0.0).into());
     // Absent, they are unknown to the condition: using one is an evaluation error, never a
     // guess.
     if let Some(now) = input.now {
-        ctx.add_variable_from_value("now", Value::Timestamp(now.fixed_offset()));
+        add("now", &|| Value::Timestamp(now.fixed_offset()));
     }
     if let Some(usage) = input.usage {
-        ctx.add_variable_from_value("usage", strict::from_json(usage));
+        add("usage", &|| strict::from_json(usage));
     }
     ctx
 }
@@ -354,6 +405,18 @@ fn check_literal_arguments(expr: &IdedExpr, info: &SourceInfo) -> Result<(), Com
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_condition_names_the_variables_its_context_is_built_with() {
+        let uses = |text: &str| Condition::compile(text).unwrap().uses();
+        let u = uses("args.amount > 1.0 && agent == 'x' && args.all(k, k != 'tool')");
+        assert!(u.has("args") && u.has("agent"), "{u:?}");
+        for absent in ["tool", "session", "context", "cost", "usage", "now"] {
+            assert!(!u.has(absent), "{absent}: {u:?}");
+        }
+        let both = uses("tool == 'x'").union(uses("has(context.env)"));
+        assert!(both.has("tool") && both.has("context") && !both.has("args"));
+    }
 
     #[test]
     fn gavel_functions_do_not_shadow_the_standard_library() {

@@ -23,7 +23,7 @@ impl GrantCondition {
     /// mismatch) is no match, so a grant never covers a call it cannot judge.
     pub fn holds(&self, input: &EvalInput<'_>) -> bool {
         condition::with_root(|root| {
-            let ctx = condition::context(root, input);
+            let ctx = condition::context(root, input, self.program.uses());
             self.program.eval(&ctx) == Ok(true)
         })
     }

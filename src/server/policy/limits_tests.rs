@@ -144,7 +144,7 @@ fn conditions_see_now_as_a_timestamp_and_usage_by_limit_id() {
             now: Some(at),
             usage,
         };
-        condition::with_root(|root| c.eval(&condition::context(root, &input)))
+        condition::with_root(|root| c.eval(&condition::context(root, &input, c.uses())))
     };
     assert_eq!(
         eval("now.getHours() >= 9 && now.getHours() < 17", None),

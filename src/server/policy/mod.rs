@@ -159,6 +159,8 @@ pub struct Policy {
     pub digest: String,
     /// Short form of the digest, part of every action digest.
     pub version: String,
+    /// The variables some rule's condition names: all a call's context needs.
+    uses: condition::Vars,
 }
 
 /// What a condition can see of an action.
@@ -248,7 +250,12 @@ impl Policy {
         let breakers = breakers::parse(src, roster, file.breaker)?;
         let anomaly = breakers::parse_anomaly(src, roster, file.anomaly)?;
         let digest = sha256_hex(src.text.as_bytes());
+        let uses = rules
+            .iter()
+            .filter_map(|r| r.program.as_ref())
+            .fold(condition::Vars::default(), |set, p| set.union(p.uses()));
         Ok(Policy {
+            uses,
             rules,
             limits,
             breakers,
@@ -266,7 +273,7 @@ impl Policy {
             decision::decide(&self.rules, input, |rule| match &rule.program {
                 None => Ok(true),
                 Some(program) => {
-                    let ctx = ctx.get_or_insert_with(|| condition::context(root, input));
+                    let ctx = ctx.get_or_insert_with(|| condition::context(root, input, self.uses));
                     program.eval(ctx)
                 }
             })

@@ -252,7 +252,7 @@ fn strict_relations_everywhere() {
             now: None,
             usage: None,
         };
-        condition::with_root(|root| c.eval(&condition::context(root, &input)))
+        condition::with_root(|root| c.eval(&condition::context(root, &input, c.uses())))
     };
     let a = json!({"s": "x", "l": ["a", 1], "n": 5, "big": 18446744073709551615u64, "f": 0.5});
     assert_eq!(t("args.s == 'x'", a.clone()), Ok(true));
