@@ -20,28 +20,10 @@ use super::{connect, redacted, schema};
 use crate::server::store::error::unreadable;
 use crate::server::store::{sqlite, StoreError};
 
-/// The audit table as PostgreSQL keeps it (SQLite's, from schema 7, keeps neither the link nor
-/// the typed columns, and the hash as bytes).
-const AUDIT: &str = r#"
-DROP TABLE audit;
-CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    body TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    agent TEXT,
-    tool TEXT,
-    action TEXT,
-    escalation TEXT,
-    verdict TEXT
-);
-"#;
-
 /// Each table and the columns the copy gives it: SQLite's schema at its current version, but
-/// for the audit table ([`AUDIT`]).
+/// for the audit table, which keeps PostgreSQL's layout
+/// ([`sqlite::schema::LINKED_AUDIT_COLUMNS`]; SQLite's, from schema 7, keeps neither the link
+/// nor the typed columns, and the hash as bytes).
 const TABLES: &[(&str, &str)] = &[
     ("meta", "key, value"),
     (
@@ -96,7 +78,10 @@ pub fn snapshot(url: &str) -> Result<Snapshot, StoreError> {
     lite.pragma_update(None, "journal_mode", "OFF")?;
     lite.pragma_update(None, "synchronous", "OFF")?;
     sqlite::schema::migrate(&mut lite, &snapshot.path)?;
-    lite.execute_batch(AUDIT)?;
+    lite.execute_batch(&format!(
+        "DROP TABLE audit; CREATE TABLE audit ({});",
+        sqlite::schema::LINKED_AUDIT_COLUMNS
+    ))?;
 
     let name = redacted(url);
     let mut pg = connect(url)?;

@@ -217,6 +217,24 @@ ALTER TABLE audit_v7 RENAME TO audit;
 CREATE INDEX audit_by_kind ON audit (kind, seq) WHERE kind <> 'action';
 "#;
 
+/// The audit table's columns from version 2 to 6: the link and the hash as hex, and the typed
+/// columns stored. A PostgreSQL store keeps its audit table so, and its copy for
+/// `gavel audit verify` (`postgres::export`) has this layout.
+pub const LINKED_AUDIT_COLUMNS: &str = "
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    agent TEXT,
+    tool TEXT,
+    action TEXT,
+    escalation TEXT,
+    verdict TEXT
+";
+
 /// Version 8.
 const V8: &str = r#"
 CREATE TABLE tools_called (

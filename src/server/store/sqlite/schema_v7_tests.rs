@@ -12,24 +12,11 @@ use crate::server::store::sqlite::{db_path, open};
 use crate::server::store::{AuditQuery, Reads, Store};
 
 /// A store taken back to version 6: without version 8's `tools_called`, and version 7's audit
-/// table as version 6's, the link and the hash as hex (the typed columns are filled in by
-/// [`to_v6`], from each record's event, as that server did).
+/// table as version 6's ([`LINKED_AUDIT_COLUMNS`], created first by [`to_v6`]), the link and
+/// the hash as hex (the typed columns are filled in by [`to_v6`], from each record's event, as
+/// that server did).
 const TO_V6: &str = r#"
 DROP TABLE tools_called;
-CREATE TABLE audit_v6 (
-    seq INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    body TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    agent TEXT,
-    tool TEXT,
-    action TEXT,
-    escalation TEXT,
-    verdict TEXT
-);
 INSERT INTO audit_v6 (seq, time, kind, actor, body, prev_hash, hash)
     SELECT seq, time, kind, actor, body,
            lower(hex(COALESCE((SELECT p.hash FROM audit p WHERE p.seq = a.seq - 1),
@@ -44,6 +31,8 @@ PRAGMA user_version = 6;
 
 /// Takes a store back to version 6, as a version 6 server would have written it.
 pub(super) fn to_v6(conn: &Connection) {
+    conn.execute_batch(&format!("CREATE TABLE audit_v6 ({LINKED_AUDIT_COLUMNS});"))
+        .unwrap();
     conn.execute_batch(TO_V6).unwrap();
     let rows: Vec<(i64, String, String, String)> = conn
         .prepare("SELECT seq, kind, actor, body FROM audit")
