@@ -9,6 +9,8 @@ mod agent_side;
 mod anchors;
 #[path = "server/audit.rs"]
 mod audit;
+#[path = "server/audit_long.rs"]
+mod audit_long;
 #[path = "server/audit_state.rs"]
 mod audit_state;
 #[path = "server/breakers.rs"]

@@ -14,7 +14,7 @@ use crate::audit::{copy_db, populated};
 use crate::common::postgres::with_client;
 use crate::common::{stream_as, Env, POLICY};
 
-fn state_problem(dir: &Path) -> String {
+pub fn state_problem(dir: &Path) -> String {
     match verify(&db_path(dir), &Expect::default()) {
         Err(VerifyError::State(p)) => p,
         other => panic!("expected a state table problem, got {other:?}"),

@@ -13,6 +13,7 @@
 //! kind is a named failure ([`VerifyError::BadEvent`]). The typed columns the store indexes a
 //! record by are checked against its body, so editing them to hide a record is caught too.
 
+mod action_table;
 mod anchor;
 mod event;
 mod grant_table;
@@ -20,6 +21,7 @@ mod jcs;
 mod key_table;
 mod replay;
 mod tables;
+mod walk;
 
 use std::path::Path;
 
@@ -27,7 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::protocol::canonical::{canonical_bytes, hash_hex, sha256_hex, CanonicalError};
+use crate::protocol::canonical::{canonical_bytes, sha256_hex, CanonicalError};
 use crate::protocol::signing::Purpose;
 use crate::protocol::PublicKey;
 
@@ -209,12 +211,18 @@ pub fn verify(db_path: &Path, expect: &Expect) -> Result<VerifyReport, VerifyErr
         .map_err(|e| VerifyError::Open(e.to_string()))?;
     let mut replay =
         replay::Replay::with_capacity(last_seq.unwrap_or(0).clamp(0, 1 << 24) as usize);
-    // The signatures are checked on a second core while this one walks the chain.
+    // The signatures are checked on a core of their own while the chain is walked.
     let (walked, signed) = std::thread::scope(|s| {
         let signed = s.spawn(|| signatures_hold(&key, &stored));
-        (walk_chain(&snapshot, &key_text, &mut replay), signed.join())
+        (
+            walk::walk_chain(&snapshot, &key_text, &mut replay),
+            signed.join(),
+        )
     });
-    let (heads, replay_problem) = walked?;
+    let walk::Walked {
+        heads,
+        replay_problem,
+    } = walked?;
     let signed = signed.map_err(|_| VerifyError::Open("checking the signatures failed".into()))?;
     let records = heads.len() as u64;
     let checkpoints = check_checkpoints(&stored, &signed, &heads)?;
@@ -261,166 +269,6 @@ fn check_keys(log_key: &PublicKey, expect: &Expect) -> Result<(), VerifyError> {
         anchor.check_key(expect.server_key.as_ref(), log_key)?;
     }
     Ok(())
-}
-
-/// The first record the replay could not apply.
-type ReplayProblem = Option<VerifyError>;
-
-/// Walks the chain in order, feeding each record to the replay until one cannot be applied;
-/// returns the heads and the first record the replay could not apply.
-fn walk_chain(
-    conn: &Connection,
-    key_text: &str,
-    replay: &mut replay::Replay,
-) -> Result<(Vec<String>, ReplayProblem), VerifyError> {
-    let open_err = |e: rusqlite::Error| VerifyError::Open(e.to_string());
-    let indexed = replay::has_index_columns(conn).map_err(open_err)?;
-    let columns = if indexed {
-        "agent, tool, action, escalation, verdict"
-    } else {
-        "NULL, NULL, NULL, NULL, NULL"
-    };
-    // Before schema 7 each record also stored the hash it links to, and its own hash as hex.
-    let linked = replay::has_column(conn, "prev_hash").map_err(open_err)?;
-    let prev = if linked { "prev_hash" } else { "NULL" };
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT seq, time, kind, actor, body, {prev}, hash, {columns} FROM audit ORDER BY seq"
-        ))
-        .map_err(open_err)?;
-    let mut rows = stmt.query([]).map_err(open_err)?;
-    let mut expected_seq = 1u64;
-    let mut heads: Vec<String> = Vec::new();
-    let mut replay_problem = None;
-    while let Some(row) = rows.next().map_err(open_err)? {
-        let seq: i64 = row.get(0).map_err(open_err)?;
-        let seq = seq as u64;
-        let text = |i: usize| column_text(row, i).map_err(open_err);
-        let (time, kind, actor, body_text) = (text(1)?, text(2)?, text(3)?, text(4)?);
-        let stored_hex = stored_hash(row, 6).map_err(open_err)?;
-        let hash = stored_hex.as_ref();
-        let index = if indexed {
-            let text = |i: usize| row.get::<_, Option<String>>(i);
-            Some(replay::StoredIndex {
-                agent: text(7).map_err(open_err)?,
-                tool: text(8).map_err(open_err)?,
-                action: text(9).map_err(open_err)?,
-                escalation: text(10).map_err(open_err)?,
-                verdict: text(11).map_err(open_err)?,
-            })
-        } else {
-            None
-        };
-        let bad = |problem: String| VerifyError::BadRecord { seq, problem };
-        if seq != expected_seq {
-            return Err(VerifyError::BadRecord {
-                seq: expected_seq,
-                problem: format!("missing (the next record is {seq}): deleted"),
-            });
-        }
-        let prev_hash = heads.last().map_or(GENESIS, String::as_str);
-        if linked && text(5)? != prev_hash {
-            return Err(bad(format!(
-                "prev_hash does not match record {}'s hash: a record was inserted, deleted or reordered",
-                seq - 1
-            )));
-        }
-        // The server writes bodies in canonical form: such a body is hashed and read as it
-        // is; any other is parsed and canonicalised, and read through the parsed value.
-        let stored = stored_record_hash(prev_hash, seq, time, kind, actor, body_text);
-        let mut parsed: Option<Value> = None;
-        let computed = match stored {
-            Some(h) => h,
-            None => {
-                let body: &Value = parsed.insert(
-                    serde_json::from_str(body_text)
-                        .map_err(|e| bad(format!("body is not JSON: {e}")))?,
-                );
-                record_hash(prev_hash, seq, time, kind, actor, body)
-                    .map_err(|e| bad(format!("body {e}")))?
-            }
-        };
-        if computed != hash {
-            // Without a stored link, the record before is hashed in as the link: a record
-            // inserted, deleted or moved before this one breaks its hash too.
-            let problem = if linked {
-                "hash does not match its content: the record was edited"
-            } else {
-                "hash does not match its content after the record before it: the record was edited, or one was inserted, deleted or reordered"
-            };
-            return Err(bad(problem.into()));
-        }
-        let wanted = kind == "server_start" || replay_problem.is_none();
-        let event = wanted.then(|| read_event(kind, actor, body_text, parsed.as_ref()));
-        if kind == "server_start" {
-            if let Some(Ok(AuditEvent::ServerStart(start))) = &event {
-                let started_with = &start.server_public_key;
-                if started_with != key_text {
-                    return Err(VerifyError::Key(format!(
-                        "record {seq}: the server started with {started_with}, but the log is signed with {key_text}: the key was replaced"
-                    )));
-                }
-            }
-        }
-        if let (None, Some(event)) = (&replay_problem, event) {
-            if let Err(problem) = replay::replay_record(replay, seq, event, index) {
-                replay_problem = Some(problem);
-            }
-        }
-        // A hash read as bytes is already an owned text: kept, not copied again.
-        heads.push(stored_hex.into_owned());
-        expected_seq += 1;
-    }
-    Ok((heads, replay_problem))
-}
-
-/// A record's stored hash as hex: its 32 bytes (schema 7), or the hex text stored before.
-/// Anything else reads as what it is, which then matches no hash.
-fn stored_hash<'r>(
-    row: &'r rusqlite::Row<'_>,
-    i: usize,
-) -> Result<std::borrow::Cow<'r, str>, rusqlite::Error> {
-    use rusqlite::types::ValueRef;
-    Ok(match row.get_ref(i)? {
-        ValueRef::Blob(bytes) => match <&[u8; 32]>::try_from(bytes) {
-            Ok(hash) => hash_hex(hash).into(),
-            Err(_) => hex::encode(bytes).into(),
-        },
-        ValueRef::Text(_) => column_text(row, i)?.into(),
-        other => format!("{other:?}").into(),
-    })
-}
-
-/// A text column read in place, not copied out of the row; anything else is the error reading
-/// it as a `String` gives.
-fn column_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
-    match row.get_ref(i)?.as_str() {
-        Ok(text) => Ok(text),
-        Err(_) => row.get::<_, String>(i).map(|_| ""),
-    }
-}
-
-/// A record's event: read straight from its body text when that is canonical (as the server
-/// writes them), else through the parsed body, which also names any problem exactly.
-fn read_event(
-    kind: &str,
-    actor: &str,
-    body_text: &str,
-    parsed: Option<&Value>,
-) -> Result<AuditEvent, EventError> {
-    let owned;
-    let body = match parsed {
-        Some(body) => body,
-        None => {
-            if let Some(event) = AuditEvent::parse_canonical(kind, actor, body_text) {
-                return Ok(event);
-            }
-            // A canonical text always parses; were it not to, no kind fits a null body.
-            owned = serde_json::from_str(body_text).unwrap_or(Value::Null);
-            &owned
-        }
-    };
-    AuditEvent::parse(kind, actor, body)
 }
 
 /// One row of the checkpoints table.

@@ -51,7 +51,7 @@ pub(super) struct ImpliedAction {
     /// The standing grant that allowed it.
     pub grant: Option<String>,
     /// Whether the actions table's pass met its row.
-    pub seen: std::cell::Cell<bool>,
+    pub seen: std::sync::atomic::AtomicBool,
 }
 
 impl ImpliedAction {
@@ -411,13 +411,13 @@ pub(super) fn replay_record(
     replay: &mut Replay,
     seq: u64,
     event: Result<AuditEvent, super::EventError>,
-    index: Option<StoredIndex>,
+    index: Option<&StoredIndex>,
 ) -> Result<(), VerifyError> {
     let event = event.map_err(|problem| VerifyError::BadEvent { seq, problem })?;
     let bad = |problem: String| VerifyError::BadRecord { seq, problem };
     if let Some(stored) = index {
         let derived = StoredIndex::of(&event);
-        if stored != derived {
+        if *stored != derived {
             return Err(bad(format!(
                 "its index columns {stored:?} differ from its body's {derived:?}: they were edited"
             )));

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::replay::{args_fingerprint, Implied, ImpliedDecision, ImpliedReview};
+use super::replay::{Implied, ImpliedDecision, ImpliedReview};
 use crate::protocol::{Escalation, FlaggedAction, KillSwitch};
 
 type Check = Result<(), String>;
@@ -36,7 +36,7 @@ pub(super) fn compare(conn: &Connection, implied: &Implied) -> Check {
     killswitches(conn, implied)?;
     flagged(conn, implied)?;
     used_signatures(conn, implied)?;
-    actions(conn, implied)?;
+    super::action_table::actions(conn, implied)?;
     super::grant_table::grants(conn, implied)?;
     super::key_table::idempotency_keys(conn, implied)
 }
@@ -309,112 +309,6 @@ fn used_signatures(conn: &Connection, implied: &Implied) -> Check {
                 short(&m),
                 implied.used_signatures[&m]
             ));
-        }
-    }
-    Ok(())
-}
-
-fn actions(conn: &Connection, implied: &Implied) -> Check {
-    // A file verified as it is, not migrated: from before schema version 6 it keeps the
-    // whole call in `record` (the arguments are read from it); from before version 4 it has
-    // no `grant_id`.
-    let column = |name: &str| -> Result<bool, String> {
-        conn.query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('actions') WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .map_err(sql)
-    };
-    let (whole, granted) = (column("record")?, column("grant_id")?);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT id, agent, session, tool, effect, rule, reason, escalation, {}, at, {}
-             FROM actions ORDER BY seq",
-            if whole { "record" } else { "args" },
-            if granted { "grant_id" } else { "NULL" },
-        ))
-        .map_err(sql)?;
-    let mut rows = stmt.query([]).map_err(sql)?;
-    let mut seen = 0usize;
-    while let Some(row) = rows.next().map_err(sql)? {
-        let id: String = row.get(0).map_err(sql)?;
-        let text = |i: usize| row.get::<_, String>(i).map_err(sql);
-        let Some(log) = implied.actions.get(&id) else {
-            return Err(format!("action {id} is in the table but not in the log"));
-        };
-        if log.seen.replace(true) {
-            return Err(format!("action {id} is in the table twice"));
-        }
-        seen += 1;
-        let effect = text(4)?;
-        if effect != log.effect {
-            return Err(format!(
-                "action {id} is {effect} in the table but the log says {}",
-                log.effect
-            ));
-        }
-        let rule: Option<String> = row.get(5).map_err(sql)?;
-        let escalation: Option<String> = row.get(7).map_err(sql)?;
-        let (agent, session, tool, reason) = (text(1)?, text(2)?, text(3)?, text(6)?);
-        for (what, table, logged) in [
-            ("agent", &agent, &log.agent),
-            ("session", &session, &log.session),
-            ("tool", &tool, &log.tool),
-            ("reason", &reason, &log.reason),
-        ] {
-            if table != logged {
-                return Err(format!(
-                    "action {id} has {what} {table:?} in the table but the log says {logged:?}"
-                ));
-            }
-        }
-        if rule != log.rule || escalation != log.escalation {
-            return Err(format!(
-                "action {id} has rule {rule:?} and escalation {escalation:?} in the table but the log says {:?} and {:?}",
-                log.rule, log.escalation
-            ));
-        }
-        let args: Value = if whole {
-            let record: Value = parse(&format!("action {id}'s stored record"), &text(8)?)?;
-            record.get("args").cloned().unwrap_or(Value::Null)
-        } else {
-            serde_json::from_str(&text(8)?)
-                .map_err(|e| format!("action {id}'s stored arguments cannot be read: {e}"))?
-        };
-        if args_fingerprint(&args)? != log.args {
-            return Err(format!(
-                "action {id}'s stored arguments differ from the log's"
-            ));
-        }
-        if let Some(at) = log.submitted_at {
-            let table_at = text(9)?;
-            if table_at.parse::<DateTime<Utc>>().ok() != Some(at) {
-                return Err(format!(
-                    "action {id} was submitted at {table_at} in the table but the log says {}",
-                    at.to_rfc3339()
-                ));
-            }
-        }
-        let grant: Option<String> = row.get(10).map_err(sql)?;
-        if granted && grant != log.grant {
-            return Err(format!(
-                "action {id} names grant {grant:?} in the table but the log says {:?}",
-                log.grant
-            ));
-        }
-    }
-    if seen < implied.actions.len() {
-        // Rows the log has that the table lacks, unless `keep_actions` let them go.
-        let mut missing: Vec<&String> = implied
-            .actions
-            .iter()
-            .filter(|(_, a)| !a.seen.get() && !a.prunable(implied.pruned_before))
-            .map(|(id, _)| id)
-            .collect();
-        missing.sort_unstable();
-        if let Some(m) = missing.first() {
-            return Err(format!("action {m} is in the log but not in the table"));
         }
     }
     Ok(())
