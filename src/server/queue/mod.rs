@@ -22,6 +22,7 @@ mod handle;
 mod handling;
 pub mod machine;
 mod remote;
+mod removals;
 mod restore;
 mod wait;
 
@@ -50,6 +51,8 @@ pub(crate) struct Queue {
     pending: Mutex<HashMap<String, Slot>>,
     /// Pending escalations by digest, for a retried call to find the one it repeats.
     by_digest: Mutex<HashMap<String, String>>,
+    /// What was taken out of `pending` lately (see [`removals`]).
+    removals: removals::Removals,
     gate: RwLock<()>,
     deadlines: Deadlines,
     store: Store,
@@ -105,6 +108,7 @@ impl Queue {
         let queue = Arc::new(Queue {
             pending: Mutex::new(HashMap::new()),
             by_digest: Mutex::new(HashMap::new()),
+            removals: Default::default(),
             gate: RwLock::new(()),
             deadlines: Deadlines::default(),
             store,
@@ -170,6 +174,17 @@ impl Queue {
     /// Puts a freshly recorded escalation in the queue. Returns the final outcome if a kill
     /// switch turned on while it was being recorded (it is then cancelled at once).
     pub async fn enqueue(&self, esc: Escalation, plan: ExpiryPlan) -> Option<ActionOutcome> {
+        self.admit(esc, plan, None).await
+    }
+
+    /// [`Queue::enqueue`]; an escalation re-read from the store after removal mark `read_at`
+    /// is queued only if it is not queued here already and was not taken out here since.
+    async fn admit(
+        &self,
+        esc: Escalation,
+        plan: ExpiryPlan,
+        read_at: Option<u64>,
+    ) -> Option<ActionOutcome> {
         // Shared gate: a flip either sees this escalation queued or this sees its switch on.
         let _gate = self.gate.read().await;
         let switch = self.kill.covering(&esc.action.agent, &esc.action.tool);
@@ -190,22 +205,36 @@ impl Queue {
                 // and let its deadline close it.
             }
         }
-        self.insert(esc.clone(), plan);
+        if !self.insert(esc.clone(), plan, read_at) {
+            return None;
+        }
         let _ = self.bus.send(ServerMessage::EscalationCreated {
             escalation: Box::new(esc),
         });
         None
     }
 
-    fn insert(&self, esc: Escalation, plan: ExpiryPlan) {
-        self.deadlines.arm(&esc.id, esc.deadline);
-        self.digests().insert(esc.digest.clone(), esc.id.clone());
-        let slot = Slot {
-            esc,
-            plan,
-            turn: Arc::default(),
-        };
-        self.slots().insert(slot.esc.id.clone(), slot);
+    /// Queues `esc`, unless it was re-read after removal mark `read_at` and is queued here
+    /// already or was taken out here since (the read then saw it before this replica's own
+    /// change, which nothing from the feed will bring back). Whether it was queued.
+    fn insert(&self, esc: Escalation, plan: ExpiryPlan, read_at: Option<u64>) -> bool {
+        let (id, digest, deadline) = (esc.id.clone(), esc.digest.clone(), esc.deadline);
+        {
+            let mut slots = self.slots();
+            let stale = |mark| slots.contains_key(&id) || self.removals.since(mark, &id);
+            if read_at.is_some_and(stale) {
+                return false;
+            }
+            let slot = Slot {
+                esc,
+                plan,
+                turn: Arc::default(),
+            };
+            slots.insert(id.clone(), slot);
+        }
+        self.deadlines.arm(&id, deadline);
+        self.digests().insert(digest, id);
+        true
     }
 
     /// Waits for the turn of pending escalation `id`; `None` if it is not (or no longer) pending.
@@ -298,7 +327,12 @@ impl Queue {
 
     /// Takes a resolved escalation out of the pending maps.
     fn remove(&self, esc: &Escalation) {
-        self.slots().remove(&esc.id);
+        // Noted under the same lock as the removal, which a re-read's queueing checks.
+        let mut slots = self.slots();
+        if slots.remove(&esc.id).is_some() {
+            self.removals.removed(&esc.id);
+        }
+        drop(slots);
         let mut digests = self.digests();
         if digests.get(&esc.digest) == Some(&esc.id) {
             digests.remove(&esc.digest);

@@ -19,6 +19,7 @@ impl Queue {
         // Under its turn, if it is queued here: a local change in flight is applied first, and
         // what is read is not older than what this replica last wrote.
         let turn = self.turn(id).await;
+        let read_at = self.removals.mark();
         let key = id.to_string();
         let stored = match self
             .store
@@ -38,11 +39,9 @@ impl Queue {
         match turn {
             None if esc.state == EscalationState::Pending => {
                 // Queued by another replica: queue it here too (its deadline armed, the
-                // consoles told), unless it arrived meanwhile.
-                if self.slots().contains_key(id) {
-                    return;
-                }
-                let _ = self.enqueue(esc, plan).await;
+                // consoles told), unless it arrived meanwhile or was resolved here since the
+                // read began.
+                let _ = self.admit(esc, plan, Some(read_at)).await;
             }
             None => {}
             Some(turn) if esc.state == EscalationState::Pending => {

@@ -32,7 +32,9 @@ impl Queue {
                         escalation: Box::new(expired),
                     });
                 }
-                None => self.insert(esc, plan),
+                None => {
+                    self.insert(esc, plan, None);
+                }
             }
         }
         Ok(())
