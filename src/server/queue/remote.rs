@@ -40,7 +40,10 @@ impl Queue {
             None if esc.state == EscalationState::Pending => {
                 // Queued by another replica: queue it here too (its deadline armed, the
                 // consoles told), unless it arrived meanwhile or was resolved here since the
-                // read began.
+                // read began (checked again as it is queued).
+                if self.slots().contains_key(id) {
+                    return;
+                }
                 let _ = self.admit(esc, plan, Some(read_at)).await;
             }
             None => {}
