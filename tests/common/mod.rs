@@ -251,7 +251,20 @@ impl Env {
 
     /// Starts the server (on the same port as before, if it ran before).
     pub async fn boot(&mut self) {
-        let server = start(self.config()).await.expect("server starts");
+        // Restarted in this process, the server may find its data dir still locked for a
+        // moment: a process another test spawns meanwhile holds a copy of the lock file's
+        // descriptor (and so the lock) until it execs. Another holder is still an error.
+        let mut tries = 0;
+        let server = loop {
+            match start(self.config()).await {
+                Ok(server) => break server,
+                Err(e) if tries < 100 && held_by_this_process(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server starts: {e:?}"),
+            }
+        };
         self.addr = server.addr();
         self.client = Client::new(&server.url());
         self.server = Some(server);
@@ -427,4 +440,14 @@ pub async fn wait_for<F: FnMut(&ServerMessage) -> bool>(ws: &mut Ws, mut pred: F
             return msg;
         }
     }
+}
+
+/// Whether `e` is the data dir held by this very process (a server it stopped).
+fn held_by_this_process(e: &anyhow::Error) -> bool {
+    use gavel::server::datadir::DataDirError;
+    matches!(
+        e.downcast_ref::<DataDirError>(),
+        Some(DataDirError::InUse { holder, .. })
+            if holder.starts_with(&format!("pid {},", std::process::id()))
+    )
 }
