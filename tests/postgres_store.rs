@@ -1,6 +1,6 @@
 //! The PostgreSQL store's write side on a real PostgreSQL: replicas appending to one chain, jobs
-//! failing alone, fenced escalation changes, `gavel audit verify --store`, and a database that
-//! is unreachable, lost or back.
+//! failing alone, fenced escalation changes, the change feed, `gavel audit verify --store`, and
+//! a database that is unreachable, lost or back.
 
 mod common;
 
@@ -8,6 +8,8 @@ mod common;
 mod chain;
 #[path = "postgres_store/connection.rs"]
 mod connection;
+#[path = "postgres_store/feed.rs"]
+mod feed;
 #[path = "postgres_store/fence.rs"]
 mod fence;
 #[path = "postgres_store/verify.rs"]
@@ -79,7 +81,7 @@ pub fn refused(path: &str) -> Vec<AuditEvent> {
     )]
 }
 
-/// One audit row: seq, prev_hash, hash, origin.
+/// One audit row: seq, the hash of the row before it (genesis for the first), its hash, origin.
 pub type Row = (i64, String, String, String);
 
 /// The audit rows in seq order, checked to be one linear chain from genesis, and every
@@ -88,8 +90,11 @@ pub fn linear_chain(url: &str) -> Vec<Row> {
     let (rows, checkpoints) = pg(url, |c| {
         let rows: Vec<Row> = c
             .query(
-                "SELECT seq, prev_hash, hash, origin FROM audit ORDER BY seq",
-                &[],
+                "SELECT seq,
+                        encode(COALESCE(lag(hash) OVER (ORDER BY seq), decode($1, 'hex')), 'hex'),
+                        encode(hash, 'hex'), origin
+                 FROM audit ORDER BY seq",
+                &[&GENESIS],
             )
             .unwrap()
             .iter()

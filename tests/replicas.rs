@@ -34,7 +34,7 @@ fn records_of(store: &str, kind: &'static str, id: &str) -> i64 {
     let id = id.to_string();
     with_client(store, move |c| {
         c.query_one(
-            "SELECT count(*) FROM audit WHERE kind = $1 AND escalation = $2",
+            "SELECT count(*) FROM audit WHERE kind = $1 AND body::jsonb ->> 'escalation' = $2",
             &[&kind, &id],
         )
         .unwrap()

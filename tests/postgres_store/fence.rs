@@ -160,10 +160,29 @@ async fn a_pending_escalation_that_cannot_be_read_is_denied_and_audited() {
     store.shutdown().await;
 }
 
-/// A store taken back to version 1: without version 3's `tools_called`, and version 2's actions
-/// as version 1's, each row's record rebuilt around its arguments as a version 1 server stored
-/// it.
+/// A store taken back to version 1: without version 3's `tools_called`; version 2's actions as
+/// version 1's, each row's record rebuilt around its arguments as a version 1 server stored it;
+/// and version 4's audit table as version 1's, each record with its link, its hash as hex and
+/// the typed columns of the calls and escalations this test writes.
 const TO_V1: &str = r#"
+DROP FUNCTION audit_verdict(TEXT, TEXT);
+DROP FUNCTION audit_agent(TEXT, TEXT);
+DROP FUNCTION audit_json(TEXT);
+DROP INDEX audit_by_kind;
+ALTER TABLE audit ALTER COLUMN hash TYPE TEXT USING encode(hash, 'hex'),
+    ADD COLUMN prev_hash TEXT, ADD COLUMN agent TEXT, ADD COLUMN tool TEXT,
+    ADD COLUMN action TEXT, ADD COLUMN escalation TEXT, ADD COLUMN verdict TEXT;
+UPDATE audit SET prev_hash = l.prev,
+                 agent = CASE WHEN kind <> 'server_start' THEN body::jsonb ->> 'agent' END,
+                 tool = body::jsonb ->> 'tool',
+                 action = body::jsonb ->> 'action',
+                 escalation = body::jsonb ->> 'escalation',
+                 verdict = CASE WHEN kind = 'action' THEN body::jsonb ->> 'effect' END
+    FROM (SELECT seq, COALESCE(lag(hash) OVER (ORDER BY seq), repeat('0', 64)) AS prev
+          FROM audit) l
+    WHERE audit.seq = l.seq;
+ALTER TABLE audit ALTER COLUMN prev_hash SET NOT NULL;
+CREATE INDEX audit_by_kind ON audit (kind, seq);
 DROP TABLE tools_called;
 ALTER TABLE actions ADD COLUMN record TEXT;
 UPDATE actions SET record = json_build_object(
@@ -220,4 +239,6 @@ async fn actions_stored_whole_are_migrated_to_their_arguments_which_the_history_
         gavel::server::store::postgres::schema::VERSION.to_string()
     );
     assert_eq!(indexes, ["audit_by_kind", "audit_pkey"]);
+    // The chain came through whole: every hash the one its checkpoints signed.
+    crate::linear_chain(&url);
 }

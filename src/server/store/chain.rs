@@ -114,3 +114,13 @@ impl Chain {
         })
     }
 }
+
+/// A hash as both stores' audit tables keep it: its 32 bytes.
+pub fn hash_bytes(hex_hash: &str) -> Result<[u8; 32], StoreError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut bytes).map_err(|e| StoreError::Unencodable {
+        what: "an audit hash",
+        problem: e.to_string(),
+    })?;
+    Ok(bytes)
+}

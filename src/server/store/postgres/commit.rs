@@ -16,7 +16,7 @@ use super::ops::apply;
 use super::sql::{Prepared, Sql};
 use super::{connect, CHAIN_LOCK, CHANNEL};
 use crate::server::store::backend::Backend;
-use crate::server::store::chain::{superseded, Chain, Head, Link};
+use crate::server::store::chain::{hash_bytes, superseded, Chain, Head, Link};
 use crate::server::store::{Job, Reply, StoreError};
 
 /// How long a write waits for a lock before it fails, as on SQLite.
@@ -265,7 +265,7 @@ fn head(sql: &mut Sql<'_, '_>) -> Result<Head, StoreError> {
     Ok(match row {
         Some(r) => Head {
             seq: r.get::<_, i64>(0) as u64,
-            hash: r.get(1),
+            hash: hex::encode(r.get::<_, &[u8]>(1)),
         },
         None => Head::genesis(),
     })
@@ -286,24 +286,19 @@ fn apply_job(
 }
 
 fn append(sql: &mut Sql<'_, '_>, link: &Link, origin: &str) -> Result<(), StoreError> {
-    let index = link.event.index();
+    // The record before holds the link; the agent and verdict are read from the body
+    // (schema 4).
+    let hash = hash_bytes(&link.hash)?;
     sql.execute(
-        "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash,
-                            agent, tool, action, escalation, verdict, origin)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "INSERT INTO audit (seq, time, kind, actor, body, hash, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &(link.seq as i64),
             &link.time,
             &link.event.kind(),
             &link.event.actor(),
             &link.body,
-            &link.prev_hash,
-            &link.hash,
-            &index.agent,
-            &index.tool,
-            &index.action,
-            &index.escalation,
-            &index.verdict,
+            &&hash[..],
             &origin,
         ],
     )?;

@@ -4,9 +4,9 @@
 //!
 //! Every row of every table is copied as stored, in one read-only snapshot (REPEATABLE READ),
 //! so a store the replicas are writing is copied as of one commit. Only `audit.origin` (which
-//! replica wrote a record; not hashed) is left out. The audit table is PostgreSQL's layout,
-//! not SQLite's: PostgreSQL stores each record's link, its hash as hex and its typed columns,
-//! and the verifier checks all three where a table has them.
+//! replica wrote a record; not hashed) is left out. Before its schema 4 a PostgreSQL store kept
+//! each audit record's link, its hash as hex and its typed columns: the copy of such a store
+//! keeps them so, and the verifier checks all three where a table has them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,16 +20,14 @@ use super::{connect, redacted, schema};
 use crate::server::store::error::unreadable;
 use crate::server::store::{sqlite, StoreError};
 
-/// Each table and the columns the copy gives it: SQLite's schema at its current version, but
-/// for the audit table, which keeps PostgreSQL's layout
-/// ([`sqlite::schema::LINKED_AUDIT_COLUMNS`]; SQLite's, from schema 7, keeps neither the link
-/// nor the typed columns, and the hash as bytes).
+/// The audit table's columns before schema 4 ([`sqlite::schema::LINKED_AUDIT_COLUMNS`]).
+const LINKED_AUDIT: &str =
+    "seq, time, kind, actor, body, prev_hash, hash, agent, tool, action, escalation, verdict";
+
+/// Each table and the columns the copy gives it: SQLite's schema at its current version.
 const TABLES: &[(&str, &str)] = &[
     ("meta", "key, value"),
-    (
-        "audit",
-        "seq, time, kind, actor, body, prev_hash, hash, agent, tool, action, escalation, verdict",
-    ),
+    ("audit", "seq, time, kind, actor, body, hash"),
     ("checkpoints", "seq, head, signature, time"),
     (
         "actions",
@@ -72,17 +70,6 @@ impl Drop for Snapshot {
 /// Copies the store at `url` into a new SQLite file in the system's temporary directory.
 /// Uses the synchronous client: call it from a plain thread, not an async task.
 pub fn snapshot(url: &str) -> Result<Snapshot, StoreError> {
-    let snapshot = Snapshot::new()?;
-    let mut lite = rusqlite::Connection::open(&snapshot.path)?;
-    // A scratch copy: nothing to recover after a crash.
-    lite.pragma_update(None, "journal_mode", "OFF")?;
-    lite.pragma_update(None, "synchronous", "OFF")?;
-    sqlite::schema::migrate(&mut lite, &snapshot.path)?;
-    lite.execute_batch(&format!(
-        "DROP TABLE audit; CREATE TABLE audit ({});",
-        sqlite::schema::LINKED_AUDIT_COLUMNS
-    ))?;
-
     let name = redacted(url);
     let mut pg = connect(url)?;
     let mut tx = pg
@@ -90,9 +77,27 @@ pub fn snapshot(url: &str) -> Result<Snapshot, StoreError> {
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    check_version(&mut tx, &name)?;
+    let linked = check_version(&mut tx, &name)? < 4;
+
+    let snapshot = Snapshot::new()?;
+    let mut lite = rusqlite::Connection::open(&snapshot.path)?;
+    // A scratch copy: nothing to recover after a crash.
+    lite.pragma_update(None, "journal_mode", "OFF")?;
+    lite.pragma_update(None, "synchronous", "OFF")?;
+    sqlite::schema::migrate(&mut lite, &snapshot.path)?;
+    if linked {
+        lite.execute_batch(&format!(
+            "DROP TABLE audit; CREATE TABLE audit ({});",
+            sqlite::schema::LINKED_AUDIT_COLUMNS
+        ))?;
+    }
     let out = lite.transaction()?;
-    for (table, columns) in TABLES {
+    for &(table, columns) in TABLES {
+        let columns = if table == "audit" && linked {
+            LINKED_AUDIT
+        } else {
+            columns
+        };
         let marks = (1..=columns.split(',').count())
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -142,9 +147,9 @@ impl Snapshot {
     }
 }
 
-/// The store must be one this gavel knows: an empty database, or one from a newer gavel, is
-/// said so rather than copied.
-fn check_version(tx: &mut postgres::Transaction<'_>, name: &str) -> Result<(), StoreError> {
+/// The store's schema version. It must be one this gavel knows: an empty database, or one from
+/// a newer gavel, is said so rather than copied.
+fn check_version(tx: &mut postgres::Transaction<'_>, name: &str) -> Result<u32, StoreError> {
     let has_meta = tx
         .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
         .get::<_, bool>(0);
@@ -171,7 +176,7 @@ fn check_version(tx: &mut postgres::Transaction<'_>, name: &str) -> Result<(), S
             supported: schema::VERSION,
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Column `i` of `row` as SQLite stores it.
@@ -184,6 +189,7 @@ fn value(table: &'static str, row: &Row, i: usize) -> Result<Value, StoreError> 
             .try_get::<_, Option<i32>>(i)?
             .map(|v| Value::Integer(v.into())),
         Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Value::Real),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
         ref other => {
             return Err(unreadable(
                 table,

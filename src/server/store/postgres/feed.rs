@@ -8,6 +8,7 @@
 //! Commits take [`super::CHAIN_LOCK`], so records become visible in seq order and reading
 //! "after seq N" never skips one that commits later.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -129,14 +130,12 @@ fn read(
     tx: &mpsc::Sender<FeedItem>,
 ) -> Result<usize, postgres::Error> {
     let rows = conn.query(
-        "SELECT a.seq, a.kind, a.actor, a.body, a.origin, x.governed FROM audit a
-         LEFT JOIN actions x ON a.kind = 'action' AND x.id = a.action
-         WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
+        "SELECT seq, kind, actor, body, origin FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
         &[&(*after as i64), &BATCH],
     )?;
+    let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let seq = row.get::<_, i64>(0) as u64;
-        *after = seq;
         if row.get::<_, &str>(4) == origin {
             continue;
         }
@@ -145,20 +144,52 @@ fn read(
             .map_err(|e| e.to_string())
             .and_then(|v| AuditEvent::parse(kind, actor, &v).map_err(|e| e.to_string()));
         match event {
-            Ok(event) => {
-                let governed = row.get(5);
-                let record = Box::new(FeedRecord {
-                    seq,
-                    event,
-                    governed,
-                });
-                if tx.blocking_send(FeedItem::Record(record)).is_err() {
-                    return Ok(rows.len());
-                }
-            }
+            Ok(event) => records.push(FeedRecord {
+                seq,
+                event,
+                governed: None,
+            }),
             // `gavel audit verify` reports it; the replicas carry on without it.
             Err(e) => tracing::error!("change feed: audit record {seq} cannot be read: {e}"),
         }
     }
+    let mut governed = governed_calls(conn, &records)?;
+    for mut record in records {
+        if let AuditEvent::Action(a) = &record.event {
+            record.governed = governed.remove(&a.action).flatten();
+        }
+        if tx
+            .blocking_send(FeedItem::Record(Box::new(record)))
+            .is_err()
+        {
+            return Ok(rows.len());
+        }
+    }
+    if let Some(last) = rows.last() {
+        *after = last.get::<_, i64>(0) as u64;
+    }
     Ok(rows.len())
+}
+
+/// What decided each call among `records`, as its row says: the breaker, limit or kill switch,
+/// or none. A call whose row is gone (pruned) is left out.
+fn governed_calls(
+    conn: &mut Client,
+    records: &[FeedRecord],
+) -> Result<HashMap<String, Option<String>>, postgres::Error> {
+    let ids: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            AuditEvent::Action(a) => Some(a.action.as_str()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = conn.query(
+        "SELECT id, governed FROM actions WHERE id = ANY($1)",
+        &[&ids],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -11,13 +11,21 @@
 //!   loses the indexes by agent and by escalation, which no query used.
 //! - 3: as SQLite's version 8: `tools_called`, the (agent, tool) pairs of the calls whose rows
 //!   were pruned past `keep_actions`.
+//! - 4: smaller audit records, as SQLite's version 7: the hash as its 32 bytes, no `prev_hash`
+//!   (the hash of the record before, which each hash covers), and no typed columns: `agent`
+//!   and `verdict`, which the audit filters read, are read from the body by the functions
+//!   `audit_agent(kind, body)` and `audit_verdict(kind, body)`, as SQLite's generated columns
+//!   read them. The index by kind leaves out
+//!   actions, most of the log, which no query finds by kind. The table is rebuilt rather than
+//!   altered: PostgreSQL keeps a dropped column in every row written after as a null, whose
+//!   bitmap costs each row 8 bytes.
 
 use postgres::Client;
 
 use crate::server::store::StoreError;
 
 /// The version this code writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Held by the transaction that migrates.
 const MIGRATION_LOCK: i64 = 0x6761_7665_6c00_0002;
@@ -128,8 +136,52 @@ CREATE TABLE tools_called (
 );
 "#;
 
+/// Version 4. A hash that is not hex (which no server wrote, and verify reports as not
+/// matching) is kept as its bytes. `audit_json` is a body as JSON, or null for one that is not
+/// (which verify reports), so one such record fails no query.
+const V4: &str = r#"
+CREATE FUNCTION audit_json(body TEXT) RETURNS json
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RETURN body::json;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+CREATE FUNCTION audit_agent(kind TEXT, body TEXT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN kind NOT IN ('server_start', 'refused', 'refusals')
+                THEN audit_json(body) ->> 'agent' END
+$$;
+CREATE FUNCTION audit_verdict(kind TEXT, body TEXT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE kind WHEN 'action' THEN audit_json(body) ->> 'effect'
+                     WHEN 'decision' THEN audit_json(body) ->> 'verdict'
+                     WHEN 'escalation_resolved' THEN audit_json(body) ->> 'resolution'
+                     WHEN 'escalation_unreadable' THEN audit_json(body) ->> 'resolution' END
+$$;
+CREATE TABLE audit_v4 (
+    seq BIGINT PRIMARY KEY,
+    time TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash BYTEA NOT NULL,
+    origin TEXT NOT NULL
+);
+INSERT INTO audit_v4 (seq, time, kind, actor, body, hash, origin)
+    SELECT seq, time, kind, actor, body,
+           CASE WHEN hash ~ '^([0-9a-fA-F]{2})*$' THEN decode(hash, 'hex')
+                ELSE convert_to(hash, 'UTF8') END,
+           origin
+    FROM audit ORDER BY seq;
+DROP TABLE audit;
+ALTER TABLE audit_v4 RENAME TO audit;
+ALTER INDEX audit_v4_pkey RENAME TO audit_pkey;
+CREATE INDEX audit_by_kind ON audit (kind, seq) WHERE kind <> 'action';
+"#;
+
 /// The migration that reaches each version, in order: `MIGRATIONS[i]` reaches version `i + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3];
+const MIGRATIONS: [&str; VERSION as usize] = [V1, V2, V3, V4];
 
 /// The recorded version; 0 for an empty database.
 fn version(c: &mut impl postgres::GenericClient) -> Result<u32, StoreError> {

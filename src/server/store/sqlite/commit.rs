@@ -11,7 +11,7 @@ use super::checkpointer::Checkpointer;
 use super::ops::apply;
 use super::{PROBE_WAIT, WRITE_WAIT};
 use crate::server::store::backend::Backend;
-use crate::server::store::chain::{superseded, Chain, Head, Link};
+use crate::server::store::chain::{hash_bytes, superseded, Chain, Head, Link};
 use crate::server::store::{Job, Reply, StoreError};
 
 pub struct SqliteWriter {
@@ -171,14 +171,4 @@ fn append(conn: &Connection, link: &Link) -> Result<(), StoreError> {
         hash_bytes(&link.hash)?,
     ])?;
     Ok(())
-}
-
-/// A hash as the audit table stores it: its 32 bytes.
-fn hash_bytes(hex_hash: &str) -> Result<[u8; 32], StoreError> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_hash, &mut bytes).map_err(|e| StoreError::Unencodable {
-        what: "an audit hash",
-        problem: e.to_string(),
-    })?;
-    Ok(bytes)
 }

@@ -218,8 +218,8 @@ CREATE INDEX audit_by_kind ON audit (kind, seq) WHERE kind <> 'action';
 "#;
 
 /// The audit table's columns from version 2 to 6: the link and the hash as hex, and the typed
-/// columns stored. A PostgreSQL store keeps its audit table so, and its copy for
-/// `gavel audit verify` (`postgres::export`) has this layout.
+/// columns stored. A PostgreSQL store kept its audit table so before its schema 4, and the copy
+/// `gavel audit verify` makes of such a store (`postgres::export`) has this layout.
 pub const LINKED_AUDIT_COLUMNS: &str = "
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,

@@ -13,13 +13,19 @@ use crate::server::store::{AuditQuery, StoreError};
 /// Records matching `q`, in chain order. Times are compared as texts, as stored.
 pub fn audit_records(c: &mut Conn, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
     let after = q.after_seq.unwrap_or(0) as i64;
+    // Each record links to the hash of the one before it (the genesis, 32 zero bytes, for the
+    // first).
     let rows = c.query(
-        "SELECT seq, time, kind, actor, body, prev_hash, hash FROM audit
-         WHERE ($1::text IS NULL OR actor = $1 OR agent = $1)
+        "SELECT seq, time, kind, actor, body,
+                COALESCE((SELECT p.hash FROM audit p WHERE p.seq = a.seq - 1),
+                         decode(repeat('0', 64), 'hex')),
+                hash
+         FROM audit a
+         WHERE ($1::text IS NULL OR actor = $1 OR audit_agent(kind, body) = $1)
            AND ($2::text IS NULL OR time >= $2)
            AND ($3::text IS NULL OR time <= $3)
            AND ($4::text IS NULL OR kind = $4)
-           AND ($5::text IS NULL OR verdict = $5)
+           AND ($5::text IS NULL OR audit_verdict(kind, body) = $5)
            AND seq > $6
          ORDER BY seq LIMIT $7",
         &[
@@ -42,29 +48,30 @@ pub fn audit_records(c: &mut Conn, q: &AuditQuery) -> Result<Vec<AuditRecord>, S
                 body: parse::<Value>("audit", &row, r.try_get(4)?)?,
                 kind: r.try_get(2)?,
                 actor: r.try_get(3)?,
-                prev_hash: r.try_get(5)?,
-                hash: r.try_get(6)?,
+                prev_hash: hex::encode(r.try_get::<_, &[u8]>(5)?),
+                hash: hex::encode(r.try_get::<_, &[u8]>(6)?),
             })
         })
         .collect()
 }
+
+/// The breaker records from each agent's latest trip of each breaker on, oldest first: seq,
+/// kind, actor and body. Trips are rare (at most one per agent, breaker and cooldown), and only
+/// the records from the oldest latest trip on can say what is open now.
+pub(super) const BREAKER_RECORDS: &str = "SELECT seq, kind, actor, body FROM audit
+    WHERE kind IN ('breaker_tripped', 'breaker_closed', 'breaker_reset')
+      AND seq >= (SELECT COALESCE(MIN(latest), 0) FROM
+                    (SELECT MAX(seq) AS latest FROM audit WHERE kind = 'breaker_tripped'
+                     GROUP BY audit_agent(kind, body), NULLIF(body::jsonb -> 'breaker', 'null'))
+                  AS trips)
+    ORDER BY seq";
 
 /// The breaker records from each agent's latest trip of each breaker on, oldest first.
 ///
 /// A breaker is named by its trip's JSON `breaker`, compared as JSON (a missing one and a JSON
 /// `null` are one, as SQLite's `json_extract` has them).
 pub fn breaker_events(c: &mut Conn) -> Result<Vec<AuditEvent>, StoreError> {
-    // Trips are rare (at most one per agent, breaker and cooldown), and only the records from
-    // the oldest latest trip on can say what is open now.
-    let rows = c.query(
-        "SELECT seq, kind, actor, body FROM audit
-         WHERE kind IN ('breaker_tripped', 'breaker_closed', 'breaker_reset')
-           AND seq >= (SELECT COALESCE(MIN(latest), 0) FROM
-                         (SELECT MAX(seq) AS latest FROM audit WHERE kind = 'breaker_tripped'
-                          GROUP BY agent, NULLIF(body::jsonb -> 'breaker', 'null')) AS trips)
-         ORDER BY seq",
-        &[],
-    )?;
+    let rows = c.query(BREAKER_RECORDS, &[])?;
     rows.iter()
         .map(|r| {
             let seq = r.try_get::<_, i64>(0)?.to_string();

@@ -142,6 +142,14 @@ fn votes(
     Ok(())
 }
 
+/// The kill switches turned on between two times ($1, $2), newest first, at most $3: seq, time
+/// and scope. `json_extract(body, '$.on') = 1`, as SQLite reads it, holds for JSON `true` and
+/// for the number 1.
+pub(super) const SWITCHES_ON: &str = "SELECT seq, time, body::jsonb ->> 'scope' FROM audit
+    WHERE kind = 'killswitch' AND body::jsonb -> 'on' IN ('true', '1')
+      AND time >= $1 AND time <= $2
+    ORDER BY seq DESC LIMIT $3";
+
 /// The kill switches turned on in the window (the newest [`MAX_FIGURE_FLIPS`]), each with the
 /// first deny its reason names after it.
 fn flips(
@@ -153,12 +161,8 @@ fn flips(
 ) -> Result<(), StoreError> {
     // Audit times are written with microseconds and `Z`, whose texts sort as the times do.
     let audit_time = |t: Timestamp| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-    // `json_extract(body, '$.on') = 1` holds for JSON `true` and for the number 1.
     let found = c.query(
-        "SELECT seq, time, body::jsonb ->> 'scope' FROM audit
-         WHERE kind = 'killswitch' AND body::jsonb -> 'on' IN ('true', '1')
-           AND time >= $1 AND time <= $2
-         ORDER BY seq DESC LIMIT $3",
+        SWITCHES_ON,
         &[
             &audit_time(from),
             &audit_time(to),

@@ -7,6 +7,7 @@ mod healing;
 mod same_audit;
 mod same_calls;
 mod same_escalations;
+mod schema_v4;
 mod unreadable;
 
 use std::fmt::Debug;

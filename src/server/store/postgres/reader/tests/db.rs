@@ -126,27 +126,13 @@ impl Pair {
     }
 }
 
-/// Every column of `table` as PostgreSQL stores it. SQLite's audit table (schema 7) stores the
-/// hash as bytes and neither the link nor the typed columns, which PostgreSQL's does.
+/// Every column of `table` that both stores keep: all of them, but SQLite's audit table's
+/// generated columns (PostgreSQL reads those from the body as its queries run).
 fn select_all(table: &str) -> String {
-    if table != "audit" {
-        return format!("SELECT * FROM {table}");
+    if table == "audit" {
+        return "SELECT seq, time, kind, actor, body, hash FROM audit".into();
     }
-    let typed = |field: &str| {
-        format!(
-            "CASE WHEN kind NOT IN ('server_start', 'refused', 'refusals') AND json_valid(body)
-                  THEN body ->> '$.{field}' END AS {field}"
-        )
-    };
-    format!(
-        "SELECT seq, time, kind, actor, body,
-                lower(hex(COALESCE((SELECT p.hash FROM audit p WHERE p.seq = a.seq - 1),
-                                   zeroblob(32)))) AS prev_hash,
-                lower(hex(hash)) AS hash, agent, {}, {}, {}, verdict FROM audit a",
-        typed("tool"),
-        typed("action"),
-        typed("escalation"),
-    )
+    format!("SELECT * FROM {table}")
 }
 
 fn as_pg(table: &str, column: &str, ty: &Type, v: Value) -> Box<dyn ToSql + Sync> {
@@ -158,6 +144,7 @@ fn as_pg(table: &str, column: &str, ty: &Type, v: Value) -> Box<dyn ToSql + Sync
         (&Type::FLOAT8, Value::Null) => Box::new(None::<f64>),
         (&Type::TEXT, Value::Text(s)) => Box::new(s),
         (&Type::TEXT, Value::Null) => Box::new(None::<String>),
+        (&Type::BYTEA, Value::Blob(b)) => Box::new(b),
         (ty, v) => panic!("{table}.{column}: {v:?} has no {ty} in PostgreSQL"),
     }
 }

@@ -26,8 +26,8 @@ fn audit_row(pair: &Pair, seq: i64, time: &str, kind: &str, body: &str) {
         .unwrap();
     pair.pg_conn()
         .execute(
-            "INSERT INTO audit (seq, time, kind, actor, body, prev_hash, hash, origin)
-             VALUES ($1, $2, $3, 'server', $4, '', '', 'test')",
+            "INSERT INTO audit (seq, time, kind, actor, body, hash, origin)
+             VALUES ($1, $2, $3, 'server', $4, '', 'test')",
             &[&seq, &time, &kind, &body],
         )
         .unwrap();
