@@ -244,6 +244,61 @@ async fn a_pending_escalation_that_cannot_be_loaded_is_denied_and_audited_at_sta
     verify(&db_path(&env.data), &Expect::default()).unwrap();
 }
 
+/// A call's stored arguments are held to the log's as JSON values, not as texts: the same
+/// arguments written another way verify, other arguments or no JSON at all are named.
+#[tokio::test]
+async fn stored_arguments_are_compared_as_values_whatever_their_form() {
+    let mut env = Env::start_sqlite(POLICY).await;
+    let value = json!({"id": "o-1", "note": "line\none \"two\"", "n": 2, "tags": ["a", {}]});
+    let id = env
+        .act("refund-bot", "orders.get", value.clone(), "s")
+        .await
+        .id;
+    env.stop().await;
+    verify(&env.records().path(), &Expect::default()).expect("as written");
+    let mut keys: Vec<(String, serde_json::Value)> =
+        value.as_object().unwrap().clone().into_iter().collect();
+    keys.reverse();
+    let reordered = keys
+        .iter()
+        .map(|(k, v)| format!("{k:?} : {v}"))
+        .collect::<Vec<_>>()
+        .join(" , ");
+    let cases = [
+        (format!("{{ {reordered} }}"), None),
+        (serde_json::to_string_pretty(&value).unwrap(), None),
+        (
+            r#"{"amount":1,"to":"someone else"}"#.to_string(),
+            Some(format!(
+                "action {id}'s stored arguments differ from the log's"
+            )),
+        ),
+        (
+            "{not json".to_string(),
+            Some(format!("action {id}'s stored arguments cannot be read")),
+        ),
+    ];
+    for (i, (stored, problem)) in cases.into_iter().enumerate() {
+        let d = copy_db(&env, &format!("args-{i}"));
+        let c = Connection::open(db_path(&d)).unwrap();
+        c.execute(
+            "UPDATE actions SET args = ?1 WHERE id = ?2",
+            params![stored, id],
+        )
+        .unwrap();
+        match problem {
+            None => {
+                verify(&db_path(&d), &Expect::default())
+                    .unwrap_or_else(|e| panic!("{stored}: {e}"));
+            }
+            Some(problem) => {
+                let found = state_problem(&d);
+                assert!(found.starts_with(&problem), "{stored}: {found}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn unreadable_rows_are_errors_that_name_table_and_row_never_defaults() {
     // Edits the rows of gavel.db the server reads at its next start.

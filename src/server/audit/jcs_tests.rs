@@ -200,5 +200,26 @@ fn the_args_fingerprint_is_the_hash_of_the_canonical_arguments() {
     let args = json!({"to": "é\n", "amount": 1500.0, "b": [1, {"z": null, "a": 2}]});
     let expected = crate::protocol::canonical::sha256_hex(&canonical_bytes(&args).unwrap());
     let got = crate::server::audit::replay::args_fingerprint(&args);
-    assert_eq!(got.unwrap(), expected);
+    assert_eq!(hex::encode(got.unwrap()), expected);
+}
+
+/// Arguments stored as canonical JSON are fingerprinted from their text, as if parsed; any
+/// other text is left to be parsed.
+#[test]
+fn canonical_arguments_are_fingerprinted_from_their_text() {
+    use crate::server::audit::replay::{args_fingerprint, text_fingerprint};
+    let args = json!({"to": "é\n", "amount": 1500, "b": [1, {"z": null, "a": 2}]});
+    let canonical = String::from_utf8(canonical_bytes(&args).unwrap()).unwrap();
+    assert_eq!(
+        text_fingerprint(&canonical),
+        Some(args_fingerprint(&args).unwrap())
+    );
+    for other in [
+        r#"{"amount":1500.0,"b":[1,{"a":2,"z":null}],"to":"é\n"}"#,
+        r#"{"to":"é\n","amount":1500,"b":[1,{"a":2,"z":null}]}"#,
+        r#"{"amount": 1500}"#,
+        "{not json",
+    ] {
+        assert_eq!(text_fingerprint(other), None, "{other}");
+    }
 }

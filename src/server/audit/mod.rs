@@ -15,6 +15,7 @@
 
 mod action_table;
 mod anchor;
+mod batch;
 mod event;
 mod grant_table;
 mod jcs;

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::Connection;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::event::{ActionTaken, AuditEvent};
 use super::jcs;
 use super::VerifyError;
-use crate::protocol::canonical::sha256_hex;
 
 mod handling;
 
@@ -46,7 +46,7 @@ pub(super) struct ImpliedAction {
     pub reason: String,
     pub escalation: Option<String>,
     /// Fingerprint of the call's arguments, see [`args_fingerprint`].
-    pub args: String,
+    pub args: Fingerprint,
     pub submitted_at: Option<crate::protocol::Timestamp>,
     /// The standing grant that allowed it.
     pub grant: Option<String>,
@@ -108,12 +108,21 @@ pub(super) struct ImpliedReview {
     pub signature: String,
 }
 
-/// SHA-256 over the canonical JSON of the call's arguments, so the verifier keeps 64 bytes per
+/// SHA-256 over the canonical JSON of a call's arguments, so the verifier keeps 32 bytes per
 /// action instead of the arguments themselves.
-pub(super) fn args_fingerprint(args: &Value) -> Result<String, String> {
+pub(super) type Fingerprint = [u8; 32];
+
+/// The fingerprint of `args`.
+pub(super) fn args_fingerprint(args: &Value) -> Result<Fingerprint, String> {
     let mut bytes = Vec::with_capacity(128);
     jcs::write_value(args, &mut bytes).map_err(|e| e.to_string())?;
-    Ok(sha256_hex(&bytes))
+    Ok(Sha256::digest(&bytes).into())
+}
+
+/// The fingerprint of the arguments `text` holds, straight from the text where it is canonical
+/// JSON (as the server writes it); `None` where it is not, to be parsed.
+pub(super) fn text_fingerprint(text: &str) -> Option<Fingerprint> {
+    jcs::is_canonical(text).then(|| Sha256::digest(text.as_bytes()).into())
 }
 
 #[derive(Default)]

@@ -8,6 +8,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use rusqlite::Connection;
 use serde_json::Value;
 
+use super::batch;
 use super::replay::{self, Replay, StoredIndex};
 use super::{record_hash, stored_record_hash, AuditEvent, EventError, VerifyError, GENESIS};
 
@@ -23,12 +24,8 @@ pub(super) struct Walked {
     pub replay_problem: Option<VerifyError>,
 }
 
-/// Records read off the chain, their text in one buffer.
-#[derive(Default)]
-struct Batch {
-    text: String,
-    records: Vec<Chained>,
-}
+/// Records read off the chain, for the replay.
+type Batch = batch::Batch<Chained>;
 
 /// One record whose hash holds, for the replay.
 struct Chained {
@@ -39,14 +36,6 @@ struct Chained {
     /// Whether the body text is canonical JSON, so its event is read straight from it.
     canonical: bool,
     index: Option<StoredIndex>,
-}
-
-impl Batch {
-    fn push_text(&mut self, s: &str) -> Range<usize> {
-        let start = self.text.len();
-        self.text.push_str(s);
-        start..self.text.len()
-    }
 }
 
 /// Walks the chain, replaying each record into `replay`. A broken chain ends the walk with its
@@ -100,7 +89,7 @@ fn read_chain(
         .map_err(open_err)?;
     let mut rows = stmt.query([]).map_err(open_err)?;
     let mut heads: Vec<String> = Vec::new();
-    let mut batch = Batch::default();
+    let mut batch = Batch::with_capacity(BATCH);
     while let Some(row) = rows.next().map_err(open_err)? {
         let layout = Layout { indexed, linked };
         let hash = match check_record(row, layout, &heads, &mut batch) {
@@ -113,11 +102,13 @@ fn read_chain(
             }
         };
         heads.push(hash);
-        if batch.records.len() == BATCH && !send(std::mem::take(&mut batch)) {
+        if batch.rows.len() == BATCH
+            && !send(std::mem::replace(&mut batch, Batch::with_capacity(BATCH)))
+        {
             break;
         }
     }
-    if !batch.records.is_empty() {
+    if !batch.rows.is_empty() {
         send(batch);
     }
     Ok(heads)
@@ -204,7 +195,7 @@ fn check_record(
         canonical,
         index,
     };
-    batch.records.push(chained);
+    batch.rows.push(chained);
     // A hash read as bytes is already an owned text: kept, not copied again.
     Ok(stored_hex.into_owned())
 }
@@ -219,8 +210,8 @@ fn replay_batches(
 ) -> (Option<VerifyError>, Option<VerifyError>) {
     let mut replay_problem = None;
     for batch in rx {
-        for r in &batch.records {
-            let text = |range: &Range<usize>| &batch.text[range.clone()];
+        for r in &batch.rows {
+            let text = |range: &Range<usize>| batch.text(range);
             let (seq, kind, actor, body) = (r.seq, text(&r.kind), text(&r.actor), text(&r.body));
             let wanted = kind == "server_start" || replay_problem.is_none();
             if !wanted {
