@@ -138,22 +138,24 @@ CREATE TABLE tools_called (
 
 /// Version 4. A hash that is not hex (which no server wrote, and verify reports as not
 /// matching) is kept as its bytes. `audit_json` is a body as JSON, or null for one that is not
-/// (which verify reports), so one such record fails no query.
+/// (which verify reports), so one such record fails no query. It catches the error in a
+/// subtransaction, which a parallel worker cannot start: the functions are not parallel safe,
+/// so a query that reads them runs in one process.
 const V4: &str = r#"
 CREATE FUNCTION audit_json(body TEXT) RETURNS json
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 BEGIN
     RETURN body::json;
 EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$;
 CREATE FUNCTION audit_agent(kind TEXT, body TEXT) RETURNS TEXT
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN kind NOT IN ('server_start', 'refused', 'refusals')
                 THEN audit_json(body) ->> 'agent' END
 $$;
 CREATE FUNCTION audit_verdict(kind TEXT, body TEXT) RETURNS TEXT
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE kind WHEN 'action' THEN audit_json(body) ->> 'effect'
                      WHEN 'decision' THEN audit_json(body) ->> 'verdict'
                      WHEN 'escalation_resolved' THEN audit_json(body) ->> 'resolution'

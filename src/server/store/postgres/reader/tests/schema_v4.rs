@@ -246,6 +246,36 @@ fn the_store_reads_each_kind_by_the_agent_and_verdict_it_is_indexed_by() {
     }
 }
 
+/// A filter by agent or verdict reads every record it passes over through the functions; where
+/// PostgreSQL would scan a large log in parallel workers, it scans in one process instead, as
+/// the functions cannot run in a worker.
+#[test]
+fn a_filter_over_a_log_large_enough_to_scan_in_parallel_runs() {
+    let pair = Pair::new();
+    let mut c = pair.pg_conn();
+    c.batch_execute(
+        "INSERT INTO audit (seq, time, kind, actor, body, hash, origin)
+             SELECT n, 't', 'action', 'bot', '{\"agent\": \"bot\", \"effect\": \"allow\"}',
+                    '\\x00', 'test'
+             FROM generate_series(1, 20000) n;
+         ANALYZE audit;
+         SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+         SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;",
+    )
+    .unwrap();
+    for filter in [
+        "audit_agent(kind, body) = 'nobody'",
+        "audit_verdict(kind, body) = 'deny'",
+    ] {
+        let sql = format!("SELECT count(*) FROM audit WHERE {filter}");
+        let n: i64 = c
+            .query_one(&sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0);
+        assert_eq!(n, 0, "{sql}");
+    }
+}
+
 /// The queries that find records by kind can use the index by kind, which leaves out the
 /// actions (most of the log): PostgreSQL proves each query's kinds are not `action`.
 #[test]
