@@ -94,49 +94,29 @@ pub fn copy_db(env: &Env, name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A record's hash as hex, however the copy stores it: its bytes (SQLite), or hex text (the
-/// copy of a PostgreSQL store, which also stores each record's link).
-pub const HASH_HEX: &str = "CASE WHEN typeof(hash) = 'blob' THEN lower(hex(hash)) ELSE hash END";
+/// A record's hash as hex (both stores keep its 32 bytes).
+pub const HASH_HEX: &str = "lower(hex(hash))";
 
-fn linked(conn: &Connection) -> bool {
-    conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'prev_hash'",
-        [],
-        |r| r.get::<_, i64>(0),
+/// Sets record `seq`'s hash.
+fn set_hash(conn: &Connection, seq: i64, hash: &str) {
+    conn.execute(
+        "UPDATE audit SET hash = unhex(?1) WHERE seq = ?2",
+        params![hash, seq],
     )
-    .unwrap()
-        > 0
-}
-
-/// Sets record `seq`'s hash (and its stored link, where the copy stores one).
-fn set_hash(conn: &Connection, seq: i64, prev: &str, hash: &str) {
-    if linked(conn) {
-        conn.execute(
-            "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
-            params![prev, hash, seq],
-        )
-    } else {
-        conn.execute(
-            "UPDATE audit SET hash = unhex(?1) WHERE seq = ?2",
-            params![hash, seq],
-        )
-    }
     .unwrap();
 }
 
+/// Record `seq`: its time, kind, actor, body, the hash of the record before (the genesis for
+/// the first), and its hash.
 fn row(conn: &Connection, seq: i64) -> (String, String, String, String, String, String) {
-    let prev = if linked(conn) {
-        "prev_hash".to_string()
-    } else {
-        format!(
-            "COALESCE((SELECT {} FROM audit p WHERE p.seq = a.seq - 1), '{}')",
-            HASH_HEX.replace("hash", "p.hash"),
-            gavel::server::audit::GENESIS
-        )
-    };
     conn.query_row(
-        &format!("SELECT time, kind, actor, body, {prev}, {HASH_HEX} FROM audit a WHERE seq = ?1"),
-        [seq],
+        &format!(
+            "SELECT time, kind, actor, body,
+                    COALESCE((SELECT lower(hex(p.hash)) FROM audit p WHERE p.seq = a.seq - 1), ?2),
+                    {HASH_HEX}
+             FROM audit a WHERE seq = ?1"
+        ),
+        params![seq, gavel::server::audit::GENESIS],
         |r| {
             Ok((
                 r.get(0)?,
@@ -164,7 +144,7 @@ pub fn rehash_from(conn: &Connection, from: i64) {
         let (time, kind, actor, body, _, _) = row(conn, seq);
         let body: Value = serde_json::from_str(&body).unwrap();
         let h = record_hash(&prev, seq as u64, &time, &kind, &actor, &body).unwrap();
-        set_hash(conn, seq, &prev, &h);
+        set_hash(conn, seq, &h);
     }
 }
 
@@ -175,17 +155,12 @@ fn forge(conn: &Connection, seq: i64) {
     let body = json!({"action": "act_forged", "agent": "refund-bot", "effect": "allow"});
     let time = "2026-01-01T00:00:00.000000Z";
     let h = record_hash(&prev, seq as u64, time, "action", "refund-bot", &body).unwrap();
-    let (columns, values) = if linked(conn) {
-        ("prev_hash, hash", "'', ''")
-    } else {
-        ("hash", "zeroblob(32)")
-    };
     conn.execute(
-        &format!("INSERT INTO audit (seq, time, kind, actor, body, {columns}) VALUES (?1, ?2, 'action', 'refund-bot', ?3, {values})"),
+        "INSERT INTO audit (seq, time, kind, actor, body, hash) VALUES (?1, ?2, 'action', 'refund-bot', ?3, zeroblob(32))",
         params![seq, time, body.to_string()],
     )
     .unwrap();
-    set_hash(conn, seq, &prev, &h);
+    set_hash(conn, seq, &h);
 }
 
 fn bad_seq(dir: &Path) -> (u64, String) {
@@ -230,7 +205,7 @@ async fn verify_passes_on_an_untouched_log_and_catches_every_tampering() {
         &serde_json::from_str(&body).unwrap(),
     )
     .unwrap();
-    set_hash(&c, 3, &prev, &h);
+    set_hash(&c, 3, &h);
     assert_eq!(bad_seq(&d).0, 4);
 
     // Edited and the whole rest of the chain rewritten: the signed checkpoint catches it.
