@@ -271,7 +271,8 @@ fn resolutions(store: &str, ids: &[String]) -> Vec<(String, i64, String)> {
             .map(|id| {
                 let n: i64 = c
                     .query_one(
-                        "SELECT count(*) FROM audit WHERE kind = 'escalation_resolved' AND escalation = $1",
+                        "SELECT count(*) FROM audit
+                         WHERE kind = 'escalation_resolved' AND body::jsonb ->> 'escalation' = $1",
                         &[id],
                     )
                     .unwrap()

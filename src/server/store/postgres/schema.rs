@@ -15,10 +15,9 @@
 //!   (the hash of the record before, which each hash covers), and no typed columns: `agent`
 //!   and `verdict`, which the audit filters read, are read from the body by the functions
 //!   `audit_agent(kind, body)` and `audit_verdict(kind, body)`, as SQLite's generated columns
-//!   read them. The index by kind leaves out
-//!   actions, most of the log, which no query finds by kind. The table is rebuilt rather than
-//!   altered: PostgreSQL keeps a dropped column in every row written after as a null, whose
-//!   bitmap costs each row 8 bytes.
+//!   read them. The index by kind leaves out actions, most of the log, which no query finds by
+//!   kind. The table is rebuilt rather than altered: PostgreSQL keeps a dropped column in every
+//!   row written after as a null, whose bitmap costs each row 8 bytes.
 
 use postgres::Client;
 
