@@ -104,6 +104,16 @@ fn verifies_as_written(pair: &Pair) {
     assert_eq!(text(verify_pg(pair)), text(written));
 }
 
+/// Verify on the PostgreSQL store names record `seq`, with `problem` in what it says.
+#[track_caller]
+fn names_record(pair: &Pair, seq: u64, problem: &str) {
+    let e = verify_pg(pair).unwrap_err();
+    assert!(
+        matches!(&e, VerifyError::BadRecord { seq: s, problem: p } if *s == seq && p.contains(problem)),
+        "{e}"
+    );
+}
+
 fn queries() -> Vec<AuditQuery> {
     let q = |agent: Option<&str>, kind: Option<&str>, verdict: Option<&str>| AuditQuery {
         agent: agent.map(str::to_string),
@@ -155,11 +165,7 @@ fn records_stored_with_their_link_and_hex_hash_are_migrated_and_read_and_verify_
     assert!(agent.is_some(), "record 2 is an agent's");
     c.execute("UPDATE audit SET agent = 'nobody' WHERE seq = 2", &[])
         .unwrap();
-    let e = verify_pg(&pair).unwrap_err();
-    assert!(
-        matches!(&e, VerifyError::BadRecord { seq: 2, problem } if problem.contains("index columns")),
-        "{e}"
-    );
+    names_record(&pair, 2, "index columns");
     c.execute("UPDATE audit SET agent = $1 WHERE seq = 2", &[&agent])
         .unwrap();
     verifies_as_written(&pair);
@@ -189,11 +195,7 @@ fn records_stored_with_their_link_and_hex_hash_are_migrated_and_read_and_verify_
         &[],
     )
     .unwrap();
-    let e = verify_pg(&pair).unwrap_err();
-    assert!(
-        matches!(&e, VerifyError::BadRecord { seq: 2, problem } if problem.contains("edited")),
-        "{e}"
-    );
+    names_record(&pair, 2, "edited");
 }
 
 /// A hash that is not hex, which no server wrote, does not stop the migration: it is kept as
@@ -211,11 +213,7 @@ fn a_hash_that_is_not_hex_is_kept_and_reported() {
         .unwrap()
         .get(0);
     assert_eq!(kept, b"not hex");
-    let e = verify_pg(&pair).unwrap_err();
-    assert!(
-        matches!(&e, VerifyError::BadRecord { seq: 1, problem } if problem.contains("edited")),
-        "{e}"
-    );
+    names_record(&pair, 1, "edited");
 }
 
 /// The functions the filters read each record's agent and verdict by give what the server
